@@ -1,0 +1,286 @@
+/**
+ * One named connection: its ioredis client, lifecycle logging (once per state change), a bounded
+ * wait for readiness, bounded request-path commands, status, and a clean close.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import { createClient, type RedisClient } from './client.js';
+import type { ResolvedConnectionConfig, Topology } from './config.js';
+import { RedisTimeoutError, RedisUnavailableError } from './errors.js';
+import { summariseInfo, type ServerInfo } from './info.js';
+import type { SuiteLog } from './logger.js';
+import { redactText } from './redact.js';
+import { now, withTimeout } from './time.js';
+
+export interface NodeStatus {
+  /** `host:port` of the node. */
+  address: string;
+  /** Cluster: `master` or `replica` (from CLUSTER NODES); Sentinel: the master in use. */
+  role?: 'master' | 'replica';
+  /** ioredis' status of the client's link to the node, or, for Cluster nodes the client has no link to, the cluster's view (`connected`, `disconnected`, `fail`). */
+  state: string;
+  pingMs: number | null;
+  server?: ServerInfo;
+  error?: string;
+}
+
+export interface ConnectionStatus {
+  name: string;
+  topology: Topology;
+  /** Where it points, with no secrets. */
+  endpoint: string;
+  /** ioredis' client status: `wait`, `connecting`, `connect`, `ready`, `reconnecting`, `close`, `end`. */
+  state: string;
+  ready: boolean;
+  /** Round trip of a PING, in ms; null when it failed. */
+  pingMs: number | null;
+  /** Server facts from INFO (for Cluster: the node that answered; see `nodes`). */
+  server?: ServerInfo;
+  /** Cluster: every master and replica; Sentinel: the master in use. */
+  nodes?: NodeStatus[];
+  /** Cluster: `cluster_state` from CLUSTER INFO. */
+  clusterState?: string;
+  /** Milliseconds since the connection was last seen failing, while it is down. */
+  downForMs?: number;
+  /** The last error seen, secrets removed. */
+  lastError?: string;
+}
+
+export type ReadyResult = 'ready' | 'lazy' | 'timeout' | 'closed';
+
+export class RedisConnection {
+  readonly name: string;
+  readonly topology: Topology;
+  readonly config: ResolvedConnectionConfig;
+  /** The ioredis client (a `Redis`, or a `Cluster` for `nodes` configs). v2-compatible. */
+  readonly client: RedisClient;
+
+  #log: SuiteLog;
+  #closing = false;
+  #reportedDown = false;
+  #downSince: number | null = null;
+  #lastError: string | undefined;
+
+  constructor(config: ResolvedConnectionConfig, log: SuiteLog) {
+    this.name = config.name;
+    this.topology = config.topology;
+    this.config = config;
+    this.#log = log;
+    this.client = createClient(config);
+    this.#watch();
+  }
+
+  /** ioredis' status of the client (`end` once `close()` was called). */
+  get state(): string {
+    return this.#closing ? 'end' : this.client.status;
+  }
+
+  get isReady(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  get lastError(): string | undefined {
+    return this.#lastError;
+  }
+
+  get isCluster(): boolean {
+    return this.topology === 'cluster';
+  }
+
+  #watch(): void {
+    const c = this.client;
+    c.on('error', (err: Error) => this.#trouble(err.message));
+    if (this.isCluster) c.on('node error', (err: Error, key: string) => this.#trouble(`node ${key}: ${err.message}`));
+    c.on('ready', () => this.#onReady());
+    c.on('close', () => {
+      if (!this.#closing && this.#downSince === null && !this.#reportedDown) this.#trouble('connection closed');
+    });
+    c.on('reconnecting', (delay: number) => this.#log.debug(`connection "${this.name}" reconnecting in ${delay} ms`));
+    c.on('end', () => this.#log.debug(`connection "${this.name}" ended`));
+    this.#log.debug(`connection "${this.name}" created (${this.topology}, ${this.config.endpoint})`);
+  }
+
+  #trouble(message: string): void {
+    const msg = redactText(message || 'unknown error');
+    this.#lastError = msg;
+    this.#downSince ??= Date.now();
+    if (this.#closing) return;
+    if (this.#reportedDown) {
+      this.#log.debug(`connection "${this.name}": ${msg}`);
+      return;
+    }
+    this.#reportedDown = true;
+    this.#log.warn(
+      `connection "${this.name}" (${this.config.endpoint}) is down: ${msg}. ioredis keeps reconnecting; ` +
+        `further errors are logged at debug level until it recovers.`,
+    );
+  }
+
+  #onReady(): void {
+    if (this.#reportedDown) {
+      const downFor = this.#downSince === null ? 0 : Date.now() - this.#downSince;
+      this.#log.info(`connection "${this.name}" (${this.config.endpoint}) is ready again after ${downFor} ms`);
+    } else {
+      this.#log.debug(`connection "${this.name}" ready`);
+    }
+    this.#reportedDown = false;
+    this.#downSince = null;
+    this.#lastError = undefined;
+  }
+
+  /**
+   * Wait until the client is ready, at most `timeoutMs`. Resolves at once when it already is
+   * (never waits for a `ready` event that already fired); `lazy` for `lazyConnect` clients that
+   * have not been used yet; `closed` when the client ended.
+   */
+  waitUntilReady(timeoutMs = this.config.readyTimeout): Promise<ReadyResult> {
+    const status = this.client.status;
+    if (status === 'ready') return Promise.resolve('ready');
+    if (status === 'wait') return Promise.resolve('lazy');
+    if (status === 'end') return Promise.resolve('closed');
+    return new Promise((resolve) => {
+      const done = (result: ReadyResult) => {
+        clearTimeout(timer);
+        this.client.off('ready', onReady);
+        this.client.off('end', onEnd);
+        resolve(result);
+      };
+      const onReady = () => done('ready');
+      const onEnd = () => done('closed');
+      const timer = setTimeout(() => done('timeout'), timeoutMs);
+      timer.unref?.();
+      this.client.on('ready', onReady);
+      this.client.on('end', onEnd);
+    });
+  }
+
+  /**
+   * Run a request-path command, bounded: fails at once with `RedisUnavailableError` when the client
+   * is not ready (nothing waits in ioredis' offline queue), and with `RedisTimeoutError` after
+   * `timeoutMs` (default: the connection's `requestTimeout`).
+   */
+  run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs = this.config.requestTimeout): Promise<T> {
+    const status = this.client.status;
+    if (status !== 'ready') return Promise.reject(new RedisUnavailableError(this.name, status));
+    let pending: Promise<T>;
+    try {
+      pending = command(this.client);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return withTimeout(pending, timeoutMs, () => new RedisTimeoutError(this.name, timeoutMs));
+  }
+
+  /** PING round trip in ms (bounded like `run`). */
+  async ping(timeoutMs = this.config.requestTimeout): Promise<number> {
+    const start = now();
+    await this.run((c) => c.ping(), timeoutMs);
+    return Math.round((now() - start) * 100) / 100;
+  }
+
+  /** State, topology, PING latency and INFO basics; never throws. */
+  async status(timeoutMs = Math.max(this.config.requestTimeout, 2000)): Promise<ConnectionStatus> {
+    const base: ConnectionStatus = {
+      name: this.name,
+      topology: this.topology,
+      endpoint: this.config.endpoint,
+      state: this.client.status,
+      ready: this.isReady,
+      pingMs: null,
+    };
+    if (this.#downSince !== null && !this.isReady) base.downForMs = Date.now() - this.#downSince;
+    if (this.#lastError) base.lastError = this.#lastError;
+    if (!this.isReady) return base;
+    try {
+      base.pingMs = await this.ping(timeoutMs);
+      if (this.isCluster) {
+        const cluster = this.client as Cluster;
+        const [clusterInfo, clusterNodes] = await Promise.all([
+          this.run((c) => (c as Cluster).cluster('INFO') as Promise<string>, timeoutMs),
+          this.run((c) => (c as Cluster).cluster('NODES') as Promise<string>, timeoutMs),
+        ]);
+        base.clusterState = /cluster_state:(\w+)/.exec(clusterInfo)?.[1] ?? 'unknown';
+        // The cluster's own view lists every node; the client holds links to the masters it routes to.
+        const linked = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+        base.nodes = await Promise.all(
+          parseClusterNodes(clusterNodes).map(async (n) => {
+            const node = linked.get(n.address);
+            return node ? { ...(await nodeStatus(node, timeoutMs)), role: n.role } : n;
+          }),
+        );
+        base.server = base.nodes.find((n) => n.server)?.server;
+      } else {
+        base.server = summariseInfo(await this.run((c) => (c as Redis).info(), timeoutMs));
+        if (this.topology === 'sentinel') {
+          const s = (this.client as Redis).stream;
+          if (s?.remoteAddress) base.nodes = [{ address: `${s.remoteAddress}:${s.remotePort}`, state: this.client.status, pingMs: base.pingMs, server: base.server }];
+        }
+      }
+    } catch (err) {
+      base.lastError = redactText((err as Error).message);
+    }
+    return base;
+  }
+
+  /**
+   * Close the client: QUIT (bounded by `timeoutMs`), then disconnect regardless, so no socket or
+   * reconnect timer is left open. Safe to call twice.
+   */
+  async close(timeoutMs = 2000): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const c = this.client;
+    if (c.status === 'end') return;
+    const ended = new Promise<void>((resolve) => c.once('end', () => resolve()));
+    try {
+      if (c.status === 'ready') {
+        await withTimeout(c.quit(), timeoutMs, () => new RedisTimeoutError(this.name, timeoutMs));
+      }
+    } catch (err) {
+      this.#log.debug(`connection "${this.name}" QUIT failed: ${(err as Error).message}`);
+    }
+    const status: string = c.status; // may have changed while QUIT ran
+    const waitForEnd = status !== 'end' && status !== 'reconnecting' && status !== 'close';
+    if (status !== 'end') c.disconnect();
+    // A client that was between reconnect attempts has no socket to close and emits no 'end':
+    // disconnect() cleared its timer, so nothing is left open either way.
+    if (waitForEnd) await withTimeout(ended, 1000, () => new Error('no end event')).catch(() => undefined);
+    this.#log.debug(`connection "${this.name}" closed`);
+  }
+}
+
+/** Parse CLUSTER NODES: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link-state> <slots...>`. */
+export function parseClusterNodes(text: string): NodeStatus[] {
+  const out: NodeStatus[] = [];
+  for (const line of text.split('\n')) {
+    const parts = line.trim().split(' ');
+    if (parts.length < 8) continue;
+    const address = (parts[1] ?? '').split('@')[0] ?? '';
+    const flags = (parts[2] ?? '').split(',');
+    if (flags.includes('noaddr') || flags.includes('handshake')) continue;
+    const failed = flags.includes('fail');
+    out.push({
+      address,
+      role: flags.includes('master') ? 'master' : 'replica',
+      state: failed ? 'fail' : (parts[7] ?? 'unknown'),
+      pingMs: null,
+    });
+  }
+  return out.sort((a, b) => (a.role === b.role ? a.address.localeCompare(b.address) : a.role === 'master' ? -1 : 1));
+}
+
+async function nodeStatus(node: Redis, timeoutMs: number): Promise<NodeStatus> {
+  const address = `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`;
+  const out: NodeStatus = { address, state: node.status, pingMs: null };
+  // Cluster opens replica connections lazily: a PING wakes them. A node that ended is reported as is.
+  if (node.status === 'end') return out;
+  try {
+    const start = now();
+    await withTimeout(node.ping(), timeoutMs, () => new Error(`PING to ${address} timed out after ${timeoutMs} ms`));
+    out.pingMs = Math.round((now() - start) * 100) / 100;
+    out.server = summariseInfo(await withTimeout(node.info(), timeoutMs, () => new Error(`INFO on ${address} timed out`)));
+    out.state = node.status;
+  } catch (err) {
+    out.error = redactText((err as Error).message);
+  }
+  return out;
+}

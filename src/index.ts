@@ -1,0 +1,45 @@
+/**
+ * The public API of strapi-plugin-redis-suite. The Strapi plugin entry is `strapi-plugin-redis-suite/strapi-server`.
+ */
+export { createRedisRegistry, resolveRegistryConfig } from './core/registry.js';
+export type { RedisRegistry, RedisRegistryOptions, RedisStatus, ReadyReport } from './core/registry.js';
+export { RedisConnection } from './core/connection.js';
+export type { ConnectionStatus, NodeStatus, ReadyResult } from './core/connection.js';
+export type { RedisClient } from './core/client.js';
+export { SENTINEL_DEFAULTS } from './core/client.js';
+export {
+  resolveConfig,
+  validateConfig,
+  collectConfigIssues,
+  topologyOf,
+  DEFAULT_REDIS_URL,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_SETTINGS,
+  PLUGIN_ID,
+} from './core/config.js';
+export type {
+  RedisPluginConfigInput,
+  RedisSettingsInput,
+  ConnectionEntryInput,
+  ConnectionInput,
+  StandaloneConnectionInput,
+  ClusterConnectionInput,
+  ClusterNodeInput,
+  SentinelConnectionInput,
+  ResolvedRedisConfig,
+  ResolvedSettings,
+  ResolvedConnectionConfig,
+  Topology,
+} from './core/config.js';
+export {
+  RedisConfigError,
+  UnknownConnectionError,
+  RedisUnavailableError,
+  RedisTimeoutError,
+  RedisNotReadyError,
+} from './core/errors.js';
+export type { ConfigIssue } from './core/errors.js';
+export type { ServerInfo } from './core/info.js';
+export type { RedisLogger } from './core/logger.js';
+export type { ConnectionsService } from './strapi/services.js';
+export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';
