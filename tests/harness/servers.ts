@@ -779,7 +779,7 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
     const byPort = new Map(all.map((s) => [s.port, s]));
     const roles = new Map<number, Record<string, string>>();
     await waitFor(
-      'cluster_state:ok on all nodes and master_link_status:up on all replicas',
+      'cluster_state:ok, replicas linked, and every node agreeing on 3 masters + 3 replicas',
       30_000,
       async () => {
         for (const s of all) {
@@ -792,7 +792,16 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
           roles.set(s.port, r);
         }
         const masters = all.filter((s) => roles.get(s.port)?.role === 'master');
-        return masters.length === 3 ? true : `${masters.length} masters`;
+        if (masters.length !== 3) return `${masters.length} masters`;
+        // Roles spread by gossip: wait until every node's CLUSTER NODES agrees (3 masters, 3 slaves).
+        for (const s of all) {
+          const view = String(await redisCommand(s, ['CLUSTER', 'NODES'], 2000));
+          const flags = view.split('\n').filter(Boolean).map((l) => l.split(' ')[2] ?? '');
+          const m = flags.filter((f) => f.split(',').includes('master')).length;
+          const r = flags.filter((f) => f.split(',').includes('slave')).length;
+          if (m !== 3 || r !== 3) return `:${s.port} sees ${m} masters / ${r} replicas`;
+        }
+        return true;
       },
       () => logsOf(all),
     );

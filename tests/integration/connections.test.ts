@@ -179,3 +179,24 @@ describe('close', () => {
     expect(reg.get('gone').state).toBe('end');
   });
 });
+
+describe('debug logging', () => {
+  it('settings.debug writes lifecycle lines to the host logger at info level, without secrets', async () => {
+    const logger = captureLogger();
+    const reg = make({ settings: { debug: true }, connections: { s: { connection: `redis://:Debug-Canary-99@127.0.0.1:${redis.standalone.port}` } } }, { logger });
+    await reg.waitUntilReady().catch(() => undefined);
+    await reg.close();
+    const info = logger.of('info').join('\n');
+    expect(info).toMatch(/\[redis\] connection "s" created \(standalone, redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\)/);
+    expect(info).toMatch(/connection "s" closed/);
+    expect(logger.all()).not.toContain('Debug-Canary-99');
+  });
+
+  it('without settings.debug nothing below warn reaches the host logger', async () => {
+    const logger = captureLogger();
+    const reg = make({ connections: { s: { connection: redis.standalone.url } } }, { logger });
+    await reg.waitUntilReady();
+    await reg.close();
+    expect(logger.lines).toEqual([]);
+  });
+});

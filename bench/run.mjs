@@ -1,0 +1,60 @@
+// npm run bench [-- scenario ...] [--quick]
+// Runs each scenario against a throwaway redis-server and writes the results to BENCHMARKS.md.
+// Every figure is a ratio to a baseline measured in the same run, never an absolute time.
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { startRedis } from './lib/redis.mjs';
+
+const SCENARIOS = ['core'];
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const chosen = args.filter((a) => !a.startsWith('--'));
+const names = chosen.length ? chosen : SCENARIOS;
+const opts = quick ? { rounds: 1, durationS: 2, connections: 50 } : { rounds: 3, durationS: 5, connections: 50 };
+
+const redis = await startRedis();
+const results = [];
+let failed = false;
+try {
+  for (const name of names) {
+    const scenario = await import(`./scenarios/${name}.mjs`);
+    process.stdout.write(`\n== ${scenario.title}\n`);
+    const { rows, pass } = await scenario.measure({ redisUrl: redis.url, opts });
+    for (const r of rows) {
+      console.log(`${r.name.padEnd(10)} ${r.rps.toFixed(0).padStart(8)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}`);
+    }
+    console.log(`target: ${scenario.target} -> ${pass ? 'met' : 'NOT MET'}`);
+    failed ||= !pass;
+    results.push({ name, scenario, rows, pass });
+  }
+} finally {
+  await redis.stop();
+}
+
+const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
+const redisVersion = execSync(`${process.env.REDIS_SERVER_BIN ?? 'redis-server'} --version`).toString().trim().split(' ')[2] ?? '';
+const header = `Machine: ${os.cpus().length} cores, Node ${process.version}, redis-server ${redisVersion.replace('v=', '')}; ` +
+  `autocannon ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`;
+const file = 'BENCHMARKS.md';
+let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nRatios against a baseline measured in the same run (`npm run bench`). Absolute req/s are shown for context only: they depend on the machine.\n';
+for (const { name, scenario, rows, pass } of results) {
+  const section = [
+    `<!-- bench:${name} -->`,
+    `## ${scenario.title}`,
+    '',
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}). ${header}`,
+    '',
+    '| variant | what | req/s | p99 ms | ratio |',
+    '| --- | --- | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`),
+    '',
+    `Target: ${scenario.target}: **${pass ? 'met' : 'not met'}**.`,
+    `<!-- /bench:${name} -->`,
+  ].join('\n');
+  const re = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`);
+  doc = re.test(doc) ? doc.replace(re, section) : `${doc.trimEnd()}\n\n${section}\n`;
+}
+writeFileSync(file, doc);
+console.log(`\nwrote ${file}`);
+process.exitCode = failed ? 1 : 0;
