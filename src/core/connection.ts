@@ -89,7 +89,7 @@ export class RedisConnection {
   #watch(): void {
     const c = this.client;
     c.on('error', (err: Error) => this.#trouble(err.message));
-    if (this.isCluster) c.on('node error', (err: Error, key: string) => this.#trouble(`node ${key}: ${err.message}`));
+    if (this.isCluster) this.#watchClusterNodes(c as Cluster);
     c.on('ready', () => this.#onReady());
     c.on('close', () => {
       if (!this.#closing && this.#downSince === null && !this.#reportedDown) this.#trouble('connection closed');
@@ -97,6 +97,43 @@ export class RedisConnection {
     c.on('reconnecting', (delay: number) => this.#log.debug(`connection "${this.name}" reconnecting in ${delay} ms`));
     c.on('end', () => this.#log.debug(`connection "${this.name}" ended`));
     this.#log.debug(`connection "${this.name}" created (${this.topology}, ${this.config.endpoint})`);
+  }
+
+  /**
+   * A Cluster client stays `ready` while one node fails (its replica takes over), so node errors
+   * are tracked per node: one warning when a node fails, one info line when it is reachable again
+   * or has left the cluster's slot map. They do not mark the whole connection down.
+   */
+  #watchClusterNodes(cluster: Cluster): void {
+    // node -> when it failed, and whether its leaving the slot map was already logged
+    const down = new Map<string, { since: number; left: boolean }>();
+    cluster.on('node error', (err: Error, key: string) => {
+      if (this.#closing) return;
+      const msg = redactText(err.message || 'unknown error');
+      if (down.has(key)) {
+        this.#log.debug(`connection "${this.name}" node ${key}: ${msg}`);
+        return;
+      }
+      down.set(key, { since: Date.now(), left: false });
+      this.#log.warn(`connection "${this.name}": cluster node ${key} failed: ${sentence(msg)} The cluster client routes around it while the cluster fails over.`);
+    });
+    const settle = () => {
+      if (down.size === 0) return;
+      const linked = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+      for (const [key, state] of down) {
+        const node = linked.get(key);
+        if (node?.status === 'ready') {
+          down.delete(key);
+          this.#log.info(`connection "${this.name}": cluster node ${key} is reachable again after ${Date.now() - state.since} ms`);
+        } else if (!node && !state.left) {
+          // Still unreachable (startup-node probes keep failing, at debug level) but no longer routed to.
+          state.left = true;
+          this.#log.info(`connection "${this.name}": cluster node ${key} left the slot map after ${Date.now() - state.since} ms`);
+        }
+      }
+    };
+    cluster.on('refresh', settle);
+    cluster.on('-node', settle);
   }
 
   #trouble(message: string): void {
@@ -110,7 +147,7 @@ export class RedisConnection {
     }
     this.#reportedDown = true;
     this.#log.warn(
-      `connection "${this.name}" (${this.config.endpoint}) is down: ${msg}. ioredis keeps reconnecting; ` +
+      `connection "${this.name}" (${this.config.endpoint}) is down: ${sentence(msg)} ioredis keeps reconnecting; ` +
         `further errors are logged at debug level until it recovers.`,
     );
   }
@@ -157,6 +194,10 @@ export class RedisConnection {
    * Run a request-path command, bounded: fails at once with `RedisUnavailableError` when the client
    * is not ready (nothing waits in ioredis' offline queue), and with `RedisTimeoutError` after
    * `timeoutMs` (default: the connection's `requestTimeout`).
+   *
+   * A timeout means the outcome is unknown: ioredis cannot cancel a sent command, so it may still be
+   * applied later (after a reconnect or a Cluster redirection), even after a newer write. Callers
+   * on the request path should prefer idempotent or versioned writes.
    */
   run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs = this.config.requestTimeout): Promise<T> {
     const status = this.client.status;
@@ -246,6 +287,11 @@ export class RedisConnection {
     if (waitForEnd) await withTimeout(ended, 1000, () => new Error('no end event')).catch(() => undefined);
     this.#log.debug(`connection "${this.name}" closed`);
   }
+}
+
+/** End a message with exactly one period. */
+function sentence(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
 /** Parse CLUSTER NODES: `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <link-state> <slots...>`. */

@@ -17,7 +17,7 @@ const knownSecrets = new Set<string>();
 
 /** Remember secret strings so that `redactText` scrubs them from free text. */
 export function registerSecret(value: unknown): void {
-  if (typeof value === 'string' && value.length >= 3) knownSecrets.add(value);
+  if (typeof value === 'string' && value.length > 0) knownSecrets.add(value);
 }
 
 /** Collect and register every secret value in a config tree (by key name and in URLs). */
@@ -66,9 +66,16 @@ export function redactUrl(value: string): string {
 export function redactText(text: string): string {
   let out = text.replace(/[a-z][a-z0-9+.-]*:\/\/[^@\s/?#]*@/gi, (m) => redactUrl(m));
   for (const s of knownSecrets) {
-    if (out.includes(s)) out = out.split(s).join(MASK);
+    if (!out.includes(s)) continue;
+    // Long secrets are scrubbed wherever they appear; short ones only as a whole token, so that a
+    // two-letter password does not mangle every word that contains those letters.
+    out = s.length >= 6 ? out.split(s).join(MASK) : out.replace(new RegExp(`(?<![A-Za-z0-9])${escapeRegExp(s)}(?![A-Za-z0-9])`, 'g'), MASK);
   }
   return out;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** A copy of a config value safe to print: secret keys masked, URL passwords masked, buffers summarised. */

@@ -47,3 +47,10 @@ describe('redaction', () => {
     expect(describeValue('x'.repeat(500)).length).toBeLessThan(140);
   });
 });
+
+describe('short secrets', () => {
+  it('are scrubbed as whole tokens without mangling words', () => {
+    registerSecretsIn({ password: 'ab' });
+    expect(redactText("auth([ 'ab' ]) about absent ab")).toBe(`auth([ '${MASK}' ]) about absent ${MASK}`);
+  });
+});

@@ -1,0 +1,262 @@
+/**
+ * Fault tests on a standalone server this file starts itself: SIGKILL + restart while in use,
+ * SIGSTOP (a hung server), and secrets (right and wrong passwords) kept out of every output.
+ */
+import { randomBytes } from 'node:crypto';
+import createDebug from 'debug';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { RedisTimeoutError, RedisUnavailableError, createRedisRegistry, type RedisRegistry } from '../../src/index.js';
+import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
+import { captureLogger, waitFor } from '../helpers/logger.js';
+
+const open: RedisRegistry[] = [];
+const make = (...args: Parameters<typeof createRedisRegistry>): RedisRegistry => {
+  const r = createRedisRegistry(...args);
+  open.push(r);
+  return r;
+};
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+const canary = (label: string): string => `${label}-canary-${randomBytes(8).toString('hex')}`;
+const PASSWORD = canary('pw');
+
+let killed: ServerHandle;
+let paused: ServerHandle;
+let secured: ServerHandle;
+
+beforeAll(async () => {
+  [killed, paused, secured] = await Promise.all([startStandalone(), startStandalone(), startStandalone({ password: PASSWORD })]);
+});
+
+afterAll(async () => {
+  await Promise.allSettled([killed, paused, secured].filter(Boolean).map((s) => s.stop()));
+});
+
+describe('standalone: SIGKILL and restart while in use', () => {
+  it('warns once, fails fast while down, logs one recovery line, and works again', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => {
+      unhandled.push(reason);
+    };
+    process.on('unhandledRejection', onUnhandled);
+    const consoleError = vi.spyOn(console, 'error');
+    try {
+      const logger = captureLogger();
+      const requestTimeout = 2000;
+      const reg = make(
+        { connections: { main: { connection: { host: killed.host, port: killed.port }, requestTimeout } } },
+        { logger },
+      );
+      expect(await reg.waitUntilReady()).toEqual({ main: 'ready' });
+      const conn = reg.get('main');
+      const client = conn.client as Redis;
+      let reconnects = 0;
+      client.on('reconnecting', () => reconnects++);
+
+      const prefix = randomPrefix('kill');
+      const key = `${prefix}k`;
+      await conn.run((c) => c.set(key, 'before'));
+
+      // In use: a burst of commands is in flight when the server dies. Each is bounded by run().
+      const inFlight = Array.from({ length: 20 }, (_, i) =>
+        conn.run((c) => c.set(`${prefix}burst:${i}`, String(i))).then(
+          () => 'ok' as const,
+          (e: unknown) => e,
+        ),
+      );
+      const killedAt = Date.now();
+      await killed.kill('SIGKILL');
+      expect(killed.isAlive()).toBe(false);
+
+      await waitFor(() => reconnects >= 5, 15_000, '5 reconnect attempts');
+
+      // One warning for the whole outage, however many reconnects and errors happened.
+      const warns = logger.of('warn');
+      expect(warns, logger.all()).toHaveLength(1);
+      expect(warns[0]).toMatch(/connection "main" \(redis:\/\/127\.0\.0\.1:\d+\/0\) is down: /);
+      expect(warns[0]).toMatch(/further errors are logged at debug level/);
+
+      expect(conn.isReady).toBe(false);
+      const down = (await reg.status()).connections[0]!;
+      expect(down.ready).toBe(false);
+      expect(down.state).not.toBe('ready');
+      expect(down.lastError).toEqual(expect.any(String));
+      expect(down.lastError!.length).toBeGreaterThan(0);
+      expect(down.downForMs).toBeGreaterThan(0);
+      expect(down.downForMs!).toBeLessThanOrEqual(Date.now() - killedAt + 50);
+      expect(down.pingMs).toBeNull();
+
+      // No wait in ioredis' offline queue: refused at once.
+      const t0 = performance.now();
+      const err = await conn.run((c) => c.get(key)).catch((e: unknown) => e);
+      const refusedIn = performance.now() - t0;
+      expect(err).toBeInstanceOf(RedisUnavailableError);
+      expect((err as RedisUnavailableError).state).not.toBe('ready');
+      expect(refusedIn).toBeLessThan(requestTimeout / 10);
+
+      const restartAt = Date.now();
+      await killed.restart();
+      await waitFor(() => conn.isReady, 15_000, 'ready after restart');
+
+      const infos = logger.of('info').filter((l) => /ready again after \d+ ms/.test(l));
+      expect(infos, logger.all()).toHaveLength(1);
+      const downMs = Number(/ready again after (\d+) ms/.exec(infos[0]!)?.[1]);
+      // Down from (about) the kill until now, so at least as long as the server was gone.
+      expect(downMs).toBeGreaterThanOrEqual(restartAt - killedAt - 50);
+      expect(downMs).toBeLessThanOrEqual(Date.now() - killedAt + 50);
+
+      // The restarted server is empty (no persistence): SET/GET round trip works.
+      expect(await conn.run((c) => c.set(key, 'after'))).toBe('OK');
+      expect(await conn.run((c) => c.get(key))).toBe('after');
+      const up = (await reg.status()).connections[0]!;
+      expect(up).toMatchObject({ ready: true, state: 'ready' });
+      expect(up.lastError).toBeUndefined();
+      expect(up.downForMs).toBeUndefined();
+
+      // Every in-flight command settled (bounded by requestTimeout), none escaped unhandled.
+      const settled = await Promise.all(inFlight);
+      for (const s of settled) if (s !== 'ok') expect(s).toBeInstanceOf(Error);
+
+      expect(logger.of('error'), logger.all()).toEqual([]);
+      expect(logger.all()).not.toMatch(/Unhandled/);
+      expect(logger.of('warn')).toHaveLength(1);
+      const ioredisUnhandled = consoleError.mock.calls.filter((args) => String(args[0]).includes('Unhandled error event'));
+      expect(ioredisUnhandled).toEqual([]);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      consoleError.mockRestore();
+    }
+  });
+});
+
+describe('standalone: SIGSTOP (a hung server)', () => {
+  it('run() fails with RedisTimeoutError after requestTimeout, and works again after SIGCONT', async () => {
+    const logger = captureLogger();
+    const reg = make({ connections: { hung: { connection: paused.url, requestTimeout: 200 } } }, { logger });
+    expect(await reg.waitUntilReady()).toEqual({ hung: 'ready' });
+    const conn = reg.get('hung');
+    const key = `${randomPrefix('stop')}k`;
+    expect(await conn.run((c) => c.set(key, 'v'))).toBe('OK');
+
+    paused.pause();
+    try {
+      const t0 = performance.now();
+      const err = await conn.run((c) => c.get(key)).catch((e: unknown) => e);
+      const took = performance.now() - t0;
+      expect(err).toBeInstanceOf(RedisTimeoutError);
+      expect((err as Error).message).toMatch(/within 200 ms \(redis\.connections\.hung\.requestTimeout\)/);
+      expect(took).toBeGreaterThanOrEqual(190);
+      expect(took).toBeLessThan(2000);
+      // The socket is still open: to ioredis a hung server looks ready; only the bound protects.
+      expect(conn.isReady).toBe(true);
+    } finally {
+      paused.resume();
+    }
+    expect(await conn.run((c) => c.get(key), 2000)).toBe('v');
+    expect(await conn.run((c) => c.set(key, 'v2'), 2000)).toBe('OK');
+    expect(await conn.run((c) => c.get(key), 2000)).toBe('v2');
+    expect(logger.of('error')).toEqual([]);
+  });
+});
+
+describe('standalone: password canaries', () => {
+  it('the right password (URL and object form) works and never shows in status or logs', async () => {
+    const logger = captureLogger();
+    const reg = make(
+      {
+        connections: {
+          byUrl: { connection: `redis://:${PASSWORD}@${secured.host}:${secured.port}` },
+          byObj: { connection: { host: secured.host, port: secured.port, password: PASSWORD } },
+        },
+      },
+      { logger },
+    );
+    expect(await reg.waitUntilReady()).toEqual({ byUrl: 'ready', byObj: 'ready' });
+    const key = `${randomPrefix('pw')}k`;
+    expect(await reg.get('byUrl').run((c) => c.set(key, 'secret-ok'))).toBe('OK');
+    expect(await reg.get('byObj').run((c) => c.get(key))).toBe('secret-ok');
+
+    const status = await reg.status();
+    expect(status.ok).toBe(true);
+    const json = JSON.stringify(status);
+    expect(json).not.toContain(PASSWORD);
+    expect(status.connections.find((c) => c.name === 'byUrl')?.endpoint).toBe(`redis://:***@127.0.0.1:${secured.port}`);
+    expect(logger.all()).not.toContain(PASSWORD);
+  });
+
+  it('a wrong password (itself a canary) never shows in warnings, lastError or status', async () => {
+    const wrongObj = canary('wrong-obj');
+    const wrongUrl = canary('wrong-url');
+    const logger = captureLogger();
+    const reg = make(
+      {
+        connections: {
+          badObj: { connection: { host: secured.host, port: secured.port, password: wrongObj }, readyTimeout: 800 },
+          badUrl: { connection: `redis://:${wrongUrl}@${secured.host}:${secured.port}`, readyTimeout: 800 },
+        },
+      },
+      { logger },
+    );
+    expect(await reg.waitUntilReady()).toEqual({ badObj: 'timeout', badUrl: 'timeout' });
+    for (const name of ['badObj', 'badUrl']) {
+      const conn = reg.get(name);
+      expect(conn.isReady).toBe(false);
+      expect(conn.lastError).toMatch(/WRONGPASS|NOAUTH|invalid (username-)?password/i);
+    }
+    const warns = logger.of('warn');
+    // Per connection: one "is down" line and one "not ready after 800 ms" line, no flood.
+    expect(warns.filter((w) => /is down: /.test(w))).toHaveLength(2);
+    expect(warns.filter((w) => /was not ready after 800 ms/.test(w))).toHaveLength(2);
+    expect(warns.join('\n')).toMatch(/WRONGPASS|NOAUTH/);
+
+    const json = JSON.stringify(await reg.status());
+    const everything = `${logger.all()}\n${json}\n${reg.get('badObj').lastError}\n${reg.get('badUrl').lastError}`;
+    for (const secret of [wrongObj, wrongUrl, PASSWORD]) expect(everything).not.toContain(secret);
+    expect(json).toMatch(/"lastError":"[^"]*(WRONGPASS|NOAUTH)/);
+  });
+
+  it('debugIORedis: ioredis debug output shows the AUTH command but never a password', async () => {
+    const wrong = canary('wrong-dbg');
+    const written: string[] = [];
+    const originalWrite = process.stderr.write;
+    const capture = (chunk: unknown): boolean => {
+      written.push(typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+      return true;
+    };
+    process.stderr.write = capture as typeof process.stderr.write;
+    try {
+      const logger = captureLogger();
+      const reg = make(
+        {
+          settings: { debugIORedis: true },
+          connections: {
+            good: { connection: `redis://:${PASSWORD}@${secured.host}:${secured.port}` },
+            bad: { connection: { host: secured.host, port: secured.port, password: wrong }, readyTimeout: 800 },
+          },
+        },
+        { logger },
+      );
+      const report = await reg.waitUntilReady();
+      expect(report).toEqual({ good: 'ready', bad: 'timeout' });
+      const key = `${randomPrefix('dbg')}k`;
+      expect(await reg.get('good').run((c) => c.set(key, 'seen'))).toBe('OK');
+      await waitFor(() => written.join('').includes(key), 5000, 'the SET to show in ioredis debug output');
+      await reg.close();
+    } finally {
+      process.stderr.write = originalWrite;
+      createDebug.disable();
+      if (process.env.DEBUG) createDebug.enable(process.env.DEBUG);
+    }
+    const out = written.join('');
+    expect(out).toMatch(/ioredis:redis/);
+    // Both connections sent AUTH; the argument is scrubbed.
+    expect(out).toMatch(/-> auth\(/i);
+    expect(out).toContain('***');
+    expect(out).not.toContain(PASSWORD);
+    expect(out).not.toContain(wrong);
+  });
+});
