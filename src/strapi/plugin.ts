@@ -9,6 +9,7 @@
 import { PLUGIN_ID, validateConfig, type ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
+import { middlewares } from './middlewares.js';
 import { createConnectionsService, type ConnectionsService } from './services.js';
 import type { StrapiLike } from './types.js';
 
@@ -51,6 +52,7 @@ const plugin = {
   register,
   bootstrap() {},
   destroy,
+  middlewares,
   services: {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
   },

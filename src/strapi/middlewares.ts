@@ -1,0 +1,5 @@
+/**
+ * Strapi middlewares of the plugin, registered as `plugin::redis.<name>` (names are exact and
+ * case-sensitive). Strapi calls each factory once, as `factory(config, { strapi })`, in bootstrap.
+ */
+export const middlewares: Record<string, (config: unknown, ctx: { strapi: unknown }) => unknown> = {};
