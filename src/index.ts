@@ -39,7 +39,11 @@ export {
   RedisNotReadyError,
 } from './core/errors.js';
 export type { ConfigIssue } from './core/errors.js';
+export { LockService, LockBusyError, LockLostError, LockTimeoutError, LockUnavailableError, LOCK_KEY_PREFIX } from './core/locks.js';
+export type { HeldLock, LockContext, LockOptions } from './core/locks.js';
+export { CronGuard } from './core/cron-guard.js';
+export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
-export type { ConnectionsService } from './strapi/services.js';
+export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
 export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';

@@ -74,6 +74,13 @@ export interface RedisSettingsInput {
   redlockConfig?: Record<string, unknown>;
   /** Default bound, in ms, on how long boot waits for each connection to become ready. @default 5000 */
   readyTimeout?: number;
+  /**
+   * The connections that form the Redlock quorum: independent masters (an odd number avoids split
+   * votes). @default [the first enabled connection]
+   */
+  redlockConnections?: string[];
+  /** Bound, in ms, on every lock acquire, retries included. @default 5000 */
+  lockAcquireTimeout?: number;
 }
 
 export interface RedisPluginConfigInput {
@@ -89,6 +96,9 @@ export interface ResolvedSettings {
   readonly lockDelay: number | null;
   readonly redlockConfig: Readonly<Record<string, unknown>>;
   readonly readyTimeout: number;
+  /** Resolved: never empty once connections exist. */
+  readonly redlockConnections: readonly string[];
+  readonly lockAcquireTimeout: number;
 }
 
 export interface ResolvedConnectionConfig {
@@ -118,6 +128,8 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   lockDelay: null,
   redlockConfig: Object.freeze({}),
   readyTimeout: 5000,
+  redlockConnections: Object.freeze([]) as readonly string[],
+  lockAcquireTimeout: 5000,
 });
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
@@ -157,6 +169,11 @@ const SETTINGS_SPEC: Record<keyof RedisSettingsInput, Check> = {
     return null;
   },
   readyTimeout: intMs(0),
+  redlockConnections: (v) =>
+    Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === 'string' && n !== '')
+      ? null
+      : "a non-empty array of connection names, like ['default'] or ['lockA', 'lockB', 'lockC']",
+  lockAcquireTimeout: intMs(1),
 };
 
 const ENTRY_SPEC: Record<keyof ConnectionEntryInput, Check | null> = {
@@ -500,7 +517,55 @@ export function collectConfigIssues(input: unknown): ConfigIssue[] {
       }
     }
   }
+  checkLockQuorum(c, input);
   return c.issues;
+}
+
+/** The server a connection points at (not its database), to tell whether two votes are one server. */
+function serverOf(connection: unknown): string {
+  const topology = topologyOf(connection);
+  if (typeof connection === 'string' || (isPlainObject(connection) && typeof connection.url === 'string' && topology === 'standalone')) {
+    const u = new URL(typeof connection === 'string' ? connection : (connection as { url: string }).url);
+    return `${u.hostname}:${u.port || 6379}`;
+  }
+  const o = connection as Record<string, unknown>;
+  if (topology === 'standalone') return o.path ? `unix:${String(o.path)}` : `${(o.host as string | undefined) ?? '127.0.0.1'}:${(o.port as number | undefined) ?? 6379}`;
+  return describeEndpoint(topology, connection);
+}
+
+/** `settings.redlockConnections` must name enabled, distinct, independent connections. */
+function checkLockQuorum(c: Collector, input: Record<string, unknown>): void {
+  const settings = isPlainObject(input.settings) ? input.settings : {};
+  const names = settings.redlockConnections;
+  if (!Array.isArray(names) || SETTINGS_SPEC.redlockConnections(names) !== null) return;
+  const path = `${PLUGIN_ID}.settings.redlockConnections`;
+  const conns = isPlainObject(input.connections) && Object.keys(input.connections).length ? input.connections : { default: { connection: DEFAULT_REDIS_URL } };
+  const seenEndpoints = new Map<string, string>();
+  names.forEach((name: string, i: number) => {
+    const entry = (conns as Record<string, unknown>)[name];
+    if (names.indexOf(name) !== i) {
+      c.add(`${path}[${i}]`, name, 'each connection once (a duplicate would vote twice)');
+      return;
+    }
+    if (!isPlainObject(entry)) {
+      c.add(`${path}[${i}]`, name, `the name of a configured connection: ${Object.keys(conns).map((n) => `"${n}"`).join(', ')}`);
+      return;
+    }
+    if (entry.enabled === false) {
+      c.add(`${path}[${i}]`, name, `an enabled connection ("${name}" has enabled: false)`);
+      return;
+    }
+    let endpoint = '';
+    try {
+      endpoint = entry.connection === undefined ? '' : serverOf(entry.connection);
+    } catch {
+      // an invalid connection is reported on its own path
+    }
+    const twin = seenEndpoints.get(endpoint);
+    if (endpoint && twin !== undefined) {
+      c.add(`${path}[${i}]`, name, `independent masters: "${name}" and "${twin}" point at the same server (${endpoint}), so one server would cast two votes`);
+    } else if (endpoint) seenEndpoints.set(endpoint, name);
+  });
 }
 
 /** Throw one `RedisConfigError` listing every problem, or return nothing when the config is valid. */
@@ -544,6 +609,10 @@ export function resolveConfig(input: RedisPluginConfigInput | unknown): Resolved
       debug: entry.settings?.debug ?? settings.debug,
       endpoint: describeEndpoint(topology, connection),
     };
+  }
+  if (settings.redlockConnections.length === 0) {
+    const first = Object.values(connections).find((c) => c.enabled);
+    (settings as { redlockConnections: readonly string[] }).redlockConnections = first ? [first.name] : [];
   }
   return freezePlain({ settings, connections });
 }

@@ -8,6 +8,7 @@ import type { RedisClient } from './client.js';
 import { RedisNotReadyError, UnknownConnectionError } from './errors.js';
 import { consoleLogger, createSuiteLog, enableIORedisDebug, installDebugRedaction, type RedisLogger, type SuiteLog } from './logger.js';
 import { registerSecretsIn } from './redact.js';
+import { LockService } from './locks.js';
 
 export interface RedisRegistryOptions {
   /** Where warnings and errors go. @default console */
@@ -45,6 +46,8 @@ export interface RedisRegistry {
   waitUntilReady(): Promise<ReadyReport>;
   /** Health and server facts of every connection; never throws. */
   status(): Promise<RedisStatus>;
+  /** Distributed locks on the `settings.redlockConnections` quorum (created on first use). */
+  readonly locks: LockService;
   /** QUIT every client (bounded), then disconnect: no socket or timer is left open. */
   close(): Promise<void>;
 }
@@ -76,9 +79,12 @@ class Registry implements RedisRegistry {
   readonly connections: Readonly<Record<string, RedisConnection>>;
   #log: SuiteLog;
   #closed: Promise<void> | undefined;
+  #locks: LockService | undefined;
+  #logger: RedisLogger;
 
   constructor(config: ResolvedRedisConfig, logger: RedisLogger) {
     this.config = config;
+    this.#logger = logger;
     this.#log = createSuiteLog(logger, 'registry', config.settings.debug);
     registerSecretsIn(config);
     installDebugRedaction();
@@ -95,6 +101,20 @@ class Registry implements RedisRegistry {
       connections[c.name] = new RedisConnection(c, createSuiteLog(logger, `connection:${c.name}`, c.debug));
     }
     this.connections = Object.freeze(connections);
+  }
+
+  get locks(): LockService {
+    if (!this.#locks) {
+      const s = this.config.settings;
+      this.#locks = new LockService({
+        connections: s.redlockConnections.map((n) => this.get(n, 'settings.redlockConnections')),
+        ttl: s.lockTTL,
+        acquireTimeout: s.lockAcquireTimeout,
+        redlock: s.redlockConfig as Record<string, number>,
+        log: createSuiteLog(this.#logger, 'locks', s.debug),
+      });
+    }
+    return this.#locks;
   }
 
   get(name: string, where?: string): RedisConnection {

@@ -8,12 +8,15 @@
  */
 import { PLUGIN_ID, validateConfig, type ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
+import { CronGuard } from '../core/cron-guard.js';
+import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
-import { createConnectionsService, type ConnectionsService } from './services.js';
+import { createConnectionsService, createCronService, createLocksService, type ConnectionsService, type CronService, type LocksService } from './services.js';
 import type { StrapiLike } from './types.js';
 
 const registries = new WeakMap<object, RedisRegistry>();
+const guards = new WeakMap<object, CronGuard>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -36,9 +39,28 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
     connections: registry.connections as Record<string, RedisConnection>,
   };
   await registry.waitUntilReady();
+
+  if (config.settings.enableRedlock) {
+    // Installed in register(), before Strapi, any plugin or config/cron-tasks adds a task.
+    const guard = new CronGuard({
+      locks: registry.locks,
+      log: createSuiteLog(strapi.log, 'cron', config.settings.debug),
+      lockTTL: config.settings.lockTTL,
+    });
+    const cron = strapi.cron;
+    if (!cron) throw new Error('settings.enableRedlock is on but this Strapi has no cron service (strapi.cron) to guard.');
+    if ((cron.jobs?.length ?? 0) > 0) {
+      strapi.log.warn(`[redis] ${cron.jobs!.length} cron task(s) were added before the redis plugin registered; they run unguarded.`);
+    }
+    guard.install(cron);
+    guards.set(strapi, guard);
+  }
 }
 
 async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
+  // Strapi destroys plugins before it stops cron: stop taking ticks and let guarded runs finish
+  // (bounded) while their locks can still be extended, then close the connections.
+  await guards.get(strapi)?.close();
   const registry = registries.get(strapi);
   if (!registry) return;
   await registry.close();
@@ -55,8 +77,10 @@ const plugin = {
   middlewares,
   services: {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
+    locks: ({ strapi }: { strapi: StrapiLike }): LocksService => createLocksService(() => registryOf(strapi).locks),
+    cron: ({ strapi }: { strapi: StrapiLike }): CronService => createCronService(() => guards.get(strapi)),
   },
 };
 
 export default plugin;
-export type { ConnectionsService, StrapiLike };
+export type { ConnectionsService, CronService, LocksService, StrapiLike };

@@ -1,5 +1,7 @@
 import type { RedisClient } from '../core/client.js';
 import type { RedisConnection } from '../core/connection.js';
+import type { CronGuard, CronGuardStats, GuardedTaskInfo } from '../core/cron-guard.js';
+import type { HeldLock, LockContext, LockOptions, LockService } from '../core/locks.js';
 import type { ReadyReport, RedisRegistry, RedisStatus } from '../core/registry.js';
 
 /** `strapi.plugin('redis').service('connections')`. */
@@ -28,5 +30,41 @@ export function createConnectionsService(registry: () => RedisRegistry): Connect
     status: () => registry().status(),
     waitUntilReady: () => registry().waitUntilReady(),
     registry,
+  };
+}
+
+/** `strapi.plugin('redis').service('locks')`: distributed locks on the `redlockConnections` quorum. */
+export interface LocksService {
+  /** Acquire (bounded); release it yourself. */
+  acquire(resources: string | readonly string[], options?: LockOptions): Promise<HeldLock>;
+  /** Run `fn` under the lock: acquired, extended while it runs, released after. */
+  using<T>(resources: string | readonly string[], fn: (ctx: LockContext) => Promise<T> | T, options?: LockOptions): Promise<T>;
+  /** Names of the quorum connections. */
+  quorum(): string[];
+}
+
+export function createLocksService(locks: () => LockService): LocksService {
+  return {
+    acquire: (resources, options) => locks().acquire(resources, options),
+    using: (resources, fn, options) => locks().using(resources, fn, options),
+    quorum: () => locks().quorum,
+  };
+}
+
+/** `strapi.plugin('redis').service('cron')`: what the cron guard does (empty when `enableRedlock` is off). */
+export interface CronService {
+  /** True when `settings.enableRedlock` installed the guard. */
+  enabled(): boolean;
+  /** Every task added since the guard was installed, with its last run on this instance. */
+  tasks(): GuardedTaskInfo[];
+  /** Counters on this instance. */
+  stats(): CronGuardStats | null;
+}
+
+export function createCronService(guard: () => CronGuard | undefined): CronService {
+  return {
+    enabled: () => guard() !== undefined,
+    tasks: () => guard()?.tasks() ?? [],
+    stats: () => (guard() ? { ...guard()!.stats } : null),
   };
 }

@@ -1,5 +1,6 @@
 import type { ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
+import type { CronServiceLike } from '../core/cron-guard.js';
 import type { RedisLogger } from '../core/logger.js';
 
 /** What `strapi.redis` holds (the v2 shape). */
@@ -15,4 +16,5 @@ export interface StrapiLike {
   log: RedisLogger;
   config: { get(path: string, defaultValue?: unknown): unknown };
   redis?: RedisStrapiSurface;
+  cron?: CronServiceLike;
 }

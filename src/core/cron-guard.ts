@@ -1,0 +1,266 @@
+/**
+ * The cron guard: every task added to Strapi's cron service runs at most once per scheduled tick
+ * across all instances, and never overlaps itself.
+ *
+ * For each tick a task fires, the guard:
+ * 1. claims the tick: a lock on `cron:<task>:tick:<scheduled time>` that is never released and is
+ *    held for at least the task's interval, so an instance that fires the same tick later (clock
+ *    skew) finds it taken. The scheduled time comes from Strapi (`task({ strapi }, fireDate)`),
+ *    rounded to the second, not from the local clock.
+ * 2. takes the task's run lock `cron:<task>` (TTL `lockTTL`, extended while the task runs): if a
+ *    previous run still holds it, this tick is skipped and logged.
+ * 3. runs the task with a trailing context argument `{ signal, fencingToken, tick, name }`.
+ * A tick is never run unguarded: when Redis is unavailable it is skipped (one warning per outage).
+ */
+import { createHash } from 'node:crypto';
+import type { SuiteLog } from './logger.js';
+import { LockBusyError, type LockService } from './locks.js';
+import { redactText } from './redact.js';
+
+/** What a guarded task receives after Strapi's own arguments. */
+export interface CronGuardContext {
+  /** Fires if the run lock is lost while the task runs. */
+  readonly signal: AbortSignal;
+  /** Grows with every run of this task across all instances: pass it to writes that must not go back in time. */
+  readonly fencingToken: number;
+  /** The scheduled time of this tick. */
+  readonly tick: Date;
+  /** The name the guard keys this task by. */
+  readonly name: string;
+}
+
+/** Per-task options the guard reads from Strapi's object form `{ task, options, ... }`. */
+export interface GuardedTaskOptions {
+  /** Run this task on every instance, unguarded. v2 name. */
+  bypassRedlock?: boolean;
+  /** The name to key locks by (default: the task's key; for function form, its rule and code). v2 name. */
+  name?: string;
+  /** Let a tick start while the previous run still runs. @default false */
+  allowOverlap?: boolean;
+  /** This task's run-lock TTL in ms. @default settings.lockTTL */
+  lockTTL?: number;
+}
+
+export interface CronGuardStats {
+  runs: number;
+  failures: number;
+  /** Ticks another instance had claimed. */
+  claimedElsewhere: number;
+  /** Ticks skipped because the previous run was still running. */
+  skippedOverlap: number;
+  /** Ticks skipped because Redis was unavailable. */
+  skippedUnavailable: number;
+}
+
+export interface GuardedTaskInfo {
+  name: string;
+  /** The key the task was added under (its name, or its rule for function form). */
+  key: string;
+  bypassRedlock: boolean;
+  allowOverlap: boolean;
+  running: boolean;
+  lastRun?: { tick: string; startedAt: string; durationMs?: number; ok?: boolean; error?: string };
+}
+
+/** The subset of Strapi's cron service the guard wraps. */
+export interface CronServiceLike {
+  add(tasks: Record<string, unknown>): unknown;
+  readonly jobs?: ReadonlyArray<{ job?: { nextRun?: (prev?: Date) => Date | null }; name?: string | null }>;
+}
+
+type TaskFn = (this: unknown, ...args: unknown[]) => unknown;
+
+const ONE_SHOT_HOLD_MS = 60 * 60 * 1000;
+const MIN_HOLD_MS = 10_000;
+
+interface TaskState {
+  info: GuardedTaskInfo;
+  nextRun?: (prev?: Date) => Date | null;
+}
+
+export class CronGuard {
+  readonly #locks: LockService;
+  readonly #log: SuiteLog;
+  readonly #lockTTL: number;
+  readonly #tasks = new Map<string, TaskState>();
+  readonly #running = new Set<Promise<unknown>>();
+  readonly stats: CronGuardStats = { runs: 0, failures: 0, claimedElsewhere: 0, skippedOverlap: 0, skippedUnavailable: 0 };
+  #outageSince: number | null = null;
+  #outageSkips = 0;
+  #closing = false;
+
+  constructor(options: { locks: LockService; log: SuiteLog; lockTTL: number }) {
+    this.#locks = options.locks;
+    this.#log = options.log;
+    this.#lockTTL = options.lockTTL;
+  }
+
+  /**
+   * Wrap a cron service's `add` so that every task added from now on is guarded, whatever adds
+   * it (config/cron-tasks, any plugin, Strapi itself) and in either form.
+   */
+  install(cron: CronServiceLike): void {
+    const original = cron.add;
+    const guard = this;
+    cron.add = function guardedAdd(this: unknown, tasks: Record<string, unknown> = {}) {
+      for (const [key, value] of Object.entries(tasks ?? {})) {
+        const before = cron.jobs?.length ?? 0;
+        original.call(this, { [key]: guard.wrap(key, value, tasks) });
+        const added = cron.jobs && cron.jobs.length > before ? cron.jobs[cron.jobs.length - 1] : undefined;
+        const state = guard.#tasks.get(guard.#nameFor(key, value));
+        if (state && added?.job?.nextRun) state.nextRun = added.job.nextRun.bind(added.job);
+      }
+      return this;
+    };
+    this.#log.debug('cron guard installed: every task added to strapi.cron from now on is guarded');
+  }
+
+  /** The tasks the guard knows, with their last run. */
+  tasks(): GuardedTaskInfo[] {
+    return [...this.#tasks.values()].map((t) => ({ ...t.info }));
+  }
+
+  /** Stop taking ticks; wait (bounded) for guarded runs in progress. */
+  async close(timeoutMs = 5000): Promise<void> {
+    this.#closing = true;
+    if (this.#running.size === 0) return;
+    const timer = new Promise((r) => setTimeout(r, timeoutMs).unref?.());
+    await Promise.race([Promise.allSettled([...this.#running]), timer]);
+  }
+
+  #nameFor(key: string, value: unknown): string {
+    if (typeof value === 'function') {
+      // Function form: the key is the rule. Two tasks may share a rule, so add a hash of the code,
+      // which is the same on every instance running the same app.
+      const hash = createHash('sha1').update(value.toString()).digest('hex').slice(0, 8);
+      return `${key}#${hash}`;
+    }
+    const opts = value as GuardedTaskOptions | undefined;
+    return typeof opts?.name === 'string' && opts.name ? opts.name : key;
+  }
+
+  /** Return a guarded replacement for one entry of a cron `add()` object. */
+  wrap(key: string, value: unknown, tasks: Record<string, unknown>): unknown {
+    const isFn = typeof value === 'function';
+    const obj = !isFn && value && typeof value === 'object' ? (value as GuardedTaskOptions & { task?: unknown }) : undefined;
+    if (!isFn && typeof obj?.task !== 'function') return value; // Strapi reports the bad entry itself
+    const name = this.#nameFor(key, value);
+    const info: GuardedTaskInfo = {
+      name,
+      key,
+      bypassRedlock: obj?.bypassRedlock === true,
+      allowOverlap: obj?.allowOverlap === true,
+      running: false,
+    };
+    this.#tasks.set(name, { info });
+    if (info.bypassRedlock) {
+      this.#log.debug(`cron task "${name}" bypasses the guard (bypassRedlock: true): it runs on every instance`);
+      return value;
+    }
+    const original = (isFn ? value : obj!.task) as TaskFn;
+    const self = isFn ? tasks : obj;
+    const ttl = typeof obj?.lockTTL === 'number' && obj.lockTTL > 0 ? obj.lockTTL : this.#lockTTL;
+    const guard = this;
+    const guarded = function guardedTask(this: unknown, ...args: unknown[]) {
+      const run = guard.#tick(name, info, ttl, original, self, args);
+      guard.#running.add(run);
+      return run.finally(() => guard.#running.delete(run));
+    };
+    return isFn ? guarded : { ...obj, task: guarded };
+  }
+
+  #holdFor(name: string, tickMs: number): number {
+    const next = this.#tasks.get(name)?.nextRun?.(new Date(tickMs));
+    const interval = next ? next.getTime() - tickMs : ONE_SHOT_HOLD_MS;
+    return Math.max(MIN_HOLD_MS, 2 * interval, this.#lockTTL);
+  }
+
+  async #tick(name: string, info: GuardedTaskInfo, ttl: number, task: TaskFn, self: unknown, args: unknown[]): Promise<void> {
+    const fireDate = args[1] instanceof Date ? args[1] : new Date();
+    // The scheduled second: instances whose clocks differ by less than 500 ms agree on it.
+    const tickMs = Math.round(fireDate.getTime() / 1000) * 1000;
+    const tickIso = new Date(tickMs).toISOString();
+    if (this.#closing) {
+      this.#log.debug(`cron task "${name}" tick ${tickIso} not run: shutting down`);
+      return;
+    }
+    const unavailable = (err: unknown) => {
+      this.stats.skippedUnavailable++;
+      this.#outageSkips++;
+      if (this.#outageSince === null) {
+        this.#outageSince = Date.now();
+        this.#log.warn(
+          `cron guard: Redis unavailable, tick ${tickIso} of task "${name}" skipped (${redactText((err as Error).message)}). ` +
+            `Ticks are skipped, never run unguarded, until the lock connections answer again.`,
+        );
+      } else {
+        this.#log.debug(`cron task "${name}" tick ${tickIso} skipped: Redis unavailable`);
+      }
+    };
+
+    // 1. Claim the tick (never released: it expires after the hold).
+    try {
+      await this.#locks.acquire(`cron:${name}:tick:${tickMs}`, { ttl: this.#holdFor(name, tickMs), wait: false, autoExtend: false, fence: false });
+    } catch (err) {
+      if (err instanceof LockBusyError) {
+        this.stats.claimedElsewhere++;
+        this.#log.debug(`cron task "${name}" tick ${tickIso} was claimed by another instance`);
+        return;
+      }
+      unavailable(err);
+      return;
+    }
+    this.#recovered();
+
+    // 2. The run lock: no two runs of this task at once, across instances.
+    let lock: Awaited<ReturnType<LockService['acquire']>> | undefined;
+    if (!info.allowOverlap) {
+      try {
+        lock = await this.#locks.acquire(`cron:${name}`, { ttl, wait: false });
+      } catch (err) {
+        if (err instanceof LockBusyError) {
+          this.stats.skippedOverlap++;
+          this.#log.info(`cron task "${name}" tick ${tickIso} skipped: its previous run is still running`);
+          return;
+        }
+        unavailable(err);
+        return;
+      }
+    }
+
+    // 3. Run it; a task failure is the task's, never a lock failure.
+    const context: CronGuardContext = {
+      signal: lock?.signal ?? new AbortController().signal,
+      fencingToken: lock?.fencingToken ?? 0,
+      tick: new Date(tickMs),
+      name,
+    };
+    const startedAt = Date.now();
+    info.running = true;
+    info.lastRun = { tick: tickIso, startedAt: new Date(startedAt).toISOString() };
+    this.stats.runs++;
+    try {
+      await task.apply(self, [...args, context]);
+      info.lastRun.ok = true;
+    } catch (err) {
+      this.stats.failures++;
+      const e = err as Error;
+      info.lastRun.ok = false;
+      info.lastRun.error = redactText(e?.message ?? String(err));
+      this.#log.error(`cron task "${name}" failed (tick ${tickIso}): ${redactText(e?.stack ?? String(err))}`);
+    } finally {
+      info.running = false;
+      info.lastRun.durationMs = Date.now() - startedAt;
+      await lock?.release();
+    }
+  }
+
+  #recovered(): void {
+    if (this.#outageSince === null) return;
+    this.#log.info(
+      `cron guard: Redis available again after ${Date.now() - this.#outageSince} ms; ${this.#outageSkips} tick(s) were skipped meanwhile`,
+    );
+    this.#outageSince = null;
+    this.#outageSkips = 0;
+  }
+}

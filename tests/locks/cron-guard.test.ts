@@ -1,0 +1,230 @@
+/**
+ * The cron guard on Strapi's real cron service (@strapi/core 5.54 + croner, from the playground's
+ * node_modules) and on real Redis. Each registry stands for one Strapi instance.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CronGuard, createRedisRegistry, type CronServiceLike, type RedisRegistry } from '../../src/index.js';
+import { createSuiteLog } from '../../src/core/logger.js';
+import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
+import { captureLogger, waitFor, type CapturedLogger } from '../helpers/logger.js';
+import { ROOT_DIR, ensurePlaygroundInstalled } from '../e2e/app.js';
+
+const redis = inject('redis');
+
+interface StrapiCron extends CronServiceLike {
+  start(): unknown;
+  destroy(): unknown;
+}
+let createCronService: () => StrapiCron;
+
+beforeAll(async () => {
+  await ensurePlaygroundInstalled({ quiet: true });
+  const req = createRequire(path.join(ROOT_DIR, 'playground', 'package.json'));
+  createCronService = req(path.join(ROOT_DIR, 'playground/node_modules/@strapi/core/dist/services/cron.js')) as () => StrapiCron;
+  // Strapi's cron service hands `{ strapi }` to tasks and logs through strapi.log.
+  (globalThis as { strapi?: unknown }).strapi = { log: captureLogger() };
+}, 600_000);
+
+interface Instance {
+  registry: RedisRegistry;
+  guard: CronGuard;
+  logger: CapturedLogger;
+  cron?: StrapiCron;
+}
+const instances: Instance[] = [];
+
+function instance(url: string, lockTTL = 1000, redlockConfig?: Record<string, number>): Instance {
+  const logger = captureLogger();
+  const registry = createRedisRegistry({ settings: { lockTTL, ...(redlockConfig ? { redlockConfig } : {}) }, connections: { main: { connection: url, requestTimeout: 300 } } }, { logger });
+  const guard = new CronGuard({ locks: registry.locks, log: createSuiteLog(logger, 'cron'), lockTTL });
+  const inst = { registry, guard, logger };
+  instances.push(inst);
+  return inst;
+}
+
+function withCron(inst: Instance): StrapiCron {
+  const cron = createCronService();
+  inst.guard.install(cron);
+  inst.cron = cron;
+  return cron;
+}
+
+afterEach(async () => {
+  for (const i of instances.splice(0)) {
+    i.cron?.destroy();
+    await i.guard.close(1000);
+    await i.registry.close();
+  }
+});
+
+type Guarded = (...args: unknown[]) => Promise<void>;
+const ctx = { strapi: {} };
+
+describe('exactly once per tick', () => {
+  it('three instances on real croner schedules: every tick runs once', async () => {
+    const name = `every-second-${randomPrefix('c')}`;
+    const runs = new Map<number, number>();
+    const trio = [instance(redis.standalone.url), instance(redis.standalone.url), instance(redis.standalone.url)];
+    await Promise.all(trio.map((i) => i.registry.waitUntilReady()));
+    for (const i of trio) {
+      const cron = withCron(i);
+      cron.add({
+        [name]: {
+          options: '* * * * * *',
+          async task(_ctx: unknown, _fireDate: Date, guard: { tick: Date }) {
+            runs.set(guard.tick.getTime(), (runs.get(guard.tick.getTime()) ?? 0) + 1);
+          },
+        },
+      });
+      cron.start();
+    }
+    await waitFor(() => runs.size >= 5, 15_000, '5 ticks');
+    for (const i of trio) i.cron?.destroy();
+    await new Promise((r) => setTimeout(r, 300)); // let in-flight ticks settle
+    expect([...runs.values()].every((n) => n === 1), JSON.stringify([...runs])).toBe(true);
+    const claimed = trio.reduce((n, i) => n + i.guard.stats.claimedElsewhere, 0);
+    const ran = trio.reduce((n, i) => n + i.guard.stats.runs, 0);
+    expect(ran).toBe(runs.size);
+    expect(claimed).toBeGreaterThanOrEqual(runs.size); // the other two saw each tick taken
+  });
+
+  it('instances whose fire dates differ by up to 300 ms still run each of 40 ticks once', async () => {
+    const name = `skewed-${randomPrefix('s')}`;
+    const runs = new Map<number, number>();
+    const trio = [instance(redis.standalone.url), instance(redis.standalone.url), instance(redis.standalone.url)];
+    await Promise.all(trio.map((i) => i.registry.waitUntilReady()));
+    const fns = trio.map((i) =>
+      i.guard.wrap(name, {
+        options: '* * * * * *',
+        async task(_c: unknown, _f: Date, g: { tick: Date }) {
+          runs.set(g.tick.getTime(), (runs.get(g.tick.getTime()) ?? 0) + 1);
+        },
+      }, {}) as { task: Guarded },
+    );
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    for (let t = 0; t < 40; t++) {
+      const scheduled = base + t * 1000;
+      // each instance fires with its own clock error, and at its own moment
+      await Promise.all(
+        fns.map(async (f, k) => {
+          const skew = [-300, 0, 300][k]! + Math.round((Math.random() - 0.5) * 40);
+          await new Promise((r) => setTimeout(r, Math.random() * 20));
+          await f.task(ctx, new Date(scheduled + skew));
+        }),
+      );
+    }
+    expect(runs.size).toBe(40);
+    expect([...runs.values()].every((n) => n === 1)).toBe(true);
+  });
+});
+
+describe('no overlap, errors, forms', () => {
+  it('a 2.5 s task every second with lockTTL 1 s: never two runs at once, skipped ticks logged, lock extended', async () => {
+    const name = `slow-${randomPrefix('o')}`;
+    let active = 0;
+    let maxActive = 0;
+    let finished = 0;
+    const duo = [instance(redis.standalone.url, 1000), instance(redis.standalone.url, 1000)];
+    await Promise.all(duo.map((i) => i.registry.waitUntilReady()));
+    for (const i of duo) {
+      const cron = withCron(i);
+      cron.add({
+        [name]: {
+          options: '* * * * * *',
+          async task(_c: unknown, _f: Date, g: { signal: AbortSignal }) {
+            active++;
+            maxActive = Math.max(maxActive, active);
+            await new Promise((r) => setTimeout(r, 2500));
+            expect(g.signal.aborted).toBe(false);
+            active--;
+            finished++;
+          },
+        },
+      });
+      cron.start();
+    }
+    await waitFor(() => finished >= 2, 15_000, 'two runs');
+    expect(maxActive).toBe(1);
+    const logs = duo.map((i) => i.logger.all()).join('\n');
+    expect(logs).toMatch(new RegExp(`cron task "${name}" tick \\S+ skipped: its previous run is still running`));
+    expect(logs).not.toMatch(/was lost/);
+  });
+
+  it('a task that throws is reported as a task failure with its name, and the next tick runs', async () => {
+    const name = `throws-${randomPrefix('e')}`;
+    let calls = 0;
+    const one = instance(redis.standalone.url);
+    await one.registry.waitUntilReady();
+    const cron = withCron(one);
+    cron.add({
+      [name]: {
+        options: '* * * * * *',
+        async task() {
+          calls++;
+          throw new Error(`boom ${calls}`);
+        },
+      },
+    });
+    cron.start();
+    await waitFor(() => calls >= 2, 10_000, 'two calls');
+    const errors = one.logger.of('error');
+    expect(errors[0]).toMatch(new RegExp(`cron task "${name}" failed \\(tick .*\\): Error: boom 1`));
+    expect(one.logger.all()).not.toMatch(/failed to acquire|held elsewhere|Redis unavailable/i);
+    expect(one.guard.stats.failures).toBeGreaterThanOrEqual(2);
+  });
+
+  it('function-form tasks are guarded; bypassRedlock tasks run on every instance', async () => {
+    const trio = [instance(redis.standalone.url), instance(redis.standalone.url), instance(redis.standalone.url)];
+    await Promise.all(trio.map((i) => i.registry.waitUntilReady()));
+    let fnRuns = 0;
+    let bypassRuns = 0;
+    const rule = `${Math.floor(Math.random() * 59)} * * * * *`;
+    const fnTask = async () => {
+      fnRuns++;
+    };
+    const tick = new Date(Math.floor(Date.now() / 1000) * 1000 + 7000);
+    await Promise.all(
+      trio.map(async (i) => {
+        const guardedFn = i.guard.wrap(rule, fnTask, {}) as Guarded;
+        const bypass = i.guard.wrap(`bypass-${rule}`, { bypassRedlock: true, options: rule, task: async () => void bypassRuns++ }, {}) as { task: Guarded };
+        await Promise.all([guardedFn(ctx, tick), bypass.task(ctx, tick)]);
+      }),
+    );
+    expect(fnRuns).toBe(1);
+    expect(bypassRuns).toBe(3);
+    expect(trio[0]!.guard.tasks().map((t) => t.name)).toEqual([expect.stringMatching(new RegExp(`^${rule.replace(/\*/g, '\\*')}#[0-9a-f]{8}$`)), `bypass-${rule}`]);
+  });
+});
+
+describe('Redis down', () => {
+  let server: ServerHandle;
+  beforeAll(async () => {
+    server = await startStandalone();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('skips ticks with one warning per outage, never runs unguarded, resumes after', async () => {
+    const name = `outage-${randomPrefix('d')}`;
+    let runs = 0;
+    const one = instance(server.url, 1000, { retryCount: 0 });
+    await one.registry.waitUntilReady();
+    const fn = one.guard.wrap(name, { options: '* * * * * *', task: async () => void runs++ }, {}) as { task: Guarded };
+    let t = Math.floor(Date.now() / 1000) * 1000;
+    await fn.task(ctx, new Date((t += 1000)));
+    expect(runs).toBe(1);
+    await server.kill('SIGKILL');
+    for (let k = 0; k < 5; k++) await fn.task(ctx, new Date((t += 1000)));
+    expect(runs).toBe(1);
+    expect(one.guard.stats.skippedUnavailable).toBe(5);
+    expect(one.logger.of('warn').filter((l) => l.includes('cron guard: Redis unavailable'))).toHaveLength(1);
+    await server.restart();
+    await waitFor(() => one.registry.get('main').isReady, 10_000, 'reconnect');
+    await fn.task(ctx, new Date((t += 1000)));
+    expect(runs).toBe(2);
+    expect(one.logger.of('info').join('\n')).toMatch(/cron guard: Redis available again after \d+ ms; 5 tick\(s\) were skipped/);
+  });
+});
