@@ -38,6 +38,12 @@ module.exports = {
     }
   },
 
+  // The cron guard's view: every task it wraps (config, plugins, Strapi's own) and its counters.
+  cron(ctx) {
+    const cron = strapi.plugin('redis').service('cron');
+    ctx.body = { enabled: cron.enabled(), tasks: cron.tasks(), stats: cron.stats() };
+  },
+
   // What the app's own register() saw of the plugin (it runs after every plugin's register()).
   registerView(ctx) {
     ctx.body = strapi.config.get('playground.registerView', null);

@@ -20,5 +20,11 @@ module.exports = {
       handler: 'redis-demo.registerView',
       config: { auth: false },
     },
+    {
+      method: 'GET',
+      path: '/redis-demo/cron',
+      handler: 'redis-demo.cron',
+      config: { auth: false },
+    },
   ],
 };
