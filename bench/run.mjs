@@ -6,7 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startRedis } from './lib/redis.mjs';
 
-const SCENARIOS = ['core'];
+const SCENARIOS = ['core', 'locks'];
+const fmt = (ms) => (ms === undefined ? '-' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const chosen = args.filter((a) => !a.startsWith('--'));
@@ -20,9 +21,9 @@ try {
   for (const name of names) {
     const scenario = await import(`./scenarios/${name}.mjs`);
     process.stdout.write(`\n== ${scenario.title}\n`);
-    const { rows, pass } = await scenario.measure({ redisUrl: redis.url, opts });
+    const { rows, pass } = await scenario.measure({ redisUrl: redis.url, opts, quick });
     for (const r of rows) {
-      console.log(`${r.name.padEnd(10)} ${r.rps.toFixed(0).padStart(8)} req/s  p99 ${String(r.p99).padStart(4)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}`);
+      console.log(`${r.name.padEnd(12)} ${r.rps.toFixed(0).padStart(8)} ${scenario.unit ?? 'req/s'}  p50 ${fmt(r.p50).padStart(6)} ms  p99 ${fmt(r.p99).padStart(6)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}`);
     }
     console.log(`target: ${scenario.target} -> ${pass ? 'met' : 'NOT MET'}`);
     failed ||= !pass;
@@ -34,7 +35,8 @@ try {
 
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 const redisVersion = execSync(`${process.env.REDIS_SERVER_BIN ?? 'redis-server'} --version`).toString().trim().split(' ')[2] ?? '';
-const header = `Machine: ${os.cpus().length} cores, Node ${process.version}, redis-server ${redisVersion.replace('v=', '')}; ` +
+const machine = `Machine: ${os.cpus().length} cores, Node ${process.version}, redis-server ${redisVersion.replace('v=', '')};`;
+const header = `${machine} ` +
   `autocannon ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`;
 const file = 'BENCHMARKS.md';
 let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nRatios against a baseline measured in the same run (`npm run bench`). Absolute req/s are shown for context only: they depend on the machine.\n';
@@ -43,11 +45,11 @@ for (const { name, scenario, rows, pass } of results) {
     `<!-- bench:${name} -->`,
     `## ${scenario.title}`,
     '',
-    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}). ${header}`,
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}). ${scenario.method ? `${machine} ${scenario.method}` : header}`,
     '',
-    '| variant | what | req/s | p99 ms | ratio |',
-    '| --- | --- | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${r.p99} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`),
+    `| variant | what | ${scenario.unit ?? 'req/s'} | p50 ms | p99 ms | ratio |`,
+    '| --- | --- | ---: | ---: | ---: | --- |',
+    ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`),
     '',
     `Target: ${scenario.target}: **${pass ? 'met' : 'not met'}**.`,
     `<!-- /bench:${name} -->`,

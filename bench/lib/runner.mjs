@@ -57,6 +57,7 @@ export async function compare(baseUrl, variants, { rounds = 3, ...opts } = {}) {
     name: v.name,
     what: v.what,
     rps: median(samples[v.name].map((s) => s.rps)),
+    p50: median(samples[v.name].map((s) => s.p50)),
     p99: median(samples[v.name].map((s) => s.p99)),
     baselineOf: v.baseline,
   }));

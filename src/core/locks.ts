@@ -227,6 +227,11 @@ export class LockService {
     const out: Record<string, number> = {};
     for (const r of resources) {
       const key = `${LOCK_KEY_PREFIX}fence:${r}`;
+      if (this.#conns.length === 1) {
+        // one member: read-max-then-raise is a plain INCR, one round trip
+        out[r] = await this.#conns[0]!.run((client) => client.incr(key));
+        continue;
+      }
       const reads = await Promise.allSettled(this.#conns.map((c) => c.run((client) => client.get(key))));
       const values = reads.flatMap((x) => (x.status === 'fulfilled' ? [Number(x.value ?? 0)] : []));
       if (values.length < majority) throw new Error(`only ${values.length} of ${this.#conns.length} lock connections answered`);
