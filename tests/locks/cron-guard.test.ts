@@ -228,3 +228,27 @@ describe('Redis down', () => {
     expect(one.logger.of('info').join('\n')).toMatch(/cron guard: Redis available again after \d+ ms; 5 tick\(s\) were skipped/);
   });
 });
+
+describe('on Cluster and Sentinel lock connections', () => {
+  it.each([
+    ['cluster', () => ({ nodes: redis.cluster.nodes })],
+    ['sentinel', () => ({ sentinels: redis.sentinel.sentinels, name: redis.sentinel.name })],
+  ])('%s: two instances run each of 10 ticks once', async (_kind, connection) => {
+    const name = `topo-${randomPrefix('t')}`;
+    const runs = new Map<number, number>();
+    const duo = [0, 1].map(() => {
+      const logger = captureLogger();
+      const registry = createRedisRegistry({ connections: { main: { connection: connection() as never } } }, { logger });
+      const guard = new CronGuard({ locks: registry.locks, log: createSuiteLog(logger, 'cron'), lockTTL: 1000 });
+      const inst = { registry, guard, logger };
+      instances.push(inst);
+      return inst;
+    });
+    await Promise.all(duo.map((i) => i.registry.waitUntilReady()));
+    const fns = duo.map((i) => i.guard.wrap(name, { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => void runs.set(g.tick.getTime(), (runs.get(g.tick.getTime()) ?? 0) + 1) }, {}) as { task: Guarded });
+    const base = Math.floor(Date.now() / 1000) * 1000;
+    for (let t = 0; t < 10; t++) await Promise.all(fns.map((f) => f.task(ctx, new Date(base + t * 1000))));
+    expect(runs.size).toBe(10);
+    expect([...runs.values()].every((n) => n === 1)).toBe(true);
+  });
+});
