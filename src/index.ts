@@ -46,4 +46,8 @@ export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
+export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
+export type { RedisSessionStoreOptions, RedisSessionOptions } from './session/index.js';
+export { lazyConnection } from './core/resolve.js';
+export type { ConnectionSource, BoundedConnection } from './core/resolve.js';
 export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';

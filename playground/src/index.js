@@ -14,6 +14,14 @@ module.exports = {
 
   // Lets anonymous callers read articles. Safe to run on every boot.
   async bootstrap({ strapi }) {
+    if (process.env.PLAYGROUND_GITHUB_PROVIDER) {
+      // e2e: turn on the GitHub OAuth provider with dummy credentials, so /api/connect/github starts
+      // a real grant flow (its state lives in ctx.session) up to the redirect to GitHub.
+      const store = strapi.store({ type: 'plugin', name: 'users-permissions', key: 'grant' });
+      const grant = (await store.get()) || {};
+      grant.github = { ...(grant.github || {}), enabled: true, key: 'dummy-client-id', secret: 'dummy-secret', callback: 'http://127.0.0.1/connect/github/redirect', scope: ['user'] };
+      await store.set({ value: grant });
+    }
     const publicRole = await strapi.db
       .query('plugin::users-permissions.role')
       .findOne({ where: { type: 'public' } });

@@ -200,15 +200,7 @@ export class RedisConnection {
    * on the request path should prefer idempotent or versioned writes.
    */
   run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs = this.config.requestTimeout): Promise<T> {
-    const status = this.client.status;
-    if (status !== 'ready') return Promise.reject(new RedisUnavailableError(this.name, status));
-    let pending: Promise<T>;
-    try {
-      pending = command(this.client);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return withTimeout(pending, timeoutMs, () => new RedisTimeoutError(this.name, timeoutMs));
+    return runBounded(this.name, this.client, command, timeoutMs);
   }
 
   /** PING round trip in ms (bounded like `run`). */
@@ -287,6 +279,22 @@ export class RedisConnection {
     if (waitForEnd) await withTimeout(ended, 1000, () => new Error('no end event')).catch(() => undefined);
     this.#log.debug(`connection "${this.name}" closed`);
   }
+}
+
+/**
+ * A bounded command on any client: rejects at once with `RedisUnavailableError` when the client is
+ * not ready, and with `RedisTimeoutError` after `timeoutMs`.
+ */
+export function runBounded<T>(name: string, client: RedisClient, command: (client: RedisClient) => Promise<T>, timeoutMs: number): Promise<T> {
+  const status = client.status;
+  if (status !== 'ready') return Promise.reject(new RedisUnavailableError(name, status));
+  let pending: Promise<T>;
+  try {
+    pending = command(client);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return withTimeout(pending, timeoutMs, () => new RedisTimeoutError(name, timeoutMs));
 }
 
 /** End a message with exactly one period. */

@@ -44,6 +44,12 @@ module.exports = {
     ctx.body = { enabled: cron.enabled(), tasks: cron.tasks(), stats: cron.stats() };
   },
 
+  // Reads (and with ?x= writes) the session: shows whether a session made on one instance is seen on another.
+  session(ctx) {
+    if (typeof ctx.query.x === 'string') ctx.session.x = ctx.query.x;
+    ctx.body = { x: ctx.session.x ?? null, grant: ctx.session.grant ?? null };
+  },
+
   // What the app's own register() saw of the plugin (it runs after every plugin's register()).
   registerView(ctx) {
     ctx.body = strapi.config.get('playground.registerView', null);

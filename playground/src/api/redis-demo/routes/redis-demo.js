@@ -26,5 +26,11 @@ module.exports = {
       handler: 'redis-demo.cron',
       config: { auth: false },
     },
+    {
+      method: 'GET',
+      path: '/redis-demo/session',
+      handler: 'redis-demo.session',
+      config: { auth: false },
+    },
   ],
 };

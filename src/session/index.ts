@@ -1,0 +1,4 @@
+export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore } from './store.js';
+export type { RedisSessionStoreOptions } from './store.js';
+export { createRedisSession, strapiRedisSession, STRAPI_SESSION_DEFAULTS } from './middleware.js';
+export type { RedisSessionOptions } from './middleware.js';

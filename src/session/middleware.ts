@@ -1,0 +1,68 @@
+/**
+ * `plugin::redis.session` and its plain Koa twin: koa-session 7 with the Redis store, failing
+ * closed with a 503 (never a silently empty session) when Redis cannot be reached.
+ */
+import { createSession, type CreateSessionOptions } from 'koa-session';
+import type { Middleware } from 'koa';
+import { RedisSessionStore, SessionStoreUnavailableError, type RedisSessionStoreOptions } from './store.js';
+
+/** koa-session's own options (key, maxAge, rolling, renew, httpOnly, signed, secure, sameSite, ...) plus the store's. */
+export type RedisSessionOptions = Omit<CreateSessionOptions, 'store'> & RedisSessionStoreOptions;
+
+const STORE_KEYS = ['connection', 'registry', 'client', 'prefix', 'sessionTTL', 'maxTTL', 'timeout', 'logger'] as const;
+
+/** Strapi's `strapi::session` defaults, so `plugin::redis.session` can replace it as is. */
+export const STRAPI_SESSION_DEFAULTS: CreateSessionOptions = {
+  key: 'koa.sess',
+  maxAge: 86_400_000,
+  autoCommit: true,
+  overwrite: true,
+  httpOnly: true,
+  signed: true,
+  rolling: false,
+  renew: false,
+  secure: process.env.NODE_ENV === 'production',
+};
+
+/** The 503 body, in Strapi's error format. */
+function unavailable(ctx: Parameters<Middleware>[0], err: SessionStoreUnavailableError): void {
+  ctx.status = 503;
+  ctx.set('Retry-After', '1');
+  ctx.body = { data: null, error: { status: 503, name: 'ServiceUnavailableError', message: err.message, details: {} } };
+}
+
+/**
+ * A session middleware for a Koa app (the app's `keys` sign the cookie; every instance must share
+ * them). Throws at once on invalid options.
+ */
+export function createRedisSession(app: { keys?: unknown }, options: RedisSessionOptions = {}): Middleware {
+  if ((options as { store?: unknown }).store !== undefined) {
+    throw new TypeError('plugin::redis.session: do not pass `store`; it uses the Redis store on `connection`. To use another store, use strapi::session.');
+  }
+  const storeOptions: RedisSessionStoreOptions = {};
+  const sessionOptions: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) {
+    if ((STORE_KEYS as readonly string[]).includes(k)) (storeOptions as Record<string, unknown>)[k] = v;
+    else sessionOptions[k] = v;
+  }
+  const store = new RedisSessionStore(storeOptions);
+  const session = createSession({ ...sessionOptions, store } as CreateSessionOptions, app);
+  return async function redisSession(ctx, next) {
+    try {
+      await session(ctx, next);
+    } catch (err) {
+      if (!(err instanceof SessionStoreUnavailableError)) throw err;
+      unavailable(ctx, err);
+    }
+  };
+}
+
+/** The Strapi middleware factory: `{ name: 'plugin::redis.session', config: { connection, ...koa-session options } }`. */
+export function strapiRedisSession(config: unknown, { strapi }: { strapi: unknown }): Middleware {
+  const app = (strapi as { server?: { app?: { keys?: unknown } } }).server?.app;
+  const keys = app?.keys;
+  if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string' || !k)) {
+    throw new Error('plugin::redis.session: app keys are required to sign the session cookie. Set app.keys in config/server (the same keys on every instance).');
+  }
+  return createRedisSession(app!, { ...STRAPI_SESSION_DEFAULTS, ...((config ?? {}) as RedisSessionOptions) });
+}

@@ -1,0 +1,148 @@
+/**
+ * A koa-session 7 external store on a named Redis connection.
+ *
+ * koa-session's contract, handled exactly:
+ * - `get(key, maxAge, { rolling, ctx })`: one GET.
+ * - `set(key, sess, maxAge, { rolling, changed, ctx })`: one SET with PX. `maxAge` arrives as the
+ *   cookie's maxAge + 10,000 ms (a number), or `'session'` (a browser-session cookie), or undefined:
+ *   numbers are used as they are; `'session'` and undefined get `sessionTTL`. Never `'session'` into
+ *   an expiry. Every key expires (bounded by `maxTTL`).
+ * - `destroy(key, { ctx })`: one DEL.
+ *
+ * Failure policy: fail closed. A command that cannot be sent or answered within the bound throws a
+ * `SessionStoreUnavailableError` (HTTP 503, exposed), so no request runs on a silently empty session
+ * that would then overwrite the stored one. Stored data that is not JSON is treated as no session
+ * and logged.
+ */
+import type { RedisClient } from '../core/client.js';
+import { createSuiteLog, consoleLogger, type RedisLogger, type SuiteLog } from '../core/logger.js';
+import { redactText } from '../core/redact.js';
+import { lazyConnection, type BoundedConnection, type ConnectionSource } from '../core/resolve.js';
+
+export interface RedisSessionStoreOptions extends ConnectionSource {
+  /** Key prefix. @default 'sess:' */
+  prefix?: string;
+  /** TTL for browser-session cookies (`maxAge: 'session'`) and sessions saved without a maxAge, in ms. @default 86_400_000 (1 day) */
+  sessionTTL?: number;
+  /** Upper bound on any session's TTL, in ms. @default 2_592_000_000 (30 days) */
+  maxTTL?: number;
+  /** Bound on each Redis command, in ms. @default the connection's requestTimeout */
+  timeout?: number;
+  /** Where warnings go outside Strapi. @default console (Strapi: strapi.log) */
+  logger?: RedisLogger;
+}
+
+export class SessionStoreUnavailableError extends Error {
+  override readonly name = 'SessionStoreUnavailableError';
+  readonly code = 'REDIS_SUITE_SESSION_UNAVAILABLE';
+  /** Read by Koa and Strapi's error middleware. */
+  readonly status = 503;
+  readonly expose = true;
+  constructor(options?: { cause?: unknown }) {
+    super('Session storage is unavailable. Try again shortly.', options);
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+interface KoaSessionGetOptions {
+  rolling?: boolean;
+  ctx?: unknown;
+}
+interface KoaSessionSetOptions extends KoaSessionGetOptions {
+  changed?: boolean;
+}
+
+function checkMs(name: string, value: unknown, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new TypeError(`Redis session store option ${name}: got ${JSON.stringify(value)}; expected an integer number of milliseconds >= ${min}.`);
+  }
+  return value;
+}
+
+export class RedisSessionStore {
+  readonly prefix: string;
+  readonly sessionTTL: number;
+  readonly maxTTL: number;
+  readonly #timeout: number | undefined;
+  readonly #conn: () => BoundedConnection;
+  readonly #logger: RedisLogger | undefined;
+  #log: SuiteLog | undefined;
+  #down = false;
+
+  constructor(options: RedisSessionStoreOptions = {}) {
+    if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) {
+      throw new TypeError(`Redis session store option prefix: got ${JSON.stringify(options.prefix)}; expected a non-empty string like 'sess:'.`);
+    }
+    this.prefix = options.prefix ?? 'sess:';
+    this.sessionTTL = checkMs('sessionTTL', options.sessionTTL, 1) ?? DAY_MS;
+    this.maxTTL = checkMs('maxTTL', options.maxTTL, 1) ?? 30 * DAY_MS;
+    this.#timeout = checkMs('timeout', options.timeout, 1);
+    this.#logger = options.logger;
+    // Created in config/middlewares.ts, before connections exist: resolved on first use.
+    this.#conn = lazyConnection(options, `the Redis session store (connection "${options.connection ?? 'default'}")`);
+  }
+
+  /** The expiry for a koa-session maxAge, in ms. */
+  ttlFor(maxAge: unknown): number {
+    const ms = typeof maxAge === 'number' && Number.isFinite(maxAge) && maxAge > 0 ? Math.ceil(maxAge) : this.sessionTTL;
+    return Math.min(ms, this.maxTTL);
+  }
+
+  async get(key: string, _maxAge?: unknown, _options?: KoaSessionGetOptions): Promise<Record<string, unknown> | undefined> {
+    const raw = await this.#run((c) => c.get(this.prefix + key));
+    if (raw === null || raw === undefined) return undefined;
+    try {
+      const data: unknown = JSON.parse(raw);
+      if (data && typeof data === 'object' && !Array.isArray(data)) return data as Record<string, unknown>;
+      throw new Error('not a JSON object');
+    } catch (err) {
+      this.#logs().warn(`session ${this.prefix}<id> holds data that is not a JSON object (${(err as Error).message}); treated as no session`);
+      // removing it keeps the next request from hitting it again; bounded and best effort
+      this.#run((c) => c.del(this.prefix + key)).catch(() => undefined);
+      return undefined;
+    }
+  }
+
+  async set(key: string, sess: unknown, maxAge?: unknown, _options?: KoaSessionSetOptions): Promise<void> {
+    await this.#run((c) => c.set(this.prefix + key, JSON.stringify(sess), 'PX', this.ttlFor(maxAge)));
+  }
+
+  async destroy(key: string, _options?: { ctx?: unknown }): Promise<void> {
+    await this.#run((c) => c.del(this.prefix + key));
+  }
+
+  #logs(): SuiteLog {
+    if (!this.#log) {
+      const strapiLog = (globalThis as { strapi?: { log?: RedisLogger } }).strapi?.log;
+      this.#log = createSuiteLog(this.#logger ?? strapiLog ?? consoleLogger, 'session');
+    }
+    return this.#log;
+  }
+
+  async #run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
+    // A missing plugin or unknown connection name is a setup error, not an outage: let it through.
+    const conn = this.#conn();
+    let result: T;
+    try {
+      result = await conn.run(command, this.#timeout);
+    } catch (err) {
+      if (!this.#down) {
+        this.#down = true;
+        this.#logs().warn(`session store unavailable, requests that need a session get 503 until it recovers: ${redactText((err as Error).message)}`);
+      }
+      throw new SessionStoreUnavailableError({ cause: err });
+    }
+    if (this.#down) {
+      this.#down = false;
+      this.#logs().info('session store available again');
+    }
+    return result;
+  }
+}
+
+/** Create a koa-session store; usable as `{ name: 'strapi::session', config: { store: redisSessionStore({ connection }) } }`. */
+export function redisSessionStore(options: RedisSessionStoreOptions = {}): RedisSessionStore {
+  return new RedisSessionStore(options);
+}
