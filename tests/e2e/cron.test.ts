@@ -86,7 +86,7 @@ describe('three Strapi instances', () => {
   }, 90_000);
 
   it("guards Strapi's own tasks too, and reports a throwing task as a task failure", async () => {
-    const view = await (await fetch(`${apps[0]!.url}/api/redis-demo/cron`)).json();
+    const view = (await (await fetch(`${apps[0]!.url}/api/redis-demo/cron`)).json()) as { tasks: Array<{ name: string }> };
     const names = view.tasks.map((t: { name: string }) => t.name);
     expect(names).toEqual(expect.arrayContaining(['uploadWeekly', 'sendProjectInformation', 'everySecond', 'throws']));
     const logs = apps.map((a) => a.logs()).join('\n');

@@ -55,7 +55,7 @@ describe('sessions across instances', () => {
     const location = start.headers.get('location') ?? '';
     expect(location).toMatch(/^https:\/\/github\.com\/login\/oauth\/authorize\?/);
     const cookie = cookiesOf(start);
-    const seen = await (await fetch(`${b.url}/api/redis-demo/session`, { headers: { cookie } })).json();
+    const seen = (await (await fetch(`${b.url}/api/redis-demo/session`, { headers: { cookie } })).json()) as { grant: unknown };
     expect(seen.grant).toMatchObject({ provider: 'github' });
     const state = new URL(location).searchParams.get('state');
     expect(state, location).toBeTruthy();
