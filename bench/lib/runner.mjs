@@ -30,8 +30,10 @@ export async function startServer(script, env) {
 }
 
 /** One autocannon run in a separate process; returns mean requests/s and latency percentiles (ms). */
-export async function load(url, { connections = 50, durationS = 5, pipelining = 1 } = {}) {
-  const args = [autocannonBin, '-c', String(connections), '-d', String(durationS), '-p', String(pipelining), '--json', url];
+export async function load(url, { connections = 50, durationS = 5, pipelining = 1, headers = {} } = {}) {
+  const args = [autocannonBin, '-c', String(connections), '-d', String(durationS), '-p', String(pipelining), '--json'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  args.push(url);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -48,9 +50,9 @@ export async function load(url, { connections = 50, durationS = 5, pipelining = 
 export async function compare(baseUrl, variants, { rounds = 3, ...opts } = {}) {
   const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
   // warm-up
-  for (const v of variants) await load(baseUrl + v.path, { ...opts, durationS: 1 });
+  for (const v of variants) await load(baseUrl + v.path, { ...opts, durationS: 1, headers: v.headers });
   for (let i = 0; i < rounds; i++) {
-    for (const v of variants) samples[v.name].push(await load(baseUrl + v.path, opts));
+    for (const v of variants) samples[v.name].push(await load(baseUrl + v.path, { ...opts, headers: v.headers }));
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rows = variants.map((v) => ({
