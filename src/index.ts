@@ -48,6 +48,8 @@ export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
 export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
 export type { RedisSessionStoreOptions, RedisSessionOptions } from './session/index.js';
+export { createApolloCache, RedisApolloCache, DEFAULT_APOLLO_NAMESPACE, createKeyv, createKeyvStore, RedisKeyvStore, DEFAULT_MAX_TTL_MS } from './graphql/index.js';
+export type { ApolloCacheOptions, ConnectionKeyvOptions, RedisKeyvOptions, RedisKeyvStoreOptions, RedisTargetOptions, StoreCounters } from './graphql/index.js';
 export { lazyConnection } from './core/resolve.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';
 export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';

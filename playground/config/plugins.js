@@ -18,13 +18,35 @@ const loadRedisConfig = () => {
   };
 };
 
+// GRAPHQL_PLUGIN_CONFIG: path to a CommonJS module exporting the graphql plugin's `config`
+// (e.g. `apolloServer: { cache: createApolloCache({ connection: 'default' }) }`). Without it
+// the GraphQL plugin is disabled, so apps that do not test it boot as they did before it was
+// installed.
+const loadGraphqlPlugin = () => {
+  const file = process.env.GRAPHQL_PLUGIN_CONFIG;
+  if (!file) return { enabled: false };
+  const mod = require(path.resolve(file));
+  return { enabled: true, config: mod && mod.__esModule ? mod.default : mod };
+};
+
+// UP_RATELIMIT_CONFIG: path to a CommonJS module exporting users-permissions' `ratelimit` object
+// (e.g. `{ store: new RedisRateLimitStore({ connection: 'default' }) }`). Unset: Strapi's default.
+const loadUsersPermissionsRateLimit = () => {
+  const file = process.env.UP_RATELIMIT_CONFIG;
+  if (!file) return {};
+  const mod = require(path.resolve(file));
+  return { ratelimit: mod && mod.__esModule ? mod.default : mod };
+};
+
 module.exports = ({ env }) => ({
   redis: {
     config: loadRedisConfig(),
   },
+  graphql: loadGraphqlPlugin(),
   'users-permissions': {
     config: {
       jwtSecret: env('JWT_SECRET', 'playground-jwt-secret'),
+      ...loadUsersPermissionsRateLimit(),
     },
   },
 });

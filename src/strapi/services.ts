@@ -1,4 +1,6 @@
+import type { Keyv } from 'keyv';
 import type { RedisClient } from '../core/client.js';
+import { keyvOnRegistry, type ConnectionKeyvOptions } from '../graphql/index.js';
 import type { RedisConnection } from '../core/connection.js';
 import type { CronGuard, CronGuardStats, GuardedTaskInfo } from '../core/cron-guard.js';
 import type { HeldLock, LockContext, LockOptions, LockService } from '../core/locks.js';
@@ -19,6 +21,8 @@ export interface ConnectionsService {
   waitUntilReady(): Promise<ReadyReport>;
   /** The registry behind the service (the same API as `createRedisRegistry`). */
   registry(): RedisRegistry;
+  /** A Keyv on connection `name`: keys `<namespace>:<key>`, PX expiry capped by maxTtl, bounded commands. */
+  keyv<Value = unknown>(name: string, options?: ConnectionKeyvOptions): Keyv<Value>;
 }
 
 export function createConnectionsService(registry: () => RedisRegistry): ConnectionsService {
@@ -30,6 +34,7 @@ export function createConnectionsService(registry: () => RedisRegistry): Connect
     status: () => registry().status(),
     waitUntilReady: () => registry().waitUntilReady(),
     registry,
+    keyv: <Value = unknown>(name: string, options?: ConnectionKeyvOptions) => keyvOnRegistry<Value>(registry, name, options),
   };
 }
 
