@@ -26,12 +26,36 @@ export interface BoundedConnection {
 }
 
 interface StrapiGlobal {
-  plugin?: (name: string) => { service(name: string): { get(name: string): BoundedConnection } } | undefined;
+  plugin?(name: string): { service?(name: string): { get?(name: string): BoundedConnection } | undefined } | undefined;
+  redis?: { connections?: Record<string, BoundedConnection | undefined> };
+}
+
+/**
+ * The redis plugin's connection `name` in this Strapi process (through the global `strapi`).
+ * Throws a clear error naming `where` when this is not a Strapi process, the plugin has not
+ * registered, or the name is unknown (the service's error lists the configured names).
+ */
+export function connectionFromStrapi(name: string, where: string): BoundedConnection {
+  const strapi = (globalThis as { strapi?: StrapiGlobal }).strapi;
+  if (!strapi) {
+    throw new Error(
+      `${where}: no Redis to use for connection "${name}": this is not a Strapi process (no global strapi). ` +
+        `Outside Strapi pass { client } (an ioredis client) or { registry } (from createRedisRegistry).`,
+    );
+  }
+  const service = strapi.plugin?.(PLUGIN_ID)?.service?.('connections');
+  if (service?.get) return service.get(name);
+  const direct = strapi.redis?.connections?.[name];
+  if (direct) return direct;
+  throw new Error(
+    `${where}: the "${PLUGIN_ID}" plugin is not registered yet, so connection "${name}" does not exist yet. ` +
+      `Enable strapi-plugin-redis-suite (plugin id "${PLUGIN_ID}"); its connections exist from its register() on.`,
+  );
 }
 
 /**
  * A function returning the connection, resolved on its first call and then cached. It throws a
- * clear error naming `where` when no connection can be found.
+ * clear error naming `where` while no connection can be found (and tries again on the next call).
  */
 export function lazyConnection(source: ConnectionSource, where: string): () => BoundedConnection {
   let resolved: BoundedConnection | undefined;
@@ -44,15 +68,7 @@ export function lazyConnection(source: ConnectionSource, where: string): () => B
     } else if (source.registry) {
       resolved = source.registry.get(name, where);
     } else {
-      const strapi = (globalThis as { strapi?: StrapiGlobal }).strapi;
-      const plugin = strapi?.plugin?.(PLUGIN_ID);
-      if (!plugin) {
-        throw new Error(
-          `${where}: no Redis connection "${name}" to use yet. Inside Strapi the "${PLUGIN_ID}" plugin must be enabled ` +
-            `(its connections exist from its register() on); outside Strapi pass { registry } (createRedisRegistry) or { client }.`,
-        );
-      }
-      resolved = plugin.service('connections').get(name);
+      resolved = connectionFromStrapi(name, where);
     }
     return resolved;
   };

@@ -23,7 +23,7 @@ import type { RedisClient } from '../core/client.js';
 import type { RedisConnection } from '../core/connection.js';
 import type { ConfigIssue } from '../core/errors.js';
 import { describeValue } from '../core/redact.js';
-import { OutageLog } from './outage.js';
+import { OutageLog } from '../core/outage.js';
 import { collectTargetIssues, LazyRedis, throwIfIssues, type BoundRedis, type RedisTargetOptions } from './target.js';
 import { DEFAULT_MAX_TTL_MS, expiryMs } from './ttl.js';
 

@@ -16,11 +16,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../core/client.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/config.js';
-import type { RedisConnection } from '../core/connection.js';
+import { runBounded, type RedisConnection } from '../core/connection.js';
 import { RedisConfigError, RedisTimeoutError, RedisUnavailableError, type ConfigIssue } from '../core/errors.js';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../core/logger.js';
 import { describeValue } from '../core/redact.js';
-import { withTimeout } from '../core/time.js';
+import { connectionFromStrapi } from '../core/resolve.js';
 
 /** Where a cache finds its Redis. Give one of `client`, `registry` (+ `connection`), or `connection` alone inside Strapi. */
 export interface RedisTargetOptions {
@@ -52,14 +52,7 @@ export interface BoundRedis {
   run<T>(command: (client: RedisClient) => Promise<T>): Promise<T>;
 }
 
-/** The part of the Strapi instance used to find a connection lazily. */
-interface StrapiGlobal {
-  log?: RedisLogger;
-  plugin?(name: string): { service?(name: string): { get?(name: string): RedisConnection } | undefined } | undefined;
-  redis?: { connections?: Record<string, RedisConnection | undefined> };
-}
-
-const strapiGlobal = (): StrapiGlobal | undefined => (globalThis as { strapi?: StrapiGlobal }).strapi;
+const strapiGlobal = (): { log?: RedisLogger } | undefined => (globalThis as { strapi?: { log?: RedisLogger } }).strapi;
 
 const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
 
@@ -140,21 +133,7 @@ export class LazyRedis {
 }
 
 function fromStrapi(name: string, where: string): RedisConnection {
-  const strapi = strapiGlobal();
-  if (!strapi) {
-    throw new Error(
-      `${where}: no Redis to use for connection "${name}": this is not a Strapi process (no global strapi). ` +
-        `In a plain Apollo or Node app pass { client } (an ioredis client) or { registry } (from createRedisRegistry).`,
-    );
-  }
-  const service = strapi.plugin?.('redis')?.service?.('connections');
-  if (service?.get) return service.get(name);
-  const direct = strapi.redis?.connections?.[name];
-  if (direct) return direct;
-  throw new Error(
-    `${where}: the redis plugin is not registered (strapi.plugin('redis') not found), so connection "${name}" does not exist yet. ` +
-      `Install and enable strapi-plugin-redis-suite (plugin id "redis") and configure the connection under redis.config.connections.`,
-  );
+  return connectionFromStrapi(name, where) as RedisConnection;
 }
 
 function boundConnection(connection: RedisConnection, timeout: number | undefined): BoundRedis {
@@ -182,23 +161,11 @@ function boundClient(client: RedisClient, timeout: number): BoundRedis {
     label,
     client,
     isCluster: (client as Cluster).isCluster === true,
-    run<T>(command: (client: RedisClient) => Promise<T>): Promise<T> {
-      if (client.status !== 'ready') {
-        const err = new RedisUnavailableError(label, client.status);
-        err.message = `Redis ${label} is not ready (state: ${client.status}); the command was not sent.`;
-        return Promise.reject(err);
-      }
-      let pending: Promise<T>;
-      try {
-        pending = command(client);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return withTimeout(pending, timeout, () => {
-        const err = new RedisTimeoutError(label, timeout);
-        err.message = `Redis ${label} did not answer within ${timeout} ms (the cache's requestTimeout option).`;
-        return err;
-      });
-    },
+    run: <T>(command: (client: RedisClient) => Promise<T>): Promise<T> =>
+      runBounded(label, client, command, timeout).catch((err: unknown) => {
+        if (err instanceof RedisUnavailableError) err.message = `Redis ${label} is not ready (state: ${client.status}); the command was not sent.`;
+        if (err instanceof RedisTimeoutError) err.message = `Redis ${label} did not answer within ${timeout} ms (the cache's requestTimeout option).`;
+        throw err;
+      }),
   };
 }

@@ -16,7 +16,7 @@
  */
 import type { RedisClient } from '../core/client.js';
 import { createSuiteLog, consoleLogger, type RedisLogger, type SuiteLog } from '../core/logger.js';
-import { redactText } from '../core/redact.js';
+import { OutageLog } from '../core/outage.js';
 import { lazyConnection, type BoundedConnection, type ConnectionSource } from '../core/resolve.js';
 
 export interface RedisSessionStoreOptions extends ConnectionSource {
@@ -69,7 +69,7 @@ export class RedisSessionStore {
   readonly #conn: () => BoundedConnection;
   readonly #logger: RedisLogger | undefined;
   #log: SuiteLog | undefined;
-  #down = false;
+  readonly #outage: OutageLog;
 
   constructor(options: RedisSessionStoreOptions = {}) {
     if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) {
@@ -81,7 +81,9 @@ export class RedisSessionStore {
     this.#timeout = checkMs('timeout', options.timeout, 1);
     this.#logger = options.logger;
     // Created in config/middlewares.ts, before connections exist: resolved on first use.
-    this.#conn = lazyConnection(options, `the Redis session store (connection "${options.connection ?? 'default'}")`);
+    const what = `the Redis session store (connection "${options.connection ?? 'default'}")`;
+    this.#conn = lazyConnection(options, what);
+    this.#outage = new OutageLog(() => this.#logs(), `session store (connection "${options.connection ?? 'default'}")`, 'requests that need a session get 503');
   }
 
   /** The expiry for a koa-session maxAge, in ms. */
@@ -128,16 +130,10 @@ export class RedisSessionStore {
     try {
       result = await conn.run(command, this.#timeout);
     } catch (err) {
-      if (!this.#down) {
-        this.#down = true;
-        this.#logs().warn(`session store unavailable, requests that need a session get 503 until it recovers: ${redactText((err as Error).message)}`);
-      }
+      this.#outage.failed(err);
       throw new SessionStoreUnavailableError({ cause: err });
     }
-    if (this.#down) {
-      this.#down = false;
-      this.#logs().info('session store available again');
-    }
+    this.#outage.ok();
     return result;
   }
 }

@@ -184,11 +184,11 @@ describe('Redis outage: fail closed', () => {
     }
     // a write during the outage is refused too: nothing silently overwritten
     expect((await agent.get('/set?x=lost')).status).toBe(503);
-    expect(logger.of('warn').filter((l) => l.includes('session store unavailable'))).toHaveLength(1);
+    expect(logger.of('warn').filter((l) => l.includes('session store (connection "default"): Redis failed'))).toHaveLength(1);
     await server.restart();
     await waitFor(() => registry.get('default').isReady, 10_000, 'reconnect');
     expect((await agent.get('/get').expect(200)).body).toEqual({ x: 'survives' });
-    expect(logger.of('info').join('\n')).toMatch(/session store available again/);
+    expect(logger.of('info').join('\n')).toMatch(/session store \(connection "default"\): Redis answers again after \d+ ms/);
   });
 
   it('a hung server (SIGSTOP) answers 503 after the request bound', async () => {

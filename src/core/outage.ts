@@ -1,9 +1,9 @@
 /**
- * One log line when a cache's Redis starts failing and one when it answers again; everything in
- * between goes to debug level. A cache on the request path must not write a line per request.
+ * One log line when a feature's Redis starts failing and one when it answers again; everything in
+ * between goes to debug level. A feature on the request path must not write a line per request.
  */
-import { redactText } from '../core/redact.js';
-import type { SuiteLog } from '../core/logger.js';
+import { redactText } from './redact.js';
+import type { SuiteLog } from './logger.js';
 
 export class OutageLog {
   readonly #log: () => SuiteLog;
