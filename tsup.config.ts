@@ -1,10 +1,10 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'strapi-server': 'src/strapi/index.ts',
-  },
+  // One bundle per module format: the Strapi entry (strapi-server.*) re-exports the plugin object
+  // from it, so an error class or a registry is the same class whether it came through the public
+  // API or through the plugin (instanceof works across both).
+  entry: { index: 'src/index.ts' },
   format: ['cjs', 'esm'],
   outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.mjs' }),
   dts: true,

@@ -1,6 +1,8 @@
 /**
- * The public API of strapi-plugin-redis-suite. The Strapi plugin entry is `strapi-plugin-redis-suite/strapi-server`.
+ * The public API of strapi-plugin-redis-suite. The Strapi plugin entry is `strapi-plugin-redis-suite/strapi-server`,
+ * which is `strapiServer` below.
  */
+export { default as strapiServer } from './strapi/plugin.js';
 export { createRedisRegistry, resolveRegistryConfig } from './core/registry.js';
 export type { RedisRegistry, RedisRegistryOptions, RedisStatus, ReadyReport } from './core/registry.js';
 export { RedisConnection } from './core/connection.js';
@@ -50,6 +52,28 @@ export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, cre
 export type { RedisSessionStoreOptions, RedisSessionOptions } from './session/index.js';
 export { createApolloCache, RedisApolloCache, DEFAULT_APOLLO_NAMESPACE, createKeyv, createKeyvStore, RedisKeyvStore, DEFAULT_MAX_TTL_MS } from './graphql/index.js';
 export type { ApolloCacheOptions, ConnectionKeyvOptions, RedisKeyvOptions, RedisKeyvStoreOptions, RedisTargetOptions, StoreCounters } from './graphql/index.js';
+export {
+  rateLimit,
+  RedisRateLimitStore,
+  rateLimitCounters,
+  RateLimitConfigError,
+  RateLimitUnavailableError,
+  RATE_LIMIT_DEFAULTS,
+  timeSpanToMs,
+} from './middlewares/rate-limit/index.js';
+export type {
+  RateLimitOptions,
+  RateLimitContext,
+  RateLimitInfo,
+  RateLimitMiddleware,
+  RateLimitCounters,
+  RedisRateLimitStoreOptions,
+  StoreHit,
+  TimeSpan,
+  RedisConnectionLike,
+  RedisRegistryLike,
+  RedisSourceOptions,
+} from './middlewares/rate-limit/index.js';
 export { lazyConnection } from './core/resolve.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';
 export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';

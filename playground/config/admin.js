@@ -1,5 +1,16 @@
 'use strict';
 
+const path = require('node:path');
+
+// ADMIN_RATELIMIT_CONFIG: path to a CommonJS module exporting the admin `rateLimit` object
+// (e.g. `{ store: new RedisRateLimitStore({ connection: 'default' }) }`). Unset: Strapi's default.
+const loadRateLimit = () => {
+  const file = process.env.ADMIN_RATELIMIT_CONFIG;
+  if (!file) return {};
+  const mod = require(path.resolve(file));
+  return { rateLimit: mod && mod.__esModule ? mod.default : mod };
+};
+
 module.exports = ({ env }) => ({
   // Headless: no admin build is needed or served. The admin API routes still exist.
   serveAdminPanel: false,
@@ -22,4 +33,5 @@ module.exports = ({ env }) => ({
     nps: false,
     promoteEE: false,
   },
+  ...loadRateLimit(),
 });

@@ -274,7 +274,8 @@ function lastKey(path: string): string {
   return i === -1 ? path : path.slice(i + 1);
 }
 
-function closest(word: string, candidates: readonly string[]): string | undefined {
+/** The candidate nearest to a mistyped option name, if any is near enough (a "did you mean"). */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
   const w = word.toLowerCase();
   let best: string | undefined;
   let bestD = Infinity;

@@ -1,0 +1,93 @@
+/**
+ * State shared by every limiter and store in the process: counters, and the outage log (one line
+ * when Redis fails, one when it is back, per connection and policy). It lives on `globalThis` under
+ * a registered symbol because the package ships a CommonJS and an ESM build: a store created in an
+ * ESM config file and a middleware built by the plugin (loaded with require) must share it.
+ */
+import type { SuiteLog } from '../../core/logger.js';
+import { redactText } from '../../core/redact.js';
+
+/** Cheap in-process counters of every rate limiter and store in this process (since start). */
+export interface RateLimitCounters {
+  /** Requests counted in Redis and let through (delayed ones included). */
+  passed: number;
+  /** Requests answered with the limit status (429), or handed to `handler`. */
+  limited: number;
+  /** Requests delayed by `delayAfter`/`timeWait` before going on. */
+  delayed: number;
+  /** Redis calls that failed (unavailable, timed out, or a script error). */
+  storeErrors: number;
+  /** Requests let through unchecked because Redis failed (`failOpen: true`). */
+  failedOpen: number;
+  /** Requests refused with 503 because Redis failed (`failOpen: false`). */
+  failedClosed: number;
+}
+
+interface Outage {
+  since: number;
+  requests: number;
+}
+
+interface SharedState {
+  counters: RateLimitCounters;
+  /** connection object -> policy -> outage in progress */
+  outages: WeakMap<object, Map<string, Outage>>;
+}
+
+const KEY = Symbol.for('strapi-plugin-redis-suite.rate-limit');
+const g = globalThis as Record<symbol, unknown>;
+const shared: SharedState = (g[KEY] as SharedState | undefined) ??
+  (g[KEY] = {
+    counters: { passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0 },
+    outages: new WeakMap(),
+  } satisfies SharedState) as SharedState;
+
+export const counters: RateLimitCounters = shared.counters;
+
+/** A snapshot of the process-wide rate-limit counters. */
+export function rateLimitCounters(): RateLimitCounters {
+  return { ...shared.counters };
+}
+
+export type FailurePolicy = 'open' | 'closed';
+
+const POLICY_TEXT: Record<FailurePolicy, string> = {
+  open: 'failing open: requests pass unchecked (failOpen: true)',
+  closed: 'failing closed: requests are refused with 503 (failOpen: false)',
+};
+
+/** Record a failed Redis call; the first one of an outage is logged as a warning, the rest at debug level. */
+export function recordFailure(conn: object, name: string, policy: FailurePolicy, error: unknown, log: SuiteLog): void {
+  counters.storeErrors++;
+  if (policy === 'open') counters.failedOpen++;
+  else counters.failedClosed++;
+  let byPolicy = shared.outages.get(conn);
+  if (!byPolicy) shared.outages.set(conn, (byPolicy = new Map()));
+  const message = redactText(error instanceof Error ? error.message : String(error));
+  const outage = byPolicy.get(policy);
+  if (outage) {
+    outage.requests++;
+    log.debug(`rate limit on connection "${name}": ${message}`);
+    return;
+  }
+  byPolicy.set(policy, { since: Date.now(), requests: 1 });
+  log.warn(
+    `rate limit on connection "${name}" cannot count requests in Redis: ${message} Now ${POLICY_TEXT[policy]} until Redis answers again; ` +
+      `logged once per outage.`,
+  );
+}
+
+/** Record a successful Redis call: ends an outage in progress (one info line). Cheap when there is none. */
+export function recordSuccess(conn: object, name: string, log: SuiteLog): void {
+  const byPolicy = shared.outages.get(conn);
+  if (!byPolicy) return;
+  shared.outages.delete(conn);
+  for (const [policy, outage] of byPolicy) {
+    const n = outage.requests;
+    const what = policy === 'open' ? 'passed unchecked' : `${n === 1 ? 'was' : 'were'} refused with 503`;
+    log.info(
+      `rate limit on connection "${name}" counts in Redis again after ${Date.now() - outage.since} ms; ` +
+        `${n} request${n === 1 ? '' : 's'} ${what} meanwhile.`,
+    );
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * A koa2-ratelimit `Store` on a named Redis connection, for Strapi's own limiters:
+ *
+ * ```ts
+ * // config/admin.ts
+ * import { RedisRateLimitStore } from 'strapi-plugin-redis-suite';
+ * export default () => ({ rateLimit: { store: new RedisRateLimitStore({ connection: 'default' }) } });
+ * // config/plugins.ts: 'users-permissions': { config: { ratelimit: { store: new RedisRateLimitStore() } } }
+ * ```
+ *
+ * Strapi builds a koa2-ratelimit `RateLimit` per request and checks `store instanceof Store` of the
+ * koa2-ratelimit copy it loads, so this class extends the copy resolved from this package: npm
+ * dedupes the two when the versions match (both 1.1.3).
+ *
+ * The contract, as koa2-ratelimit 1.1.3 calls it (`src/RateLimit.js`):
+ * - `await incr(key, options, weight)` -> `{ counter, dateEnd }`; `options.interval` is already in ms,
+ *   `dateEnd` is read with `new Date(dateEnd).getTime()`.
+ * - `decrement(key, options, weight)` inside a response `'finish'` listener, not awaited: must never throw or reject.
+ * - `saveAbuse(options)`, not awaited: must never throw or reject.
+ *
+ * Config files load before any connection exists, so the connection is looked up on first use.
+ */
+import koa2RateLimit from 'koa2-ratelimit';
+import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
+import type { ConfigIssue } from '../../core/errors.js';
+import { describeValue } from '../../core/redact.js';
+import { RateLimitConfigError, RateLimitUnavailableError } from './errors.js';
+import { checkSource } from './options.js';
+import { counters } from './shared.js';
+import { boundKey, resolveConnection, WindowCounter, type RedisConnectionLike, type RedisSourceOptions, type StrapiHost } from './source.js';
+
+export interface RedisRateLimitStoreOptions extends RedisSourceOptions {
+  /** First part of every Redis key (Strapi's key follows, e.g. `<email>:/admin/login:<ip>|<ip>`). @default 'rl:' */
+  keyPrefix?: string;
+  /** When Redis fails: true counts nothing and lets the request through (one warning per outage); false refuses it (Strapi answers 503). @default true */
+  failOpen?: boolean;
+  /** Where outage warnings go. @default strapi.log inside Strapi, else console */
+  logger?: RedisLogger;
+}
+
+/** What koa2-ratelimit's `incr` returns. */
+export interface StoreHit {
+  /** The count in the current window, this request included. */
+  counter: number;
+  /** When the window resets, in epoch ms. */
+  dateEnd: number;
+}
+
+/** The koa2-ratelimit `Store` base class of the copy this package resolves (typed here: it ships no types). */
+const StoreBase = koa2RateLimit.Stores.Store as unknown as new () => object;
+
+const OPTION_NAMES = ['connection', 'registry', 'client', 'requestTimeout', 'keyPrefix', 'failOpen', 'logger'];
+const WHERE = 'options of RedisRateLimitStore';
+
+export class RedisRateLimitStore extends StoreBase {
+  readonly keyPrefix: string;
+  readonly failOpen: boolean;
+  #source: RedisRateLimitStoreOptions;
+  #counter: WindowCounter;
+  #log: SuiteLog | undefined;
+
+  constructor(options: RedisRateLimitStoreOptions = {}) {
+    const issues = checkStoreOptions(options);
+    if (issues.length > 0) throw new RateLimitConfigError(WHERE, issues);
+    super();
+    this.keyPrefix = options.keyPrefix ?? 'rl:';
+    this.failOpen = options.failOpen ?? true;
+    this.#source = { ...options };
+    this.#counter = new WindowCounter(() => this.#resolve(), {
+      policy: this.failOpen ? 'open' : 'closed',
+      timeoutMs: options.requestTimeout,
+      log: () => this.#logger(),
+    });
+  }
+
+  #resolve(): RedisConnectionLike {
+    return resolveConnection(this.#source, 'RedisRateLimitStore', (globalThis as { strapi?: StrapiHost }).strapi);
+  }
+
+  #logger(): SuiteLog {
+    if (!this.#log) {
+      const host = this.#source.logger ?? (globalThis as { strapi?: { log?: RedisLogger } }).strapi?.log ?? consoleLogger;
+      this.#log = createSuiteLog(host, 'rate-limit-store');
+    }
+    return this.#log;
+  }
+
+  /** Count a hit: one atomic script call. */
+  async incr(key: string, options: { interval?: unknown } = {}, weight: unknown = 1): Promise<StoreHit> {
+    const intervalMs = intervalOf(options);
+    const w = weightOf(weight);
+    const conn = this.#counter.connection; // a wrong connection name throws here, loudly, every time
+    try {
+      const { count, ttlMs } = await this.#counter.hit(this.#key(key), w, intervalMs);
+      counters.passed++;
+      return { counter: count, dateEnd: Date.now() + ttlMs };
+    } catch (err) {
+      // Logged once per outage by the counter.
+      if (this.failOpen) return { counter: 0, dateEnd: Date.now() + intervalMs };
+      throw new RateLimitUnavailableError(conn.name, { cause: err });
+    }
+  }
+
+  /** Take a hit back (koa2-ratelimit's `skipFailedRequests`). Never rejects. */
+  decrement(key: string, options: { interval?: unknown } = {}, weight: unknown = 1): Promise<void> {
+    let intervalMs: number;
+    try {
+      intervalMs = intervalOf(options);
+    } catch {
+      return Promise.resolve();
+    }
+    return this.#counter.unhit(this.#key(key), weightOf(weight), intervalMs);
+  }
+
+  /**
+   * koa2-ratelimit calls it for each request over the limit (unless the config has its own
+   * `onLimitReached`): nothing is stored; the request moves from the `passed` counter (counted by
+   * `incr`) to `limited`.
+   */
+  saveAbuse(): void {
+    counters.passed--;
+    counters.limited++;
+  }
+
+  #key(key: string): string {
+    return boundKey(this.keyPrefix, String(key));
+  }
+}
+
+function checkStoreOptions(options: unknown): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const add = (path: string, value: unknown, expected: string): void => {
+    issues.push({ path, got: describeValue(value), expected });
+  };
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    add('options', options, 'an object ({ connection, keyPrefix, failOpen, ... })');
+    return issues;
+  }
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!OPTION_NAMES.includes(k)) add(`options.${k}`, o[k], `no such option; known options: ${OPTION_NAMES.join(', ')}`);
+  }
+  checkSource(o, 'options', add);
+  if (o.keyPrefix !== undefined && typeof o.keyPrefix !== 'string') add('options.keyPrefix', o.keyPrefix, 'a string, e.g. "rl:"');
+  if (o.failOpen !== undefined && typeof o.failOpen !== 'boolean') add('options.failOpen', o.failOpen, 'true or false');
+  return issues;
+}
+
+function intervalOf(options: { interval?: unknown }): number {
+  const v = options?.interval;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 1) {
+    throw new TypeError(
+      `RedisRateLimitStore: koa2-ratelimit passed interval ${String(v)}; expected milliseconds >= 1. ` +
+        'Check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval).',
+    );
+  }
+  return Math.ceil(v);
+}
+
+function weightOf(weight: unknown): number {
+  return typeof weight === 'number' && Number.isInteger(weight) && weight >= 0 ? weight : 1;
+}

@@ -1,0 +1,2 @@
+import { strapiServer } from './dist/index.js';
+export default strapiServer;
