@@ -10,18 +10,11 @@ import {
   type RedisRegistry,
 } from '../../src/index.js';
 import { freePort, randomPrefix } from '../harness/servers.js';
+import { registriesClosedAfterEach } from '../helpers/registry.js';
 import { captureLogger } from '../helpers/logger.js';
 
 const redis = inject('redis');
-const open: RedisRegistry[] = [];
-const make = (...args: Parameters<typeof createRedisRegistry>) => {
-  const r = createRedisRegistry(...args);
-  open.push(r);
-  return r;
-};
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((r) => r.close()));
-});
+const make = registriesClosedAfterEach();
 
 describe('connections on every topology', () => {
   it('standalone by URL string and by options object', async () => {

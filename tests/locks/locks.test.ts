@@ -9,18 +9,11 @@ import {
 } from '../../src/index.js';
 import { LOCK_KEY_PREFIX } from '../../src/core/locks.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
+import { registriesClosedAfterEach } from '../helpers/registry.js';
 import { captureLogger, waitFor } from '../helpers/logger.js';
 
 const redis = inject('redis');
-const open: RedisRegistry[] = [];
-const make = (...args: Parameters<typeof createRedisRegistry>) => {
-  const r = createRedisRegistry(args[0], args[1] ?? { logger: captureLogger() });
-  open.push(r);
-  return r;
-};
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((r) => r.close()));
-});
+const make = registriesClosedAfterEach();
 
 const standalone = () => make({ settings: { lockTTL: 1000 }, connections: { main: { connection: redis.standalone.url } } });
 
