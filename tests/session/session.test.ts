@@ -191,6 +191,26 @@ describe('Redis outage: fail closed', () => {
     expect(logger.of('info').join('\n')).toMatch(/session store \(connection "default"\): Redis answers again after \d+ ms/);
   });
 
+  it('one GET per read, and a SET only when the session changed', async () => {
+    const registry = await registryFor(server.url, 1000);
+    const { agent } = appWith(registry, { maxAge: 60_000 });
+    await agent.get('/set?x=1').expect(200);
+    const client = registry.client('default');
+    const calls = async () => {
+      const info = await client.info('commandstats');
+      const count = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return { get: count('get'), set: count('set') };
+    };
+    await client.config('RESETSTAT');
+    await agent.get('/get').expect(200);
+    await agent.get('/get').expect(200);
+    // (the INFO call itself is not a GET/SET)
+    expect(await calls()).toEqual({ get: 2, set: 0 });
+    await client.config('RESETSTAT');
+    await agent.get('/set?x=2').expect(200);
+    expect(await calls()).toEqual({ get: 1, set: 1 });
+  });
+
   it('a hung server (SIGSTOP) answers 503 after the request bound', async () => {
     const registry = await registryFor(server.url, 300);
     const { agent } = appWith(registry, { maxAge: 60_000 });
