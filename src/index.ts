@@ -74,6 +74,8 @@ export type {
   RedisRegistryLike,
   RedisSourceOptions,
 } from './middlewares/rate-limit/index.js';
+export { responseCache, createStrapiCache, registerCacheInvalidation, createCacheService, CacheConfigError, CACHE_DEFAULTS, WRITE_ACTIONS } from './middlewares/cache/index.js';
+export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
 export { lazyConnection } from './core/resolve.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';
 export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';

@@ -9,6 +9,7 @@
 import { PLUGIN_ID, validateConfig, type ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
 import { CronGuard } from '../core/cron-guard.js';
+import { createCacheService, registerCacheInvalidation } from '../middlewares/cache/invalidation.js';
 import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
@@ -39,6 +40,8 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
     connections: registry.connections as Record<string, RedisConnection>,
   };
   await registry.waitUntilReady();
+  // Purges plugin::redis.cache entries after document-service writes (a no-op without cache rules).
+  registerCacheInvalidation(strapi);
 
   if (config.settings.enableRedlock) {
     // Installed in register(), before Strapi, any plugin or config/cron-tasks adds a task.
@@ -79,6 +82,7 @@ const plugin = {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
     locks: ({ strapi }: { strapi: StrapiLike }): LocksService => createLocksService(() => registryOf(strapi).locks),
     cron: ({ strapi }: { strapi: StrapiLike }): CronService => createCronService(() => guards.get(strapi)),
+    cache: ({ strapi }: { strapi: StrapiLike }) => createCacheService(strapi),
   },
 };
 

@@ -1,0 +1,8 @@
+/** The response cache on Redis: the Koa/Strapi middleware, its purge surface and invalidation. */
+export { responseCache, createStrapiCache } from './middleware.js';
+export type { ResponseCacheMiddleware, StrapiCacheHost } from './middleware.js';
+export { CACHE_DEFAULTS, CacheConfigError, contentTypeTag } from './options.js';
+export type { CacheRuleInput, CoalesceInput, ResponseCacheOptions } from './options.js';
+export { registerCacheInvalidation, createCacheService, WRITE_ACTIONS } from './invalidation.js';
+export type { CacheHandle, CacheService } from './invalidation.js';
+export type { CacheCounters } from './store.js';

@@ -1,0 +1,114 @@
+/**
+ * Invalidation in Strapi: a document-service middleware purges a content type's tag after every
+ * write (create, update, delete, publish, unpublish, discardDraft, clone), once the write has
+ * returned (its transaction committed), and the write's caller waits for the purge. A purge that
+ * fails is logged, not thrown: the write itself succeeded, and the entries expire with their TTL.
+ */
+import { contentTypeTag } from './options.js';
+import type { CacheCounters, CacheStore } from './store.js';
+
+/** One cache middleware's purge surface. */
+export interface CacheHandle {
+  readonly store: CacheStore;
+  /** Every tag its rules use. */
+  readonly tags: readonly string[];
+  readonly counters: CacheCounters;
+  /** Remove the entries of a tag (throws when Redis fails). Resolves with the number of keys removed. */
+  purgeTag(tag: string): Promise<number>;
+  /** Remove the entries tagged with a content type (its own routes and rules listing it in `relatedContentTypes`). */
+  purgeContentType(uid: string): Promise<number>;
+  /** Remove every entry of every rule. */
+  purgeAll(): Promise<number>;
+}
+
+/** The document service's middleware context (Strapi 5). */
+export interface DocumentMiddlewareContext {
+  uid: string;
+  action: string;
+  params?: unknown;
+}
+
+/** The part of a Strapi instance invalidation uses. */
+export interface InvalidationHost {
+  log: { warn(message: string): void; debug(message: string): void };
+  documents?: { use(middleware: (ctx: DocumentMiddlewareContext, next: () => Promise<unknown>) => Promise<unknown>): unknown };
+}
+
+/** Document-service actions that change what a read returns. */
+export const WRITE_ACTIONS: ReadonlySet<string> = new Set(['create', 'update', 'delete', 'publish', 'unpublish', 'discardDraft', 'clone']);
+
+const handles = new WeakMap<object, Set<CacheHandle>>();
+const registered = new WeakSet<object>();
+
+export function trackCache(strapi: object, handle: CacheHandle): void {
+  let set = handles.get(strapi);
+  if (!set) handles.set(strapi, (set = new Set()));
+  set.add(handle);
+}
+
+/** Every cache middleware Strapi built for this instance. */
+export function cachesOf(strapi: object): CacheHandle[] {
+  return [...(handles.get(strapi) ?? [])];
+}
+
+/** Purge a content type in every cache middleware of this Strapi; failures are logged, never thrown. */
+export async function purgeContentTypeEverywhere(strapi: InvalidationHost, uid: string): Promise<number> {
+  let removed = 0;
+  await Promise.all(
+    cachesOf(strapi)
+      .filter((h) => h.tags.includes(contentTypeTag(uid)))
+      .map(async (h) => {
+        try {
+          removed += await h.purgeContentType(uid);
+        } catch (err) {
+          strapi.log.warn(`[redis] response cache: purge of "${uid}" failed, its entries expire with their maxAge: ${(err as Error).message}`);
+        }
+      }),
+  );
+  return removed;
+}
+
+/**
+ * Install the document-service middleware that purges after writes. Call it from the plugin's
+ * `register()`; safe to call more than once (the cache factory calls it too).
+ */
+export function registerCacheInvalidation(strapi: unknown): void {
+  const s = strapi as InvalidationHost;
+  if (!s || typeof s !== 'object' || registered.has(s)) return;
+  if (typeof s.documents?.use !== 'function') return;
+  registered.add(s);
+  s.documents.use(async function redisCachePurge(ctx, next) {
+    const result = await next();
+    if (WRITE_ACTIONS.has(ctx.action) && typeof ctx.uid === 'string' && handles.get(s)?.size) {
+      await purgeContentTypeEverywhere(s, ctx.uid);
+    }
+    return result;
+  });
+}
+
+/** `strapi.plugin('redis').service('cache')`: purge and counters across this instance's cache middlewares. */
+export interface CacheService {
+  /** Purge a content type's entries (resolves with the number of keys removed). */
+  purgeContentType(uid: string): Promise<number>;
+  /** Purge a tag (a rule's `tags`, or `route:<path>` of a path rule without tags). */
+  purgeTag(tag: string): Promise<number>;
+  /** Purge every entry of every rule. */
+  purgeAll(): Promise<number>;
+  /** Counters summed over the cache middlewares of this instance. */
+  stats(): CacheCounters;
+}
+
+export function createCacheService(strapi: unknown): CacheService {
+  const s = strapi as object;
+  const sum = async (f: (h: CacheHandle) => Promise<number>) => (await Promise.all(cachesOf(s).map(f))).reduce((a, b) => a + b, 0);
+  return {
+    purgeContentType: (uid) => sum((h) => h.purgeContentType(uid)),
+    purgeTag: (tag) => sum((h) => (h.tags.includes(tag) ? h.purgeTag(tag) : Promise.resolve(0))),
+    purgeAll: () => sum((h) => h.purgeAll()),
+    stats: () => {
+      const total: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, purges: 0, purgedKeys: 0, errors: 0 };
+      for (const h of cachesOf(s)) for (const k of Object.keys(total) as Array<keyof CacheCounters>) total[k] += h.counters[k];
+      return total;
+    },
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * The response cache: `plugin::redis.cache` in Strapi, `responseCache()` in a plain Koa app.
+ *
+ * Per GET/HEAD request on a configured route: bypass when the request carries credentials the key
+ * does not cover; otherwise ONE bounded GET. A hit answers from it (`X-Cache: HIT`, `ETag`, `Age`,
+ * 304 on a matching `If-None-Match`). A miss reads the tags' generations, runs the handler, and
+ * stores a cacheable response (2xx but 206, no `Set-Cookie`, not streamed, no `no-store`/`private`/
+ * `no-cache`, within `maxBodyBytes`) with `SET ... PX`, awaited before the response is sent.
+ * Options, rules and the connection are settled once, in the factory.
+ */
+import { createHash } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
+import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
+import { trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
+import { buildKey, callerOf } from './key.js';
+import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResponseCacheOptions } from './options.js';
+import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
+
+/** A named Koa middleware carrying its cache handle (purge, counters). */
+export type ResponseCacheMiddleware = ((ctx: Context, next: Next) => Promise<void>) & { readonly cache: CacheHandle };
+
+const STRAPI_ID = 'plugin::redis.cache';
+
+/** Response headers stored with an entry and replayed on a hit. */
+const KEPT_HEADERS = ['content-type', 'content-language', 'content-encoding', 'content-disposition', 'last-modified', 'cache-control', 'vary'] as const;
+
+/**
+ * A response cache for a plain Koa app.
+ *
+ * ```ts
+ * const registry = createRedisRegistry({ connections: { default: { connection: 'redis://127.0.0.1:6379' } } });
+ * app.use(responseCache({ registry, routes: [{ path: '/products/:id', maxAge: 30_000 }] }));
+ * ```
+ * Throws `CacheConfigError` for invalid options.
+ */
+export function responseCache(options: ResponseCacheOptions = {}): ResponseCacheMiddleware {
+  const resolved = resolveCacheOptions(options, 'options of responseCache()');
+  const conn = lazyConnection(options, `the response cache (connection "${options.connection ?? 'default'}")`);
+  const log = createSuiteLog(options.logger ?? consoleLogger, 'cache');
+  return build(resolved, conn, log, options.connection ?? 'default');
+}
+
+/** The part of a Strapi instance the cache uses. */
+export interface StrapiCacheHost extends InvalidationHost {
+  log: RedisLogger;
+  config: { get(path: string, defaultValue?: unknown): unknown };
+  contentTypes: Record<string, ContentTypeInfo | undefined>;
+  plugin(name: string): { service(name: string): unknown } | undefined;
+}
+
+/**
+ * The Strapi factory of `plugin::redis.cache` (called once, as `factory(config, { strapi })`, in
+ * bootstrap). Content type UIDs and the connection name are checked here: boot stops on a mistake.
+ */
+export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown }): ResponseCacheMiddleware {
+  const s = strapi as StrapiCacheHost;
+  const where = `config of ${STRAPI_ID}`;
+  const restPrefix = s.config.get('api.rest.prefix', '/api');
+  const resolved = resolveCacheOptions(config, where, { contentTypes: s.contentTypes, restPrefix: typeof restPrefix === 'string' ? restPrefix : '/api' });
+  const options = (config ?? {}) as ResponseCacheOptions;
+  let conn: () => BoundedConnection;
+  if (options.client || options.registry) {
+    conn = lazyConnection(options, where);
+  } else {
+    const name = options.connection ?? 'default';
+    let found: BoundedConnection;
+    try {
+      const service = s.plugin('redis')?.service('connections') as { get(name: string): BoundedConnection } | undefined;
+      if (!service) throw new Error('the "redis" plugin is not enabled');
+      found = service.get(name);
+    } catch (err) {
+      throw new CacheConfigError(`${where}: connection: got ${JSON.stringify(name)}; ${(err as Error).message}`);
+    }
+    conn = () => found;
+  }
+  const mw = build(resolved, conn, createSuiteLog(options.logger ?? s.log, 'cache'), options.connection ?? 'default');
+  trackCache(s, mw.cache);
+  // Normally called from the plugin's register(); idempotent, so a missing call still purges.
+  registerCacheInvalidation(s);
+  return mw;
+}
+
+function etagMatches(header: string, etag: string): boolean {
+  if (!header) return false;
+  const bare = (t: string) => t.trim().replace(/^W\//, '');
+  const mine = bare(etag);
+  return header.split(',').some((t) => t.trim() === '*' || bare(t) === mine);
+}
+
+/** The body as bytes when the response may be stored, else null. */
+function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
+  const status = ctx.status;
+  if (status < 200 || status > 299 || status === 206) return null;
+  const headers = ctx.response.headers;
+  if (headers['set-cookie'] !== undefined) return null;
+  const cc = String(headers['cache-control'] ?? '');
+  if (/(?:^|[\s,])(?:no-store|private|no-cache)(?:$|[\s,=])/i.test(cc)) return null;
+  if (String(headers['vary'] ?? '').includes('*')) return null;
+  const body: unknown = ctx.body;
+  let bytes: Buffer;
+  if (body === null || body === undefined) bytes = Buffer.alloc(0);
+  else if (Buffer.isBuffer(body)) bytes = body;
+  else if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
+  else if (typeof (body as { pipe?: unknown }).pipe === 'function' || typeof (body as { getReader?: unknown }).getReader === 'function') return null;
+  else if (body instanceof Uint8Array || body instanceof ArrayBuffer || (typeof Blob !== 'undefined' && body instanceof Blob)) return null;
+  else {
+    // Koa sends any other body as JSON.stringify(body); storing the same bytes keeps the type it set.
+    try {
+      bytes = Buffer.from(JSON.stringify(body), 'utf8');
+    } catch {
+      return null; // Koa reports it when it sends the body
+    }
+  }
+  return bytes.length > maxBodyBytes ? null : bytes;
+}
+
+function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string): ResponseCacheMiddleware {
+  const store = new CacheStore({ prefix: o.prefix, connection, log: () => log, readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, name });
+  const counters = store.counters;
+  const handle: CacheHandle = {
+    store,
+    tags: o.tags,
+    counters,
+    purgeTag: (tag) => store.purge(tag),
+    purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? store.purge(contentTypeTag(uid)) : 0),
+    purgeAll: async () => {
+      let n = 0;
+      for (const tag of o.tags) n += await store.purge(tag);
+      return n;
+    },
+  };
+  const keyOptions = { keyHeaders: o.keyHeaders, queryKeys: o.queryKeys, maxKeyLength: o.maxKeyLength, prefixLength: o.prefix.length + 2 };
+
+  const fn = async function responseCache(ctx: Context, next: Next): Promise<void> {
+    if (!o.enabled || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return void (await next());
+    const rule = o.rules.find((r) => r.matches(ctx.path));
+    if (!rule) return void (await next());
+
+    const credentials = ctx.get('authorization') !== '' || ctx.get('cookie') !== '';
+    let caller: string | null = null;
+    if (rule.byCaller) caller = callerOf(ctx.state) ?? (credentials ? null : 'anon');
+    if (credentials && caller === null) {
+      // The key would not cover whoever these credentials belong to.
+      counters.bypasses++;
+      ctx.set('X-Cache', 'BYPASS');
+      return void (await next());
+    }
+
+    const key = store.entryKey(buildKey(ctx, keyOptions, caller));
+    const cached = await store.read(key);
+    if (cached) return serve(ctx, cached);
+
+    // Coalescing: one request per key fills the entry; the others wait for it (bounded).
+    let token: string | null | undefined;
+    if (cached === null && o.coalesce) {
+      token = await store.lock(key, o.coalesce.lockTTL);
+      if (token === null) {
+        const filled = await store.waitForFill(key, o.coalesce);
+        if (filled) {
+          counters.coalesced++;
+          return serve(ctx, filled);
+        }
+      }
+    }
+    try {
+      counters.misses++;
+      // Read before the handler runs: a purge after this point is seen by write() and not undone.
+      const generation = cached === null ? await store.generations(rule.tags) : undefined;
+      ctx.set('X-Cache', 'MISS');
+      await next();
+      const body = storableBody(ctx, o.maxBodyBytes);
+      if (body === null) return;
+      const headers: Record<string, string> = {};
+      for (const name of KEPT_HEADERS) {
+        const value = ctx.response.get(name);
+        if (value) headers[name] = String(value);
+      }
+      const etag = String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`);
+      ctx.set('ETag', etag);
+      if (generation !== undefined) {
+        const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: Date.now() };
+        await store.write(key, encodeEntry(meta, body), rule.maxAge, rule.tags, generation);
+      }
+      if (ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
+    } finally {
+      if (token) await store.unlock(key, token);
+    }
+  };
+
+  function serve(ctx: Context, { meta, body }: CachedResponse): void {
+    counters.hits++;
+    ctx.status = meta.s;
+    for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
+    ctx.set('ETag', meta.e);
+    ctx.set('Age', String(Math.max(0, Math.floor((Date.now() - meta.t) / 1000))));
+    ctx.set('X-Cache', 'HIT');
+    if (etagMatches(ctx.get('if-none-match'), meta.e)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.body = body;
+  }
+  return Object.assign(fn, { cache: handle });
+}

@@ -1,0 +1,269 @@
+/**
+ * The response cache's Redis layout and commands.
+ *
+ * - Entry `<prefix>e:<key>`: ONE string holding a one-line JSON header (status, headers, ETag,
+ *   stored-at, TTL) then `\n` then the raw body bytes, written with `SET ... PX <ms>`. A hit is one GET.
+ * - Tag set `<prefix>t:<tag>`: the entry keys tagged with it (one per content type, or a rule's
+ *   own tags). Joined with one single-key script (SADD, then PEXPIRE so the set lives at least as
+ *   long as the entry). Purge: SMEMBERS, one UNLINK per key, SREM of those members. No KEYS/SCAN,
+ *   no multi-key command: every command touches one key, so it is Cluster-safe.
+ * - Generation `<prefix>g:<tag>`: INCR on every purge. A miss reads it before the handler runs
+ *   and again after storing; when it moved, a purge ran meanwhile and the entry just written may
+ *   hold pre-write data, so it is removed (no stale re-fill after a purge).
+ *
+ * Failure policy: fail open. Every command is bounded; a failed or slow read is a miss, a failed
+ * write is skipped. One warning per outage, one info line when it answers again.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisClient } from '../../core/client.js';
+import type { SuiteLog } from '../../core/logger.js';
+import { OutageLog } from '../../core/outage.js';
+import type { BoundedConnection } from '../../core/resolve.js';
+
+/** What a stored response holds besides its body. */
+export interface EntryMeta {
+  /** Format version. */
+  v: 1;
+  /** HTTP status. */
+  s: number;
+  /** Response headers kept (lower-case names). */
+  h: Record<string, string>;
+  /** The ETag. */
+  e: string;
+  /** Stored at, ms since the epoch. */
+  t: number;
+}
+
+export interface CachedResponse {
+  meta: EntryMeta;
+  body: Buffer;
+}
+
+const NL = 0x0a;
+
+/** Encode an entry as one value: `<JSON header>\n<body bytes>` (JSON never holds a raw newline). */
+export function encodeEntry(meta: EntryMeta, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(`${JSON.stringify(meta)}\n`, 'utf8'), body]);
+}
+
+/** Decode what `encodeEntry` wrote; null for anything else (treated as a miss). */
+export function decodeEntry(raw: Buffer): CachedResponse | null {
+  const nl = raw.indexOf(NL);
+  if (nl < 0) return null;
+  try {
+    const meta = JSON.parse(raw.subarray(0, nl).toString('utf8')) as EntryMeta;
+    if (meta?.v !== 1 || typeof meta.s !== 'number' || typeof meta.e !== 'string' || typeof meta.h !== 'object') return null;
+    return { meta, body: raw.subarray(nl + 1) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Add a key to a tag set and keep the set alive at least as long as the entry.
+ *
+ * KEYS[1]  the tag set
+ * ARGV[1]  the entry key (member)
+ * ARGV[2]  the entry's TTL in ms
+ * Returns  the set's PTTL afterwards
+ */
+export const TAG_LUA = `redis.call('SADD', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+local want = tonumber(ARGV[2])
+if ttl < want then
+  redis.call('PEXPIRE', KEYS[1], want)
+  ttl = want
+end
+return ttl`;
+
+/**
+ * Release a fill lock only when it still holds our token.
+ *
+ * KEYS[1]  the lock key
+ * ARGV[1]  the token
+ * Returns  1 when released, 0 when it had expired or was taken by another filler
+ */
+export const UNLOCK_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0`;
+
+const TAG_COMMAND = 'redisSuiteCacheTagV1';
+const UNLOCK_COMMAND = 'redisSuiteCacheUnlockV1';
+
+interface ScriptedClient {
+  [TAG_COMMAND](tagKey: string, member: string, ttlMs: number): Promise<number>;
+  [UNLOCK_COMMAND](lockKey: string, token: string): Promise<number>;
+}
+
+function withScripts(client: RedisClient): ScriptedClient {
+  const c = client as unknown as Partial<ScriptedClient>;
+  if (typeof c[TAG_COMMAND] !== 'function') client.defineCommand(TAG_COMMAND, { numberOfKeys: 1, lua: TAG_LUA });
+  if (typeof c[UNLOCK_COMMAND] !== 'function') client.defineCommand(UNLOCK_COMMAND, { numberOfKeys: 1, lua: UNLOCK_LUA });
+  return client as unknown as ScriptedClient;
+}
+
+/** How concurrent misses of one key are coalesced (resolved options). */
+export interface CoalesceSettings {
+  /** Fill lock TTL, ms. */
+  lockTTL: number;
+  /** Longest a waiter polls before it runs the handler itself, ms. */
+  maxWait: number;
+  /** Poll interval, ms. */
+  pollInterval: number;
+}
+
+/** In-process counters of one cache middleware. */
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+  bypasses: number;
+  stores: number;
+  /** Entries written then removed because a purge ran while the response was built. */
+  discarded: number;
+  /** Misses answered by another request's fill (coalescing), counted in `hits` too. */
+  coalesced: number;
+  purges: number;
+  purgedKeys: number;
+  errors: number;
+}
+
+/** How many UNLINK/SREM commands a purge keeps in flight. */
+const PURGE_BATCH = 200;
+
+export class CacheStore {
+  readonly prefix: string;
+  readonly counters: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, purges: 0, purgedKeys: 0, errors: 0 };
+  readonly #conn: () => BoundedConnection;
+  readonly #readTimeout: number;
+  readonly #writeTimeout: number | undefined;
+  readonly #outage: OutageLog;
+
+  constructor(options: { prefix: string; connection: () => BoundedConnection; log: () => SuiteLog; readTimeout: number; writeTimeout?: number | undefined; name?: string }) {
+    this.prefix = options.prefix;
+    this.#conn = options.connection;
+    this.#outage = new OutageLog(
+      options.log,
+      `response cache (connection "${options.name ?? 'default'}", prefix "${options.prefix}")`,
+      `requests are served uncached (reads slower than readTimeout, ${options.readTimeout} ms, are misses too)`,
+    );
+    this.#readTimeout = options.readTimeout;
+    this.#writeTimeout = options.writeTimeout;
+  }
+
+  entryKey(key: string): string {
+    return `${this.prefix}e:${key}`;
+  }
+  tagKey(tag: string): string {
+    return `${this.prefix}t:${tag}`;
+  }
+  genKey(tag: string): string {
+    return `${this.prefix}g:${tag}`;
+  }
+  lockKey(entryKey: string): string {
+    return `${this.prefix}l:${entryKey.slice(this.prefix.length + 2)}`;
+  }
+
+  /** Try to become the filler of an entry: a token when taken, null when another request holds it, undefined when Redis failed. */
+  async lock(entryKey: string, ttlMs: number): Promise<string | null | undefined> {
+    const token = randomUUID();
+    const ok = await this.#run((c) => c.set(this.lockKey(entryKey), token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
+    if (ok === undefined) return undefined;
+    return ok === 'OK' ? token : null;
+  }
+
+  async unlock(entryKey: string, token: string): Promise<void> {
+    await this.#run((c) => withScripts(c)[UNLOCK_COMMAND](this.lockKey(entryKey), token), this.#writeTimeout);
+  }
+
+  /**
+   * Wait for another request to fill an entry: poll the entry (and the lock) every `pollInterval`,
+   * at most `maxWait`. Resolves with the entry, or null when the filler gave up (its lock is gone
+   * with no entry: the response was not cacheable, or it failed), the bound passed, or Redis failed.
+   */
+  async waitForFill(entryKey: string, settings: CoalesceSettings): Promise<CachedResponse | null> {
+    const deadline = Date.now() + settings.maxWait;
+    const lockKey = this.lockKey(entryKey);
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(settings.pollInterval, Math.max(1, deadline - Date.now()))));
+      const polled = await this.#run((c) => Promise.all([c.getBuffer(entryKey), c.exists(lockKey)]), this.#readTimeout);
+      if (polled === undefined) return null;
+      const [raw, locked] = polled;
+      if (raw) return decodeEntry(raw);
+      if (locked === 0) return null;
+    }
+    return null;
+  }
+
+  /** One GET, bounded by `readTimeout`. `undefined` = Redis failed (a miss), `null` = not cached. */
+  async read(entryKey: string): Promise<CachedResponse | null | undefined> {
+    const raw = await this.#run((c) => c.getBuffer(entryKey), this.#readTimeout);
+    if (raw === undefined) return undefined;
+    if (raw === null) return null;
+    return decodeEntry(raw);
+  }
+
+  /** The current generation of each tag (joined), or undefined when Redis failed. */
+  async generations(tags: readonly string[]): Promise<string | undefined> {
+    if (tags.length === 0) return '';
+    const gens = await this.#run((c) => Promise.all(tags.map((t) => c.get(this.genKey(t)))), this.#readTimeout);
+    return gens === undefined ? undefined : gens.map((g) => g ?? '0').join(',');
+  }
+
+  /**
+   * Store an entry and tag it; then, when a purge of one of its tags ran since `generation` was
+   * read (before the response was built), remove it again. Resolves when Redis has answered.
+   */
+  async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
+    const stored = await this.#run(async (c) => {
+      const scripted = withScripts(c);
+      await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => scripted[TAG_COMMAND](this.tagKey(t), entryKey, ttlMs))]);
+      return true;
+    }, this.#writeTimeout);
+    if (!stored) return false;
+    const after = await this.generations(tags);
+    if (after === generation) {
+      this.counters.stores++;
+      return true;
+    }
+    // A purge ran meanwhile (or the check failed): the body may predate the write that caused it.
+    this.counters.discarded++;
+    await this.#run((c) => c.unlink(entryKey), this.#writeTimeout);
+    return false;
+  }
+
+  /**
+   * Remove every entry tagged `tag`: INCR its generation (so responses being built now are not
+   * stored), SMEMBERS, one UNLINK per key, SREM of the members removed. Returns the number of
+   * keys. Throws when Redis fails (the caller decides: log it, or report it).
+   */
+  async purge(tag: string): Promise<number> {
+    const conn = this.#conn();
+    const t = this.#writeTimeout;
+    const tagKey = this.tagKey(tag);
+    await conn.run((c) => c.incr(this.genKey(tag)), t);
+    const members = await conn.run((c) => c.smembers(tagKey), t);
+    for (let i = 0; i < members.length; i += PURGE_BATCH) {
+      const batch = members.slice(i, i + PURGE_BATCH);
+      await Promise.all(batch.map((k) => conn.run((c) => c.unlink(k), t)));
+      await conn.run((c) => c.srem(tagKey, ...batch), t);
+    }
+    this.counters.purges++;
+    this.counters.purgedKeys += members.length;
+    return members.length;
+  }
+
+  /** A bounded command; failures and timeouts resolve to undefined (logged once per outage). */
+  async #run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs: number | undefined): Promise<T | undefined> {
+    let result: T;
+    try {
+      result = await this.#conn().run(command, timeoutMs);
+    } catch (err) {
+      this.counters.errors++;
+      this.#outage.failed(err);
+      return undefined;
+    }
+    this.#outage.ok();
+    return result;
+  }
+}

@@ -1,0 +1,93 @@
+/** Shared helpers of the response cache tests: a Koa app behind the cache on a real registry. */
+import { Readable } from 'node:stream';
+import Koa from 'koa';
+import request from 'supertest';
+import { afterEach } from 'vitest';
+import { createRedisRegistry, type RedisRegistry } from '../../src/index.js';
+import { responseCache, type ResponseCacheMiddleware, type ResponseCacheOptions } from '../../src/middlewares/cache/index.js';
+import { randomPrefix } from '../harness/servers.js';
+import { captureLogger } from '../helpers/logger.js';
+
+const open: RedisRegistry[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+export async function registryFor(connection: unknown, requestTimeout = 1000): Promise<RedisRegistry> {
+  const r = createRedisRegistry({ connections: { default: { connection: connection as never, requestTimeout } } }, { logger: captureLogger() });
+  open.push(r);
+  await r.waitUntilReady();
+  return r;
+}
+
+/**
+ * A Koa app behind the cache. Routes: /items (JSON with a counter), /items/:id, /text, /cookie
+ * (Set-Cookie), /stream, /nostore, /private, /big, /missing (404), /slow (waits on `gate`), /etag (own ETag).
+ */
+export function cachedApp(registry: RedisRegistry, options: Partial<ResponseCacheOptions> = {}) {
+  const prefix = randomPrefix('cache');
+  const logger = captureLogger();
+  let calls = 0;
+  const gate: { wait?: Promise<void> } = {};
+  const app = new Koa();
+  const mw: ResponseCacheMiddleware = responseCache({
+    registry,
+    prefix,
+    logger,
+    maxAge: 30_000,
+    routes: [{ path: '/items', tags: ['items'] }, { path: '/items/:id', tags: ['items'] }, '/text', '/cookie', '/stream', '/nostore', '/private', '/big', '/missing', '/slow', '/etag', '/user'],
+    ...options,
+  });
+  app.use(async (ctx, next) => {
+    // stands in for an auth layer that ran before the cache (e.g. a Strapi route middleware)
+    const user = ctx.get('x-test-user');
+    if (user) ctx.state.user = { id: Number(user) };
+    await next();
+  });
+  app.use(mw);
+  app.use(async (ctx) => {
+    calls++;
+    const n = calls;
+    switch (ctx.path) {
+      case '/text':
+        ctx.type = 'text/plain; charset=utf-8';
+        ctx.body = `text ${n}`;
+        return;
+      case '/cookie':
+        ctx.cookies.set('a', 'b', { signed: false });
+        ctx.body = { n };
+        return;
+      case '/stream':
+        ctx.type = 'text/plain';
+        ctx.body = Readable.from([`stream ${n}`]);
+        return;
+      case '/nostore':
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = { n };
+        return;
+      case '/private':
+        ctx.set('Cache-Control', 'private, max-age=60');
+        ctx.body = { n };
+        return;
+      case '/big':
+        ctx.body = { n, pad: 'x'.repeat(2000) };
+        return;
+      case '/missing':
+        ctx.status = 404;
+        ctx.body = { n };
+        return;
+      case '/slow':
+        await gate.wait;
+        ctx.body = { n };
+        return;
+      case '/etag':
+        ctx.set('ETag', '"own-etag"');
+        ctx.body = { n };
+        return;
+      default:
+        ctx.body = { n, path: ctx.path, q: ctx.querystring, lang: ctx.get('accept-language') || null };
+    }
+  });
+  return { app, agent: request(app.callback()), prefix, logger, mw, gate, calls: () => calls };
+}
+
