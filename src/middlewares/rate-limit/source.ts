@@ -12,9 +12,8 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
-import { RedisTimeoutError, RedisUnavailableError } from '../../core/errors.js';
+import { runBounded } from '../../core/connection.js';
 import type { SuiteLog } from '../../core/logger.js';
-import { withTimeout } from '../../core/time.js';
 import { hitCommand, unhitCommand, withRateLimitScripts, type ScriptedClient } from './scripts.js';
 import { recordFailure, recordSuccess, type FailurePolicy } from './shared.js';
 
@@ -55,20 +54,7 @@ export interface RedisSourceOptions {
 
 /** A bounded runner over a raw client, with `RedisConnection.run()` semantics. */
 export function clientConnection(client: RedisClient, name = 'client', timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): RedisConnectionLike {
-  return {
-    name,
-    client,
-    run<T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs): Promise<T> {
-      if (client.status !== 'ready') return Promise.reject(new RedisUnavailableError(name, client.status));
-      let pending: Promise<T>;
-      try {
-        pending = command(client);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return withTimeout(pending, ms, () => new RedisTimeoutError(name, ms));
-    },
-  };
+  return { name, client, run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms) };
 }
 
 function globalStrapi(): StrapiHost | undefined {
