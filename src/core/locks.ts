@@ -318,7 +318,15 @@ export class LockService {
         if (released) return;
         released = true;
         clearTimeout(timer);
-        await redlock.release(lock, { retryCount: 2, retryDelay: 100 }).catch((err: unknown) => log.debug(`lock release on ${resources.join(', ')} failed (it will expire): ${redactText((err as Error).message)}`));
+        try {
+          // redlock settles at a quorum of votes; wait (bounded) for the rest too, so that a member
+          // still releasing cannot make the very next acquire of this resource look held elsewhere.
+          const { attempts } = (await redlock.release(lock, { retryCount: 2, retryDelay: 100 })) as { attempts?: Array<Promise<unknown>> };
+          const last = attempts?.[attempts.length - 1];
+          if (last) await withTimeout(last, 1000, () => new Error('release votes still in flight')).catch(() => undefined);
+        } catch (err) {
+          log.debug(`lock release on ${resources.join(', ')} failed (it will expire): ${redactText((err as Error).message)}`);
+        }
       },
     };
   }
