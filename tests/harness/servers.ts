@@ -8,7 +8,7 @@
  * otherwise `<server bin> <conf> --sentinel`). Point them at valkey-* to test
  * against Valkey.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -115,6 +115,13 @@ function which(name: string): string | undefined {
 let cachedBinaries: RedisBinaries | undefined;
 
 /** Resolves the binaries or throws at once with the install command. */
+/** The server these tests run on, and its version, as `<server> --version` prints them. */
+export function serverUnderTest(): { product: 'redis' | 'valkey'; version: string } {
+  const bin = process.env.REDIS_SERVER_BIN || 'redis-server';
+  const out = execFileSync(bin, ['--version'], { encoding: 'utf8' });
+  return { product: /^valkey/i.test(out) ? 'valkey' : 'redis', version: /v=(\d+\.\d+\.\d+)/.exec(out)?.[1] ?? 'unknown' };
+}
+
 export function requireRedisServer(): RedisBinaries {
   if (cachedBinaries) return cachedBinaries;
   const serverName = process.env.REDIS_SERVER_BIN || 'redis-server';

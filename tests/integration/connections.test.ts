@@ -9,7 +9,7 @@ import {
   createRedisRegistry,
   type RedisRegistry,
 } from '../../src/index.js';
-import { freePort, randomPrefix } from '../harness/servers.js';
+import { freePort, randomPrefix, serverUnderTest } from '../harness/servers.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';
 import { captureLogger } from '../helpers/logger.js';
 
@@ -77,8 +77,10 @@ describe('connections on every topology', () => {
     const { ok, connections } = await reg.status();
     expect(ok).toBe(true);
     const server = connections[0]!.server!;
-    expect(server.product).toBe('redis');
-    expect(server.version).toMatch(/^\d+\.\d+\.\d+/);
+    // Valkey reports server_name:valkey and valkey_version (its redis_version is a compatibility value)
+    const underTest = serverUnderTest();
+    expect(server.product).toBe(underTest.product);
+    expect(server.version).toBe(underTest.version);
     expect(server.role).toBe('master');
     expect(server.mode).toBe('standalone');
     expect(server.uptimeMs % 1000).toBe(0);
