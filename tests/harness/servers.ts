@@ -137,7 +137,8 @@ export function requireRedisServer(): RedisBinaries {
     if (!bin) throw new Error(`redis test harness: REDIS_SENTINEL_BIN '${sentinelEnv}' not found. ${INSTALL_HINT}`);
     sentinel = { bin, extraArgs: path.basename(bin).includes('sentinel') ? [] : ['--sentinel'] };
   } else {
-    const bin = which('redis-sentinel');
+    // redis-sentinel only goes with redis-server; another server (Valkey) runs its own sentinels
+    const bin = path.basename(server) === 'redis-server' ? which('redis-sentinel') : undefined;
     sentinel = bin ? { bin, extraArgs: [] } : { bin: server, extraArgs: ['--sentinel'] };
   }
   cachedBinaries = { server, cli, sentinel };
