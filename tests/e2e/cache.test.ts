@@ -96,6 +96,23 @@ describe('response cache in Strapi', () => {
     expect(titles((await get(a, '/api/articles')).json())).toContain('after');
   });
 
+  it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const doc = await write(a, 'POST', '', { title: 'rest-before' });
+    const { accessKey } = (await (await fetch(`${a.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { accessKey: string };
+    await get(b, `/api/articles/${doc.documentId}`);
+    expect((await get(b, `/api/articles/${doc.documentId}`)).cache).toBe('HIT');
+    const put = await fetch(`${a.url}/api/articles/${doc.documentId}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessKey}` },
+      body: JSON.stringify({ data: { title: 'rest-after' } }),
+    });
+    expect(put.status, await put.clone().text()).toBe(200);
+    const oneB = await get(b, `/api/articles/${doc.documentId}`);
+    expect(oneB.cache).toBe('MISS');
+    expect((oneB.json().data as Article).title).toBe('rest-after');
+  });
+
   it('as a route middleware with byCaller: each API token gets its own entry, keyed by token id; no token is refused', async () => {
     const [a, b] = apps as [AppHandle, AppHandle];
     const token = async () => (await (await fetch(`${a.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
