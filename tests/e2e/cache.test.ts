@@ -18,7 +18,7 @@ const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-e2e-cache-db-')
 
 beforeAll(async () => {
   await ensurePlaygroundInstalled({ quiet: true });
-  const config = { connection: 'default', prefix, maxAge: 60_000, contentTypes: ['api::article.article'] };
+  const config = { connection: 'default', prefix, maxAge: 60_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
   const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(config)} }];`;
   const start = () =>
     startApp({
@@ -94,6 +94,22 @@ describe('response cache in Strapi', () => {
     expect((oneB.json().data as Article).title).toBe('after');
     expect((await get(a, '/api/articles')).cache).toBe('HIT'); // B re-filled it with fresh data
     expect(titles((await get(a, '/api/articles')).json())).toContain('after');
+  });
+
+  it('50 concurrent misses of one key, split over both instances, run the controller once', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const calls = async () => {
+      let sum = 0;
+      for (const app of [a, b]) sum += ((await (await fetch(`${app.url}/api/cache-probe/find-calls`)).json()) as { calls: number }).calls;
+      return sum;
+    };
+    const before = await calls();
+    const path = `/api/articles?coalesce=${Date.now()}`;
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get(i % 2 ? b : a, path)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(new Set(results.map((r) => r.text)).size).toBe(1);
+    expect(await calls()).toBe(before + 1);
+    expect(results.filter((r) => r.cache === 'MISS')).toHaveLength(1);
   });
 
   it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {

@@ -2,4 +2,15 @@
 
 const { factories } = require('@strapi/strapi');
 
-module.exports = factories.createCoreController('api::article.article');
+// The default controller, counting how often `find` really runs on this instance (the response
+// cache e2e tests read the count through /api/cache-probe/find-calls to see coalescing work).
+let findCalls = 0;
+
+module.exports = factories.createCoreController('api::article.article', () => ({
+  async find(ctx) {
+    findCalls += 1;
+    return super.find(ctx);
+  },
+}));
+
+module.exports.findCalls = () => findCalls;

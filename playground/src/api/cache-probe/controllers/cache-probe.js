@@ -24,6 +24,11 @@ module.exports = {
     ctx.body = { id: token.id, accessKey: token.accessKey };
   },
 
+  // How many times the article `find` controller ran on this instance.
+  findCalls(ctx) {
+    ctx.body = { calls: require('../../article/controllers/article').findCalls() };
+  },
+
   // Who the request was authenticated as, and how many times this handler ran on this instance.
   whoami(ctx) {
     whoamiCalls += 1;

@@ -13,6 +13,7 @@ module.exports = {
         { method: 'POST', path: '/cache-probe/articles', handler: 'cache-probe.create', config: { auth: false } },
         { method: 'PUT', path: '/cache-probe/articles/:documentId', handler: 'cache-probe.update', config: { auth: false } },
         { method: 'POST', path: '/cache-probe/tokens', handler: 'cache-probe.token', config: { auth: false } },
+        { method: 'GET', path: '/cache-probe/find-calls', handler: 'cache-probe.findCalls', config: { auth: false } },
         {
           method: 'GET',
           path: '/cache-probe/whoami',
