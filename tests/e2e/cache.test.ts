@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomPrefix } from '../harness/servers.js';
+import { waitFor } from '../helpers/logger.js';
 import { ensurePlaygroundInstalled, startApp, type AppHandle } from './app.js';
 
 const redis = inject('redis');
@@ -156,4 +157,44 @@ describe('response cache in Strapi', () => {
       client.disconnect();
     }
   });
+});
+
+describe('response cache in Strapi when Redis dies mid-load', () => {
+  it('every request is answered from the origin within the bound, and caching resumes after a restart', async () => {
+    const { startStandalone } = await import('../harness/servers.js');
+    const server = await startStandalone();
+    const app = await startApp({
+      pluginConfig: { connections: { default: { connection: server.url, requestTimeout: 300 } } },
+      middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { connection: 'default', prefix: ${JSON.stringify(`${prefix}kill:`)}, contentTypes: ['api::article.article'] } }];`,
+    });
+    try {
+      const hit = async () => {
+        const started = performance.now();
+        const r = await get(app, '/api/articles');
+        return { ...r, ms: performance.now() - started };
+      };
+      await hit();
+      expect((await hit()).cache).toBe('HIT');
+      // load in flight while the server dies
+      const load = Promise.all(Array.from({ length: 60 }, (_, i) => new Promise((r) => setTimeout(r, i * 10)).then(hit)));
+      await new Promise((r) => setTimeout(r, 200));
+      await server.kill('SIGKILL');
+      const during = await load;
+      expect(during.every((r) => r.status === 200)).toBe(true);
+      // after the kill: answered by the origin (MISS), each well within the bound plus the handler
+      const after = await Promise.all(Array.from({ length: 20 }, hit));
+      expect(after.every((r) => r.status === 200 && r.cache === 'MISS')).toBe(true);
+      expect(Math.max(...after.map((r) => r.ms))).toBeLessThan(1500);
+      await server.restart();
+      await waitFor(async () => (await hit()).cache === 'HIT', 20_000, 'a HIT after the restart');
+      const logs = app.logs();
+      // one warning for the outage (the connection's own "is down" line aside), one line when it is back
+      expect(logs.match(/response cache \(connection "default".*Redis failed/g)).toHaveLength(1);
+      expect(logs).toMatch(/response cache \(connection "default".*Redis answers again after \d+ ms/);
+      expect(logs).not.toMatch(/Unhandled error event/);
+    } finally {
+      await app.stop();
+      await server.stop();
+    }
+  }, 90_000);
 });

@@ -155,7 +155,16 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     let token: string | null | undefined;
     if (cached === null && o.coalesce) {
       token = await store.lock(key, o.coalesce.lockTTL);
-      if (token === null) {
+      if (token) {
+        // Another request may have filled the entry and released its lock between our read and
+        // our lock: look once more before running the handler.
+        const late = await store.read(key);
+        if (late) {
+          await store.unlock(key, token);
+          counters.coalesced++;
+          return serve(ctx, late);
+        }
+      } else if (token === null) {
         const filled = await store.waitForFill(key, o.coalesce);
         if (filled) {
           counters.coalesced++;
