@@ -35,9 +35,13 @@ interface Instance {
 }
 const instances: Instance[] = [];
 
-function instance(url: string, lockTTL = 1000, redlockConfig?: Record<string, number>): Instance {
+/** One "instance": its own registry (connection `main`) and guard. */
+function instance(connection: string | object, lockTTL = 1000, redlockConfig?: Record<string, number>): Instance {
   const logger = captureLogger();
-  const registry = createRedisRegistry({ settings: { lockTTL, ...(redlockConfig ? { redlockConfig } : {}) }, connections: { main: { connection: url, requestTimeout: 300 } } }, { logger });
+  const registry = createRedisRegistry(
+    { settings: { lockTTL, ...(redlockConfig ? { redlockConfig } : {}) }, connections: { main: { connection: connection as never, requestTimeout: 300 } } },
+    { logger },
+  );
   const guard = new CronGuard({ locks: registry.locks, log: createSuiteLog(logger, 'cron'), lockTTL });
   const inst = { registry, guard, logger };
   instances.push(inst);
@@ -60,6 +64,8 @@ afterEach(async () => {
 });
 
 type Guarded = (...args: unknown[]) => Promise<void>;
+/** Count one run of a tick. */
+const countRun = (runs: Map<number, number>, tick: Date): void => void runs.set(tick.getTime(), (runs.get(tick.getTime()) ?? 0) + 1);
 const ctx = { strapi: {} };
 
 describe('exactly once per tick', () => {
@@ -74,7 +80,7 @@ describe('exactly once per tick', () => {
         [name]: {
           options: '* * * * * *',
           async task(_ctx: unknown, _fireDate: Date, guard: { tick: Date }) {
-            runs.set(guard.tick.getTime(), (runs.get(guard.tick.getTime()) ?? 0) + 1);
+            countRun(runs, guard.tick);
           },
         },
       });
@@ -99,7 +105,7 @@ describe('exactly once per tick', () => {
       i.guard.wrap(name, {
         options: '* * * * * *',
         async task(_c: unknown, _f: Date, g: { tick: Date }) {
-          runs.set(g.tick.getTime(), (runs.get(g.tick.getTime()) ?? 0) + 1);
+          countRun(runs, g.tick);
         },
       }, {}) as { task: Guarded },
     );
@@ -236,16 +242,9 @@ describe('on Cluster and Sentinel lock connections', () => {
   ])('%s: two instances run each of 10 ticks once', async (_kind, connection) => {
     const name = `topo-${randomPrefix('t')}`;
     const runs = new Map<number, number>();
-    const duo = [0, 1].map(() => {
-      const logger = captureLogger();
-      const registry = createRedisRegistry({ connections: { main: { connection: connection() as never } } }, { logger });
-      const guard = new CronGuard({ locks: registry.locks, log: createSuiteLog(logger, 'cron'), lockTTL: 1000 });
-      const inst = { registry, guard, logger };
-      instances.push(inst);
-      return inst;
-    });
+    const duo = [instance(connection()), instance(connection())];
     await Promise.all(duo.map((i) => i.registry.waitUntilReady()));
-    const fns = duo.map((i) => i.guard.wrap(name, { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => void runs.set(g.tick.getTime(), (runs.get(g.tick.getTime()) ?? 0) + 1) }, {}) as { task: Guarded });
+    const fns = duo.map((i) => i.guard.wrap(name, { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => countRun(runs, g.tick) }, {}) as { task: Guarded });
     const base = Math.floor(Date.now() / 1000) * 1000;
     for (let t = 0; t < 10; t++) await Promise.all(fns.map((f) => f.task(ctx, new Date(base + t * 1000))));
     expect(runs.size).toBe(10);
