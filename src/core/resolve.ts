@@ -40,7 +40,7 @@ export function connectionFromStrapi(name: string, where: string): BoundedConnec
   if (!strapi) {
     throw new Error(
       `${where}: no Redis to use for connection "${name}": this is not a Strapi process (no global strapi). ` +
-        `Outside Strapi pass { client } (an ioredis client) or { registry } (from createRedisRegistry).`,
+        `Outside Strapi pass { client } (an ioredis client) or { registry }: pass { registry: createRedisRegistry(...), connection: '${name}' } or { client: <ioredis client> }.`,
     );
   }
   const service = strapi.plugin?.(PLUGIN_ID)?.service?.('connections');

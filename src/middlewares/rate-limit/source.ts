@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import { runBounded } from '../../core/connection.js';
+import { connectionFromStrapi } from '../../core/resolve.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { hitCommand, unhitCommand, withRateLimitScripts, type ScriptedClient } from './scripts.js';
 import { recordFailure, recordSuccess, type FailurePolicy } from './shared.js';
@@ -57,10 +58,6 @@ export function clientConnection(client: RedisClient, name = 'client', timeoutMs
   return { name, client, run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms) };
 }
 
-function globalStrapi(): StrapiHost | undefined {
-  const s = (globalThis as { strapi?: unknown }).strapi;
-  return s && typeof (s as StrapiHost).plugin === 'function' ? (s as StrapiHost) : undefined;
-}
 
 /**
  * Resolve the connection now. `where` names the option for error messages. Throws
@@ -71,13 +68,10 @@ export function resolveConnection(source: RedisSourceOptions, where: string, str
   if (typeof connection === 'object') return connection;
   if (client) return clientConnection(client, connection === 'default' ? 'client' : connection, requestTimeout);
   if (registry) return registry.get(connection, where);
-  const host = strapi ?? globalStrapi();
-  const service = host?.plugin('redis')?.service('connections') as RedisRegistryLike | undefined;
+  // The factory's own Strapi first; otherwise the shared lookup through the global strapi.
+  const service = strapi?.plugin('redis')?.service('connections') as RedisRegistryLike | undefined;
   if (service && typeof service.get === 'function') return service.get(connection);
-  throw new Error(
-    `${where}: no Redis connection to count in. Inside Strapi, install and enable the redis plugin (id "redis"); ` +
-      `in a plain Koa app pass { registry: createRedisRegistry(...), connection: '${connection}' } or { client: <ioredis client> }.`,
-  );
+  return connectionFromStrapi(connection, where);
 }
 
 /** Keys longer than this get their variable part replaced by its SHA-256 (a request field in a key cannot bloat Redis). */
