@@ -17,6 +17,7 @@ import {
   type RateLimitOptions,
   type ResolvedRateLimitOptions,
 } from './options.js';
+import { now } from '../../core/time.js';
 import { counters } from './shared.js';
 import { boundKey, resolveConnection, WindowCounter, type StrapiHost } from './source.js';
 
@@ -77,6 +78,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     policy: o.failOpen ? 'open' : 'closed',
     timeoutMs: o.requestTimeout,
     log: () => log,
+    coalesce: o.coalesce,
   });
   void counter.connection; // register the scripts now, not on the first request
   const inStrapi = host.strapi !== undefined;
@@ -91,6 +93,27 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       ? { data: null, error: { status: o.statusCode, name: 'RateLimitError', message: o.message, details: {} } }
       : { [o.messageKey]: o.message };
   };
+  /** `inMemoryBlock`: limited keys and when their window resets (performance.now() ms). */
+  const blocked = new Map<string, number>();
+  let nextSweep = 0;
+  const blockedFor = (key: string): number => {
+    const until = blocked.get(key);
+    if (until === undefined) return 0;
+    const left = until - now();
+    if (left > 0) return left;
+    blocked.delete(key);
+    return 0;
+  };
+  const block = (key: string, ttlMs: number): void => {
+    const t = now();
+    if (t >= nextSweep && blocked.size > 0) {
+      // Drop expired entries now and then, so a flood of distinct keys cannot grow the map for long.
+      for (const [k, until] of blocked) if (until <= t) blocked.delete(k);
+      nextSweep = t + Math.min(o.intervalMs, 10_000);
+    }
+    blocked.set(key, t + ttlMs);
+  };
+
   const unavailable = (ctx: RateLimitContext): void => {
     const message = 'Rate limiting is unavailable, please try again later.';
     ctx.status = 503;
@@ -138,13 +161,20 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     let count: number;
     let ttlMs: number;
     const hitAt = Date.now();
-    try {
-      ({ count, ttlMs } = await counter.hit(key, weight, o.intervalMs));
-    } catch {
-      // Logged once per outage by the counter.
-      if (!o.failOpen) return unavailable(ctx);
-      await next();
-      return;
+    const blockedMs = o.inMemoryBlock ? blockedFor(key) : 0;
+    if (blockedMs > 0) {
+      // Limited before on this instance and its window has not reset: answer without Redis.
+      count = o.max + Math.max(weight, 1);
+      ttlMs = blockedMs;
+    } else {
+      try {
+        ({ count, ttlMs } = await counter.hit(key, weight, o.intervalMs));
+      } catch {
+        // Logged once per outage by the counter.
+        if (!o.failOpen) return unavailable(ctx);
+        await next();
+        return;
+      }
     }
 
     const remaining = o.max > 0 ? Math.max(0, o.max - count) : 0;
@@ -165,6 +195,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       }
       if (count > o.max) {
         counters.limited++;
+        if (o.inMemoryBlock && blockedMs === 0) block(key, ttlMs);
         if (o.headers) ctx.set('Retry-After', String(resetS));
         if (o.onLimitReached) await o.onLimitReached(ctx, info);
         if (o.handler) {

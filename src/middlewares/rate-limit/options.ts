@@ -97,6 +97,17 @@ export interface RateLimitOptions extends RedisSourceOptions {
   onLimitReached?(ctx: RateLimitContext, info: RateLimitInfo): unknown;
   /** When Redis fails: true lets requests through (one warning per outage); false answers 503. @default true */
   failOpen?: boolean;
+  /**
+   * Send concurrent hits on one key as one script call (INCRBY of their summed weight) while a call
+   * for that key is in flight; each hit still gets its own exact count. @default true
+   */
+  coalesce?: boolean;
+  /**
+   * After a request of a key is limited, answer that key's later requests on this instance from
+   * memory (same status, body and headers, no Redis call) until its window resets. Those requests
+   * are then not added to the shared counter. @default false
+   */
+  inMemoryBlock?: boolean;
   /** Plain Koa: where the outage warnings go. @default console (in Strapi: strapi.log) */
   logger?: RedisLogger;
 }
@@ -130,6 +141,8 @@ export interface ResolvedRateLimitOptions {
   readonly handler: ((ctx: RateLimitContext, info: RateLimitInfo) => unknown) | undefined;
   readonly onLimitReached: ((ctx: RateLimitContext, info: RateLimitInfo) => unknown) | undefined;
   readonly failOpen: boolean;
+  readonly coalesce: boolean;
+  readonly inMemoryBlock: boolean;
   readonly requestTimeout: number | undefined;
   readonly logger: RedisLogger | undefined;
 }
@@ -148,6 +161,8 @@ export const RATE_LIMIT_DEFAULTS = Object.freeze({
   message: 'Too many requests, please try again later.',
   messageKey: 'message',
   failOpen: true,
+  coalesce: true,
+  inMemoryBlock: false,
   skipFailedRequests: false,
 });
 
@@ -228,6 +243,7 @@ export const RATE_LIMIT_OPTION_NAMES = [
   'connection', 'registry', 'client', 'requestTimeout', 'enabled', 'interval', 'max', 'delayAfter', 'timeWait', 'prefixKey',
   'keyPrefix', 'keyBy', 'getUserId', 'keyGenerator', 'skip', 'whitelist', 'weight', 'skipFailedRequests', 'methods', 'paths',
   'excludePaths', 'headers', 'legacyHeaders', 'statusCode', 'message', 'messageKey', 'handler', 'onLimitReached', 'failOpen', 'logger',
+  'coalesce', 'inMemoryBlock',
 ] as const;
 
 /** koa2-ratelimit options that have no meaning here, with the reason. */
@@ -315,7 +331,7 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
       : 'an array of IPs, user ids or keys (strings or numbers)',
   );
   check('weight', (v) => (typeof v === 'function' || (typeof v === 'number' && Number.isInteger(v) && v >= 0) ? null : 'an integer >= 0, or a function (ctx) => integer'));
-  for (const k of ['skipFailedRequests', 'headers', 'legacyHeaders', 'failOpen']) check(k, bool);
+  for (const k of ['skipFailedRequests', 'headers', 'legacyHeaders', 'failOpen', 'coalesce', 'inMemoryBlock']) check(k, bool);
   check('methods', (v) =>
     Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && HTTP_METHOD.test(m.toUpperCase()))
       ? null
@@ -374,6 +390,8 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
     handler: v('handler', undefined),
     onLimitReached: v('onLimitReached', undefined),
     failOpen: v('failOpen', RATE_LIMIT_DEFAULTS.failOpen),
+    coalesce: v('coalesce', RATE_LIMIT_DEFAULTS.coalesce),
+    inMemoryBlock: v('inMemoryBlock', RATE_LIMIT_DEFAULTS.inMemoryBlock),
     requestTimeout: v<number | undefined>('requestTimeout', undefined),
     logger: v<RedisLogger | undefined>('logger', undefined),
   });

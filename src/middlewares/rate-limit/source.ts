@@ -12,6 +12,8 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
+import { RedisTimeoutError } from '../../core/errors.js';
+import { now } from '../../core/time.js';
 import { runBounded } from '../../core/connection.js';
 import { connectionFromStrapi } from '../../core/resolve.js';
 import type { SuiteLog } from '../../core/logger.js';
@@ -22,6 +24,8 @@ import { recordFailure, recordSuccess, type FailurePolicy } from './shared.js';
 export interface RedisConnectionLike {
   readonly name: string;
   readonly client: RedisClient;
+  /** The bound `run()` applies when given none (a `RedisConnection` has it as `config.requestTimeout`). */
+  readonly requestTimeout?: number;
   run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs?: number): Promise<T>;
 }
 
@@ -55,7 +59,13 @@ export interface RedisSourceOptions {
 
 /** A bounded runner over a raw client, with `RedisConnection.run()` semantics. */
 export function clientConnection(client: RedisClient, name = 'client', timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): RedisConnectionLike {
-  return { name, client, run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms) };
+  return { name, client, requestTimeout: timeoutMs, run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms) };
+}
+
+/** The bound `run()` applies when given none: `RedisConnection`'s config, a client connection's own, or the default. */
+function requestTimeoutOf(conn: RedisConnectionLike): number {
+  const c = conn as RedisConnectionLike & { config?: { requestTimeout?: number } };
+  return c.requestTimeout ?? c.config?.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
 }
 
 
@@ -64,6 +74,11 @@ export function clientConnection(client: RedisClient, name = 'client', timeoutMs
  * `UnknownConnectionError` (from the registry/service) or an `Error` saying what to pass.
  */
 export function resolveConnection(source: RedisSourceOptions, where: string, strapi?: StrapiHost): RedisConnectionLike {
+  const found = findConnection(source, where, strapi);
+  return found;
+}
+
+function findConnection(source: RedisSourceOptions, where: string, strapi?: StrapiHost): RedisConnectionLike {
   const { connection = 'default', registry, client, requestTimeout } = source;
   if (typeof connection === 'object') return connection;
   if (client) return clientConnection(client, connection === 'default' ? 'client' : connection, requestTimeout);
@@ -90,23 +105,48 @@ export interface HitResult {
   ttlMs: number;
 }
 
+/** A hit waiting for its key's batch. */
+interface Waiter {
+  weight: number;
+  at: number;
+  resolve(result: HitResult): void;
+  reject(err: unknown): void;
+}
+
+/** The hits of one key (and window length): at most one script call in flight, the rest queued. */
+interface KeyQueue {
+  inFlight: boolean;
+  waiting: Waiter[];
+}
+
 /**
- * A fixed-window counter on one connection: one atomic script call per hit. Failures are recorded
- * in the shared outage log (one warning per outage) and rethrown for the caller's policy.
+ * A fixed-window counter on one connection: one atomic script call per hit, or, with `coalesce`,
+ * one per batch of a key's hits. Failures are recorded in the shared outage log (one warning per
+ * outage) and rethrown for the caller's policy.
+ *
+ * Coalescing: while a key's call is in flight, further hits on that key wait and go together in the
+ * next call as one INCRBY of their summed weight. The reply's count is split back in arrival order,
+ * so every hit still gets its own exact count (the counter in Redis equals the sum of all weights,
+ * and no two hits of a window see the same count). Each hit waits at most the command bound from
+ * its own arrival: a batch whose oldest hit has used up the bound fails without being sent, and a
+ * failed call fails the hits queued behind it.
  */
 export class WindowCounter {
   readonly policy: FailurePolicy;
+  readonly coalesce: boolean;
   #resolve: () => RedisConnectionLike;
   #conn: RedisConnectionLike | undefined;
   #client: ScriptedClient | undefined;
   #timeoutMs: number | undefined;
   #log: () => SuiteLog;
+  #queues = new Map<string, KeyQueue>();
 
-  constructor(resolve: () => RedisConnectionLike, options: { policy: FailurePolicy; timeoutMs?: number; log: () => SuiteLog }) {
+  constructor(resolve: () => RedisConnectionLike, options: { policy: FailurePolicy; timeoutMs?: number; log: () => SuiteLog; coalesce?: boolean }) {
     this.#resolve = resolve;
     this.policy = options.policy;
     this.#timeoutMs = options.timeoutMs;
     this.#log = options.log;
+    this.coalesce = options.coalesce ?? true;
   }
 
   /** The connection (resolved on first call; a resolution error is thrown as is, every time). */
@@ -119,6 +159,13 @@ export class WindowCounter {
     return this.#conn;
   }
 
+  /** Hits of this counter waiting for a call (0 when idle; for tests and the status view). */
+  get queued(): number {
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.waiting.length;
+    return n;
+  }
+
   hit(key: string, weight: number, intervalMs: number): Promise<HitResult> {
     let conn: RedisConnectionLike;
     try {
@@ -126,17 +173,79 @@ export class WindowCounter {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (!this.coalesce) {
+      return this.#call(conn, key, weight, intervalMs, this.#timeoutMs).then((r) => ({ count: Number(r[0]), ttlMs: Number(r[1]) }));
+    }
+    const id = `${intervalMs}\u0000${key}`;
+    let queue = this.#queues.get(id);
+    if (!queue) {
+      queue = { inFlight: false, waiting: [] };
+      this.#queues.set(id, queue);
+    }
+    const q = queue;
+    return new Promise<HitResult>((resolve, reject) => {
+      q.waiting.push({ weight, at: now(), resolve, reject });
+      if (!q.inFlight) this.#flush(conn, id, q, key, intervalMs);
+    });
+  }
+
+  #call(conn: RedisConnectionLike, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
     const client = this.#client!;
-    return conn.run(() => hitCommand(client, key, weight, intervalMs), this.#timeoutMs).then(
+    return conn.run(() => hitCommand(client, key, weight, intervalMs), timeoutMs).then(
       (reply) => {
         recordSuccess(conn, conn.name, this.#log());
-        return { count: Number(reply[0]), ttlMs: Number(reply[1]) };
+        return reply;
       },
       (err: unknown) => {
         recordFailure(conn, conn.name, this.policy, err, this.#log());
         throw err;
       },
     );
+  }
+
+  #flush(conn: RedisConnectionLike, id: string, q: KeyQueue, key: string, intervalMs: number): void {
+    const batch = q.waiting;
+    q.waiting = [];
+    q.inFlight = true;
+    let total = 0;
+    for (const w of batch) total += w.weight;
+    const bound = this.#timeoutMs ?? requestTimeoutOf(conn);
+    const left = Math.ceil(bound - (now() - batch[0]!.at));
+    let sent: Promise<[number, number]>;
+    if (left >= 1) {
+      sent = this.#call(conn, key, total, intervalMs, left);
+    } else {
+      const err = new RedisTimeoutError(conn.name, bound);
+      recordFailure(conn, conn.name, this.policy, err, this.#log());
+      sent = Promise.reject(err);
+    }
+    sent.then(
+      (reply) => {
+        const ttlMs = Number(reply[1]);
+        let count = Number(reply[0]) - total;
+        for (const w of batch) {
+          count += w.weight;
+          w.resolve({ count, ttlMs });
+        }
+        this.#next(conn, id, q, key, intervalMs);
+      },
+      (err: unknown) => {
+        // The server failed this call: the hits queued behind it would meet the same fate later.
+        const failed = batch.concat(q.waiting);
+        q.waiting = [];
+        for (const w of failed) w.reject(err);
+        this.#next(conn, id, q, key, intervalMs);
+      },
+    );
+  }
+
+  #next(conn: RedisConnectionLike, id: string, q: KeyQueue, key: string, intervalMs: number): void {
+    if (q.waiting.length > 0) {
+      this.#flush(conn, id, q, key, intervalMs);
+    } else {
+      q.inFlight = false;
+      this.#queues.delete(id);
+    }
   }
 
   /**

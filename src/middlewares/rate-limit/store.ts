@@ -36,6 +36,8 @@ export interface RedisRateLimitStoreOptions extends RedisSourceOptions {
   failOpen?: boolean;
   /** Where outage warnings go. @default strapi.log inside Strapi, else console */
   logger?: RedisLogger;
+  /** Send concurrent hits on one key as one script call; each still gets its exact count. @default true */
+  coalesce?: boolean;
 }
 
 /** What koa2-ratelimit's `incr` returns. */
@@ -49,7 +51,7 @@ export interface StoreHit {
 /** The koa2-ratelimit `Store` base class of the copy this package resolves (typed here: it ships no types). */
 const StoreBase = koa2RateLimit.Stores.Store as unknown as new () => object;
 
-const OPTION_NAMES = ['connection', 'registry', 'client', 'requestTimeout', 'keyPrefix', 'failOpen', 'logger'];
+const OPTION_NAMES = ['connection', 'registry', 'client', 'requestTimeout', 'keyPrefix', 'failOpen', 'logger', 'coalesce'];
 const WHERE = 'options of RedisRateLimitStore';
 
 export class RedisRateLimitStore extends StoreBase {
@@ -70,6 +72,7 @@ export class RedisRateLimitStore extends StoreBase {
       policy: this.failOpen ? 'open' : 'closed',
       timeoutMs: options.requestTimeout,
       log: () => this.#logger(),
+      coalesce: options.coalesce ?? true,
     });
   }
 
@@ -143,6 +146,7 @@ function checkStoreOptions(options: unknown): ConfigIssue[] {
   checkSource(o, 'options', add);
   if (o.keyPrefix !== undefined && typeof o.keyPrefix !== 'string') add('options.keyPrefix', o.keyPrefix, 'a string, e.g. "rl:"');
   if (o.failOpen !== undefined && typeof o.failOpen !== 'boolean') add('options.failOpen', o.failOpen, 'true or false');
+  if (o.coalesce !== undefined && typeof o.coalesce !== 'boolean') add('options.coalesce', o.coalesce, 'true or false');
   return issues;
 }
 
