@@ -33,10 +33,15 @@ const flexibleMiddleware = async (ctx, next) => {
 const koa2RedisStore = new Stores.Redis({ url: process.env.REDIS_URL });
 
 const MAX = 1_000_000_000;
+// every request on its own key: nothing to coalesce, one script call per request
+let seq = 0;
+const distinctKey = () => String(seq++ % 100_000);
 const body = 'x'.repeat(100);
 const limiters = {
   '/baseline': null,
   '/redis': rateLimit({ registry, prefixKey: 'bench-redis', max: MAX, interval: { min: 1 } }),
+  '/redis-distinct': rateLimit({ registry, prefixKey: 'bench-distinct', max: MAX, interval: { min: 1 }, keyGenerator: distinctKey }),
+  '/redis-single': rateLimit({ registry, prefixKey: 'bench-single', max: MAX, interval: { min: 1 }, coalesce: false }),
   '/memory': RateLimit.middleware({ interval: { min: 1 }, max: MAX, prefixKey: 'bench-memory', store: new Stores.Memory() }),
   '/store': RateLimit.middleware({ interval: { min: 1 }, max: MAX, prefixKey: 'bench-store', store: new RedisRateLimitStore({ registry }) }),
   '/redis-pipelined': rateLimit({ registry, connection: 'pipelined', prefixKey: 'bench-pipelined', max: MAX, interval: { min: 1 } }),

@@ -1,4 +1,4 @@
-// Scenario "ratelimit": the cost of `rateLimit()` (one Lua call per request on Redis) against no
+// Scenario "ratelimit": the cost of `rateLimit()` (one Lua call per batch of a key's concurrent hits) against no
 // limiter and against koa2-ratelimit's in-process MemoryStore; and koa2-ratelimit's own middleware
 // on `RedisRateLimitStore` (how Strapi's login limiters use it).
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,9 @@ export async function measure({ redisUrl, opts }) {
     const rows = await compare(`http://127.0.0.1:${server.port}`, [
       { name: 'baseline', path: '/baseline', what: 'Koa handler, no limiter' },
       { name: 'memory', path: '/memory', what: "koa2-ratelimit, its MemoryStore (per process: N instances allow N x max)", baseline: 'baseline' },
-      { name: 'redis', path: '/redis', what: '`rateLimit()`: one EVALSHA (INCRBY + PEXPIRE when new) per request, bounded', baseline: 'baseline' },
+      { name: 'redis', path: '/redis', what: '`rateLimit()` (defaults): one EVALSHA (INCRBY + PEXPIRE when new) per batch of concurrent hits on the key, bounded; exact per-request counts', baseline: 'baseline' },
+      { name: 'redis-single', path: '/redis-single', what: '`rateLimit({ coalesce: false })`: one EVALSHA per request', baseline: 'baseline' },
+      { name: 'redis-distinct', path: '/redis-distinct', what: '`rateLimit()` with every request on its own key (nothing to coalesce)', baseline: 'baseline' },
       { name: 'redis-pipelined', path: '/redis-pipelined', what: '`rateLimit()` on a connection with `enableAutoPipelining: true`', baseline: 'baseline' },
       { name: 'flexible', path: '/flexible', what: 'rate-limiter-flexible 11 `RateLimiterRedis` on ioredis', baseline: 'baseline' },
       { name: 'koa2-redis', path: '/koa2-redis', what: "koa2-ratelimit's own RedisStore (node-redis 4; GET then SET, not atomic)", baseline: 'baseline' },
