@@ -10,6 +10,7 @@ import { summariseInfo, type ServerInfo } from './info.js';
 import type { SuiteLog } from './logger.js';
 import { redactText } from './redact.js';
 import { now, withTimeout } from './time.js';
+import { FeatureSet, type Feature, type FeatureUsage } from './usage.js';
 
 export interface NodeStatus {
   /** `host:port` of the node. */
@@ -47,7 +48,7 @@ export interface ConnectionStatus {
 
 export type ReadyResult = 'ready' | 'lazy' | 'timeout' | 'closed';
 
-export class RedisConnection {
+export class RedisConnection implements FeatureUsage {
   readonly name: string;
   readonly topology: Topology;
   readonly config: ResolvedConnectionConfig;
@@ -59,6 +60,7 @@ export class RedisConnection {
   #reportedDown = false;
   #downSince: number | null = null;
   #lastError: string | undefined;
+  readonly #features = new FeatureSet();
 
   constructor(config: ResolvedConnectionConfig, log: SuiteLog) {
     this.name = config.name;
@@ -84,6 +86,16 @@ export class RedisConnection {
 
   get isCluster(): boolean {
     return this.topology === 'cluster';
+  }
+
+  /** Record that a feature of the suite (locks, cron, rateLimit, session, cache, apollo) uses this connection. */
+  markUsedBy(feature: Feature): void {
+    this.#features.add(feature);
+  }
+
+  /** The features that use this connection in this process (as marked by each when it binds to it). */
+  get features(): readonly Feature[] {
+    return this.#features.list();
   }
 
   #watch(): void {

@@ -13,6 +13,7 @@
  * A tick is never run unguarded: when Redis is unavailable it is skipped (one warning per outage).
  */
 import { createHash } from 'node:crypto';
+import { INSTANCE_ID, type CronHistory } from './cron-history.js';
 import type { SuiteLog } from './logger.js';
 import { LockBusyError, type LockService } from './locks.js';
 import { redactText } from './redact.js';
@@ -59,7 +60,8 @@ export interface GuardedTaskInfo {
   bypassRedlock: boolean;
   allowOverlap: boolean;
   running: boolean;
-  lastRun?: { tick: string; startedAt: string; durationMs?: number; ok?: boolean; error?: string };
+  /** The last run on this instance (`instance` is this process: `hostname:pid`). */
+  lastRun?: { tick: string; startedAt: string; durationMs?: number; ok?: boolean; error?: string; instance: string };
 }
 
 /** The subset of Strapi's cron service the guard wraps. */
@@ -82,6 +84,7 @@ export class CronGuard {
   readonly #locks: LockService;
   readonly #log: SuiteLog;
   readonly #lockTTL: number;
+  readonly #history: CronHistory | undefined;
   readonly #tasks = new Map<string, TaskState>();
   readonly #running = new Set<Promise<unknown>>();
   readonly stats: CronGuardStats = { runs: 0, failures: 0, claimedElsewhere: 0, skippedOverlap: 0, skippedUnavailable: 0 };
@@ -89,8 +92,10 @@ export class CronGuard {
   #outageSkips = 0;
   #closing = false;
 
-  constructor(options: { locks: LockService; log: SuiteLog; lockTTL: number }) {
+  /** `history`: where each run is recorded for every instance to see (the admin panel's cron view). */
+  constructor(options: { locks: LockService; log: SuiteLog; lockTTL: number; history?: CronHistory }) {
     this.#locks = options.locks;
+    this.#history = options.history;
     this.#log = options.log;
     this.#lockTTL = options.lockTTL;
   }
@@ -113,6 +118,11 @@ export class CronGuard {
       return this;
     };
     this.#log.debug('cron guard installed: every task added to strapi.cron from now on is guarded');
+  }
+
+  /** Where runs are recorded for all instances (undefined: this instance's `tasks()` only). */
+  get history(): CronHistory | undefined {
+    return this.#history;
   }
 
   /** The tasks the guard knows, with their last run. */
@@ -237,8 +247,11 @@ export class CronGuard {
     };
     const startedAt = Date.now();
     info.running = true;
-    info.lastRun = { tick: tickIso, startedAt: new Date(startedAt).toISOString() };
+    const startedIso = new Date(startedAt).toISOString();
+    info.lastRun = { tick: tickIso, startedAt: startedIso, instance: this.#history?.instance ?? INSTANCE_ID };
     this.stats.runs++;
+    // Bounded, and never throws: recording cannot fail the task.
+    const recorded = this.#history ? await this.#history.started(name, tickIso, startedIso) : undefined;
     try {
       await task.apply(self, [...args, context]);
       info.lastRun.ok = true;
@@ -251,6 +264,10 @@ export class CronGuard {
     } finally {
       info.running = false;
       info.lastRun.durationMs = Date.now() - startedAt;
+      if (recorded !== undefined) {
+        const { durationMs, ok = false, error } = info.lastRun;
+        await this.#history!.finished(name, recorded, error === undefined ? { durationMs, ok } : { durationMs, ok, error });
+      }
       await lock?.release();
     }
   }

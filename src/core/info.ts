@@ -48,3 +48,42 @@ export function summariseInfo(text: string): ServerInfo {
     connectedClients: num(f.connected_clients),
   };
 }
+
+/** The admin panel's view of one server: `ServerInfo` plus traffic, keyspace and replication. */
+export interface ServerStats extends ServerInfo {
+  /** `instantaneous_ops_per_sec`. */
+  opsPerSec: number;
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  /** hits / (hits + misses), 0..1; null when there were no lookups. */
+  hitRatio: number | null;
+  evictedKeys: number;
+  expiredKeys: number;
+  /** Keys in database `db` (from the `# Keyspace` section; 0 when it has none). */
+  keys: number;
+  /** Masters: `connected_slaves`. */
+  connectedReplicas?: number;
+  /** Replicas: `master_host:master_port`. */
+  masterAddress?: string;
+}
+
+/** Parse a full `INFO` reply into `ServerStats`; `db` picks the keyspace line (`db<n>:keys=...`). */
+export function serverStats(text: string, db = 0): ServerStats {
+  const f = parseInfo(text);
+  const hits = num(f.keyspace_hits);
+  const misses = num(f.keyspace_misses);
+  const keyspace = /(?:^|,)keys=(\d+)/.exec(f[`db${db}`] ?? '');
+  const out: ServerStats = {
+    ...summariseInfo(text),
+    opsPerSec: num(f.instantaneous_ops_per_sec),
+    keyspaceHits: hits,
+    keyspaceMisses: misses,
+    hitRatio: hits + misses > 0 ? hits / (hits + misses) : null,
+    evictedKeys: num(f.evicted_keys),
+    expiredKeys: num(f.expired_keys),
+    keys: keyspace ? Number(keyspace[1]) : 0,
+  };
+  if (f.role === 'master') out.connectedReplicas = num(f.connected_slaves);
+  else if (f.master_host) out.masterAddress = `${f.master_host}:${f.master_port ?? ''}`;
+  return out;
+}

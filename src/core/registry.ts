@@ -106,8 +106,10 @@ class Registry implements RedisRegistry {
   get locks(): LockService {
     if (!this.#locks) {
       const s = this.config.settings;
+      const quorum = s.redlockConnections.map((n) => this.get(n, 'settings.redlockConnections'));
+      for (const c of quorum) c.markUsedBy('locks');
       this.#locks = new LockService({
-        connections: s.redlockConnections.map((n) => this.get(n, 'settings.redlockConnections')),
+        connections: quorum,
         ttl: s.lockTTL,
         acquireTimeout: s.lockAcquireTimeout,
         redlock: s.redlockConfig as Record<string, number>,

@@ -7,6 +7,7 @@ import type { RedisClient } from './client.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS, PLUGIN_ID } from './config.js';
 import { runBounded } from './connection.js';
 import type { RedisRegistry } from './registry.js';
+import { markUsedBy, type Feature } from './usage.js';
 
 /** Where a feature gets its Redis from. */
 export interface ConnectionSource {
@@ -56,8 +57,9 @@ export function connectionFromStrapi(name: string, where: string): BoundedConnec
 /**
  * A function returning the connection, resolved on its first call and then cached. It throws a
  * clear error naming `where` while no connection can be found (and tries again on the next call).
+ * `feature` is recorded on the connection when it is resolved (the admin panel lists it).
  */
-export function lazyConnection(source: ConnectionSource, where: string): () => BoundedConnection {
+export function lazyConnection(source: ConnectionSource, where: string, feature?: Feature): () => BoundedConnection {
   let resolved: BoundedConnection | undefined;
   const name = source.connection ?? 'default';
   return () => {
@@ -70,6 +72,7 @@ export function lazyConnection(source: ConnectionSource, where: string): () => B
     } else {
       resolved = connectionFromStrapi(name, where);
     }
+    if (feature) markUsedBy(resolved, feature);
     return resolved;
   };
 }

@@ -21,6 +21,7 @@ import { RedisConfigError, RedisTimeoutError, RedisUnavailableError, type Config
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../core/logger.js';
 import { describeValue } from '../core/redact.js';
 import { connectionFromStrapi } from '../core/resolve.js';
+import { markUsedBy } from '../core/usage.js';
 
 /** Where a cache finds its Redis. Give one of `client`, `registry` (+ `connection`), or `connection` alone inside Strapi. */
 export interface RedisTargetOptions {
@@ -127,6 +128,7 @@ export class LazyRedis {
     }
     const name = this.connectionName;
     const connection = registry ? registry.get(name, this.#where) : fromStrapi(name, this.#where);
+    markUsedBy(connection, 'apollo');
     this.#bound = boundConnection(connection, timeout);
     return this.#bound;
   }

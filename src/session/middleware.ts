@@ -4,6 +4,7 @@
  */
 import { createSession, type CreateSessionOptions } from 'koa-session';
 import type { Middleware } from 'koa';
+import { markUsedBy } from '../core/usage.js';
 import { RedisSessionStore, SessionStoreUnavailableError, type RedisSessionStoreOptions } from './store.js';
 
 /** koa-session's own options (key, maxAge, rolling, renew, httpOnly, signed, secure, sameSite, ...) plus the store's. */
@@ -64,5 +65,17 @@ export function strapiRedisSession(config: unknown, { strapi }: { strapi: unknow
   if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string' || !k)) {
     throw new Error('plugin::redis.session: app keys are required to sign the session cookie. Set app.keys in config/server (the same keys on every instance).');
   }
-  return createRedisSession(app!, { ...STRAPI_SESSION_DEFAULTS, ...((config ?? {}) as RedisSessionOptions) });
+  const options: RedisSessionOptions = { ...STRAPI_SESSION_DEFAULTS, ...((config ?? {}) as RedisSessionOptions) };
+  const middleware = createRedisSession(app!, options);
+  if (!options.client && !options.registry) {
+    // The store resolves its connection on first use; mark it now so the admin panel lists the
+    // session from boot on. An unknown name is reported by the store, as before.
+    try {
+      const service = (strapi as { plugin?(id: string): { service?(name: string): { get?(name: string): unknown } | undefined } | undefined }).plugin?.('redis')?.service?.('connections');
+      markUsedBy(service?.get?.(options.connection ?? 'default'), 'session');
+    } catch {
+      // reported by the store on first use
+    }
+  }
+  return middleware;
 }

@@ -82,7 +82,7 @@ export class RedisSessionStore {
     this.#logger = options.logger;
     // Created in config/middlewares.ts, before connections exist: resolved on first use.
     const what = `the Redis session store (connection "${options.connection ?? 'default'}")`;
-    this.#conn = lazyConnection(options, what);
+    this.#conn = lazyConnection(options, what, 'session');
     this.#outage = new OutageLog(() => this.#logs(), `session store (connection "${options.connection ?? 'default'}")`, 'requests that need a session get 503');
   }
 

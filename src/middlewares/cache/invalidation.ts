@@ -10,6 +10,8 @@ import type { CacheCounters, CacheStore } from './store.js';
 /** One cache middleware's purge surface. */
 export interface CacheHandle {
   readonly store: CacheStore;
+  /** The connection name it uses (`client` for a raw ioredis client). */
+  readonly connection: string;
   /** Every tag its rules use. */
   readonly tags: readonly string[];
   readonly counters: CacheCounters;

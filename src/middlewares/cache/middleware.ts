@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
+import { markUsedBy } from '../../core/usage.js';
 import { trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
 import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResponseCacheOptions } from './options.js';
@@ -36,7 +37,7 @@ const KEPT_HEADERS = ['content-type', 'content-language', 'content-encoding', 'c
  */
 export function responseCache(options: ResponseCacheOptions = {}): ResponseCacheMiddleware {
   const resolved = resolveCacheOptions(options, 'options of responseCache()');
-  const conn = lazyConnection(options, `the response cache (connection "${options.connection ?? 'default'}")`);
+  const conn = lazyConnection(options, `the response cache (connection "${options.connection ?? 'default'}")`, 'cache');
   const log = createSuiteLog(options.logger ?? consoleLogger, 'cache');
   return build(resolved, conn, log, options.connection ?? 'default');
 }
@@ -61,7 +62,7 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
   const options = (config ?? {}) as ResponseCacheOptions;
   let conn: () => BoundedConnection;
   if (options.client || options.registry) {
-    conn = lazyConnection(options, where);
+    conn = lazyConnection(options, where, 'cache');
   } else {
     const name = options.connection ?? 'default';
     let found: BoundedConnection;
@@ -69,6 +70,7 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
       const service = s.plugin('redis')?.service('connections') as { get(name: string): BoundedConnection } | undefined;
       if (!service) throw new Error('the "redis" plugin is not enabled');
       found = service.get(name);
+      markUsedBy(found, 'cache');
     } catch (err) {
       throw new CacheConfigError(`${where}: connection: got ${JSON.stringify(name)}; ${(err as Error).message}`);
     }
@@ -120,6 +122,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   const counters = store.counters;
   const handle: CacheHandle = {
     store,
+    connection: name,
     tags: o.tags,
     counters,
     purgeTag: (tag) => store.purge(tag),

@@ -253,6 +253,11 @@ export class CacheStore {
     return members.length;
   }
 
+  /** How many entry keys tag `tag` holds (SCARD of its tag set; entries that expired since may be counted). Throws when Redis fails. */
+  async tagSize(tag: string): Promise<number> {
+    return this.#conn().run((c) => c.scard(this.tagKey(tag)), this.#writeTimeout);
+  }
+
   /** A bounded command; failures and timeouts resolve to undefined (logged once per outage). */
   async #run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs: number | undefined): Promise<T | undefined> {
     let result: T;

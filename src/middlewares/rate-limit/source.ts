@@ -16,6 +16,7 @@ import { RedisTimeoutError } from '../../core/errors.js';
 import { now } from '../../core/time.js';
 import { runBounded } from '../../core/connection.js';
 import { connectionFromStrapi } from '../../core/resolve.js';
+import { markUsedBy } from '../../core/usage.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { hitCommand, unhitCommand, withRateLimitScripts, type ScriptedClient } from './scripts.js';
 import { recordFailure, recordSuccess, type FailurePolicy } from './shared.js';
@@ -75,6 +76,7 @@ function requestTimeoutOf(conn: RedisConnectionLike): number {
  */
 export function resolveConnection(source: RedisSourceOptions, where: string, strapi?: StrapiHost): RedisConnectionLike {
   const found = findConnection(source, where, strapi);
+  markUsedBy(found, 'rateLimit');
   return found;
 }
 

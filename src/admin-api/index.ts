@@ -1,0 +1,16 @@
+/** The server side of the admin panel: routes, controller, RBAC actions and the views behind them. */
+export { adminRoutes } from './routes.js';
+export { createAdminController } from './controller.js';
+export type { AdminApiHost, AdminContext } from './controller.js';
+export { ACTIONS, ACTION_DEFINITIONS, registerPermissions } from './permissions.js';
+export { scanKeys, keyValue, deleteKey, deleteByPattern, keyNodes, STRING_MAX_BYTES, ITEM_MAX_CHARS, MAX_COUNT, MAX_LIMIT } from './keys.js';
+export type { KeyRow, KeyPage, KeyValue, ScanQuery } from './keys.js';
+export { connectionsView, connectionView, serverView } from './server.js';
+export type { ConnectionView, ServerView, ServerNodeView } from './server.js';
+export { cacheView, purgeCache } from './cache.js';
+export type { CacheView, CacheTagView } from './cache.js';
+export { cronView } from './cron.js';
+export { statsView } from './stats.js';
+export type { StatsView } from './stats.js';
+export type { CronView, CronTaskView } from './cron.js';
+export { AdminApiError } from './errors.js';
