@@ -1,41 +1,21 @@
 /**
  * plugin::redis.cache in two real Strapi 5 instances sharing one Redis: the article content type's
- * REST find/findOne are cached, and a write through the document service on one instance purges
- * the entries both serve from (the next read on either is fresh).
+ * REST find/findOne are cached, and a write through the document service (directly, through the
+ * REST API, or through a GraphQL mutation) on one instance purges the entries both serve from (the
+ * next read on either is fresh). The same scenarios run with the plugin's connection on the shared
+ * standalone server and on the shared Cluster (3 masters + 3 replicas).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { randomPrefix } from '../harness/servers.js';
 import { waitFor } from '../helpers/logger.js';
 import { ensurePlaygroundInstalled, startApp, type AppHandle } from './app.js';
 
 const redis = inject('redis');
-let apps: AppHandle[] = [];
 const prefix = randomPrefix('e2e-cache');
-// Both instances use one database (as a real deployment does), so a write on A is data B reads.
-const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-e2e-cache-db-'));
-
-beforeAll(async () => {
-  await ensurePlaygroundInstalled({ quiet: true });
-  const config = { connection: 'default', prefix, maxAge: 60_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
-  const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(config)} }];`;
-  const start = () =>
-    startApp({
-      pluginConfig: { connections: { default: { connection: redis.standalone.url } } },
-      middlewares,
-      env: { DATABASE_FILENAME: path.join(dbDir, 'data.db'), PLAYGROUND_CACHE_PROBE: `${prefix}probe:` },
-    });
-  // one after the other: the first boot creates the schema
-  apps.push(await start());
-  apps.push(await start());
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all(apps.map((a) => a.stop()));
-  fs.rmSync(dbDir, { recursive: true, force: true });
-});
 
 interface Article {
   documentId: string;
@@ -54,9 +34,55 @@ async function write(app: AppHandle, method: 'POST' | 'PUT', path: string, body:
   return ((await res.json()) as { data: Article }).data;
 }
 
+const apiToken = async (app: AppHandle) => (await (await fetch(`${app.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
+
 const titles = (body: { data: unknown }) => (body.data as Article[]).map((a) => a.title);
 
-describe('response cache in Strapi', () => {
+// The plugin's connection and a client for the test's own checks, per topology.
+const topologies = [
+  {
+    topology: 'standalone',
+    connection: () => redis.standalone.url as string | object,
+    client: () => new Redis(redis.standalone.url),
+  },
+  {
+    topology: 'Cluster',
+    connection: () => ({ nodes: redis.cluster.nodes }),
+    client: () => new Cluster(redis.cluster.nodes),
+  },
+];
+
+describe.each(topologies)('response cache in Strapi, connection on $topology', ({ topology, connection, client }) => {
+  const apps: AppHandle[] = [];
+  const run = `${prefix}${topology}:`;
+  // Both instances use one database (as a real deployment does), so a write on A is data B reads.
+  const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-e2e-cache-db-'));
+
+  beforeAll(async () => {
+    await ensurePlaygroundInstalled({ quiet: true });
+    // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
+    // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
+    const config = { connection: 'default', prefix: run, maxAge: 60_000, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(config)} }];`;
+    // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
+    const graphqlConfig = path.join(dbDir, 'graphql-config.js');
+    fs.writeFileSync(graphqlConfig, 'module.exports = {};\n');
+    const start = () =>
+      startApp({
+        pluginConfig: { connections: { default: { connection: connection() } } },
+        middlewares,
+        env: { DATABASE_FILENAME: path.join(dbDir, 'data.db'), PLAYGROUND_CACHE_PROBE: `${run}probe:`, GRAPHQL_PLUGIN_CONFIG: graphqlConfig },
+      });
+    // one after the other: the first boot creates the schema
+    apps.push(await start());
+    apps.push(await start());
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(apps.map((a) => a.stop()));
+    fs.rmSync(dbDir, { recursive: true, force: true });
+  });
+
   it('find and findOne: MISS then HIT with the same bytes; other routes and credentials are not cached', async () => {
     const [a] = apps as [AppHandle, AppHandle];
     const created = await write(a, 'POST', '', { title: 'first' });
@@ -116,7 +142,7 @@ describe('response cache in Strapi', () => {
   it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {
     const [a, b] = apps as [AppHandle, AppHandle];
     const doc = await write(a, 'POST', '', { title: 'rest-before' });
-    const { accessKey } = (await (await fetch(`${a.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { accessKey: string };
+    const { accessKey } = await apiToken(a);
     await get(b, `/api/articles/${doc.documentId}`);
     expect((await get(b, `/api/articles/${doc.documentId}`)).cache).toBe('HIT');
     const put = await fetch(`${a.url}/api/articles/${doc.documentId}`, {
@@ -130,10 +156,43 @@ describe('response cache in Strapi', () => {
     expect((oneB.json().data as Article).title).toBe('rest-after');
   });
 
+  it('an update through a GraphQL mutation on A purges the cached REST reads on A and B: the next read is fresh', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const doc = await write(a, 'POST', '', { title: 'gql-before' });
+    const { accessKey } = await apiToken(a);
+    const one = `/api/articles/${doc.documentId}`;
+    // Cached on both instances before the mutation: without a purge, every read below is this HIT.
+    for (const app of [a, b]) {
+      await get(app, '/api/articles');
+      await get(app, one);
+      const cachedList = await get(app, '/api/articles');
+      expect(cachedList.cache).toBe('HIT');
+      expect(titles(cachedList.json())).toContain('gql-before');
+      expect((await get(app, one)).cache).toBe('HIT');
+    }
+    const res = await fetch(`${a.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessKey}` },
+      body: JSON.stringify({
+        query: 'mutation Rename($id: ID!, $title: String) { updateArticle(documentId: $id, data: { title: $title }) { documentId title } }',
+        variables: { id: doc.documentId, title: 'gql-after' },
+      }),
+    });
+    const body = (await res.json()) as { data?: { updateArticle?: Article }; errors?: unknown };
+    expect(body.errors).toBeUndefined();
+    expect(body.data?.updateArticle?.title).toBe('gql-after');
+    const oneB = await get(b, one);
+    expect(oneB.cache).toBe('MISS');
+    expect((oneB.json().data as Article).title).toBe('gql-after');
+    const listA = await get(a, '/api/articles');
+    expect(listA.cache).toBe('MISS');
+    expect(titles(listA.json())).toContain('gql-after');
+    expect(titles(listA.json())).not.toContain('gql-before');
+  });
+
   it('as a route middleware with byCaller: each API token gets its own entry, keyed by token id; no token is refused', async () => {
     const [a, b] = apps as [AppHandle, AppHandle];
-    const token = async () => (await (await fetch(`${a.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
-    const [t1, t2] = [await token(), await token()];
+    const [t1, t2] = [await apiToken(a), await apiToken(a)];
     const whoami = (app: AppHandle, key?: string) => get(app, '/api/cache-probe/whoami', key ? { authorization: `Bearer ${key}` } : {});
     const first = await whoami(a, t1.accessKey);
     expect(first.cache).toBe('MISS');
@@ -146,16 +205,21 @@ describe('response cache in Strapi', () => {
     expect((other.json() as unknown as { tokenId: number }).tokenId).toBe(t2.id);
     // authentication still runs before a hit: no token, no answer
     expect((await whoami(b)).status).toBe(403);
-    const client = await import('ioredis').then((m) => new m.Redis(redis.standalone.url));
+    const c = client();
     try {
-      const members = await client.smembers(`${prefix}probe:t:route:/api/cache-probe/whoami`);
+      const members = await c.smembers(`${run}probe:t:route:/api/cache-probe/whoami`);
       // fetch sends accept-language: *, a key header by default
-      const keyOf = (id: number) => `${prefix}probe:e:GET /api/cache-probe/whoami|accept-language=*|caller=t:${id}`;
+      const keyOf = (id: number) => `${run}probe:e:GET /api/cache-probe/whoami|accept-language=*|caller=t:${id}`;
       expect(members.sort()).toEqual([keyOf(t1.id), keyOf(t2.id)].sort());
       expect(members.join()).not.toContain(t1.accessKey);
     } finally {
-      client.disconnect();
+      c.disconnect();
     }
+  });
+
+  it('logs no cache trouble', () => {
+    const trouble = /response cache \(connection|purge of .* failed|Unhandled error event|CROSSSLOT/;
+    for (const app of apps) expect(app.logs().split('\n').filter((line) => trouble.test(line))).toEqual([]);
   });
 });
 
