@@ -7,7 +7,11 @@ import { ACTIONS, type ActionUid } from './permissions.js';
 
 const can = (action: ActionUid) => ({ policies: [{ name: 'admin::hasPermissions', config: { actions: [action] } }] });
 
-export const adminRoutes = {
+/**
+ * The admin router, fresh for each Strapi instance (Strapi calls a function-form router with
+ * `{ strapi }` and then writes `info` and `config.auth` into the route objects it gets).
+ */
+export const adminRoutes = () => ({
   type: 'admin' as const,
   routes: [
     { method: 'GET', path: '/connections', handler: 'admin.connections', config: can(ACTIONS.read) },
@@ -21,4 +25,4 @@ export const adminRoutes = {
     { method: 'GET', path: '/cron', handler: 'admin.cron', config: can(ACTIONS.read) },
     { method: 'GET', path: '/stats', handler: 'admin.stats', config: can(ACTIONS.read) },
   ],
-};
+});

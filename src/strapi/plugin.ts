@@ -4,11 +4,15 @@
  * - `config.validator` rejects an invalid config before anything starts (Strapi stops boot).
  * - `register()` opens the connections and waits for them (bounded), so other plugins' `register()`
  *   and every later phase can use `strapi.redis.connections.<name>.client`.
+ * - `bootstrap()` registers the admin panel's RBAC actions; `routes`/`controllers` are its admin
+ *   API under `/redis/...` (src/admin-api, contract in docs/admin-api.md).
  * - `destroy()` closes every client, so the process exits with no open handles.
  */
 import { PLUGIN_ID, validateConfig, type ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
+import { adminRoutes, createAdminController, registerPermissions } from '../admin-api/index.js';
 import { CronGuard } from '../core/cron-guard.js';
+import { CronHistory } from '../core/cron-history.js';
 import { createCacheService, registerCacheInvalidation } from '../middlewares/cache/invalidation.js';
 import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
@@ -45,10 +49,16 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
 
   if (config.settings.enableRedlock) {
     // Installed in register(), before Strapi, any plugin or config/cron-tasks adds a task.
+    const log = createSuiteLog(strapi.log, 'cron', config.settings.debug);
+    const locks = registry.locks;
+    // Runs are recorded on the first quorum connection, for the admin panel of every instance.
+    const historyConnection = registry.get(locks.quorum[0]!, 'settings.redlockConnections');
+    for (const name of locks.quorum) registry.get(name).markUsedBy('cron');
     const guard = new CronGuard({
-      locks: registry.locks,
-      log: createSuiteLog(strapi.log, 'cron', config.settings.debug),
+      locks,
+      log,
       lockTTL: config.settings.lockTTL,
+      history: new CronHistory({ connection: () => historyConnection, log }),
     });
     const cron = strapi.cron;
     if (!cron) throw new Error('settings.enableRedlock is on but this Strapi has no cron service (strapi.cron) to guard.');
@@ -75,9 +85,16 @@ const plugin = {
     validator: (config: unknown) => validateConfig(config),
   },
   register,
-  bootstrap() {},
+  async bootstrap({ strapi }: { strapi: StrapiLike }) {
+    await registerPermissions(strapi);
+  },
   destroy,
   middlewares,
+  routes: { admin: adminRoutes },
+  controllers: {
+    admin: ({ strapi }: { strapi: StrapiLike }) =>
+      createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log }),
+  },
   services: {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
     locks: ({ strapi }: { strapi: StrapiLike }): LocksService => createLocksService(() => registryOf(strapi).locks),

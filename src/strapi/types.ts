@@ -17,4 +17,6 @@ export interface StrapiLike {
   config: { get(path: string, defaultValue?: unknown): unknown };
   redis?: RedisStrapiSurface;
   cron?: CronServiceLike;
+  /** Strapi's service lookup (the admin's permission service, for the plugin's RBAC actions). */
+  service?(uid: string): unknown;
 }

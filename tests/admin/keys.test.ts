@@ -1,5 +1,5 @@
 /**
- * The admin key browser on real Redis (standalone and Cluster): SCAN paging covers every key
+ * The admin key browser on real Redis (standalone, Cluster, Sentinel): SCAN paging covers every key
  * exactly once, per-key facts, bounded value views for each type, deletion of one key and by
  * pattern, parameter errors, and a dead server failing at once.
  */
@@ -48,6 +48,7 @@ async function expectBadParam(promise: Promise<unknown>, param: string): Promise
 describe.each([
   ['standalone', () => redis.standalone.url],
   ['cluster', () => ({ nodes: redis.cluster.nodes })],
+  ['sentinel', () => ({ sentinels: redis.sentinel.sentinels, name: redis.sentinel.name })],
 ])('on %s', (kind, connection) => {
   it('a full SCAN walk with a small count lists each of 500 keys exactly once, and only matching ones', async () => {
     const conn = await connectionTo(connection());

@@ -194,7 +194,7 @@ describe('cache view', () => {
     ['standalone', () => redis.standalone.url],
     ['cluster', () => ({ nodes: redis.cluster.nodes })],
   ])('on %s: tags with entry counts; purge one tag, then all', async (_kind, connection) => {
-    const registry = await ready({ connections: { cache: { connection: connection() as never } } });
+    const registry = await ready({ connections: { cache: { connection: connection() as never, requestTimeout: 5000 } } });
     const host = {};
     expect(await cacheView(host)).toEqual({ enabled: false, tags: [] });
     const mw = responseCache({
@@ -202,6 +202,9 @@ describe('cache view', () => {
       connection: 'cache',
       prefix: randomPrefix('cache'),
       logger: captureLogger(),
+      // a loaded 2-core machine must not turn reads into misses (the default read bound is 50 ms)
+      readTimeout: 5000,
+      writeTimeout: 5000,
       routes: [{ path: '/a/:id', tags: ['a'] }, { path: '/b/:id', tags: ['b', 'shared'] }],
     });
     trackCache(host, mw.cache);

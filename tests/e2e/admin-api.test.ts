@@ -1,0 +1,291 @@
+/**
+ * The admin API of the plugin in a real Strapi 5.54 (child process, packed plugin): every route
+ * answers 401 without an admin token, 403 to an admin whose role lacks its action, and correct
+ * data otherwise, on a standalone and a Cluster connection. A password canary (a server started
+ * with requirepass, a connection using it) never appears in any response. Deletions are logged
+ * with the admin's id.
+ */
+import { hostname } from 'node:os';
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
+import { waitFor } from '../helpers/logger.js';
+import { ensurePlaygroundInstalled, startApp, type AppHandle } from './app.js';
+
+const redis = inject('redis');
+const CANARY = 'Admin-Api-Canary-Secret-7731';
+const p = randomPrefix('e2e-admin');
+const cronTask = `admin-e2e-${p.split(':')[2]}`;
+const ARTICLE_TAG = 'ct:api::article.article';
+
+let app: AppHandle;
+let secured: ServerHandle;
+let standalone: Redis;
+let cluster: Cluster;
+/** Every response body the test saw, checked for the canary at the end. */
+const bodies: string[] = [];
+
+interface Answer {
+  status: number;
+  body: any;
+  text: string;
+}
+
+async function call(method: string, path: string, token?: string, body?: object): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body) headers['content-type'] = 'application/json';
+  const res = await fetch(`${app.url}${path}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  bodies.push(text);
+  let parsed: any;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, text };
+}
+
+async function ok(method: string, path: string, token: string, body?: object): Promise<any> {
+  const res = await call(method, path, token, body);
+  // Strapi answers 201 to the admin's own POSTs that create something (roles, users)
+  expect(res.status === 200 || (res.status === 201 && path.startsWith('/admin/')), `${method} ${path}: ${res.status} ${res.text}`).toBe(true);
+  return res.body.data;
+}
+
+const tokens: { superAdmin: string; reader: string; browser: string; none: string; superAdminId: number } = {} as never;
+
+/** A role with exactly these actions, and a registered user in it; resolves with the user's token. */
+async function userWithActions(name: string, actions: string[]): Promise<string> {
+  const role = await ok('POST', '/admin/roles', tokens.superAdmin, { name: `${name} ${p}`, description: 'e2e' });
+  await ok('PUT', `/admin/roles/${role.id}/permissions`, tokens.superAdmin, {
+    permissions: actions.map((action) => ({ action, subject: null, properties: {}, conditions: [] })),
+  });
+  const email = `${name.toLowerCase()}-${Date.now()}@example.com`;
+  const user = await ok('POST', '/admin/users', tokens.superAdmin, { firstname: name, lastname: 'E2e', email, roles: [role.id] });
+  const registered = await ok('POST', '/admin/register', tokens.superAdmin, {
+    registrationToken: user.registrationToken,
+    userInfo: { firstname: name, lastname: 'E2e', password: 'Passw0rd-e2e!' },
+  });
+  return registered.token as string;
+}
+
+beforeAll(async () => {
+  await ensurePlaygroundInstalled({ quiet: true });
+  secured = await startStandalone({ password: CANARY });
+  standalone = new Redis(redis.standalone.url);
+  cluster = new Cluster(redis.cluster.nodes);
+  // generous bounds: on a loaded 2-core machine a 50 ms read bound (the default) turns hits into misses
+  const cacheConfig = { connection: 'default', prefix: `${p}cache:`, maxAge: 60_000, readTimeout: 5000, writeTimeout: 5000, contentTypes: ['api::article.article'] };
+  app = await startApp({
+    pluginConfig: {
+      settings: { enableRedlock: true, lockTTL: 2000 },
+      connections: {
+        default: { connection: redis.standalone.url },
+        cluster: { connection: { nodes: redis.cluster.nodes } },
+        secured: { connection: `redis://:${CANARY}@127.0.0.1:${secured.port}/2` },
+        dead: { connection: { host: '127.0.0.1', port: 1, password: CANARY }, readyTimeout: 300 },
+      },
+    },
+    middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(cacheConfig)} }];`,
+    cronTasks: `module.exports = { ${JSON.stringify(cronTask)}: { options: '* * * * * *', async task() {} } };`,
+    readyTimeoutMs: 120_000,
+  });
+  const admin = await call('POST', '/admin/register-admin', undefined, { firstname: 'Root', lastname: 'E2e', email: 'root@example.com', password: 'Passw0rd-root!' });
+  expect(admin.status, admin.text).toBe(200);
+  tokens.superAdmin = admin.body.data.token;
+  tokens.superAdminId = admin.body.data.user.id;
+  tokens.reader = await userWithActions('Reader', ['plugin::redis.read']);
+  tokens.browser = await userWithActions('Browser', ['plugin::redis.read', 'plugin::redis.keys.read']);
+  tokens.none = await userWithActions('Nobody', []);
+}, 240_000);
+
+afterAll(async () => {
+  if (app?.isRunning()) await app.stop();
+  await secured?.stop();
+  for (const c of [standalone, cluster]) {
+    if (!c) continue;
+    const keys = await scanAll(c, `${p}*`);
+    await Promise.all(keys.map((k) => c.unlink(k)));
+    await c.unlink(`cron:last:${cronTask}`);
+    c.disconnect();
+  }
+});
+
+async function scanAll(c: Redis | Cluster, pattern: string): Promise<string[]> {
+  const nodes = c instanceof Cluster ? c.nodes('master') : [c];
+  const out: string[] = [];
+  for (const n of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await n.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+  }
+  return out;
+}
+
+const enc = encodeURIComponent;
+
+// Every route, the action it needs, and a request that is valid for it.
+const routes: { method: string; path: () => string; action: 'read' | 'keys.read' | 'keys.delete' | 'cache.purge'; body?: object }[] = [
+  { method: 'GET', path: () => '/redis/connections', action: 'read' },
+  { method: 'GET', path: () => '/redis/connections/default/server', action: 'read' },
+  { method: 'GET', path: () => `/redis/connections/default/keys?pattern=${enc(`${p}*`)}`, action: 'keys.read' },
+  { method: 'GET', path: () => `/redis/connections/default/key?key=${enc(`${p}rbac`)}`, action: 'keys.read' },
+  { method: 'DELETE', path: () => `/redis/connections/default/key?key=${enc(`${p}rbac`)}`, action: 'keys.delete' },
+  { method: 'POST', path: () => '/redis/connections/default/keys/delete', action: 'keys.delete', body: { pattern: `${p}rbac*`, confirm: `${p}rbac*` } },
+  { method: 'GET', path: () => '/redis/cache', action: 'read' },
+  { method: 'POST', path: () => '/redis/cache/purge', action: 'cache.purge', body: { tag: ARTICLE_TAG } },
+  { method: 'GET', path: () => '/redis/cron', action: 'read' },
+  { method: 'GET', path: () => '/redis/stats', action: 'read' },
+];
+
+describe('RBAC on every route', () => {
+  it('registers the four actions with Strapi (section plugins, plugin redis)', async () => {
+    const data = await ok('GET', '/admin/permissions', tokens.superAdmin);
+    const plugins = JSON.stringify(data.sections.plugins);
+    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.cache.purge']) {
+      expect(plugins).toContain(`"action":"${action}"`);
+    }
+  });
+
+  it.each(routes)('$method $action: 401 without a token, 403 without the action, 200 with it', async (route) => {
+    await standalone.set(`${p}rbac`, 'x');
+    expect((await call(route.method, route.path(), undefined, route.body)).status).toBe(401);
+    expect((await call(route.method, route.path(), 'not-a-jwt', route.body)).status).toBe(401);
+    const denied = await call(route.method, route.path(), tokens.none, route.body);
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ data: null, error: { status: 403, name: 'PolicyError' } });
+    // reader: only plugin::redis.read; browser: read + keys.read
+    expect((await call(route.method, route.path(), tokens.reader, route.body)).status).toBe(route.action === 'read' ? 200 : 403);
+    expect((await call(route.method, route.path(), tokens.browser, route.body)).status).toBe(route.action === 'read' || route.action === 'keys.read' ? 200 : 403);
+    expect((await call(route.method, route.path(), tokens.superAdmin, route.body)).status).toBe(200);
+  });
+});
+
+describe('data', () => {
+  it('connections: state, endpoints without secrets, nodes and the features that use each', async () => {
+    const data = await ok('GET', '/redis/connections', tokens.reader);
+    const byName = Object.fromEntries(data.map((c: { name: string }) => [c.name, c]));
+    expect(Object.keys(byName).sort()).toEqual(['cluster', 'dead', 'default', 'secured']);
+    expect(byName.default).toMatchObject({ topology: 'standalone', ready: true, state: 'ready', nodes: [{ address: `127.0.0.1:${redis.standalone.port}` }] });
+    // the lock quorum (default: the first connection) runs the cron guard and the cache middleware uses it
+    expect(byName.default.features).toEqual(['locks', 'cron', 'cache']);
+    expect(byName.cluster).toMatchObject({ topology: 'cluster', ready: true, features: [] });
+    expect(byName.cluster.nodes).toHaveLength(6);
+    expect(byName.secured).toMatchObject({ ready: true, endpoint: expect.stringContaining(':***@') });
+    expect(byName.dead).toMatchObject({ ready: false, pingMs: null });
+  });
+
+  it('server: INFO per node, standalone and Cluster; a dead connection is a 503', async () => {
+    const own = await ok('GET', '/redis/connections/default/server', tokens.reader);
+    expect(own).toMatchObject({ connection: 'default', topology: 'standalone', nodes: [{ address: `127.0.0.1:${redis.standalone.port}`, role: 'master' }] });
+    expect(own.nodes[0].info.keys).toBe(await standalone.dbsize());
+    const c = await ok('GET', '/redis/connections/cluster/server', tokens.reader);
+    expect(c.nodes).toHaveLength(6);
+    expect(c.nodes.filter((n: { role: string; info: { role: string } | null }) => n.role === 'master' && n.info?.role === 'master')).toHaveLength(3);
+    const dead = await call('GET', '/redis/connections/dead/server', tokens.reader);
+    expect(dead.status).toBe(503);
+    expect(dead.body).toMatchObject({ data: null, error: { status: 503, name: 'ServiceUnavailableError', message: expect.stringContaining('"dead" is not ready') } });
+    const unknown = await call('GET', '/redis/connections/nope/server', tokens.reader);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.message).toMatch(/"cluster".*"dead".*"default".*"secured"|configured connections/);
+  });
+
+  it.each(['default', 'cluster'])('keys on %s: a paged walk lists every key once; values; delete one and by pattern (logged with the admin id)', async (name) => {
+    const c = name === 'default' ? standalone : cluster;
+    const base = `${p}${name}:`;
+    await Promise.all(Array.from({ length: 150 }, (_, i) => c.set(`${base}k:${i}`, String(i))));
+    await c.hset(`${base}h`, 'f', 'v');
+    const seen: string[] = [];
+    let cursor: string | null = '0';
+    while (cursor !== null) {
+      const page: { keys: { key: string; type: string }[]; cursor: string | null } = await ok(
+        'GET',
+        `/redis/connections/${name}/keys?pattern=${enc(`${base}k:*`)}&count=20&cursor=${enc(cursor)}`,
+        tokens.browser,
+      );
+      seen.push(...page.keys.map((k) => k.key));
+      cursor = page.cursor;
+    }
+    expect(seen.length).toBe(150);
+    expect(new Set(seen).size).toBe(150);
+    expect((await ok('GET', `/redis/connections/${name}/key?key=${enc(`${base}k:7`)}`, tokens.browser))).toMatchObject({ key: `${base}k:7`, type: 'string', value: '7', encoding: 'utf8', truncated: false, ttlMs: -1 });
+    expect((await ok('GET', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.browser))).toMatchObject({ type: 'hash', value: [['f', 'v']], length: 1 });
+    expect((await call('GET', `/redis/connections/${name}/keys?count=5000`, tokens.browser)).body.error).toMatchObject({ status: 400, message: expect.stringMatching(/^count: /) });
+
+    expect(await ok('DELETE', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.superAdmin)).toEqual({ deleted: 1 });
+    expect(await c.exists(`${base}h`)).toBe(0);
+    const mismatch = await call('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:*` });
+    expect(mismatch.status).toBe(400);
+    expect(mismatch.body.error.message).toMatch(/^confirm: /);
+    // k:1, k:10..k:19, k:100..k:149: 1 + 10 + 50
+    expect(await ok('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:1*` })).toEqual({ deleted: 61 });
+    expect((await scanAll(c, `${base}k:*`)).length).toBe(89);
+    await waitFor(() => app.logs().includes(`[redis] admin ${tokens.superAdminId} deleted keys matching "${base}k:1*" on connection "${name}" (61 removed)`), 10_000, 'the deletion log line');
+    expect(app.logs()).toContain(`[redis] admin ${tokens.superAdminId} deleted key "${base}h" on connection "${name}" (1 removed)`);
+  });
+
+  it('the password-protected connection works through the API', async () => {
+    const direct = new Redis({ host: '127.0.0.1', port: secured.port, password: CANARY, db: 2 });
+    await direct.set(`${p}sec`, 'v');
+    direct.disconnect();
+    const page = await ok('GET', `/redis/connections/secured/keys?pattern=${enc(`${p}*`)}`, tokens.browser);
+    expect(page).toEqual({ keys: [{ key: `${p}sec`, type: 'string', ttlMs: -1, size: expect.any(Number), length: 1 }], cursor: null });
+    const server = await ok('GET', '/redis/connections/secured/server', tokens.reader);
+    expect(server.nodes[0].info.role).toBe('master');
+  });
+
+  it('cache: the content type tag with its entry count; purge by tag and all', async () => {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${app.url}/api/articles?pagination[page]=${i + 1}`);
+      expect(res.status).toBe(200);
+    }
+    const view = await ok('GET', '/redis/cache', tokens.reader);
+    expect(view).toEqual({ enabled: true, connection: 'default', tags: [{ tag: ARTICLE_TAG, entries: await standalone.scard(`${p}cache:t:${ARTICLE_TAG}`) }] });
+    expect(view.tags[0].entries).toBeGreaterThanOrEqual(3);
+    const purged = await ok('POST', '/redis/cache/purge', tokens.superAdmin, { tag: ARTICLE_TAG });
+    expect(purged.purged).toBeGreaterThanOrEqual(3);
+    expect((await ok('GET', '/redis/cache', tokens.reader)).tags).toEqual([{ tag: ARTICLE_TAG, entries: 0 }]);
+    expect((await fetch(`${app.url}/api/articles?pagination[page]=1`)).headers.get('x-cache')).toBe('MISS');
+    expect(await ok('POST', '/redis/cache/purge', tokens.superAdmin, { all: true })).toEqual({ purged: 1 });
+    const unknown = await call('POST', '/redis/cache/purge', tokens.superAdmin, { tag: 'nope' });
+    expect(unknown.status).toBe(400);
+    await waitFor(() => app.logs().includes(`[redis] admin ${tokens.superAdminId} purged every cache tag (1 entries removed)`), 10_000, 'the purge log line');
+  });
+
+  it('cron: the guarded task with its last run from Redis (tick, start, result, this instance)', async () => {
+    let task: any;
+    await waitFor(async () => {
+      const data = await ok('GET', '/redis/cron', tokens.reader);
+      task = data.tasks.find((t: { name: string }) => t.name === cronTask);
+      return data.enabled === true && task?.lastRun?.ok === true && task.lastRunSource === 'redis';
+    }, 20_000, 'a recorded cron run');
+    expect(task).toMatchObject({ bypassRedlock: false, allowOverlap: false, lastRun: { instance: `${hostname()}:${app.pid}` } });
+    expect(Date.parse(task.lastRun.tick)).toBeGreaterThan(Date.now() - 60_000);
+    expect(await standalone.hget(`cron:last:${cronTask}`, 'instance')).toBe(`${hostname()}:${app.pid}`);
+  });
+
+  it('stats: this instance\'s counters (cache, rate limit, cron)', async () => {
+    const before = await ok('GET', '/redis/stats', tokens.reader);
+    expect(before.instance).toBe(`${hostname()}:${app.pid}`);
+    expect(before.cron.runs).toBeGreaterThanOrEqual(1);
+    await fetch(`${app.url}/api/articles?stats=1`);
+    await fetch(`${app.url}/api/articles?stats=1`);
+    const after = await ok('GET', '/redis/stats', tokens.reader);
+    expect(after.cache.misses).toBe(before.cache.misses + 1);
+    expect(after.cache.hits).toBe(before.cache.hits + 1);
+    expect(after.rateLimit).toMatchObject({ passed: 0, limited: 0 });
+  });
+});
+
+describe('secrets', () => {
+  it('no response body contains the password canary', async () => {
+    expect(bodies.length).toBeGreaterThan(50);
+    for (const body of bodies) expect(body).not.toContain(CANARY);
+    expect(app.logs()).not.toContain(CANARY);
+  });
+});
