@@ -190,6 +190,14 @@ describe('data', () => {
     const dead = await call('GET', '/redis/connections/dead/server', tokens.reader);
     expect(dead.status).toBe(503);
     expect(dead.body).toMatchObject({ data: null, error: { status: 503, name: 'ServiceUnavailableError', message: expect.stringContaining('"dead" is not ready') } });
+    // the key routes too: at once, not after a hang
+    const started = Date.now();
+    const deadKeys = await call('GET', '/redis/connections/dead/keys', tokens.browser);
+    expect(deadKeys.status).toBe(503);
+    expect(deadKeys.body.error.message).toContain('"dead" is not ready');
+    expect((await call('DELETE', `/redis/connections/dead/key?key=x`, tokens.superAdmin)).status).toBe(503);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect((await call('GET', '/redis/connections/nope/keys', tokens.browser)).status).toBe(404);
     const unknown = await call('GET', '/redis/connections/nope/server', tokens.reader);
     expect(unknown.status).toBe(404);
     expect(unknown.body.error.message).toMatch(/"cluster".*"dead".*"default".*"secured"|configured connections/);
