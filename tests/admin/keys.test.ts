@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AdminApiError, deleteByPattern, deleteKey, keyValue, scanKeys, STRING_MAX_BYTES, ITEM_MAX_CHARS } from '../../src/admin-api/index.js';
-import { RedisUnavailableError, type RedisConnection, type RedisRegistry } from '../../src/index.js';
+import { RedisTimeoutError, RedisUnavailableError, type RedisConnection, type RedisRegistry } from '../../src/index.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { waitFor } from '../helpers/logger.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';
@@ -233,5 +233,21 @@ describe('a server that is down', () => {
       await expect(call()).rejects.toBeInstanceOf(RedisUnavailableError);
     }
     expect(Date.now() - started).toBeLessThan(500);
+  });
+
+  it('a server that hangs (SIGSTOP) gives RedisTimeoutError after max(requestTimeout, 2000) ms, not a hang', async () => {
+    await server.restart();
+    const conn = await connectionTo({ host: server.host, port: server.port });
+    await conn.client.set('k', 'v');
+    server.pause();
+    try {
+      const started = Date.now();
+      await expect(keyValue(conn, { key: 'k' })).rejects.toBeInstanceOf(RedisTimeoutError);
+      const took = Date.now() - started;
+      expect(took).toBeGreaterThanOrEqual(2000 - 50);
+      expect(took).toBeLessThan(2000 + 1500);
+    } finally {
+      server.resume();
+    }
   });
 });
