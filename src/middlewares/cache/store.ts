@@ -13,9 +13,16 @@
  *
  * Failure policy: fail open. Every command is bounded; a failed or slow read is a miss, a failed
  * write is skipped. One warning per outage, one info line when it answers again.
+ *
+ * Reads are bounded by `readTimeout` decided after the event loop's I/O phase: when the loop was
+ * busy past the bound (a saturated process), Node runs expired timers before it reads sockets, so
+ * a plain timer would turn a reply that had already arrived into a miss, and that miss runs the
+ * handler, which loads the process further. The bound's timer therefore decides in the check phase
+ * (`setImmediate`), after the replies that arrived in time were read.
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
+import { RedisTimeoutError } from '../../core/errors.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
@@ -128,6 +135,30 @@ export interface CacheCounters {
   errors: number;
 }
 
+/**
+ * `promise`, or a rejection `ms` after now, decided after the I/O phase of the loop turn in which
+ * the timer expires: a reply that is already in the socket buffer by then wins.
+ */
+export function settleWithin<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => setImmediate(() => reject(onTimeout())), ms);
+    timer.unref?.();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** How much longer than `readTimeout` the connection's own bound on a read is (it only backs ours up). */
+const READ_BACKSTOP_MS = 1000;
+
 /** How many UNLINK/SREM commands a purge keeps in flight. */
 const PURGE_BATCH = 200;
 
@@ -138,6 +169,7 @@ export class CacheStore {
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
   readonly #outage: OutageLog;
+  readonly #name: string;
 
   constructor(options: { prefix: string; connection: () => BoundedConnection; log: () => SuiteLog; readTimeout: number; writeTimeout?: number | undefined; name?: string }) {
     this.prefix = options.prefix;
@@ -149,6 +181,7 @@ export class CacheStore {
     );
     this.#readTimeout = options.readTimeout;
     this.#writeTimeout = options.writeTimeout;
+    this.#name = options.name ?? 'default';
   }
 
   entryKey(key: string): string {
@@ -186,7 +219,7 @@ export class CacheStore {
     const lockKey = this.lockKey(entryKey);
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(settings.pollInterval, Math.max(1, deadline - Date.now()))));
-      const polled = await this.#run((c) => Promise.all([c.getBuffer(entryKey), c.exists(lockKey)]), this.#readTimeout);
+      const polled = await this.#read((c) => Promise.all([c.getBuffer(entryKey), c.exists(lockKey)]));
       if (polled === undefined) return null;
       const [raw, locked] = polled;
       if (raw) return decodeEntry(raw);
@@ -197,7 +230,7 @@ export class CacheStore {
 
   /** One GET, bounded by `readTimeout`. `undefined` = Redis failed (a miss), `null` = not cached. */
   async read(entryKey: string): Promise<CachedResponse | null | undefined> {
-    const raw = await this.#run((c) => c.getBuffer(entryKey), this.#readTimeout);
+    const raw = await this.#read((c) => c.getBuffer(entryKey));
     if (raw === undefined) return undefined;
     if (raw === null) return null;
     return decodeEntry(raw);
@@ -206,7 +239,7 @@ export class CacheStore {
   /** The current generation of each tag (joined), or undefined when Redis failed. */
   async generations(tags: readonly string[]): Promise<string | undefined> {
     if (tags.length === 0) return '';
-    const gens = await this.#run((c) => Promise.all(tags.map((t) => c.get(this.genKey(t)))), this.#readTimeout);
+    const gens = await this.#read((c) => Promise.all(tags.map((t) => c.get(this.genKey(t)))));
     return gens === undefined ? undefined : gens.map((g) => g ?? '0').join(',');
   }
 
@@ -256,6 +289,12 @@ export class CacheStore {
   /** How many entry keys tag `tag` holds (SCARD of its tag set; entries that expired since may be counted). Throws when Redis fails. */
   async tagSize(tag: string): Promise<number> {
     return this.#conn().run((c) => c.scard(this.tagKey(tag)), this.#writeTimeout);
+  }
+
+  /** A read bounded by `readTimeout` (see settleWithin); failures and timeouts resolve to undefined. */
+  #read<T>(command: (client: RedisClient) => Promise<T>): Promise<T | undefined> {
+    const ms = this.#readTimeout;
+    return this.#run((c) => settleWithin(command(c), ms, () => new RedisTimeoutError(this.#name, ms)), ms + READ_BACKSTOP_MS);
   }
 
   /** A bounded command; failures and timeouts resolve to undefined (logged once per outage). */
