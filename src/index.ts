@@ -42,13 +42,13 @@ export {
 } from './core/errors.js';
 export type { ConfigIssue } from './core/errors.js';
 export { LockService, LockBusyError, LockLostError, LockTimeoutError, LockUnavailableError, LOCK_KEY_PREFIX } from './core/locks.js';
-export type { HeldLock, LockContext, LockOptions } from './core/locks.js';
+export type { HeldLock, LockContext, LockOptions, LockStats } from './core/locks.js';
 export { CronGuard } from './core/cron-guard.js';
 export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
-export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
+export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, sessionCounters, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
 export type { RedisSessionStoreOptions, RedisSessionOptions } from './session/index.js';
 export { createApolloCache, RedisApolloCache, DEFAULT_APOLLO_NAMESPACE, createKeyv, createKeyvStore, RedisKeyvStore, DEFAULT_MAX_TTL_MS } from './graphql/index.js';
 export type { ApolloCacheOptions, ConnectionKeyvOptions, RedisKeyvOptions, RedisKeyvStoreOptions, RedisTargetOptions, StoreCounters } from './graphql/index.js';

@@ -3,7 +3,7 @@
  * server view (INFO of every node: memory, traffic, keyspace, replication). Neither shows a
  * secret: endpoints are the redacted ones of the config, errors go through `redactText`.
  */
-import type { Cluster, Redis } from 'ioredis';
+import { Redis, type Cluster } from 'ioredis';
 import { parseClusterNodes, type ConnectionStatus, type RedisConnection } from '../core/connection.js';
 import { RedisTimeoutError } from '../core/errors.js';
 import { serverStats, type ServerStats } from '../core/info.js';
@@ -115,9 +115,12 @@ export async function serverView(conn: RedisConnection): Promise<ServerView> {
       const base = { address: n.address, ...(n.role ? { role: n.role } : {}) };
       const node = linked.get(n.address);
       if (n.state === 'fail') return { ...base, info: null, error: 'the cluster marks this node as failed' };
-      if (!node || node.status === 'end') return { ...base, info: null, error: 'this client has no link to the node' };
       try {
-        const text = await withTimeout(node.info(), timeout, () => new RedisTimeoutError(`${conn.name} (node ${n.address})`, timeout));
+        const text = await withTimeout(
+          node && node.status !== 'end' ? node.info() : infoOnce(cluster, n.address, timeout),
+          timeout,
+          () => new RedisTimeoutError(`${conn.name} (node ${n.address})`, timeout),
+        );
         return { ...base, info: serverStats(text, 0) };
       } catch (err) {
         return { ...base, info: null, error: redactText((err as Error).message) };
@@ -125,4 +128,29 @@ export async function serverView(conn: RedisConnection): Promise<ServerView> {
     }),
   );
   return { connection: conn.name, topology: conn.topology, nodes, fetchedAt };
+}
+
+/**
+ * INFO of a Cluster node the client has no link to (ioredis links only the nodes CLUSTER SLOTS
+ * lists; Redis leaves out replicas it does not count as available yet, e.g. before their first
+ * replication offset): one short-lived connection with the cluster's own node options (auth, TLS).
+ */
+async function infoOnce(cluster: Cluster, address: string, timeoutMs: number): Promise<string> {
+  const i = address.lastIndexOf(':');
+  const client = new Redis({
+    ...(cluster.options.redisOptions ?? {}),
+    host: address.slice(0, i),
+    port: Number(address.slice(i + 1)),
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined); // the command's rejection reports it
+  try {
+    await client.connect();
+    return await client.info();
+  } finally {
+    client.disconnect();
+  }
 }

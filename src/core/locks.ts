@@ -123,7 +123,23 @@ function boundedClient(conn: RedisConnection): RedlockClient {
   };
 }
 
+/** In-process counters of one lock service (since it was created). */
+export interface LockStats {
+  /** Locks acquired. */
+  acquired: number;
+  /** Acquires that failed because the lock is held elsewhere (after the retries). */
+  busy: number;
+  /** Acquires that gave up after `acquireTimeout`. */
+  timedOut: number;
+  /** Acquires that failed because too few lock connections answered. */
+  unavailable: number;
+  /** Held locks lost (an extension failed, or it expired before it could be extended). */
+  lost: number;
+}
+
 export class LockService {
+  /** Counters on this instance; read them through the status service or the admin panel. */
+  readonly stats: LockStats = { acquired: 0, busy: 0, timedOut: 0, unavailable: 0, lost: 0 };
   readonly #redlock: Redlock;
   readonly #conns: readonly RedisConnection[];
   readonly #opts: LockServiceOptions;
@@ -184,6 +200,7 @@ export class LockService {
       lock = await withTimeout(attempt, timeout, () => new LockTimeoutError(list, timeout));
     } catch (err) {
       if (err instanceof LockTimeoutError) {
+        this.stats.timedOut++;
         // redlock may still hold a minority of votes (it never settles a split vote): remove our
         // value from every member now, and again if a late attempt ever completes.
         const undo = () => this.#releaseEverywhere(keys, value);
@@ -191,15 +208,20 @@ export class LockService {
         attempt.then(undo, () => undefined);
         throw err;
       }
-      throw await this.#classify(list, err);
+      const failure = await this.#classify(list, err);
+      if (failure instanceof LockBusyError) this.stats.busy++;
+      else this.stats.unavailable++;
+      throw failure;
     }
     let fencingTokens: Record<string, number> = Object.fromEntries(list.map((r) => [r, 0]));
     try {
       if (options.fence !== false) fencingTokens = await this.#fence(list);
     } catch (err) {
       await this.#redlock.release(lock).catch(() => undefined);
+      this.stats.unavailable++;
       throw new LockUnavailableError(list, `the fencing counter could not be incremented (${redactText((err as Error).message)})`, { cause: err });
     }
+    this.stats.acquired++;
     return this.#held(list, lock, ttl, fencingTokens, options.autoExtend !== false);
   }
 
@@ -272,6 +294,7 @@ export class LockService {
     const controller = new AbortController();
     const redlock = this.#redlock;
     const log = this.#opts.log;
+    const stats = this.stats;
     let lock = initial;
     let released = false;
     let timer: NodeJS.Timeout | undefined;
@@ -279,6 +302,7 @@ export class LockService {
     const lose = (detail: string, cause?: unknown) => {
       if (controller.signal.aborted) return;
       const error = new LockLostError(resources, detail, { cause });
+      stats.lost++;
       log.warn(error.message);
       controller.abort(error);
     };

@@ -8,7 +8,7 @@ import type { RedisClient } from './client.js';
 import { RedisNotReadyError, UnknownConnectionError } from './errors.js';
 import { consoleLogger, createSuiteLog, enableIORedisDebug, installDebugRedaction, type RedisLogger, type SuiteLog } from './logger.js';
 import { registerSecretsIn } from './redact.js';
-import { LockService } from './locks.js';
+import { LockService, type LockStats } from './locks.js';
 
 export interface RedisRegistryOptions {
   /** Where warnings and errors go. @default console */
@@ -48,6 +48,8 @@ export interface RedisRegistry {
   status(): Promise<RedisStatus>;
   /** Distributed locks on the `settings.redlockConnections` quorum (created on first use). */
   readonly locks: LockService;
+  /** The lock service's counters, or null while nothing has used locks (reading it creates nothing). */
+  readonly lockStats: LockStats | null;
   /** QUIT every client (bounded), then disconnect: no socket or timer is left open. */
   close(): Promise<void>;
 }
@@ -101,6 +103,10 @@ class Registry implements RedisRegistry {
       connections[c.name] = new RedisConnection(c, createSuiteLog(logger, `connection:${c.name}`, c.debug));
     }
     this.connections = Object.freeze(connections);
+  }
+
+  get lockStats(): LockStats | null {
+    return this.#locks ? { ...this.#locks.stats } : null;
   }
 
   get locks(): LockService {

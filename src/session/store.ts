@@ -61,6 +61,38 @@ function checkMs(name: string, value: unknown, min: number): number | undefined 
   return value;
 }
 
+/** In-process counters of every Redis session store in this process (since start). */
+export interface SessionCounters {
+  /** Session reads that found a session. */
+  loaded: number;
+  /** Session reads that found none (new visitor, expired, or unreadable data). */
+  missing: number;
+  /** Sessions written. */
+  saved: number;
+  /** Sessions removed (logout, regenerate). */
+  destroyed: number;
+  /** Stored values that were not a JSON object (removed, treated as no session). */
+  corrupt: number;
+  /** Commands that failed (not ready, timed out, or an error reply): the request got 503. */
+  failures: number;
+}
+
+// On globalThis under a registered symbol: the CommonJS and the ESM build of the package share it.
+const COUNTERS_KEY = Symbol.for('strapi-plugin-redis-suite.session-counters');
+const sessionCountersStore = ((globalThis as Record<symbol, unknown>)[COUNTERS_KEY] ??= {
+  loaded: 0,
+  missing: 0,
+  saved: 0,
+  destroyed: 0,
+  corrupt: 0,
+  failures: 0,
+}) as SessionCounters;
+
+/** A snapshot of the session counters of this process. */
+export function sessionCounters(): SessionCounters {
+  return { ...sessionCountersStore };
+}
+
 export class RedisSessionStore {
   readonly prefix: string;
   readonly sessionTTL: number;
@@ -94,12 +126,20 @@ export class RedisSessionStore {
 
   async get(key: string, _maxAge?: unknown, _options?: KoaSessionGetOptions): Promise<Record<string, unknown> | undefined> {
     const raw = await this.#run((c) => c.get(this.prefix + key));
-    if (raw === null || raw === undefined) return undefined;
+    if (raw === null || raw === undefined) {
+      sessionCountersStore.missing++;
+      return undefined;
+    }
     try {
       const data: unknown = JSON.parse(raw);
-      if (data && typeof data === 'object' && !Array.isArray(data)) return data as Record<string, unknown>;
+      if (data && typeof data === 'object' && !Array.isArray(data)) {
+        sessionCountersStore.loaded++;
+        return data as Record<string, unknown>;
+      }
       throw new Error('not a JSON object');
     } catch (err) {
+      sessionCountersStore.corrupt++;
+      sessionCountersStore.missing++;
       this.#logs().warn(`session ${this.prefix}<id> holds data that is not a JSON object (${(err as Error).message}); treated as no session`);
       // removing it keeps the next request from hitting it again; bounded and best effort
       this.#run((c) => c.del(this.prefix + key)).catch(() => undefined);
@@ -109,10 +149,12 @@ export class RedisSessionStore {
 
   async set(key: string, sess: unknown, maxAge?: unknown, _options?: KoaSessionSetOptions): Promise<void> {
     await this.#run((c) => c.set(this.prefix + key, JSON.stringify(sess), 'PX', this.ttlFor(maxAge)));
+    sessionCountersStore.saved++;
   }
 
   async destroy(key: string, _options?: { ctx?: unknown }): Promise<void> {
     await this.#run((c) => c.del(this.prefix + key));
+    sessionCountersStore.destroyed++;
   }
 
   #logs(): SuiteLog {
@@ -130,6 +172,7 @@ export class RedisSessionStore {
     try {
       result = await conn.run(command, this.#timeout);
     } catch (err) {
+      sessionCountersStore.failures++;
       this.#outage.failed(err);
       throw new SessionStoreUnavailableError({ cause: err });
     }

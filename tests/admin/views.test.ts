@@ -70,7 +70,7 @@ describe('server view', () => {
     const masterAddresses = new Set(masters.map((m) => m.address));
     for (const m of masters) expect(m.info).toMatchObject({ mode: 'cluster', role: 'master', connectedReplicas: 1 });
     for (const r of replicas) {
-      expect(r.info?.role).toBe('slave');
+      expect(r.info?.role, JSON.stringify(r)).toBe('slave');
       expect(masterAddresses.has(r.info!.masterAddress!)).toBe(true);
     }
   });
@@ -237,6 +237,9 @@ describe('cache view', () => {
     const stats = statsView(host, undefined, 'host-a:1');
     expect(stats).toMatchObject({ instance: 'host-a:1', cron: null, cache: { hits: 1, misses: 7, purges: 4 } });
     expect(stats.rateLimit).toHaveProperty('passed');
+    expect(stats.sessions).toMatchObject({ loaded: expect.any(Number), saved: expect.any(Number), failures: expect.any(Number) });
+    expect(stats.locks).toBeNull();
+    expect(statsView(host, undefined, 'x', { acquired: 2, busy: 1, timedOut: 0, unavailable: 0, lost: 0 }).locks).toMatchObject({ acquired: 2, busy: 1 });
     expect(statsView({}, undefined, 'x').cache).toBeNull();
   });
 });

@@ -21,9 +21,11 @@ describe('locks on one connection', () => {
   it('acquire, busy while held, release, and a growing fencing token', async () => {
     const reg = standalone();
     await reg.waitUntilReady();
+    expect(reg.lockStats).toBeNull(); // reading the counters creates no lock service
     const r = randomPrefix('lock');
     const a = await reg.locks.acquire(r);
     await expect(reg.locks.acquire(r, { wait: false })).rejects.toBeInstanceOf(LockBusyError);
+    expect(reg.lockStats).toEqual({ acquired: 1, busy: 1, timedOut: 0, unavailable: 0, lost: 0 });
     const pttl = await reg.client('main').pttl(`${LOCK_KEY_PREFIX}${r}`);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(1000);
@@ -69,6 +71,7 @@ describe('locks on one connection', () => {
     await reg.client('main').set(`${LOCK_KEY_PREFIX}${r}`, 'stolen', 'PX', 5000);
     await waitFor(() => lock.signal.aborted, 3000, 'abort');
     expect(lock.signal.reason).toBeInstanceOf(LockLostError);
+    expect(reg.lockStats).toMatchObject({ acquired: 1, lost: 1 });
     await lock.release();
     // release is token-checked: the other holder's key is untouched
     expect(await reg.client('main').get(`${LOCK_KEY_PREFIX}${r}`)).toBe('stolen');
@@ -82,6 +85,7 @@ describe('locks on one connection', () => {
     const started = performance.now();
     await expect(reg.locks.acquire(r, { acquireTimeout: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
     expect(performance.now() - started).toBeLessThan(1500);
+    expect(reg.lockStats).toMatchObject({ acquired: 1, timedOut: 1 });
     await held.release();
   });
 
@@ -154,6 +158,7 @@ describe('a quorum of three independent servers', () => {
     expect(performance.now() - started).toBeLessThan(3000);
     expect(err).toBeInstanceOf(LockUnavailableError);
     expect((err as Error).message).toMatch(/2 of 3 lock connections failed/);
+    expect(reg.lockStats).toMatchObject({ acquired: 0, unavailable: 1 });
     await Promise.all([servers[1]!.restart(), servers[2]!.restart()]);
   });
 
