@@ -2,8 +2,11 @@
 // Installs the playground Strapi app and the packed plugin into it, and makes app folders
 // that boot it. Used by `npm run demo`, CI and tests/e2e/app.ts.
 //
-//   node scripts/playground.mjs install [--force]   deps (npm ci), build + pack, install the tarball
-//   node scripts/playground.mjs app-dir <dir>        make a bootable app folder at <dir>
+//   node scripts/playground.mjs install [--force]      deps (npm ci), build + pack, install the tarball
+//   node scripts/playground.mjs deps                   deps only (npm ci when the lock changed), and the
+//                                                      admin/node_modules link the admin typecheck uses
+//   node scripts/playground.mjs admin-build [--force]  install, then `strapi build` of the admin panel
+//   node scripts/playground.mjs app-dir <dir>          make a bootable app folder at <dir>
 //
 // Layout:
 //   playground/                 committed app: config/, src/, public/, server.js, package.json + lock
@@ -12,9 +15,16 @@
 //   .pack/playground/           the tarball of this repository and a stamp of what it was built from
 //   <app dir>                   a copy of the app whose package.json lists the plugin (that is how
 //                               Strapi finds installed plugins), with node_modules -> playground's
+//                               and, once the admin was built, build -> <admin app folder>/build
+//   <tmp>/redis-suite-admin-app-<hash>/
+//                               the app folder `strapi build` runs in; build/ is the admin panel,
+//                               served by apps started with PLAYGROUND_SERVE_ADMIN=1
+//   admin/node_modules          -> playground/node_modules: the admin panel's sources typecheck
+//                               against the Strapi, design system and React the build uses
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -25,9 +35,17 @@ export const PLAYGROUND_DIR = path.join(ROOT_DIR, 'playground');
 export const PLAYGROUND_MODULES = path.join(PLAYGROUND_DIR, 'node_modules');
 export const PACK_DIR = path.join(ROOT_DIR, '.pack', 'playground');
 
+// Outside the repository: `strapi build` looks for a tsconfig.json in the app folder and every
+// folder above it, and would take this repository's for the app's.
+export const ADMIN_APP_DIR = path.join(os.tmpdir(), `redis-suite-admin-app-${createHash('sha256').update(ROOT_DIR).digest('hex').slice(0, 8)}`);
+export const ADMIN_BUILD_DIR = path.join(ADMIN_APP_DIR, 'build');
+
 const PACK_STAMP = path.join(PACK_DIR, 'stamp.json');
 const INSTALL_STAMP = path.join(PLAYGROUND_MODULES, '.redis-suite-playground.json');
+const ADMIN_STAMP = path.join(ADMIN_APP_DIR, '.admin-build.json');
+const ADMIN_TYPES_LINK = path.join(ROOT_DIR, 'admin', 'node_modules');
 const LOCK_DIR = path.join(PACK_DIR, 'install.lock');
+const ADMIN_LOCK_DIR = path.join(ROOT_DIR, '.pack', 'admin-build.lock');
 const LOCK_WAIT_MS = 15 * 60 * 1000;
 
 /** What an app folder is made of: copied from playground/ (node_modules is linked). */
@@ -67,11 +85,11 @@ const childEnv = () => {
   return env;
 };
 
-const run = (command, args, { cwd, log }) =>
+const run = (command, args, { cwd, log, env = {} }) =>
   new Promise((resolve, reject) => {
     const started = Date.now();
     log(`$ ${[command, ...args].join(' ')}   (in ${path.relative(ROOT_DIR, cwd) || '.'})`);
-    const child = spawn(command, args, { cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd, env: { ...childEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -96,25 +114,26 @@ const pidAlive = (pid) => {
 };
 
 // The pid in the lock: a number, 0 while it is being written, null when the lock is gone.
-const lockOwner = () => {
+const lockOwner = (lockDir) => {
   try {
-    return Number(fs.readFileSync(path.join(LOCK_DIR, 'pid'), 'utf8')) || 0;
+    return Number(fs.readFileSync(path.join(lockDir, 'pid'), 'utf8')) || 0;
   } catch (error) {
-    return fs.existsSync(LOCK_DIR) ? 0 : null;
+    return fs.existsSync(lockDir) ? 0 : null;
   }
 };
 
-const lockAgeBase = () => {
+const lockAgeBase = (lockDir) => {
   try {
-    return fs.statSync(LOCK_DIR).mtimeMs;
+    return fs.statSync(lockDir).mtimeMs;
   } catch {
     return 0;
   }
 };
 
 // One install at a time across processes (vitest workers, a demo, CI): mkdir is atomic.
-const withLock = async (log, fn) => {
-  fs.mkdirSync(PACK_DIR, { recursive: true });
+const withLock = async (log, fn, lockDir = LOCK_DIR) => {
+  const LOCK_DIR = lockDir;
+  fs.mkdirSync(path.dirname(LOCK_DIR), { recursive: true });
   const deadline = Date.now() + LOCK_WAIT_MS;
   let announced = false;
   for (;;) {
@@ -124,9 +143,9 @@ const withLock = async (log, fn) => {
       break;
     } catch (error) {
       if (error.code !== 'EEXIST') throw error;
-      const owner = lockOwner();
+      const owner = lockOwner(LOCK_DIR);
       // A dead owner, or one that died between mkdir and writing its pid, leaves a stale lock.
-      if (owner === null || (owner === 0 && Date.now() - lockAgeBase() > 30_000) || (owner > 0 && !pidAlive(owner))) {
+      if (owner === null || (owner === 0 && Date.now() - lockAgeBase(LOCK_DIR) > 30_000) || (owner > 0 && !pidAlive(owner))) {
         fs.rmSync(LOCK_DIR, { recursive: true, force: true });
         continue;
       }
@@ -166,6 +185,7 @@ const packInputFiles = () => {
     'tsconfig.json',
     'tsup.config.ts',
     'src',
+    'admin',
     ...(pkg.files ?? []).filter((entry) => entry !== 'dist'),
   ];
   const extras = fs.readdirSync(ROOT_DIR).filter((name) => /^(readme|license|licence)/i.test(name));
@@ -217,20 +237,54 @@ const depsHash = () =>
  * installs the tarball into playground/node_modules. Each step is skipped when its inputs did
  * not change. Returns what was done.
  */
-export async function install({ force = false, log = (line) => console.error(`[playground] ${line}`) } = {}) {
+const defaultLog = (line) => console.error(`[playground] ${line}`);
+
+// Strapi and friends, exactly as locked (the caller holds the install lock). Returns the stamp
+// and whether `npm ci` ran.
+const ensureDeps = async ({ force, log }) => {
+  const wantDeps = depsHash();
+  const stamp = readJson(INSTALL_STAMP);
+  if (force || !stamp || stamp.depsHash !== wantDeps || !fs.existsSync(path.join(PLAYGROUND_MODULES, '@strapi', 'strapi'))) {
+    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PLAYGROUND_DIR, log });
+    const fresh = { depsHash: wantDeps };
+    writeJson(INSTALL_STAMP, fresh);
+    return { stamp: fresh, npmCi: true };
+  }
+  return { stamp, npmCi: false };
+};
+
+// admin/node_modules -> playground/node_modules: the admin sources resolve '@strapi/strapi/admin',
+// the design system and React from the one Strapi 5.54 install the build uses.
+const linkAdminTypes = () => {
+  if (!fs.existsSync(path.join(ROOT_DIR, 'admin'))) return;
+  try {
+    if (fs.realpathSync(ADMIN_TYPES_LINK) === fs.realpathSync(PLAYGROUND_MODULES)) return;
+  } catch {
+    // missing or dangling
+  }
+  fs.rmSync(ADMIN_TYPES_LINK, { recursive: true, force: true });
+  fs.symlinkSync(path.relative(path.dirname(ADMIN_TYPES_LINK), PLAYGROUND_MODULES), ADMIN_TYPES_LINK, 'dir');
+};
+
+/** The playground's dependencies only (no build, no plugin), and the admin typecheck link. */
+export async function deps({ force = false, log = defaultLog } = {}) {
+  return withLock(log, async () => {
+    const { npmCi } = await ensureDeps({ force, log });
+    linkAdminTypes();
+    if (!npmCi) log('dependencies up to date');
+    return { npmCi };
+  });
+}
+
+export async function install({ force = false, log = defaultLog } = {}) {
   return withLock(log, async () => {
     const started = Date.now();
     const did = { npmCi: false, build: false, pluginInstall: false };
 
     // 1. Strapi and friends, exactly as locked.
-    const wantDeps = depsHash();
-    let stamp = readJson(INSTALL_STAMP);
-    if (force || !stamp || stamp.depsHash !== wantDeps || !fs.existsSync(path.join(PLAYGROUND_MODULES, '@strapi', 'strapi'))) {
-      await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PLAYGROUND_DIR, log });
-      stamp = { depsHash: wantDeps };
-      writeJson(INSTALL_STAMP, stamp);
-      did.npmCi = true;
-    }
+    let { stamp, npmCi } = await ensureDeps({ force, log });
+    did.npmCi = npmCi;
+    linkAdminTypes();
 
     // 2. The package as a user gets it: build, then `npm pack`.
     const inputFiles = packInputFiles();
@@ -317,7 +371,62 @@ export function createAppDir(dir) {
     fs.rmSync(link, { recursive: true, force: true });
   }
   if (!fs.existsSync(link)) fs.symlinkSync(PLAYGROUND_MODULES, link, 'dir');
+  // The admin panel, once built: Strapi serves <dist dir>/build (server.js: dist dir = app dir)
+  // when PLAYGROUND_SERVE_ADMIN=1. Without that variable the link is never read.
+  const buildLink = path.join(dir, 'build');
+  if (path.resolve(dir) !== ADMIN_APP_DIR && fs.existsSync(path.join(ADMIN_BUILD_DIR, 'index.html'))) {
+    fs.rmSync(buildLink, { recursive: true, force: true });
+    fs.symlinkSync(ADMIN_BUILD_DIR, buildLink, 'dir');
+  }
   return dir;
+}
+
+// What the admin build is made from: the packed plugin, the playground's dependencies and app files.
+const adminBuildInputs = () => {
+  const installStamp = readJson(INSTALL_STAMP) ?? {};
+  const appFiles = APP_ENTRIES.flatMap((entry) => listFiles(path.join(PLAYGROUND_DIR, entry))).sort();
+  return sha256(
+    String(installStamp.pluginSha),
+    String(installStamp.depsHash),
+    ...appFiles.flatMap((file) => [path.relative(PLAYGROUND_DIR, file), '\0', fs.readFileSync(file), '\0']),
+  );
+};
+
+/**
+ * Installs (see install()), then builds the admin panel of the playground app with the plugin's
+ * `./strapi-admin` in it: `strapi build` in ADMIN_APP_DIR, output in ADMIN_BUILD_DIR.
+ * Skipped when nothing it is made from changed. App folders made afterwards link to the build.
+ */
+export async function buildAdmin({ force = false, log = defaultLog } = {}) {
+  await install({ force, log });
+  return withLock(
+    log,
+    async () => {
+      const started = Date.now();
+      const inputs = adminBuildInputs();
+      const stamp = readJson(ADMIN_STAMP);
+      if (!force && stamp && stamp.inputsHash === inputs && fs.existsSync(path.join(ADMIN_BUILD_DIR, 'index.html'))) {
+        log(`admin build up to date (${ADMIN_BUILD_DIR})`);
+        return { built: false, ms: Date.now() - started, buildDir: ADMIN_BUILD_DIR };
+      }
+      createAppDir(ADMIN_APP_DIR);
+      fs.rmSync(ADMIN_STAMP, { force: true });
+      const strapiBin = path.join(PLAYGROUND_MODULES, '@strapi', 'strapi', 'bin', 'strapi.js');
+      await run(process.execPath, [strapiBin, 'build'], {
+        cwd: ADMIN_APP_DIR,
+        log,
+        env: { NODE_ENV: 'production', STRAPI_TELEMETRY_DISABLED: 'true' },
+      });
+      if (!fs.existsSync(path.join(ADMIN_BUILD_DIR, 'index.html'))) {
+        throw new Error(`strapi build finished without ${path.join(ADMIN_BUILD_DIR, 'index.html')}`);
+      }
+      writeJson(ADMIN_STAMP, { inputsHash: inputs, builtAt: new Date().toISOString() });
+      const ms = Date.now() - started;
+      log(`admin built in ${(ms / 1000).toFixed(1)}s (${ADMIN_BUILD_DIR})`);
+      return { built: true, ms, buildDir: ADMIN_BUILD_DIR };
+    },
+    ADMIN_LOCK_DIR,
+  );
 }
 
 const main = async (argv) => {
@@ -326,6 +435,12 @@ const main = async (argv) => {
     case 'install':
       await install({ force: rest.includes('--force') });
       return;
+    case 'deps':
+      await deps({ force: rest.includes('--force') });
+      return;
+    case 'admin-build':
+      await buildAdmin({ force: rest.includes('--force') });
+      return;
     case 'app-dir': {
       const dir = rest[0];
       if (!dir) throw new Error('usage: playground.mjs app-dir <dir>');
@@ -333,7 +448,7 @@ const main = async (argv) => {
       return;
     }
     default:
-      console.error('usage: node scripts/playground.mjs install [--force] | app-dir <dir>');
+      console.error('usage: node scripts/playground.mjs install [--force] | deps | admin-build [--force] | app-dir <dir>');
       process.exitCode = 2;
   }
 };

@@ -12,8 +12,10 @@ const loadRateLimit = () => {
 };
 
 module.exports = ({ env }) => ({
-  // Headless: no admin build is needed or served. The admin API routes still exist.
-  serveAdminPanel: false,
+  // Headless by default: no admin build is needed or served (the admin API routes still exist).
+  // PLAYGROUND_SERVE_ADMIN=1 serves the admin panel from <app dir>/build, which
+  // `node scripts/playground.mjs admin-build` makes (the browser test, `npm run test:admin`).
+  serveAdminPanel: ['1', 'true'].includes(env('PLAYGROUND_SERVE_ADMIN', '')),
   autoOpen: false,
   auth: {
     secret: env('ADMIN_JWT_SECRET', 'playground-admin-jwt-secret'),

@@ -1,0 +1,122 @@
+/**
+ * The shapes the admin routes answer with (docs/admin-api.md, "Routes"). The admin panel is
+ * built and shipped apart from the server bundle, so it keeps its own copy of the contract
+ * instead of importing server code.
+ */
+
+export type Feature = 'locks' | 'cron' | 'rateLimit' | 'session' | 'cache' | 'apollo';
+export type Topology = 'standalone' | 'cluster' | 'sentinel';
+
+export interface ConnectionNodeView {
+  address: string;
+  role?: 'master' | 'replica';
+  state: string;
+  pingMs: number | null;
+}
+
+export interface ConnectionView {
+  name: string;
+  topology: Topology;
+  endpoint: string;
+  state: string;
+  ready: boolean;
+  pingMs: number | null;
+  features: Feature[];
+  nodes: ConnectionNodeView[];
+  lastError?: string;
+}
+
+export interface ServerInfoView {
+  product: string;
+  version: string;
+  mode: string;
+  role: string;
+  uptimeMs: number;
+  usedMemoryBytes: number;
+  usedMemoryPeakBytes: number;
+  maxMemoryBytes: number;
+  maxMemoryPolicy: string;
+  connectedClients: number;
+  opsPerSec: number;
+  keyspaceHits: number;
+  keyspaceMisses: number;
+  /** 0..1, null when there were no lookups. */
+  hitRatio: number | null;
+  evictedKeys: number;
+  expiredKeys: number;
+  keys: number;
+  connectedReplicas?: number;
+  masterAddress?: string;
+}
+
+export interface ServerNodeView {
+  address: string;
+  role?: 'master' | 'replica';
+  info: ServerInfoView | null;
+  error?: string;
+}
+
+export interface ServerView {
+  connection: string;
+  topology: Topology;
+  nodes: ServerNodeView[];
+  fetchedAt: string;
+}
+
+export interface KeyRow {
+  key: string;
+  type: string;
+  /** -1: no expiry. */
+  ttlMs: number;
+  /** MEMORY USAGE, bytes. */
+  size: number | null;
+  /** STRLEN / HLEN / LLEN / SCARD / ZCARD / XLEN. */
+  length: number | null;
+}
+
+export interface KeyPage {
+  keys: KeyRow[];
+  /** null: the scan is complete. */
+  cursor: string | null;
+}
+
+export interface StreamEntry {
+  id: string;
+  fields: [string, string][];
+}
+
+export interface KeyValue extends KeyRow {
+  value: unknown;
+  encoding?: 'utf8' | 'base64';
+  truncated: boolean;
+}
+
+export interface CacheView {
+  enabled: boolean;
+  connection?: string;
+  tags: { tag: string; entries: number }[];
+}
+
+export interface CronTaskView {
+  name: string;
+  bypassRedlock: boolean;
+  allowOverlap: boolean;
+  running: boolean;
+  lastRun?: {
+    tick: string;
+    startedAt: string;
+    durationMs?: number;
+    ok?: boolean;
+    error?: string;
+    instance: string;
+  };
+  /** Where lastRun comes from: `redis` (any instance) or `local` (this instance only). */
+  lastRunSource?: 'redis' | 'local';
+}
+
+export interface CronView {
+  enabled: boolean;
+  tasks: CronTaskView[];
+  /** Set when the shared run history could not be read: the view then shows this instance's runs. */
+  historyError?: string;
+}

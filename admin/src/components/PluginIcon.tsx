@@ -1,0 +1,4 @@
+import { Database } from '@strapi/icons';
+
+/** The menu icon. */
+export const PluginIcon = () => <Database />;

@@ -1,0 +1,61 @@
+/**
+ * The plugin page (`/admin/plugins/redis/*`): a side navigation and one route per view.
+ * The menu link already requires `plugin::redis.read`; Page.Protect checks it again for a
+ * direct URL.
+ */
+import { Layouts, Page, SubNav } from '@strapi/strapi/admin';
+import { Navigate, Route, Routes } from 'react-router-dom';
+
+import { PERMISSIONS } from '../permissions';
+import { PLUGIN_ID } from '../pluginId';
+import { useT } from '../utils/intl';
+import { CachePage } from './CachePage';
+import { ConnectionsPage } from './ConnectionsPage';
+import { CronPage } from './CronPage';
+import { KeysPage } from './KeysPage';
+import { ServerPage } from './ServerPage';
+
+const BASE = `/plugins/${PLUGIN_ID}`;
+
+const VIEWS = [
+  { path: 'connections', key: 'nav.connections', label: 'Connections' },
+  { path: 'server', key: 'nav.server', label: 'Server' },
+  { path: 'keys', key: 'nav.keys', label: 'Keys' },
+  { path: 'cache', key: 'nav.cache', label: 'Cache' },
+  { path: 'cron', key: 'nav.cron', label: 'Cron' },
+] as const;
+
+const RedisNav = () => {
+  const t = useT();
+  return (
+    <SubNav.Main aria-label={t('plugin.name', 'Redis')}>
+      <SubNav.Header label={t('plugin.name', 'Redis')} />
+      <SubNav.Content>
+        <SubNav.Sections>
+          {VIEWS.map((view) => (
+            <SubNav.Link key={view.path} to={`${BASE}/${view.path}`} label={t(view.key, view.label)} />
+          ))}
+        </SubNav.Sections>
+      </SubNav.Content>
+    </SubNav.Main>
+  );
+};
+
+const App = () => (
+  <Page.Protect permissions={PERMISSIONS.read}>
+    <Layouts.Root sideNav={<RedisNav />}>
+      <Routes>
+        <Route index element={<Navigate to="connections" replace />} />
+        <Route path="connections" element={<ConnectionsPage />} />
+        <Route path="server" element={<ServerPage />} />
+        <Route path="keys" element={<KeysPage />} />
+        <Route path="cache" element={<CachePage />} />
+        <Route path="cron" element={<CronPage />} />
+        <Route path="*" element={<Navigate to="connections" replace />} />
+      </Routes>
+    </Layouts.Root>
+  </Page.Protect>
+);
+
+export { App };
+export default App;

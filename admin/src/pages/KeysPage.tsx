@@ -1,0 +1,323 @@
+import * as React from 'react';
+import {
+  Badge,
+  Box,
+  Button,
+  EmptyStateLayout,
+  Field,
+  Flex,
+  IconButton,
+  SingleSelect,
+  SingleSelectOption,
+  Table,
+  Tbody,
+  Td,
+  TextInput,
+  Th,
+  Thead,
+  Tr,
+  Typography,
+} from '@strapi/design-system';
+import { Eye, Search, Trash } from '@strapi/icons';
+import { Layouts, Page, useFetchClient, useNotification } from '@strapi/strapi/admin';
+
+import { connectionPath, errorMessage } from '../api/client';
+import type { KeyPage, KeyRow } from '../api/types';
+import { ConfirmDelete } from '../components/ConfirmDelete';
+import { ConnectionPicker, useSelectedConnection } from '../components/ConnectionPicker';
+import { ErrorAlert, Loading } from '../components/Feedback';
+import { KeyValueModal } from '../components/KeyValueModal';
+import { useAllowed } from '../hooks';
+import { formatBytes, formatCount, formatTtl } from '../utils/format';
+import { useT } from '../utils/intl';
+
+/** SCAN COUNT per request (a hint to Redis, 1..1000 per the contract). */
+const PAGE_COUNT = 200;
+/** One "search" / "load more" asks again while a page came back with fewer keys than this... */
+const FILL_TARGET = 50;
+/** ...but at most this many requests, so a selective pattern over a big keyspace stays responsive. */
+const MAX_REQUESTS_PER_LOAD = 10;
+
+const TYPES = ['string', 'hash', 'list', 'set', 'zset', 'stream'];
+
+interface Listing {
+  connection: string;
+  pattern: string;
+  type: string;
+  keys: KeyRow[];
+  /** null: the scan is complete. */
+  cursor: string | null;
+}
+
+type Pending = { kind: 'key'; key: string } | { kind: 'pattern'; pattern: string };
+
+export const KeysPage = () => {
+  const t = useT();
+  const allowed = useAllowed();
+  const { get, del, post } = useFetchClient();
+  const { toggleNotification } = useNotification();
+  const selected = useSelectedConnection();
+  const connection = selected.name;
+
+  const [pattern, setPattern] = React.useState('*');
+  const [type, setType] = React.useState('');
+  const [listing, setListing] = React.useState<Listing | undefined>();
+  const [loading, setLoading] = React.useState(false);
+  const [error, setError] = React.useState<string | undefined>();
+  const [viewing, setViewing] = React.useState<string | undefined>();
+  const [pending, setPending] = React.useState<Pending | undefined>();
+  const [deleting, setDeleting] = React.useState(false);
+
+  /** Walks the SCAN from `from` (undefined: the start) and appends to `base`. */
+  const load = React.useCallback(
+    async (base: Listing, from: string | undefined) => {
+      setLoading(true);
+      setError(undefined);
+      try {
+        let cursor: string | null | undefined = from;
+        const found: KeyRow[] = [];
+        for (let request = 0; request < MAX_REQUESTS_PER_LOAD; request++) {
+          const query = new URLSearchParams({ pattern: base.pattern, count: String(PAGE_COUNT) });
+          if (cursor) query.set('cursor', cursor);
+          if (base.type) query.set('type', base.type);
+          const response = await get<{ data: KeyPage }>(connectionPath(base.connection, `/keys?${query.toString()}`));
+          found.push(...response.data.data.keys);
+          cursor = response.data.data.cursor;
+          if (cursor === null || found.length >= FILL_TARGET) break;
+        }
+        setListing({ ...base, keys: [...base.keys, ...found], cursor: cursor ?? null });
+      } catch (failure) {
+        setError(errorMessage(failure));
+      } finally {
+        setLoading(false);
+      }
+    },
+    [get],
+  );
+
+  const search = React.useCallback(() => {
+    if (!connection || !allowed.browseKeys) return;
+    void load({ connection, pattern: pattern || '*', type, keys: [], cursor: null }, undefined);
+  }, [connection, allowed.browseKeys, load, pattern, type]);
+
+  // First listing when the connection is known (and again when it changes).
+  React.useEffect(() => {
+    if (connection && allowed.browseKeys) {
+      void load({ connection, pattern: '*', type: '', keys: [], cursor: null }, undefined);
+      setPattern('*');
+      setType('');
+    }
+  }, [connection, allowed.browseKeys, load]);
+
+  const confirmDelete = async () => {
+    if (!pending || !listing) return;
+    setDeleting(true);
+    try {
+      if (pending.kind === 'key') {
+        const query = new URLSearchParams({ key: pending.key });
+        const response = await del<{ data: { deleted: number } }>(connectionPath(listing.connection, `/key?${query.toString()}`));
+        setListing({ ...listing, keys: listing.keys.filter((row) => row.key !== pending.key) });
+        toggleNotification({
+          type: 'success',
+          message: t('keys.deletedOne', 'Deleted {key} ({n})', { key: pending.key, n: response.data.data.deleted }),
+        });
+      } else {
+        const response = await post<{ data: { deleted: number } }>(connectionPath(listing.connection, '/keys/delete'), {
+          pattern: pending.pattern,
+          confirm: pending.pattern,
+        });
+        toggleNotification({
+          type: 'success',
+          message: t('keys.deletedPattern', 'Deleted {n} keys matching {pattern}', {
+            n: response.data.data.deleted,
+            pattern: pending.pattern,
+          }),
+        });
+        void load({ ...listing, keys: [], cursor: null }, undefined);
+      }
+      setPending(undefined);
+    } catch (failure) {
+      toggleNotification({ type: 'danger', message: errorMessage(failure) });
+    } finally {
+      setDeleting(false);
+    }
+  };
+
+  const rows = listing && listing.connection === connection ? listing.keys : [];
+
+  return (
+    <Page.Main>
+      <Page.Title>{t('keys.title', 'Keys')}</Page.Title>
+      <Layouts.Header
+        title={t('keys.title', 'Keys')}
+        subtitle={t('keys.subtitle', 'Browse keys with SCAN, view and delete them')}
+        primaryAction={
+          allowed.deleteKeys && listing ? (
+            <Button
+              variant="danger-light"
+              startIcon={<Trash />}
+              onClick={() => setPending({ kind: 'pattern', pattern: pattern || '*' })}
+            >
+              {t('keys.deletePattern', 'Delete by pattern')}
+            </Button>
+          ) : undefined
+        }
+      />
+      <Layouts.Content>
+        {allowed.loading ? (
+          <Loading label={t('common.loading', 'Loading')} />
+        ) : !allowed.browseKeys ? (
+          <Page.NoPermissions />
+        ) : (
+          <>
+            {selected.connections.error ? (
+              <ErrorAlert title={t('connections.error', 'Could not load the connections')} message={selected.connections.error} />
+            ) : null}
+            <form
+              onSubmit={(event) => {
+                event.preventDefault();
+                search();
+              }}
+            >
+              <Flex gap={4} alignItems="flex-end" paddingBottom={6} wrap="wrap">
+                <ConnectionPicker selected={selected} />
+                <Field.Root name="pattern" width="320px">
+                  <Field.Label>{t('keys.pattern', 'Pattern (SCAN MATCH)')}</Field.Label>
+                  <TextInput
+                    value={pattern}
+                    placeholder="*"
+                    onChange={(event: React.ChangeEvent<HTMLInputElement>) => setPattern(event.target.value)}
+                  />
+                </Field.Root>
+                <Field.Root name="type" width="180px">
+                  <Field.Label>{t('keys.type', 'Type')}</Field.Label>
+                  <SingleSelect value={type} onChange={(value) => setType(String(value))} placeholder={t('keys.anyType', 'Any type')}>
+                    <SingleSelectOption value="">{t('keys.anyType', 'Any type')}</SingleSelectOption>
+                    {TYPES.map((name) => (
+                      <SingleSelectOption key={name} value={name}>
+                        {name}
+                      </SingleSelectOption>
+                    ))}
+                  </SingleSelect>
+                </Field.Root>
+                <Button type="submit" startIcon={<Search />} loading={loading} disabled={!connection}>
+                  {t('keys.search', 'Search')}
+                </Button>
+              </Flex>
+            </form>
+            {error ? <ErrorAlert title={t('keys.error', 'Could not list the keys')} message={error} /> : null}
+            {!listing && !error ? (
+              <Loading label={t('common.loading', 'Loading')} />
+            ) : rows.length === 0 && !loading ? (
+              <EmptyStateLayout
+                content={
+                  listing?.cursor === null
+                    ? t('keys.none', 'No key matches {pattern}', { pattern: listing?.pattern ?? '*' })
+                    : t('keys.noneYet', 'No match in the keys scanned so far: load more to go on')
+                }
+              />
+            ) : (
+              <Table colCount={6} rowCount={rows.length + 1}>
+                <Thead>
+                  <Tr>
+                    <Th><Typography variant="sigma">{t('keys.key', 'Key')}</Typography></Th>
+                    <Th><Typography variant="sigma">{t('keys.type', 'Type')}</Typography></Th>
+                    <Th><Typography variant="sigma">{t('keys.ttl', 'TTL')}</Typography></Th>
+                    <Th><Typography variant="sigma">{t('keys.size', 'Size')}</Typography></Th>
+                    <Th><Typography variant="sigma">{t('keys.length', 'Length')}</Typography></Th>
+                    <Th><Typography variant="sigma">{t('keys.actions', 'Actions')}</Typography></Th>
+                  </Tr>
+                </Thead>
+                <Tbody>
+                  {rows.map((row) => (
+                    <Tr key={row.key} data-testid="key-row" data-key={row.key}>
+                      <Td style={{ maxWidth: '420px' }}>
+                        <Typography style={{ wordBreak: 'break-all' }} data-testid="key-name">
+                          {row.key}
+                        </Typography>
+                      </Td>
+                      <Td>
+                        <Badge data-testid="key-type">{row.type}</Badge>
+                      </Td>
+                      <Td>
+                        <Typography data-testid="key-ttl" data-ttl-ms={row.ttlMs}>
+                          {formatTtl(row.ttlMs)}
+                        </Typography>
+                      </Td>
+                      <Td>
+                        <Typography data-testid="key-size">{formatBytes(row.size)}</Typography>
+                      </Td>
+                      <Td>
+                        <Typography data-testid="key-length">{formatCount(row.length)}</Typography>
+                      </Td>
+                      <Td>
+                        <Flex gap={1}>
+                          <IconButton label={t('keys.view', 'View {key}', { key: row.key })} onClick={() => setViewing(row.key)}>
+                            <Eye />
+                          </IconButton>
+                          {allowed.deleteKeys ? (
+                            <IconButton
+                              label={t('keys.delete', 'Delete {key}', { key: row.key })}
+                              onClick={() => setPending({ kind: 'key', key: row.key })}
+                            >
+                              <Trash />
+                            </IconButton>
+                          ) : null}
+                        </Flex>
+                      </Td>
+                    </Tr>
+                  ))}
+                </Tbody>
+              </Table>
+            )}
+            {listing ? (
+              <Flex justifyContent="space-between" paddingTop={4}>
+                <Typography variant="pi" textColor="neutral600" data-testid="keys-summary">
+                  {listing.cursor === null
+                    ? t('keys.complete', '{n} keys, scan complete', { n: rows.length })
+                    : t('keys.partial', '{n} keys so far', { n: rows.length })}
+                </Typography>
+                {listing.cursor !== null ? (
+                  <Box>
+                    <Button variant="secondary" loading={loading} onClick={() => void load(listing, listing.cursor ?? undefined)}>
+                      {t('keys.loadMore', 'Load more')}
+                    </Button>
+                  </Box>
+                ) : null}
+              </Flex>
+            ) : null}
+          </>
+        )}
+      </Layouts.Content>
+      {viewing && connection ? (
+        <KeyValueModal connection={connection} keyName={viewing} onClose={() => setViewing(undefined)} />
+      ) : null}
+      {pending ? (
+        <ConfirmDelete
+          title={pending.kind === 'key' ? t('keys.confirmOne', 'Delete this key?') : t('keys.confirmPattern', 'Delete every matching key?')}
+          body={
+            pending.kind === 'key' ? (
+              <Typography>
+                {t('keys.confirmOneBody', 'The key {key} is deleted from {connection}. This cannot be undone.', {
+                  key: pending.key,
+                  connection: connection ?? '',
+                })}
+              </Typography>
+            ) : (
+              <Typography>
+                {t('keys.confirmPatternBody', 'Every key matching {pattern} on {connection} is deleted (SCAN + UNLINK). This cannot be undone.', {
+                  pattern: pending.pattern,
+                  connection: connection ?? '',
+                })}
+              </Typography>
+            )
+          }
+          typeToConfirm={pending.kind === 'pattern' ? pending.pattern : undefined}
+          busy={deleting}
+          onConfirm={() => void confirmDelete()}
+          onClose={() => setPending(undefined)}
+        />
+      ) : null}
+    </Page.Main>
+  );
+};
