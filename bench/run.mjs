@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startRedis } from './lib/redis.mjs';
 
-const SCENARIOS = ['core', 'locks', 'session', 'apollo', 'ratelimit', 'cache'];
+const SCENARIOS = ['core', 'locks', 'session', 'apollo', 'ratelimit', 'cache', 'cache-strapi'];
 const fmt = (ms) => (ms === undefined ? '-' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -21,13 +21,14 @@ try {
   for (const name of names) {
     const scenario = await import(`./scenarios/${name}.mjs`);
     process.stdout.write(`\n== ${scenario.title}\n`);
-    const { rows, pass } = await scenario.measure({ redisUrl: redis.url, opts, quick });
+    const { rows, pass, note } = await scenario.measure({ redisUrl: redis.url, redisPid: redis.pid, opts, quick });
     for (const r of rows) {
-      console.log(`${r.name.padEnd(12)} ${r.rps.toFixed(0).padStart(8)} ${scenario.unit ?? 'req/s'}  p50 ${fmt(r.p50).padStart(6)} ms  p99 ${fmt(r.p99).padStart(6)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}`);
+      const cpu = r.perCpuS === undefined ? '' : `  ${r.perCpuS.toFixed(0).padStart(6)} req/CPU-s${r.baselineOf ? ` ${r.cpuRatio.toFixed(3)}x` : ''}`;
+      console.log(`${r.name.padEnd(12)} ${r.rps.toFixed(0).padStart(8)} ${scenario.unit ?? 'req/s'}  p50 ${fmt(r.p50).padStart(6)} ms  p99 ${fmt(r.p99).padStart(6)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}${cpu}`);
     }
     console.log(`target: ${scenario.target} -> ${pass ? 'met' : 'NOT MET'}`);
     failed ||= !pass;
-    results.push({ name, scenario, rows, pass });
+    results.push({ name, scenario, rows, pass, note });
   }
 } finally {
   await redis.stop();
@@ -40,18 +41,28 @@ const header = `${machine} ` +
   `autocannon ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`;
 const file = 'BENCHMARKS.md';
 let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nRatios against a baseline measured in the same run (`npm run bench`). Absolute req/s are shown for context only: they depend on the machine.\n';
-for (const { name, scenario, rows, pass } of results) {
+for (const { name, scenario, rows, pass, note } of results) {
+  const method = typeof scenario.method === 'function' ? scenario.method(opts) : scenario.method;
   const section = [
     `<!-- bench:${name} -->`,
     `## ${scenario.title}`,
     '',
-    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}). ${scenario.method ? `${machine} ${scenario.method}` : header}`,
+    `Command: \`${command}\` (${new Date().toISOString().slice(0, 10)}). ${method ? `${machine} ${method}` : header}`,
     '',
-    `| variant | what | ${scenario.unit ?? 'req/s'} | p50 ms | p99 ms | ratio |`,
-    '| --- | --- | ---: | ---: | ---: | --- |',
-    ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`),
+    ...(rows.some((r) => r.perCpuS !== undefined)
+      ? [
+          `| variant | what | ${scenario.unit ?? 'req/s'} | p50 ms | p99 ms | ratio | req/CPU-s | CPU ratio |`,
+          '| --- | --- | ---: | ---: | ---: | --- | ---: | --- |',
+          ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} | ${r.perCpuS?.toFixed(0) ?? '-'} | ${r.baselineOf && r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(3)}x` : r.baselineOf ? '-' : 'baseline'} |`),
+        ]
+      : [
+          `| variant | what | ${scenario.unit ?? 'req/s'} | p50 ms | p99 ms | ratio |`,
+          '| --- | --- | ---: | ---: | ---: | --- |',
+          ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`),
+        ]),
     '',
     `Target: ${scenario.target}: **${pass ? 'met' : 'not met'}**.`,
+    ...(note ? ['', note] : []),
     `<!-- /bench:${name} -->`,
   ].join('\n');
   const re = new RegExp(`<!-- bench:${name} -->[\\s\\S]*?<!-- /bench:${name} -->`);

@@ -47,6 +47,7 @@ export async function startRedis() {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     async stop() {
       child.kill('SIGKILL');
       await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));

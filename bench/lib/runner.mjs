@@ -1,11 +1,14 @@
 // Runs a server under test in its own process and autocannon in another, then reports each
 // variant's requests/s as a ratio to the scenario's baseline measured in the same run.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const autocannonBin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+const distinctBin = fileURLToPath(new URL('./autocannon-distinct.mjs', import.meta.url));
 
 /** Start `node <script>`; it prints `LISTENING <port>` when ready. */
 export async function startServer(script, env) {
@@ -29,18 +32,46 @@ export async function startServer(script, env) {
   };
 }
 
-/** One autocannon run in a separate process; returns mean requests/s and latency percentiles (ms). */
-export async function load(url, { connections = 50, durationS = 5, pipelining = 1, headers = {} } = {}) {
+/** CPU time (user + system) of these processes so far, in seconds (Linux /proc; clock ticks of 10 ms). */
+export function cpuSeconds(pids) {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+  }
+  return ticks / 100;
+}
+
+/**
+ * One autocannon run in a separate process; returns mean requests/s and latency percentiles (ms).
+ * With `cpuPids`, also the requests served per CPU-second of those processes (the server under
+ * test and its Redis): a cost per request that other load on the machine hardly changes.
+ * `status: 304` expects every answer to be a 304 instead of a 2xx; `distinct: true` appends a
+ * new `bench=<n>` query parameter to every request (see autocannon-distinct.mjs).
+ */
+export async function load(url, { connections = 50, durationS = 5, pipelining = 1, headers = {}, status = 200, distinct = false, cpuPids } = {}) {
   const args = [autocannonBin, '-c', String(connections), '-d', String(durationS), '-p', String(pipelining), '--json'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
+  if (distinct) args.splice(0, args.length, distinctBin, JSON.stringify({ url, connections, durationS, pipelining, headers }));
+  const cpuBefore = cpuPids ? cpuSeconds(cpuPids) : 0;
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let err = '';
   child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   await new Promise((r) => child.once('exit', r));
-  const r = JSON.parse(out);
-  if (r.non2xx || r.errors) throw new Error(`${url}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  const cpu = cpuPids ? cpuSeconds(cpuPids) - cpuBefore : 0;
+  let r;
+  try {
+    r = JSON.parse(out);
+  } catch {
+    throw new Error(`autocannon ${url}: no result\n${err}`);
+  }
+  if (status === 304 ? r.non2xx !== r['3xx'] || r['2xx'] : r.non2xx) throw new Error(`${url}: ${r['2xx']} 2xx, ${r['3xx']} 3xx, ${r['4xx']} 4xx, ${r['5xx']} 5xx (expected ${status})`);
+  if (r.errors) throw new Error(`${url}: ${r.errors} errors, ${r.timeouts} timeouts`);
+  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, perCpuS: cpuPids && cpu > 0 ? r.requests.total / cpu : undefined };
 }
 
 /**
@@ -49,10 +80,12 @@ export async function load(url, { connections = 50, durationS = 5, pipelining = 
  */
 export async function compare(baseUrl, variants, { rounds = 3, ...opts } = {}) {
   const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
+  // A variant may name its own server (`url`) and load options (`status`, `distinct`).
+  const run = (v, o) => load((v.url ?? baseUrl) + v.path, { ...o, headers: v.headers, status: v.status, distinct: v.distinct, cpuPids: v.cpuPids });
   // warm-up
-  for (const v of variants) await load(baseUrl + v.path, { ...opts, durationS: 1, headers: v.headers });
+  for (const v of variants) await run(v, { ...opts, durationS: 1 });
   for (let i = 0; i < rounds; i++) {
-    for (const v of variants) samples[v.name].push(await load(baseUrl + v.path, { ...opts, headers: v.headers }));
+    for (const v of variants) samples[v.name].push(await run(v, opts));
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rows = variants.map((v) => ({
@@ -61,11 +94,13 @@ export async function compare(baseUrl, variants, { rounds = 3, ...opts } = {}) {
     rps: median(samples[v.name].map((s) => s.rps)),
     p50: median(samples[v.name].map((s) => s.p50)),
     p99: median(samples[v.name].map((s) => s.p99)),
+    perCpuS: v.cpuPids ? median(samples[v.name].map((s) => s.perCpuS ?? 0)) : undefined,
     baselineOf: v.baseline,
   }));
   for (const row of rows) {
     const base = rows.find((r) => r.name === row.baselineOf);
     row.ratio = base ? row.rps / base.rps : 1;
+    if (row.perCpuS !== undefined) row.cpuRatio = base?.perCpuS ? row.perCpuS / base.perCpuS : 1;
   }
   return rows;
 }

@@ -1,0 +1,19 @@
+// autocannon in its own process for URLs that must differ on every request: the CLI's argument
+// parser (subarg) reads `[...]` as a nested argument list, so `[<id>]` cannot be passed on the
+// command line. argv[2]: JSON of { url, connections, durationS, pipelining, headers }; every
+// request gets `&bench=<counter>-<pid>` (or `?bench=`) appended. Prints the result as JSON, like `--json`.
+import autocannon from 'autocannon';
+
+const { url, connections, durationS, pipelining, headers } = JSON.parse(process.argv[2]);
+const target = new URL(url);
+const base = `${target.pathname}${target.search}${target.search ? '&' : '?'}bench=`;
+let n = 0;
+const result = await autocannon({
+  url: target.origin,
+  connections,
+  duration: durationS,
+  pipelining,
+  headers,
+  requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `${base}${process.pid}-${n++}` }) }],
+});
+process.stdout.write(JSON.stringify(result));

@@ -1,0 +1,184 @@
+// Scenario "cache-strapi": the response cache in real Strapi 5.54 (the playground app) on a
+// route that populates related entries, against the same app uncached and against
+// @strapi-community/plugin-rest-cache 5.0.x with its Redis provider (bench/peer-app: same
+// content types, config and seed data, its own node_modules). Every app has its own sqlite file
+// seeded with the same rows through POST /api/bench-seed; every cache uses the run's redis-server.
+//
+// Processes: uncached (playground, no cache middleware), ours (playground + plugin::redis.cache),
+// peer (peer-app, ETag off) and peer-etag (peer-app, ETag on). One is loaded at a time.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compare } from '../lib/runner.mjs';
+import { startStrapi, tempAppDir } from '../lib/strapi.mjs';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PEER_DIR = path.join(ROOT, 'bench', 'peer-app');
+const PLAYGROUND = path.join(ROOT, 'playground');
+
+// 20 articles, each with its author and 3 tags (about 30 KB of JSON).
+const ROUTE = '/api/articles?populate[0]=author&populate[1]=tags';
+const PEER_GOAL = 1.2;
+
+export const title = 'Response cache in Strapi: populated REST route, uncached vs ours vs plugin-rest-cache (Redis)';
+export const target = `issue #6: \`ours\` speedup over \`uncached\` in requests/s >= ${PEER_GOAL}x the speedup of \`peer\` (plugin-rest-cache 5.0.x, Redis provider) in the same run (the same goal per CPU-second is in the note below)`;
+// Strapi under load is noisier than the bare-Koa scenarios: more, shorter interleaved rounds.
+const settings = (opts) => (opts.rounds === 1 ? opts : { ...opts, rounds: 5, durationS: 3 });
+
+export const method = (input) => {
+  const opts = settings(input);
+  return (
+  'Strapi 5.54 `NODE_ENV=production`, sqlite, one process per app (uncached, ours, peer ETag off, peer ETag on), all on the run\'s redis-server; ' +
+  `route \`GET ${ROUTE}\` (20 articles, each with its author and 3 tags, 30 KB); autocannon ${opts.connections} connections, ` +
+  `${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`);
+};
+
+const peerVersions = () => {
+  const v = (name) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(PEER_DIR, 'node_modules', ...name.split('/'), 'package.json'), 'utf8')).version;
+    } catch {
+      return undefined;
+    }
+  };
+  return { restCache: v('@strapi-community/plugin-rest-cache'), provider: v('@strapi-community/provider-rest-cache-redis'), redisV2: v('@strapi-community/plugin-redis'), strapi: v('@strapi/strapi') };
+};
+
+/** The playground app with the packed plugin (scripts/playground.mjs), plus a cache middleware list. */
+async function ourApp(label, middlewares) {
+  const playground = await import(path.join(ROOT, 'scripts', 'playground.mjs'));
+  await playground.install({ log: (line) => console.error(`[playground] ${line}`) });
+  const dir = tempAppDir(label);
+  playground.createAppDir(dir);
+  const env = { PLAYGROUND_BENCH_SEED: '1' };
+  if (middlewares) {
+    fs.writeFileSync(path.join(dir, 'middlewares-config.js'), middlewares);
+    env.MIDDLEWARES_CONFIG = path.join(dir, 'middlewares-config.js');
+  }
+  return { dir, env };
+}
+
+/** The peer app folder: the playground's config and src, the peer's plugins config, its own node_modules. */
+function peerApp(label) {
+  if (!fs.existsSync(path.join(PEER_DIR, 'node_modules', '@strapi-community', 'plugin-rest-cache'))) {
+    console.error('[cache-strapi] installing bench/peer-app (npm ci, once)');
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEER_DIR, stdio: 'inherit' });
+  }
+  const dir = tempAppDir(label);
+  for (const entry of ['config', 'src', 'public', 'favicon.png']) fs.cpSync(path.join(PLAYGROUND, entry), path.join(dir, entry), { recursive: true });
+  fs.cpSync(path.join(PEER_DIR, 'config'), path.join(dir, 'config'), { recursive: true });
+  fs.copyFileSync(path.join(PEER_DIR, 'server.js'), path.join(dir, 'server.js'));
+  fs.copyFileSync(path.join(PEER_DIR, 'package.json'), path.join(dir, 'package.json'));
+  fs.symlinkSync(path.join(PEER_DIR, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  return { dir, env: { PLAYGROUND_BENCH_SEED: '1' } };
+}
+
+async function seed(app) {
+  const res = await fetch(`${app.url}/api/bench-seed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  const body = await res.json();
+  if (res.status !== 200 || body.articles !== 20) throw new Error(`${app.label}: seeding failed: ${res.status} ${JSON.stringify(body)}`);
+}
+
+/** Fetch the route until it answers with `want` in X-Cache (or give up); returns the last response. */
+async function warm(app, want, headers = {}) {
+  let res;
+  for (let i = 0; i < 20; i++) {
+    res = await fetch(app.url + ROUTE, { headers });
+    const bytes = (await res.arrayBuffer()).byteLength;
+    if (res.status !== 200 || bytes < 20_000) throw new Error(`${app.label}: ${ROUTE} answered ${res.status} with ${bytes} bytes`);
+    if (!want || res.headers.get('x-cache') === want) return res;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${app.label}: ${ROUTE} never answered X-Cache: ${want} (last: ${res.headers.get('x-cache')})`);
+}
+
+/** Commands of ours that failed or timed out, from its outage log lines (one warning per episode, one info line with the count). */
+function oursFailures(logs) {
+  const episodes = (logs.match(/response cache \(connection[^\n]*Redis failed/g) ?? []).length;
+  const failed = [...logs.matchAll(/response cache \(connection[^\n]*\((\d+) failed command/g)].reduce((n, m) => n + Number(m[1]), 0);
+  return { episodes, failed };
+}
+
+export async function measure({ redisUrl, redisPid, opts: input }) {
+  const opts = settings(input);
+  const env = { REDIS_URL: redisUrl };
+  const oursMiddlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify({
+    connection: 'default',
+    prefix: 'bench:strapi:',
+    maxAge: 600_000,
+    contentTypes: ['api::article.article'],
+  })} }];\n`;
+  const apps = [];
+  try {
+    const specs = [
+      ['uncached', await ourApp('uncached')],
+      ['ours', await ourApp('ours', oursMiddlewares)],
+      ['peer', peerApp('peer')],
+      ['peer-etag', { ...peerApp('peer-etag'), extra: { PEER_ETAG: 'true', PEER_PREFIX: 'bench-peer-etag' } }],
+    ];
+    // one boot at a time (2 cores)
+    const byName = {};
+    for (const [name, spec] of specs) {
+      const app = await startStrapi(spec.dir, { ...env, ...spec.env, ...spec.extra }, { label: name });
+      apps.push(app);
+      byName[name] = app;
+      await seed(app);
+    }
+    const { uncached, ours, peer } = byName;
+    const peerEtag = byName['peer-etag'];
+    await warm(uncached);
+    const oursHit = await warm(ours, 'HIT');
+    const etag = oursHit.headers.get('etag');
+    if (!etag) throw new Error('ours: a hit without ETag');
+    await warm(peer, 'HIT');
+    const peerEtagHit = await warm(peerEtag, 'HIT');
+    const peerTag = peerEtagHit.headers.get('etag');
+    if (!peerTag) throw new Error('peer-etag: a hit without ETag (enableEtag did not take)');
+    // a 304 from each, once, before the load
+    for (const [app, tag] of [[ours, etag], [peerEtag, peerTag]]) {
+      const r = await fetch(app.url + ROUTE, { headers: { 'if-none-match': tag } });
+      if (r.status !== 304) throw new Error(`${app.label}: If-None-Match answered ${r.status}, not 304`);
+    }
+    const distinct = ROUTE; // with `distinct: true`: `&bench=<n>` appended, new on every request
+    // CPU per request is counted over the app's process and the redis-server every app uses.
+    const cpu = (app) => (redisPid ? [app.pid, redisPid] : [app.pid]);
+    const variants = [
+      { name: 'uncached', url: uncached.url, path: ROUTE, what: 'the playground app, no cache: Strapi checks the public permissions and runs the controller (sqlite: the page, its count, the authors and tags)' },
+      { name: 'ours', url: ours.url, path: ROUTE, what: '`plugin::redis.cache`, warmed: one GET per request (ETag always sent: ours has no ETag switch)', baseline: 'uncached' },
+      { name: 'ours-304', url: ours.url, path: ROUTE, headers: { 'if-none-match': etag }, status: 304, what: 'ours, `If-None-Match` matching: 304, no body', baseline: 'uncached' },
+      { name: 'ours-distinct', url: ours.url, path: distinct, distinct: true, what: 'ours, a new query string per request: miss (GET + generation GET), controller, SET + tag script, generation GET', baseline: 'uncached' },
+      { name: 'peer-uncached', url: peer.url, path: ROUTE, headers: { 'x-bench-uncached': '1' }, what: 'the peer app, hitpass (not looked up, not stored): checks that both apps cost the same uncached', baseline: 'uncached' },
+      { name: 'peer', url: peer.url, path: ROUTE, what: 'plugin-rest-cache, Redis provider, `enableEtag: false`, warmed (one GET through cache-manager + Keyv)', baseline: 'uncached' },
+      { name: 'peer-etag', url: peerEtag.url, path: ROUTE, what: 'plugin-rest-cache, `enableEtag: true`, warmed, no `If-None-Match` (two GETs: the ETag, then the body)', baseline: 'uncached' },
+      { name: 'peer-304', url: peerEtag.url, path: ROUTE, headers: { 'if-none-match': peerTag }, status: 304, what: 'plugin-rest-cache, `enableEtag: true`, `If-None-Match` matching: 304', baseline: 'uncached' },
+      { name: 'peer-distinct', url: peer.url, path: distinct, distinct: true, what: 'plugin-rest-cache, a new query string per request: miss, controller, SET (not awaited)', baseline: 'uncached' },
+    ];
+    const appOf = { uncached, ours, 'ours-304': ours, 'ours-distinct': ours, 'peer-uncached': peer, peer, 'peer-etag': peerEtag, 'peer-304': peerEtag, 'peer-distinct': peer };
+    const rows = await compare('', variants.map((v) => ({ ...v, cpuPids: cpu(appOf[v.name]) })), opts);
+    const ratio = (name) => rows.find((r) => r.name === name).ratio;
+    const cpuRatio = (name) => rows.find((r) => r.name === name).cpuRatio;
+    // Ours relative to the peer, per path (same samples).
+    for (const [mine, theirs] of [['ours', 'peer'], ['ours-304', 'peer-304'], ['ours-distinct', 'peer-distinct']]) {
+      const a = rows.find((r) => r.name === mine);
+      rows.push({ ...a, name: `${mine}÷${theirs}`, what: `\`${mine}\` speedup relative to \`${theirs}\`'s (same samples)`, ratio: ratio(mine) / ratio(theirs), cpuRatio: cpuRatio(mine) / cpuRatio(theirs), baselineOf: theirs });
+    }
+    const v = peerVersions();
+    console.log(`peer: @strapi-community/plugin-rest-cache ${v.restCache}, provider-rest-cache-redis ${v.provider}, plugin-redis ${v.redisV2}, @strapi/strapi ${v.strapi}`);
+    // Cache state after the run: every app still answered from its cache (no silent fail-open).
+    const after = await fetch(ours.url + ROUTE);
+    if (after.headers.get('x-cache') !== 'HIT') console.warn(`[cache-strapi] ours answered X-Cache: ${after.headers.get('x-cache')} after the run`);
+    await new Promise((r) => setTimeout(r, 200)); // the "answers again" line follows the next command
+    const f = oursFailures(ours.logs());
+    const peerOwn = ratio('peer') / ratio('peer-uncached');
+    const note =
+      `Peer versions: plugin-rest-cache ${v.restCache}, provider-rest-cache-redis ${v.provider}, plugin-redis ${v.redisV2} (its ioredis client), Strapi ${v.strapi}. ` +
+      `The peer's speedup over its own app uncached (\`peer\` / \`peer-uncached\`): ${peerOwn.toFixed(2)}x. ` +
+      `Per CPU-second (app + redis-server, less sensitive to other load on the machine): ours ${cpuRatio('ours').toFixed(2)}x of uncached, peer ${cpuRatio('peer').toFixed(2)}x, ` +
+      `ours÷peer ${(cpuRatio('ours') / cpuRatio('peer')).toFixed(2)}x (goal ${PEER_GOAL}x: ${cpuRatio('ours') >= PEER_GOAL * cpuRatio('peer') ? 'met' : 'not met'}). ` +
+      `Ours during the run: ${f.episodes} Redis-failure episode(s) logged, ${f.failed} failed or timed-out command(s) (each a miss served by the controller).`;
+    return { rows, pass: ratio('ours') >= PEER_GOAL * ratio('peer'), note };
+  } finally {
+    await Promise.all(apps.map((a) => a.stop()));
+  }
+}
