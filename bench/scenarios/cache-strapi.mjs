@@ -148,7 +148,7 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       { name: 'ours', url: ours.url, path: ROUTE, what: '`plugin::redis.cache`, warmed: one GET per request (ETag always sent: ours has no ETag switch)', baseline: 'uncached' },
       { name: 'ours-304', url: ours.url, path: ROUTE, headers: { 'if-none-match': etag }, status: 304, what: 'ours, `If-None-Match` matching: 304, no body', baseline: 'uncached' },
       { name: 'ours-distinct', url: ours.url, path: distinct, distinct: true, what: 'ours, a new query string per request: miss (GET + generation GET), controller, SET + tag script, generation GET', baseline: 'uncached' },
-      { name: 'peer-uncached', url: peer.url, path: ROUTE, headers: { 'x-bench-uncached': '1' }, what: 'the peer app, hitpass (not looked up, not stored): checks that both apps cost the same uncached', baseline: 'uncached' },
+      { name: 'peer-uncached', url: peer.url, path: ROUTE, headers: { 'x-bench-uncached': '1' }, what: 'the peer app, hitpass (not looked up, not stored): how the two apps compare uncached', baseline: 'uncached' },
       { name: 'peer', url: peer.url, path: ROUTE, what: 'plugin-rest-cache, Redis provider, `enableEtag: false`, warmed (one GET through cache-manager + Keyv)', baseline: 'uncached' },
       { name: 'peer-etag', url: peerEtag.url, path: ROUTE, what: 'plugin-rest-cache, `enableEtag: true`, warmed, no `If-None-Match` (two GETs: the ETag, then the body)', baseline: 'uncached' },
       { name: 'peer-304', url: peerEtag.url, path: ROUTE, headers: { 'if-none-match': peerTag }, status: 304, what: 'plugin-rest-cache, `enableEtag: true`, `If-None-Match` matching: 304', baseline: 'uncached' },
