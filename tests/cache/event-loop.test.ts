@@ -5,7 +5,7 @@
  * does not answer in time is still a miss within the bound.
  */
 import { describe, expect, inject, it } from 'vitest';
-import { settleWithin } from '../../src/middlewares/cache/store.js';
+import { withTimeout } from '../../src/core/time.js';
 import { startStandalone } from '../harness/servers.js';
 import { cachedApp, registryFor } from './helpers.js';
 
@@ -59,11 +59,11 @@ describe('readTimeout under a busy event loop', () => {
     }
   });
 
-  it('settleWithin: resolves with the value, passes a rejection on, times out with the given error', async () => {
-    await expect(settleWithin(Promise.resolve(1), 10, () => new Error('late'))).resolves.toBe(1);
-    await expect(settleWithin(Promise.reject(new Error('boom')), 10, () => new Error('late'))).rejects.toThrow('boom');
+  it('withTimeout: resolves with the value, passes a rejection on, times out with the given error', async () => {
+    await expect(withTimeout(Promise.resolve(1), 10, () => new Error('late'))).resolves.toBe(1);
+    await expect(withTimeout(Promise.reject(new Error('boom')), 10, () => new Error('late'))).rejects.toThrow('boom');
     const started = performance.now();
-    await expect(settleWithin(new Promise(() => undefined), 30, () => new Error('late'))).rejects.toThrow('late');
+    await expect(withTimeout(new Promise(() => undefined), 30, () => new Error('late'))).rejects.toThrow('late');
     expect(performance.now() - started).toBeGreaterThanOrEqual(29);
   });
 });

@@ -14,15 +14,11 @@
  * Failure policy: fail open. Every command is bounded; a failed or slow read is a miss, a failed
  * write is skipped. One warning per outage, one info line when it answers again.
  *
- * Reads are bounded by `readTimeout` decided after the event loop's I/O phase: when the loop was
- * busy past the bound (a saturated process), Node runs expired timers before it reads sockets, so
- * a plain timer would turn a reply that had already arrived into a miss, and that miss runs the
- * handler, which loads the process further. The bound's timer therefore decides in the check phase
- * (`setImmediate`), after the replies that arrived in time were read.
+ * Reads are bounded by `readTimeout`, decided after the event loop's I/O phase (core
+ * `withTimeout`): a reply that arrived in time is a hit even when a saturated process reads it late.
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
-import { RedisTimeoutError } from '../../core/errors.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
@@ -135,30 +131,6 @@ export interface CacheCounters {
   errors: number;
 }
 
-/**
- * `promise`, or a rejection `ms` after now, decided after the I/O phase of the loop turn in which
- * the timer expires: a reply that is already in the socket buffer by then wins.
- */
-export function settleWithin<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => setImmediate(() => reject(onTimeout())), ms);
-    timer.unref?.();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
-
-/** How much longer than `readTimeout` the connection's own bound on a read is (it only backs ours up). */
-const READ_BACKSTOP_MS = 1000;
-
 /** How many UNLINK/SREM commands a purge keeps in flight. */
 const PURGE_BATCH = 200;
 
@@ -169,7 +141,6 @@ export class CacheStore {
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
   readonly #outage: OutageLog;
-  readonly #name: string;
 
   constructor(options: { prefix: string; connection: () => BoundedConnection; log: () => SuiteLog; readTimeout: number; writeTimeout?: number | undefined; name?: string }) {
     this.prefix = options.prefix;
@@ -181,7 +152,6 @@ export class CacheStore {
     );
     this.#readTimeout = options.readTimeout;
     this.#writeTimeout = options.writeTimeout;
-    this.#name = options.name ?? 'default';
   }
 
   entryKey(key: string): string {
@@ -291,10 +261,9 @@ export class CacheStore {
     return this.#conn().run((c) => c.scard(this.tagKey(tag)), this.#writeTimeout);
   }
 
-  /** A read bounded by `readTimeout` (see settleWithin); failures and timeouts resolve to undefined. */
+  /** A read bounded by `readTimeout` (core `withTimeout`: decided after the loop's I/O phase); failures and timeouts resolve to undefined. */
   #read<T>(command: (client: RedisClient) => Promise<T>): Promise<T | undefined> {
-    const ms = this.#readTimeout;
-    return this.#run((c) => settleWithin(command(c), ms, () => new RedisTimeoutError(this.#name, ms)), ms + READ_BACKSTOP_MS);
+    return this.#run(command, this.#readTimeout);
   }
 
   /** A bounded command; failures and timeouts resolve to undefined (logged once per outage). */
