@@ -164,3 +164,34 @@ describe('options', () => {
     expect(() => responseCache({ routes: [{ path: '/a', maxAge: '60s' as never }] })).toThrow(/routes\[0\]\.maxAge/);
   });
 });
+
+describe('header switches', () => {
+  it('etag: false sends no ETag and never answers 304; the entry still hits', async () => {
+    const registry = await registryFor(redis.standalone.url);
+    const { agent, calls } = cachedApp(registry, { etag: false });
+    const miss = await agent.get('/text').expect(200);
+    expect(miss.headers.etag).toBeUndefined();
+    const hit = await agent.get('/text').set('If-None-Match', '*').expect(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers.etag).toBeUndefined();
+    expect(hit.text).toBe('text 1');
+    expect(calls()).toBe(1);
+  });
+
+  it('xCache: false leaves out X-Cache on MISS, HIT and BYPASS; caching itself is unchanged', async () => {
+    const registry = await registryFor(redis.standalone.url);
+    const { agent, calls } = cachedApp(registry, { xCache: false });
+    const miss = await agent.get('/text').expect(200);
+    const hit = await agent.get('/text').expect(200);
+    const bypass = await agent.get('/text').set('Authorization', 'Bearer x').expect(200);
+    for (const res of [miss, hit, bypass]) expect(res.headers['x-cache']).toBeUndefined();
+    expect(hit.text).toBe(miss.text);
+    expect(hit.headers.etag).toBe(miss.headers.etag);
+    expect(calls()).toBe(2); // the miss and the bypass ran the handler; the hit did not
+  });
+
+  it('rejects a non-boolean switch at creation, naming the option', async () => {
+    const registry = await registryFor(redis.standalone.url);
+    expect(() => cachedApp(registry, { etag: 'no' as never })).toThrow(/etag.*"no".*true or false/s);
+  });
+});

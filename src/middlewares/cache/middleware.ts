@@ -146,7 +146,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     if (credentials && caller === null) {
       // The key would not cover whoever these credentials belong to.
       counters.bypasses++;
-      ctx.set('X-Cache', 'BYPASS');
+      if (o.xCache) ctx.set('X-Cache', 'BYPASS');
       return void (await next());
     }
 
@@ -179,7 +179,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       counters.misses++;
       // Read before the handler runs: a purge after this point is seen by write() and not undone.
       const generation = cached === null ? await store.generations(rule.tags) : undefined;
-      ctx.set('X-Cache', 'MISS');
+      if (o.xCache) ctx.set('X-Cache', 'MISS');
       await next();
       const body = storableBody(ctx, o.maxBodyBytes);
       if (body === null) return;
@@ -188,13 +188,14 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         const value = ctx.response.get(name);
         if (value) headers[name] = String(value);
       }
-      const etag = String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`);
-      ctx.set('ETag', etag);
+      // etag: false stores none ('') and sends none, so a hit never answers 304.
+      const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
+      if (etag) ctx.set('ETag', etag);
       if (generation !== undefined) {
         const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: Date.now() };
         await store.write(key, encodeEntry(meta, body), rule.maxAge, rule.tags, generation);
       }
-      if (ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
+      if (etag && ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
     } finally {
       if (token) await store.unlock(key, token);
     }
@@ -204,9 +205,14 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     counters.hits++;
     ctx.status = meta.s;
     for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
-    ctx.set('ETag', meta.e);
     ctx.set('Age', String(Math.max(0, Math.floor((Date.now() - meta.t) / 1000))));
-    ctx.set('X-Cache', 'HIT');
+    if (o.xCache) ctx.set('X-Cache', 'HIT');
+    // An entry stored with etag: false has none; one stored with an ETag is served without it when etag is now off.
+    if (!o.etag || !meta.e) {
+      ctx.body = body;
+      return;
+    }
+    ctx.set('ETag', meta.e);
     if (etagMatches(ctx.get('if-none-match'), meta.e)) {
       ctx.status = 304;
       return;

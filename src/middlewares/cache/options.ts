@@ -53,6 +53,10 @@ export interface ResponseCacheOptions extends ConnectionSource {
   logger?: RedisLogger;
   /** `false` turns the middleware into a pass-through. @default true */
   enabled?: boolean;
+  /** Send an `ETag` (the handler's, or a SHA-1 of the body) and answer a matching `If-None-Match` with 304. @default true */
+  etag?: boolean;
+  /** Send `X-Cache: HIT | MISS | BYPASS`. @default true */
+  xCache?: boolean;
   /**
    * Coalesce concurrent misses of one key, across instances: the first takes a short fill lock
    * and runs the handler; the others poll for its entry (bounded) instead of running the handler
@@ -100,6 +104,8 @@ export interface ResolvedCacheOptions {
   readonly writeTimeout: number | undefined;
   readonly maxKeyLength: number;
   readonly enabled: boolean;
+  readonly etag: boolean;
+  readonly xCache: boolean;
   /** Miss coalescing, or null when off. */
   readonly coalesce: Readonly<{ lockTTL: number; maxWait: number; pollInterval: number }> | null;
   /** Every tag any rule uses (purge-all purges these). */
@@ -120,11 +126,19 @@ export class CacheConfigError extends TypeError {
 const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
+  'etag', 'xCache',
 ]);
 const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller']);
 
 /** The tag of a content type (also what the document-service middleware purges). */
 export const contentTypeTag = (uid: string): string => `ct:${uid}`;
+
+/** A boolean option (default true). */
+function flag(where: string, path: string, value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') fail(where, path, value, 'true or false');
+  return value;
+}
 
 function fail(where: string, path: string, value: unknown, expected: string): never {
   const got = value instanceof RegExp ? String(value) : JSON.stringify(value);
@@ -253,6 +267,8 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     writeTimeout: intMs(where, 'writeTimeout', o.writeTimeout, 1),
     maxKeyLength,
     enabled: o.enabled ?? true,
+    etag: flag(where, 'etag', o.etag),
+    xCache: flag(where, 'xCache', o.xCache),
     coalesce,
     tags: Object.freeze([...allTags]),
   });
