@@ -120,3 +120,13 @@ export interface CronView {
   /** Set when the shared run history could not be read: the view then shows this instance's runs. */
   historyError?: string;
 }
+
+/** This instance's feature counters since it started (`null`: the feature is not in use). */
+export interface StatsView {
+  instance: string;
+  cache: Record<'hits' | 'misses' | 'bypasses' | 'stores' | 'discarded' | 'coalesced' | 'purges' | 'purgedKeys' | 'errors', number> | null;
+  rateLimit: Record<'passed' | 'limited' | 'delayed' | 'storeErrors' | 'failedOpen' | 'failedClosed', number>;
+  cron: Record<'runs' | 'failures' | 'claimedElsewhere' | 'skippedOverlap' | 'skippedUnavailable', number> | null;
+  sessions: Record<'loaded' | 'missing' | 'saved' | 'destroyed' | 'corrupt' | 'failures', number>;
+  locks: Record<'acquired' | 'busy' | 'timedOut' | 'unavailable' | 'lost', number> | null;
+}

@@ -11,6 +11,7 @@ import { PLUGIN_ID } from '../pluginId';
 import { useT } from '../utils/intl';
 import { CachePage } from './CachePage';
 import { ConnectionsPage } from './ConnectionsPage';
+import { CountersPage } from './CountersPage';
 import { CronPage } from './CronPage';
 import { KeysPage } from './KeysPage';
 import { ServerPage } from './ServerPage';
@@ -23,6 +24,7 @@ const VIEWS = [
   { path: 'keys', key: 'nav.keys', label: 'Keys' },
   { path: 'cache', key: 'nav.cache', label: 'Cache' },
   { path: 'cron', key: 'nav.cron', label: 'Cron' },
+  { path: 'counters', key: 'nav.counters', label: 'Counters' },
 ] as const;
 
 const RedisNav = () => {
@@ -51,6 +53,7 @@ const App = () => (
         <Route path="keys" element={<KeysPage />} />
         <Route path="cache" element={<CachePage />} />
         <Route path="cron" element={<CronPage />} />
+        <Route path="counters" element={<CountersPage />} />
         <Route path="*" element={<Navigate to="connections" replace />} />
       </Routes>
     </Layouts.Root>

@@ -29,7 +29,7 @@ export const CachePage = () => {
       const response = await post<{ data: { purged: number } }>(apiPath('/cache/purge'), pending);
       toggleNotification({
         type: 'success',
-        message: t('cache.purged', 'Purged {n} entries', { n: response.data.data.purged }),
+        message: t('cache.purged', 'Purged {n, plural, one {# entry} other {# entries}}', { n: response.data.data.purged }),
       });
       setPending(undefined);
       cache.reload();

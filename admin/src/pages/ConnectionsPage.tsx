@@ -81,8 +81,11 @@ export const ConnectionsPage = () => {
                   <Td>
                     <Typography data-testid="connection-topology">{TOPOLOGY_LABEL[connection.topology] ?? connection.topology}</Typography>
                   </Td>
-                  <Td>
-                    <Typography variant="pi" data-testid="connection-endpoint">{connection.endpoint}</Typography>
+                  <Td style={{ maxWidth: '280px' }}>
+                    <Typography variant="pi" data-testid="connection-endpoint" style={{ wordBreak: 'break-word', whiteSpace: 'normal' }}>
+                      {/* A Cluster lists its seed nodes: let the list wrap after each comma. */}
+                      {connection.endpoint.replace(/,/g, ', ')}
+                    </Typography>
                   </Td>
                   <Td>
                     <Flex direction="column" alignItems="flex-start" gap={1}>

@@ -39,6 +39,8 @@ const FILL_TARGET = 50;
 const MAX_REQUESTS_PER_LOAD = 10;
 
 const TYPES = ['string', 'hash', 'list', 'set', 'zset', 'stream'];
+/** The type filter's "no filter" value (a select option cannot have an empty value). */
+const ANY_TYPE = 'any';
 
 interface Listing {
   connection: string;
@@ -60,7 +62,7 @@ export const KeysPage = () => {
   const connection = selected.name;
 
   const [pattern, setPattern] = React.useState('*');
-  const [type, setType] = React.useState('');
+  const [type, setType] = React.useState(ANY_TYPE);
   const [listing, setListing] = React.useState<Listing | undefined>();
   const [loading, setLoading] = React.useState(false);
   const [error, setError] = React.useState<string | undefined>();
@@ -68,9 +70,13 @@ export const KeysPage = () => {
   const [pending, setPending] = React.useState<Pending | undefined>();
   const [deleting, setDeleting] = React.useState(false);
 
+  // Only the latest search or "load more" may change the listing (an earlier one can answer later).
+  const latest = React.useRef(0);
+
   /** Walks the SCAN from `from` (undefined: the start) and appends to `base`. */
   const load = React.useCallback(
     async (base: Listing, from: string | undefined) => {
+      const ticket = ++latest.current;
       setLoading(true);
       setError(undefined);
       try {
@@ -79,17 +85,18 @@ export const KeysPage = () => {
         for (let request = 0; request < MAX_REQUESTS_PER_LOAD; request++) {
           const query = new URLSearchParams({ pattern: base.pattern, count: String(PAGE_COUNT) });
           if (cursor) query.set('cursor', cursor);
-          if (base.type) query.set('type', base.type);
+          if (base.type !== ANY_TYPE) query.set('type', base.type);
           const response = await get<{ data: KeyPage }>(connectionPath(base.connection, `/keys?${query.toString()}`));
+          if (ticket !== latest.current) return;
           found.push(...response.data.data.keys);
           cursor = response.data.data.cursor;
           if (cursor === null || found.length >= FILL_TARGET) break;
         }
         setListing({ ...base, keys: [...base.keys, ...found], cursor: cursor ?? null });
       } catch (failure) {
-        setError(errorMessage(failure));
+        if (ticket === latest.current) setError(errorMessage(failure));
       } finally {
-        setLoading(false);
+        if (ticket === latest.current) setLoading(false);
       }
     },
     [get],
@@ -100,12 +107,16 @@ export const KeysPage = () => {
     void load({ connection, pattern: pattern || '*', type, keys: [], cursor: null }, undefined);
   }, [connection, allowed.browseKeys, load, pattern, type]);
 
-  // First listing when the connection is known (and again when it changes).
+  // The search fields as typed, for the effect below (which must not re-run on every keystroke).
+  const criteria = React.useRef({ pattern, type });
+  criteria.current = { pattern, type };
+
+  // First listing once the connection is known, and again when another one is picked: with the
+  // fields as they are (never reset what the admin typed meanwhile).
   React.useEffect(() => {
     if (connection && allowed.browseKeys) {
-      void load({ connection, pattern: '*', type: '', keys: [], cursor: null }, undefined);
-      setPattern('*');
-      setType('');
+      const { pattern: typed, type: chosen } = criteria.current;
+      void load({ connection, pattern: typed || '*', type: chosen, keys: [], cursor: null }, undefined);
     }
   }, [connection, allowed.browseKeys, load]);
 
@@ -128,7 +139,7 @@ export const KeysPage = () => {
         });
         toggleNotification({
           type: 'success',
-          message: t('keys.deletedPattern', 'Deleted {n} keys matching {pattern}', {
+          message: t('keys.deletedPattern', 'Deleted {n, plural, one {# key} other {# keys}} matching {pattern}', {
             n: response.data.data.deleted,
             pattern: pending.pattern,
           }),
@@ -156,7 +167,8 @@ export const KeysPage = () => {
             <Button
               variant="danger-light"
               startIcon={<Trash />}
-              onClick={() => setPending({ kind: 'pattern', pattern: pattern || '*' })}
+              // The pattern of the listing on screen: what is deleted is what the admin looked at.
+              onClick={() => setPending({ kind: 'pattern', pattern: listing.pattern })}
             >
               {t('keys.deletePattern', 'Delete by pattern')}
             </Button>
@@ -191,8 +203,8 @@ export const KeysPage = () => {
                 </Field.Root>
                 <Field.Root name="type" width="180px">
                   <Field.Label>{t('keys.type', 'Type')}</Field.Label>
-                  <SingleSelect value={type} onChange={(value) => setType(String(value))} placeholder={t('keys.anyType', 'Any type')}>
-                    <SingleSelectOption value="">{t('keys.anyType', 'Any type')}</SingleSelectOption>
+                  <SingleSelect value={type} onChange={(value) => setType(String(value))}>
+                    <SingleSelectOption value={ANY_TYPE}>{t('keys.anyType', 'Any type')}</SingleSelectOption>
                     {TYPES.map((name) => (
                       <SingleSelectOption key={name} value={name}>
                         {name}
@@ -274,8 +286,8 @@ export const KeysPage = () => {
               <Flex justifyContent="space-between" paddingTop={4}>
                 <Typography variant="pi" textColor="neutral600" data-testid="keys-summary">
                   {listing.cursor === null
-                    ? t('keys.complete', '{n} keys, scan complete', { n: rows.length })
-                    : t('keys.partial', '{n} keys so far', { n: rows.length })}
+                    ? t('keys.complete', '{n, plural, one {# key} other {# keys}} matching {pattern}, scan complete', { n: rows.length, pattern: listing.pattern })
+                    : t('keys.partial', '{n, plural, one {# key} other {# keys}} matching {pattern} so far', { n: rows.length, pattern: listing.pattern })}
                 </Typography>
                 {listing.cursor !== null ? (
                   <Box>

@@ -14,8 +14,10 @@ import { useT, type Translate } from '../utils/intl';
 /** Seconds between automatic refreshes when "Auto refresh" is on. */
 const AUTO_REFRESH_MS = 5000;
 
+const capitalise = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
+
 const stats = (info: ServerInfoView, t: Translate): { id: string; label: string; value: string }[] => [
-  { id: 'version', label: t('server.version', 'Version'), value: `${info.product} ${info.version}` },
+  { id: 'version', label: t('server.version', 'Version'), value: `${capitalise(info.product)} ${info.version}` },
   { id: 'mode', label: t('server.mode', 'Mode'), value: info.mode },
   { id: 'role', label: t('server.role', 'Replication role'), value: info.role },
   { id: 'uptime', label: t('server.uptime', 'Uptime'), value: formatDuration(info.uptimeMs) },
@@ -56,7 +58,7 @@ const NodePanel = ({ node }: { node: ServerNodeView }) => {
         {node.info ? (
           <Grid.Root gap={5}>
             {stats(node.info, t).map((stat) => (
-              <Grid.Item key={stat.id} col={3} s={6} xs={12}>
+              <Grid.Item key={stat.id} col={2} s={4} xs={6}>
                 <Stat label={stat.label} value={stat.value} testId={`stat-${stat.id}`} />
               </Grid.Item>
             ))}

@@ -1,0 +1,440 @@
+/**
+ * The admin panel in a real browser: the playground Strapi 5.54 app with the packed plugin and
+ * its admin build (`node scripts/playground.mjs admin-build`), served with PLAYGROUND_SERVE_ADMIN=1,
+ * driven by Debian's Chromium through playwright-core. Each view is opened the way an admin does
+ * (log in through the form, follow the links) and what it shows is checked against Redis itself:
+ * a password-protected standalone server and a Cluster (3 masters + 3 replicas), both started
+ * for this file. A screenshot of every view goes to test-artifacts/admin/.
+ *
+ * Run: npm run test:admin (builds the plugin and the admin first). CHROMIUM_PATH overrides
+ * /usr/bin/chromium. UPDATE_DOCS_SCREENSHOTS=1 also copies the screenshots to docs/screenshots/.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Cluster, Redis } from 'ioredis';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ensurePlaygroundInstalled, ROOT_DIR, startApp, type AppHandle } from '../e2e/app.js';
+import { randomPrefix, startCluster, startStandalone, type ClusterHandle, type ServerHandle } from '../harness/servers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = path.join(ROOT_DIR, 'test-artifacts', 'admin');
+const DOCS_SCREENSHOTS = path.join(ROOT_DIR, 'docs', 'screenshots');
+
+/** The server's password: it must never reach the browser. */
+const PASSWORD = 'Browser-Canary-Secret-4471';
+const p = randomPrefix('admin-ui');
+const CACHE_PREFIX = `${p}cache:`;
+const ARTICLE_TAG = 'ct:api::article.article';
+const CRON_TASK = 'adminPanelTick';
+const SUPER = { email: 'admin-browser@example.com', password: 'Browser-Test-Passw0rd' };
+const READER = { email: 'reader-browser@example.com', password: 'Reader-Test-Passw0rd' };
+
+/** What the test writes, and what the Keys view must list for `${p}:*`. */
+const SEEDED = {
+  str: { key: `${p}:str`, type: 'string', ttlMs: 3_600_000 },
+  hash: { key: `${p}:hash`, type: 'hash' },
+  list: { key: `${p}:big`, type: 'list', length: 150 },
+  set: { key: `${p}:set`, type: 'set' },
+  zset: { key: `${p}:zset`, type: 'zset' },
+  del1: { key: `${p}:del:1`, type: 'string' },
+  del2: { key: `${p}:del:2`, type: 'string' },
+  del3: { key: `${p}:del:3`, type: 'string' },
+};
+
+let standalone: ServerHandle;
+let cluster: ClusterHandle;
+let redis: Redis;
+let clusterClient: Cluster;
+let app: AppHandle;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const consoleErrors: string[] = [];
+const timings: Record<string, number> = {};
+
+const timed = async <T>(label: string, fn: () => Promise<T>): Promise<T> => {
+  const started = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings[label] = Date.now() - started;
+  }
+};
+
+async function api(method: string, route: string, body?: object, token?: string): Promise<any> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (body) headers['content-type'] = 'application/json';
+  const res = await fetch(`${app.url}${route}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${route} -> ${res.status}: ${text}`);
+  return JSON.parse(text).data;
+}
+
+async function screenshot(target: Page, name: string): Promise<void> {
+  // Let transitions and the last fetch settle so the picture shows the asserted state.
+  // No toast from the previous step and no hover tooltip in the picture.
+  for (const toast of await target.locator('[data-sonner-toast]').all()) {
+    await toast.getByRole('button').last().click({ timeout: 2_000 }).catch(() => undefined);
+  }
+  await target.locator('[data-sonner-toast]').first().waitFor({ state: 'detached', timeout: 5_000 }).catch(() => undefined);
+  await target.mouse.move(1400, 880);
+  await target.evaluate('document.activeElement && document.activeElement.blur()'); // a focused menu link shows its tooltip
+  await target.waitForTimeout(300);
+  await target.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function login(target: Page, who: { email: string; password: string }): Promise<void> {
+  await target.goto(`${app.url}/admin/auth/login`);
+  await target.locator('input[name="email"]').fill(who.email);
+  await target.locator('input[name="password"]').fill(who.password);
+  await target.getByRole('button', { name: /login/i }).click();
+  await target.waitForURL((url) => !url.pathname.includes('/auth/'), { timeout: 60_000 });
+  // Strapi 5.54 greets a new admin with a banner about its media library: close it so that it
+  // does not cover the views in the screenshots.
+  const banner = target
+    .locator('div', { has: target.getByText('Introducing the new Media Library') })
+    .filter({ has: target.getByRole('button') })
+    .last();
+  if (await banner.waitFor({ timeout: 5_000 }).then(() => true, () => false)) {
+    await banner.getByRole('button').last().click();
+    await banner.waitFor({ state: 'detached' });
+  }
+}
+
+/** Open a view through the plugin's side navigation, as an admin does. */
+async function openView(target: Page, label: string, heading = label): Promise<void> {
+  await target.getByRole('link', { name: label, exact: true }).click();
+  await target.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
+}
+
+/** Pick an option of a design-system select, found by its label. */
+async function choose(target: Page, label: string, option: string): Promise<void> {
+  await target.getByRole('combobox', { name: label }).click();
+  await target.getByRole('option', { name: option, exact: true }).click();
+}
+
+/** The Keys view after searching `pattern`: waits until the scan is complete. */
+async function searchKeys(target: Page, pattern: string): Promise<string[]> {
+  await target.getByLabel('Pattern (SCAN MATCH)').fill(pattern);
+  await target.getByRole('button', { name: 'Search' }).click();
+  await expect.poll(() => target.getByTestId('keys-summary').textContent(), { timeout: 30_000 }).toMatch(new RegExp(` matching ${escapeRegExp(pattern)}, scan complete$`));
+  return (await target.getByTestId('key-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''))).sort();
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+const row = (target: Page, key: string) => target.locator(`[data-testid="key-row"][data-key="${key}"]`);
+
+beforeAll(async () => {
+  if (!fs.existsSync(CHROMIUM)) {
+    throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  // Where scripts/playground.mjs admin-build puts the admin (app folders link to it).
+  const playground = (await import(pathToFileURL(path.join(ROOT_DIR, 'scripts', 'playground.mjs')).href)) as { ADMIN_BUILD_DIR: string };
+  if (!fs.existsSync(path.join(playground.ADMIN_BUILD_DIR, 'index.html'))) {
+    throw new Error(`no admin build in ${playground.ADMIN_BUILD_DIR}: run \`node scripts/playground.mjs admin-build\` (npm run test:admin does)`);
+  }
+  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  await ensurePlaygroundInstalled({ quiet: true });
+
+  [standalone, cluster] = await timed('redis', () => Promise.all([startStandalone({ password: PASSWORD }), startCluster()]));
+  redis = new Redis(standalone.url);
+  clusterClient = new Cluster(cluster.nodes);
+
+  await redis.set(SEEDED.str.key, 'hello from the admin panel test', 'PX', SEEDED.str.ttlMs);
+  await redis.hset(SEEDED.hash.key, { field1: 'one', field2: 'two' });
+  await redis.rpush(SEEDED.list.key, ...Array.from({ length: SEEDED.list.length }, (_, i) => `item-${i}`));
+  await redis.sadd(SEEDED.set.key, 'a', 'b', 'c');
+  await redis.zadd(SEEDED.zset.key, 1, 'first', 2, 'second');
+  for (const entry of [SEEDED.del1, SEEDED.del2, SEEDED.del3]) await redis.set(entry.key, 'to delete');
+  await clusterClient.set(`${p}:on-cluster`, 'x');
+
+  const cacheConfig = { connection: 'default', prefix: CACHE_PREFIX, maxAge: 600_000, contentTypes: ['api::article.article'] };
+  app = await timed('boot', () =>
+    startApp({
+      pluginConfig: {
+        settings: { enableRedlock: true },
+        connections: {
+          default: { connection: standalone.url },
+          cluster: { connection: { nodes: cluster.nodes } },
+        },
+      },
+      middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(cacheConfig)} }];`,
+      cronTasks: `module.exports = { ${CRON_TASK}: { task: async () => {}, options: { rule: '*/2 * * * * *' } } };`,
+      env: { PLAYGROUND_SERVE_ADMIN: '1' },
+      readyTimeoutMs: 120_000,
+    }),
+  );
+
+  // The first admin, as the registration screen creates it.
+  await api('POST', '/admin/register-admin', { firstname: 'Browser', lastname: 'Test', ...SUPER });
+
+  browser = await timed('chromium', () =>
+    chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    }),
+  );
+  context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+  context.setDefaultTimeout(30_000);
+  page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error') consoleErrors.push(message.text());
+  });
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  const exit = await app?.stop();
+  if (exit && process.env.ADMIN_TEST_LOGS === '1') console.log(app.logs());
+  redis?.disconnect();
+  clusterClient?.disconnect();
+  await Promise.allSettled([standalone?.stop(), cluster?.stop()]);
+  if (process.env.UPDATE_DOCS_SCREENSHOTS === '1' && fs.existsSync(ARTIFACTS)) {
+    fs.mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
+    for (const name of fs.readdirSync(ARTIFACTS)) {
+      if (name.endsWith('.png')) fs.copyFileSync(path.join(ARTIFACTS, name), path.join(DOCS_SCREENSHOTS, name));
+    }
+  }
+  fs.writeFileSync(path.join(ARTIFACTS, 'timings.json'), `${JSON.stringify(timings, null, 2)}\n`);
+  console.log(`[admin browser test] timings (ms): ${JSON.stringify(timings)}`);
+});
+
+describe('admin panel in Chromium', () => {
+  it('logs in through the form and shows the Redis menu link', async () => {
+    await timed('login', () => login(page, SUPER));
+    const link = page.getByRole('link', { name: 'Redis', exact: true });
+    await link.waitFor();
+    await link.click();
+    await page.keyboard.press('Escape'); // the menu link's tooltip, which its click leaves open
+    // The plugin page opens on the Connections view.
+    await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/admin/plugins/redis/connections');
+  });
+
+  it('Connections: every connection with topology, state, ping and features, no credentials', async () => {
+    const main = page.getByTestId('connection-default');
+    await expect.poll(() => main.getByTestId('connection-state').textContent()).toBe('ready');
+    expect(await main.getByTestId('connection-topology').textContent()).toBe('Standalone');
+    expect(await main.getByTestId('connection-endpoint').textContent()).toContain(`127.0.0.1:${standalone.port}`);
+    expect(await main.getByTestId('connection-ping').textContent()).toMatch(/^\d+(\.\d)? ms$/);
+    const features = await main.getByTestId('connection-features').textContent();
+    expect(features).toContain('cache');
+    expect(features).toContain('cron');
+
+    const clusterRow = page.getByTestId('connection-cluster');
+    await expect.poll(() => clusterRow.getByTestId('connection-state').textContent()).toBe('ready');
+    expect(await clusterRow.getByTestId('connection-topology').textContent()).toBe('Cluster');
+    const nodes = await clusterRow.getByTestId('connection-node').allTextContents();
+    const clusterPorts = cluster.nodes.map((node) => `127.0.0.1:${node.port}`);
+    expect(nodes.length).toBeGreaterThanOrEqual(3);
+    for (const line of nodes) expect(clusterPorts.some((address) => line.startsWith(address))).toBe(true);
+
+    const html = await page.content();
+    expect(html).not.toContain(PASSWORD);
+    await screenshot(page, '1-connections');
+  });
+
+  it('Server: INFO of the standalone server, as Redis reports it', async () => {
+    await openView(page, 'Server');
+    const info = Object.fromEntries(
+      (await redis.info())
+        .split('\r\n')
+        .filter((line) => line.includes(':'))
+        .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1)]),
+    );
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    const node = page.getByTestId(`server-node-127.0.0.1:${standalone.port}`);
+    await node.waitFor();
+    expect(await node.getByTestId('stat-version').textContent()).toContain(info.redis_version);
+    expect(await node.getByTestId('stat-role').textContent()).toBe(info.role);
+    expect(await node.getByTestId('stat-policy').textContent()).toBe(policy);
+    const maxShown = await node.getByTestId('stat-memory-max').textContent();
+    if (Number(info.maxmemory) > 0) expect(maxShown).not.toBe('unlimited');
+    else expect(maxShown).toBe('unlimited');
+    expect(Number((await node.getByTestId('stat-clients').textContent())?.replace(/,/g, ''))).toBeGreaterThanOrEqual(1);
+    expect(await node.getByTestId('stat-uptime').textContent()).toMatch(/\d/);
+    expect(await page.content()).not.toContain(PASSWORD);
+    await screenshot(page, '2-server');
+  });
+
+  it('Server: a Cluster connection shows every node with its role', async () => {
+    await choose(page, 'Connection', 'cluster (cluster)');
+    await expect.poll(() => page.locator('[data-testid^="server-node-"]').count(), { timeout: 30_000 }).toBe(cluster.nodes.length);
+    // INFO says `master` or `slave` (Redis) / `replica`: 3 masters, 3 replicas.
+    const roles = await page.getByTestId('stat-role').allTextContents();
+    expect(roles.filter((role) => role === 'master')).toHaveLength(3);
+    expect(roles.filter((role) => role === 'slave' || role === 'replica')).toHaveLength(3);
+    await screenshot(page, '3-server-cluster');
+  });
+
+  it('Keys: SCAN by pattern lists the seeded keys with type, TTL and length', async () => {
+    await openView(page, 'Keys');
+    const listed = await searchKeys(page, `${p}:*`);
+    expect(listed).toEqual(Object.values(SEEDED).map((entry) => entry.key).sort());
+
+    for (const entry of Object.values(SEEDED)) {
+      expect(await row(page, entry.key).getByTestId('key-type').textContent(), entry.key).toBe(await redis.type(entry.key));
+    }
+    const ttlShown = Number(await row(page, SEEDED.str.key).getByTestId('key-ttl').getAttribute('data-ttl-ms'));
+    const ttlNow = await redis.pttl(SEEDED.str.key);
+    expect(ttlShown).toBeGreaterThanOrEqual(ttlNow);
+    expect(ttlShown).toBeLessThanOrEqual(SEEDED.str.ttlMs);
+    expect(await row(page, SEEDED.hash.key).getByTestId('key-ttl').textContent()).toBe('no expiry');
+    expect(await row(page, SEEDED.list.key).getByTestId('key-length').textContent()).toBe(String(await redis.llen(SEEDED.list.key)));
+    expect(await row(page, SEEDED.hash.key).getByTestId('key-length').textContent()).toBe(String(await redis.hlen(SEEDED.hash.key)));
+    await screenshot(page, '4-keys');
+  });
+
+  it('Keys: a value is shown, with the truncated flag when only part of it was sent', async () => {
+    await page.getByRole('button', { name: `View ${SEEDED.str.key}` }).click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.getByTestId('key-value').textContent()).toBe(await redis.get(SEEDED.str.key));
+    expect(await dialog.getByTestId('value-truncated').count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    await page.getByRole('button', { name: `View ${SEEDED.list.key}` }).click();
+    await page.getByRole('dialog').getByTestId('value-truncated').waitFor();
+    const shown = await page.getByRole('dialog').locator('tbody tr').count();
+    expect(shown).toBe(100);
+    expect(await page.getByRole('dialog').locator('tbody tr').first().textContent()).toContain(await redis.lindex(SEEDED.list.key, 0));
+    await screenshot(page, '5-keys-value');
+    await page.getByRole('dialog').getByRole('button', { name: 'Close', exact: true }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+  });
+
+  it('Keys: deleting one key after confirmation removes it from Redis', async () => {
+    await page.getByRole('button', { name: `Delete ${SEEDED.hash.key}` }).click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await row(page, SEEDED.hash.key).waitFor({ state: 'detached' });
+    expect(await redis.exists(SEEDED.hash.key)).toBe(0);
+    expect(await redis.exists(SEEDED.str.key)).toBe(1);
+  });
+
+  it('Keys: deleting by pattern needs the pattern typed, then removes exactly the matches', async () => {
+    const pattern = `${p}:del:*`;
+    expect(await searchKeys(page, pattern)).toEqual([SEEDED.del1.key, SEEDED.del2.key, SEEDED.del3.key]);
+    await page.getByRole('button', { name: 'Delete by pattern' }).click();
+    const dialog = page.getByRole('alertdialog');
+    const confirm = dialog.getByRole('button', { name: 'Delete' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Confirmation').fill(`${p}:del:`);
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Confirmation').fill(pattern);
+    await screenshot(page, '6-keys-delete-pattern');
+    await confirm.click();
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => page.getByTestId('keys-summary').textContent()).toBe(`0 keys matching ${pattern}, scan complete`);
+    expect(await redis.exists(SEEDED.del1.key, SEEDED.del2.key, SEEDED.del3.key)).toBe(0);
+    expect(await redis.exists(SEEDED.str.key, SEEDED.list.key, SEEDED.set.key, SEEDED.zset.key)).toBe(4);
+  });
+
+  it('Keys: the Cluster connection is scanned across its masters', async () => {
+    await choose(page, 'Connection', 'cluster (cluster)');
+    expect(await searchKeys(page, `${p}:*`)).toEqual([`${p}:on-cluster`]);
+  });
+
+  it('Cache: tags with their entry counts from Redis, and purge', async () => {
+    // Two reads: the first fills the cache, the second is served from it.
+    for (let i = 0; i < 2; i++) expect((await fetch(`${app.url}/api/articles`)).status).toBe(200);
+    const tagSet = `${CACHE_PREFIX}t:${ARTICLE_TAG}`;
+    await expect.poll(() => redis.scard(tagSet)).toBeGreaterThan(0);
+
+    await openView(page, 'Cache');
+    const tagRow = page.locator(`[data-testid="cache-tag"][data-tag="${ARTICLE_TAG}"]`);
+    await tagRow.waitFor();
+    expect(await tagRow.getByTestId('cache-entries').textContent()).toBe(String(await redis.scard(tagSet)));
+    await screenshot(page, '7-cache');
+
+    await tagRow.getByRole('button', { name: 'Purge' }).click();
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => tagRow.getByTestId('cache-entries').textContent()).toBe('0');
+    expect(await redis.scard(tagSet)).toBe(0);
+  });
+
+  it('Cron: the guarded task with its last run, instance and result', async () => {
+    await openView(page, 'Cron');
+    const task = page.locator(`[data-testid="cron-task"][data-task="${CRON_TASK}"]`);
+    await task.waitFor();
+    // The task runs every 2 s; the view refreshes every 5 s.
+    await expect.poll(() => task.getByTestId('cron-result').textContent(), { timeout: 30_000 }).toBe('ok');
+    expect(await task.getByTestId('cron-instance').textContent()).toBe(`${os.hostname()}:${app.pid}`);
+    expect(await task.getByTestId('cron-last-run').textContent()).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+    await screenshot(page, '8-cron');
+  });
+
+  it('Counters: this instance\'s feature counters, as the stats route reports them', async () => {
+    await openView(page, 'Counters');
+    const cacheHits = page.getByTestId('counters-cache').getByTestId('counter-hits');
+    await cacheHits.waitFor();
+    const token = (await api('POST', '/admin/login', SUPER)).token as string;
+    const stats = await api('GET', '/redis/stats', undefined, token);
+    // The cache test's second read was a hit, and its purge a purge; nothing has read since.
+    expect(stats.cache.hits).toBeGreaterThanOrEqual(1);
+    expect(await cacheHits.textContent()).toBe(String(stats.cache.hits));
+    expect(await page.getByTestId('counters-cache').getByTestId('counter-purges').textContent()).toBe(String(stats.cache.purges));
+    expect(Number(await page.getByTestId('counters-cron').getByTestId('counter-runs').textContent())).toBeGreaterThanOrEqual(1);
+    await screenshot(page, '9-counters');
+  });
+
+  it('an admin with only "Read status" sees the views but no key browsing, deletion or purge', async () => {
+    const token = (await api('POST', '/admin/login', SUPER)).token as string;
+    const role = await api('POST', '/admin/roles', { name: `Redis reader ${p}`, description: 'browser test' }, token);
+    await api(
+      'PUT',
+      `/admin/roles/${role.id}/permissions`,
+      { permissions: [{ action: 'plugin::redis.read', subject: null, properties: {}, conditions: [] }] },
+      token,
+    );
+    const user = await api('POST', '/admin/users', { firstname: 'Reader', lastname: 'Test', email: READER.email, roles: [role.id] }, token);
+    await api('POST', '/admin/register', {
+      registrationToken: user.registrationToken,
+      userInfo: { firstname: 'Reader', lastname: 'Test', password: READER.password },
+    });
+
+    const readerContext = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    readerContext.setDefaultTimeout(30_000);
+    try {
+      const reader = await readerContext.newPage();
+      await login(reader, READER);
+      await reader.getByRole('link', { name: 'Redis', exact: true }).click();
+      await reader.getByTestId('connection-default').waitFor();
+
+      await openView(reader, 'Keys');
+      await reader.getByText("You don't have the permissions to access that content").waitFor();
+      expect(await reader.getByTestId('key-row').count()).toBe(0);
+      expect(await reader.getByRole('button', { name: 'Delete by pattern' }).count()).toBe(0);
+      await screenshot(reader, '10-keys-read-only-admin');
+
+      await openView(reader, 'Cache');
+      await reader.locator(`[data-testid="cache-tag"][data-tag="${ARTICLE_TAG}"]`).waitFor();
+      expect(await reader.getByRole('button', { name: 'Purge' }).count()).toBe(0);
+      expect(await reader.getByRole('button', { name: 'Purge all' }).count()).toBe(0);
+    } finally {
+      await readerContext.close();
+    }
+  });
+
+  it('the browser saw no page errors from the plugin', () => {
+    const ours = consoleErrors.filter((text) => /redis/i.test(text) && !/Failed to load resource/.test(text));
+    expect(ours).toEqual([]);
+  });
+});
