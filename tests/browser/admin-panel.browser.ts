@@ -3,8 +3,8 @@
  * its admin build (`node scripts/playground.mjs admin-build`), served with PLAYGROUND_SERVE_ADMIN=1,
  * driven by Debian's Chromium through playwright-core. Each view is opened the way an admin does
  * (log in through the form, follow the links) and what it shows is checked against Redis itself:
- * a password-protected standalone server and a Cluster (3 masters + 3 replicas), both started
- * for this file. A screenshot of every view goes to test-artifacts/admin/.
+ * a password-protected standalone server, a Cluster (3 masters + 3 replicas) and a Sentinel set,
+ * all started for this file. A screenshot of every view goes to test-artifacts/admin/.
  *
  * Run: npm run test:admin (builds the plugin and the admin first). CHROMIUM_PATH overrides
  * /usr/bin/chromium. UPDATE_DOCS_SCREENSHOTS=1 also copies the screenshots to docs/screenshots/.
@@ -18,7 +18,15 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ensurePlaygroundInstalled, ROOT_DIR, startApp, type AppHandle } from '../e2e/app.js';
-import { randomPrefix, startCluster, startStandalone, type ClusterHandle, type ServerHandle } from '../harness/servers.js';
+import {
+  randomPrefix,
+  startCluster,
+  startSentinel,
+  startStandalone,
+  type ClusterHandle,
+  type SentinelHandle,
+  type ServerHandle,
+} from '../harness/servers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT_DIR, 'test-artifacts', 'admin');
@@ -45,8 +53,11 @@ const SEEDED = {
   del3: { key: `${p}:del:3`, type: 'string' },
 };
 
+const MANY = 450;
+
 let standalone: ServerHandle;
 let cluster: ClusterHandle;
+let sentinel: SentinelHandle;
 let redis: Redis;
 let clusterClient: Cluster;
 let app: AppHandle;
@@ -143,7 +154,9 @@ beforeAll(async () => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await ensurePlaygroundInstalled({ quiet: true });
 
-  [standalone, cluster] = await timed('redis', () => Promise.all([startStandalone({ password: PASSWORD }), startCluster()]));
+  [standalone, cluster, sentinel] = await timed('redis', () =>
+    Promise.all([startStandalone({ password: PASSWORD }), startCluster(), startSentinel({ downAfterMs: 15_000 })]),
+  );
   redis = new Redis(standalone.url);
   clusterClient = new Cluster(cluster.nodes);
 
@@ -154,6 +167,8 @@ beforeAll(async () => {
   await redis.zadd(SEEDED.zset.key, 1, 'first', 2, 'second');
   for (const entry of [SEEDED.del1, SEEDED.del2, SEEDED.del3]) await redis.set(entry.key, 'to delete');
   await clusterClient.set(`${p}:on-cluster`, 'x');
+  // More keys than one SCAN page (COUNT 200): the Keys view needs "Load more" to list them all.
+  await redis.mset(Object.fromEntries(Array.from({ length: MANY }, (_, i) => [`${p}-many:${i}`, String(i)])));
 
   const cacheConfig = { connection: 'default', prefix: CACHE_PREFIX, maxAge: 600_000, contentTypes: ['api::article.article'] };
   app = await timed('boot', () =>
@@ -163,6 +178,7 @@ beforeAll(async () => {
         connections: {
           default: { connection: standalone.url },
           cluster: { connection: { nodes: cluster.nodes } },
+          ha: { connection: { sentinels: sentinel.sentinels, name: sentinel.name } },
         },
       },
       middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(cacheConfig)} }];`,
@@ -205,7 +221,7 @@ afterAll(async () => {
   if (exit && process.env.ADMIN_TEST_LOGS === '1') console.log(app.logs());
   redis?.disconnect();
   clusterClient?.disconnect();
-  await Promise.allSettled([standalone?.stop(), cluster?.stop()]);
+  await Promise.allSettled([standalone?.stop(), cluster?.stop(), sentinel?.stop()]);
   if (process.env.UPDATE_DOCS_SCREENSHOTS === '1' && fs.existsSync(ARTIFACTS)) {
     fs.mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
     for (const name of fs.readdirSync(ARTIFACTS)) {
@@ -245,6 +261,12 @@ describe('admin panel in Chromium', () => {
     const clusterPorts = cluster.nodes.map((node) => `127.0.0.1:${node.port}`);
     expect(nodes.length).toBeGreaterThanOrEqual(3);
     for (const line of nodes) expect(clusterPorts.some((address) => line.startsWith(address))).toBe(true);
+
+    const ha = page.getByTestId('connection-ha');
+    await expect.poll(() => ha.getByTestId('connection-state').textContent()).toBe('ready');
+    expect(await ha.getByTestId('connection-topology').textContent()).toBe('Sentinel');
+    const master = await sentinel.currentMaster();
+    expect((await ha.getByTestId('connection-node').allTextContents()).join('\n')).toContain(`${master.host}:${master.port}`);
 
     const html = await page.content();
     expect(html).not.toContain(PASSWORD);
@@ -345,6 +367,27 @@ describe('admin panel in Chromium', () => {
     await expect.poll(() => page.getByTestId('keys-summary').textContent()).toBe(`0 keys matching ${pattern}, scan complete`);
     expect(await redis.exists(SEEDED.del1.key, SEEDED.del2.key, SEEDED.del3.key)).toBe(0);
     expect(await redis.exists(SEEDED.str.key, SEEDED.list.key, SEEDED.set.key, SEEDED.zset.key)).toBe(4);
+  });
+
+  it('Keys: "Load more" pages through the SCAN cursor until every match is listed once', async () => {
+    const pattern = `${p}-many:*`;
+    await page.getByLabel('Pattern (SCAN MATCH)').fill(pattern);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.getByTestId('keys-summary').textContent()).toMatch(new RegExp(` matching ${escapeRegExp(pattern)}`));
+    let clicks = 0;
+    const summary = page.getByTestId('keys-summary');
+    while (!/scan complete$/.test((await summary.textContent()) ?? '')) {
+      const before = await summary.textContent();
+      await page.getByRole('button', { name: 'Load more' }).click();
+      clicks++;
+      await expect.poll(() => summary.textContent()).not.toBe(before);
+      expect(clicks).toBeLessThan(50);
+    }
+    expect(clicks).toBeGreaterThanOrEqual(1);
+    const listed = await page.getByTestId('key-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''));
+    expect(listed).toHaveLength(MANY);
+    expect(new Set(listed)).toEqual(new Set(Array.from({ length: MANY }, (_, i) => `${p}-many:${i}`)));
+    expect(await summary.textContent()).toBe(`${MANY} keys matching ${pattern}, scan complete`);
   });
 
   it('Keys: the Cluster connection is scanned across its masters', async () => {
