@@ -40,6 +40,7 @@ const ARTICLE_TAG = 'ct:api::article.article';
 const CRON_TASK = 'adminPanelTick';
 const SUPER = { email: 'admin-browser@example.com', password: 'Browser-Test-Passw0rd' };
 const READER = { email: 'reader-browser@example.com', password: 'Reader-Test-Passw0rd' };
+const BROWSER_ONLY = { email: 'keys-browser@example.com', password: 'Keys-Test-Passw0rd' };
 
 /** What the test writes, and what the Keys view must list for `${p}:*`. */
 const SEEDED = {
@@ -135,6 +136,23 @@ async function searchKeys(target: Page, pattern: string): Promise<string[]> {
   await target.getByRole('button', { name: 'Search' }).click();
   await expect.poll(() => target.getByTestId('keys-summary').textContent(), { timeout: 30_000 }).toMatch(new RegExp(` matching ${escapeRegExp(pattern)}, scan complete$`));
   return (await target.getByTestId('key-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''))).sort();
+}
+
+/** A role with exactly `actions` and a registered admin in it (through the admin API, as the super admin). */
+async function adminWithActions(who: { email: string; password: string }, label: string, actions: string[]): Promise<void> {
+  const token = (await api('POST', '/admin/login', SUPER)).token as string;
+  const role = await api('POST', '/admin/roles', { name: `${label} ${p}`, description: 'browser test' }, token);
+  await api(
+    'PUT',
+    `/admin/roles/${role.id}/permissions`,
+    { permissions: actions.map((action) => ({ action, subject: null, properties: {}, conditions: [] })) },
+    token,
+  );
+  const user = await api('POST', '/admin/users', { firstname: label, lastname: 'Test', email: who.email, roles: [role.id] }, token);
+  await api('POST', '/admin/register', {
+    registrationToken: user.registrationToken,
+    userInfo: { firstname: label, lastname: 'Test', password: who.password },
+  });
 }
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -439,20 +457,7 @@ describe('admin panel in Chromium', () => {
   });
 
   it('an admin with only "Read status" sees the views but no key browsing, deletion or purge', async () => {
-    const token = (await api('POST', '/admin/login', SUPER)).token as string;
-    const role = await api('POST', '/admin/roles', { name: `Redis reader ${p}`, description: 'browser test' }, token);
-    await api(
-      'PUT',
-      `/admin/roles/${role.id}/permissions`,
-      { permissions: [{ action: 'plugin::redis.read', subject: null, properties: {}, conditions: [] }] },
-      token,
-    );
-    const user = await api('POST', '/admin/users', { firstname: 'Reader', lastname: 'Test', email: READER.email, roles: [role.id] }, token);
-    await api('POST', '/admin/register', {
-      registrationToken: user.registrationToken,
-      userInfo: { firstname: 'Reader', lastname: 'Test', password: READER.password },
-    });
-
+    await adminWithActions(READER, 'Reader', ['plugin::redis.read']);
     const readerContext = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
     readerContext.setDefaultTimeout(30_000);
     try {
@@ -473,6 +478,24 @@ describe('admin panel in Chromium', () => {
       expect(await reader.getByRole('button', { name: 'Purge all' }).count()).toBe(0);
     } finally {
       await readerContext.close();
+    }
+  });
+
+  it('an admin who may browse but not delete keys sees the keys without any delete button', async () => {
+    await adminWithActions(BROWSER_ONLY, 'Browser', ['plugin::redis.read', 'plugin::redis.keys.read']);
+    const browseContext = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    browseContext.setDefaultTimeout(30_000);
+    try {
+      const viewer = await browseContext.newPage();
+      await login(viewer, BROWSER_ONLY);
+      await viewer.getByRole('link', { name: 'Redis', exact: true }).click();
+      await openView(viewer, 'Keys');
+      expect(await searchKeys(viewer, `${p}:*`)).toContain(SEEDED.str.key);
+      await viewer.getByRole('button', { name: `View ${SEEDED.str.key}` }).waitFor();
+      expect(await viewer.getByRole('button', { name: `Delete ${SEEDED.str.key}` }).count()).toBe(0);
+      expect(await viewer.getByRole('button', { name: 'Delete by pattern' }).count()).toBe(0);
+    } finally {
+      await browseContext.close();
     }
   });
 
