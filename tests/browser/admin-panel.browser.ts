@@ -41,6 +41,7 @@ const CRON_TASK = 'adminPanelTick';
 const SUPER = { email: 'admin-browser@example.com', password: 'Browser-Test-Passw0rd' };
 const READER = { email: 'reader-browser@example.com', password: 'Reader-Test-Passw0rd' };
 const BROWSER_ONLY = { email: 'keys-browser@example.com', password: 'Keys-Test-Passw0rd' };
+const NO_REDIS = { email: 'no-redis@example.com', password: 'Outsider-Test-Passw0rd' };
 
 /** What the test writes, and what the Keys view must list for `${p}:*`. */
 const SEEDED = {
@@ -496,6 +497,23 @@ describe('admin panel in Chromium', () => {
       expect(await viewer.getByRole('button', { name: 'Delete by pattern' }).count()).toBe(0);
     } finally {
       await browseContext.close();
+    }
+  });
+
+  it('an admin without "Read status" has no Redis menu entry, and the page refuses a direct visit', async () => {
+    await adminWithActions(NO_REDIS, 'Outsider', []);
+    const outsiderContext = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    outsiderContext.setDefaultTimeout(30_000);
+    try {
+      const outsider = await outsiderContext.newPage();
+      await login(outsider, NO_REDIS);
+      await outsider.getByRole('link', { name: 'Home', exact: true }).waitFor();
+      expect(await outsider.getByRole('link', { name: 'Redis', exact: true }).count()).toBe(0);
+      await outsider.goto(`${app.url}/admin/plugins/redis/connections`);
+      await outsider.getByText("You don't have the permissions to access that content").waitFor();
+      expect(await outsider.getByTestId('connection-default').count()).toBe(0);
+    } finally {
+      await outsiderContext.close();
     }
   });
 
