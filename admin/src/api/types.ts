@@ -1,7 +1,8 @@
 /**
  * The shapes the admin routes answer with (docs/admin-api.md, "Routes"). The admin panel is
  * built and shipped apart from the server bundle, so it keeps its own copy of the contract
- * instead of importing server code.
+ * instead of importing server code; tests/admin/contract-types.test.ts makes the type checker
+ * fail when this copy and the server's types differ.
  */
 
 export type Feature = 'locks' | 'cron' | 'rateLimit' | 'session' | 'cache' | 'apollo';
