@@ -141,6 +141,8 @@ export class CacheStore {
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
   readonly #outage: OutageLog;
+  /** Reads of one entry waiting for this loop turn's GET (see read()). */
+  readonly #batched = new Map<string, Promise<CachedResponse | null | undefined>>();
 
   constructor(options: { prefix: string; connection: () => BoundedConnection; log: () => SuiteLog; readTimeout: number; writeTimeout?: number | undefined; name?: string }) {
     this.prefix = options.prefix;
@@ -198,12 +200,25 @@ export class CacheStore {
     return null;
   }
 
-  /** One GET, bounded by `readTimeout`. `undefined` = Redis failed (a miss), `null` = not cached. */
-  async read(entryKey: string): Promise<CachedResponse | null | undefined> {
-    const raw = await this.#read((c) => c.getBuffer(entryKey));
-    if (raw === undefined) return undefined;
-    if (raw === null) return null;
-    return decodeEntry(raw);
+  /**
+   * One GET, bounded by `readTimeout`. `undefined` = Redis failed (a miss), `null` = not cached.
+   *
+   * Reads of the same entry that arrive in one turn of the event loop share one GET, sent in that
+   * turn's check phase (`setImmediate`), after every read that joined it arrived: each still sees
+   * Redis as of a moment after it asked (a purge that finished before a read started is never
+   * missed), while a burst of requests for a hot entry costs one command, not one per request.
+   */
+  read(entryKey: string): Promise<CachedResponse | null | undefined> {
+    const pending = this.#batched.get(entryKey);
+    if (pending) return pending;
+    const read = new Promise<CachedResponse | null | undefined>((resolve) => {
+      setImmediate(() => {
+        this.#batched.delete(entryKey);
+        this.#read((c) => c.getBuffer(entryKey)).then((raw) => resolve(raw === undefined ? undefined : raw === null ? null : decodeEntry(raw)));
+      });
+    });
+    this.#batched.set(entryKey, read);
+    return read;
   }
 
   /** The current generation of each tag (joined), or undefined when Redis failed. */
