@@ -10,6 +10,7 @@ import { createStrapiRateLimit, RateLimitUnavailableError, RedisRateLimitStore, 
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, type CapturedLogger } from '../helpers/logger.js';
 import { limitedApp, request, until } from './helpers.js';
+import { resolveRateLimitOptions } from '../../src/middlewares/rate-limit/options.js';
 
 const REQUEST_TIMEOUT = 300;
 let server: ServerHandle;
@@ -88,6 +89,44 @@ describe('Redis killed', () => {
     }
     expect(limiterLines(log, 'warn')).toHaveLength(1);
     expect(limiterLines(log, 'warn')[0]).toMatch(/failing closed: requests are refused with 503/);
+  });
+
+  it("onError: 'memory': while Redis is down each instance limits in memory (same max and window); Redis again after the restart", async () => {
+    const log = captureLogger();
+    const agent = request(limitedApp({ registry, keyPrefix: randomPrefix('rlm'), max: 3, interval: 60_000, onError: 'memory', logger: log }).callback());
+    await agent.get('/').expect(200);
+    await server.kill('SIGKILL');
+    await until(() => !registry.get('default').isReady, 5000, 'the client to notice');
+    const before = rateLimitCounters();
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const { value: res, ms } = await timed(() => agent.get('/'));
+      statuses.push(res.status);
+      expect(ms).toBeLessThan(REQUEST_TIMEOUT);
+      expect(res.headers['ratelimit-limit']).toBe('3');
+    }
+    // the memory window starts empty at the outage: 3 pass, then 429
+    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    expect(rateLimitCounters().limitedInMemory - before.limitedInMemory).toBeGreaterThanOrEqual(5);
+    expect(limiterLines(log, 'warn')).toHaveLength(1);
+    expect(limiterLines(log, 'warn')[0]).toMatch(/limiting in this process' memory/);
+    await server.restart();
+    await until(() => registry.get('default').isReady, 15_000, 'reconnect');
+    const res = await agent.get('/').expect(200); // a fresh server: counted in Redis from 1
+    expect(res.headers['ratelimit-remaining']).toBe('2');
+    expect(limiterLines(log, 'info')[0]).toMatch(/counts in Redis again after \d+ ms; 5 requests were limited in memory meanwhile/);
+  });
+
+  it("onError: 'deny' is failOpen: false, 'allow' is failOpen: true", () => {
+    expect(resolveRateLimitOptions({ onError: 'deny' }, 'x', 'config')).toMatchObject({ failOpen: false, onError: 'deny' });
+    expect(resolveRateLimitOptions({ onError: 'allow' }, 'x', 'config')).toMatchObject({ failOpen: true, onError: 'allow' });
+    expect(resolveRateLimitOptions({ failOpen: false }, 'x', 'config')).toMatchObject({ failOpen: false, onError: 'deny' });
+    expect(resolveRateLimitOptions({}, 'x', 'config')).toMatchObject({ failOpen: true, onError: 'allow' });
+  });
+
+  it('onError and failOpen together are a config error naming both', () => {
+    expect(() => limitedApp({ registry, onError: 'deny', failOpen: false })).toThrow(/failOpen.*onError/s);
+    expect(() => limitedApp({ registry, onError: 'sometimes' as never })).toThrow(/onError.*"allow", "deny" or "memory"/s);
   });
 
   it("fail closed inside Strapi: 503 in Strapi's error format", async () => {

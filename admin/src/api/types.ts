@@ -126,7 +126,7 @@ export interface CronView {
 export interface StatsView {
   instance: string;
   cache: Record<'hits' | 'misses' | 'bypasses' | 'stores' | 'discarded' | 'coalesced' | 'purges' | 'purgedKeys' | 'errors', number> | null;
-  rateLimit: Record<'passed' | 'limited' | 'delayed' | 'storeErrors' | 'failedOpen' | 'failedClosed', number>;
+  rateLimit: Record<'passed' | 'limited' | 'delayed' | 'storeErrors' | 'failedOpen' | 'failedClosed' | 'limitedInMemory', number>;
   cron: Record<'runs' | 'failures' | 'claimedElsewhere' | 'skippedOverlap' | 'skippedUnavailable', number> | null;
   sessions: Record<'loaded' | 'missing' | 'saved' | 'destroyed' | 'corrupt' | 'failures', number>;
   locks: Record<'acquired' | 'busy' | 'timedOut' | 'unavailable' | 'lost', number> | null;

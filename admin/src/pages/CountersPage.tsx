@@ -37,6 +37,7 @@ const sections = (t: Translate): Section[] => [
       storeErrors: 'Store errors',
       failedOpen: 'Failed open',
       failedClosed: 'Failed closed',
+      limitedInMemory: 'Counted in memory (Redis down)',
     },
   },
   {

@@ -75,7 +75,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     ]);
   }
   const counter = new WindowCounter(() => connection, {
-    policy: o.failOpen ? 'open' : 'closed',
+    policy: o.onError === 'memory' ? 'memory' : o.failOpen ? 'open' : 'closed',
     timeoutMs: o.requestTimeout,
     log: () => log,
     coalesce: o.coalesce,
@@ -112,6 +112,24 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       nextSweep = t + Math.min(o.intervalMs, 10_000);
     }
     blocked.set(key, t + ttlMs);
+  };
+
+  /** `onError: 'memory'`: fixed windows in this process, used only while Redis fails. */
+  const local = new Map<string, { count: number; resetAt: number }>();
+  let nextLocalSweep = 0;
+  const memoryHit = (key: string, weight: number): { count: number; ttlMs: number } => {
+    const t = now();
+    if (t >= nextLocalSweep && local.size > 0) {
+      for (const [k, w] of local) if (w.resetAt <= t) local.delete(k);
+      nextLocalSweep = t + Math.min(o.intervalMs, 10_000);
+    }
+    let w = local.get(key);
+    if (!w || w.resetAt <= t) {
+      w = { count: 0, resetAt: t + o.intervalMs };
+      local.set(key, w);
+    }
+    w.count += weight;
+    return { count: w.count, ttlMs: Math.max(1, Math.ceil(w.resetAt - t)) };
   };
 
   const unavailable = (ctx: RateLimitContext): void => {
@@ -171,9 +189,13 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
         ({ count, ttlMs } = await counter.hit(key, weight, o.intervalMs));
       } catch {
         // Logged once per outage by the counter.
-        if (!o.failOpen) return unavailable(ctx);
-        await next();
-        return;
+        if (o.onError === 'memory') {
+          ({ count, ttlMs } = memoryHit(key, weight));
+        } else {
+          if (!o.failOpen) return unavailable(ctx);
+          await next();
+          return;
+        }
       }
     }
 

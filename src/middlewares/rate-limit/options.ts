@@ -98,6 +98,13 @@ export interface RateLimitOptions extends RedisSourceOptions {
   /** When Redis fails: true lets requests through (one warning per outage); false answers 503. @default true */
   failOpen?: boolean;
   /**
+   * When Redis fails (the same choice as `failOpen`, by name): `'allow'` (= `failOpen: true`),
+   * `'deny'` (= `failOpen: false`, 503), or `'memory'`: count in this process until Redis answers
+   * again, with the same window and `max` (each instance then allows `max` on its own). Give
+   * `onError` or `failOpen`, not both. @default 'allow'
+   */
+  onError?: 'allow' | 'deny' | 'memory';
+  /**
    * Send concurrent hits on one key as one script call (INCRBY of their summed weight) while a call
    * for that key is in flight; each hit still gets its own exact count. @default true
    */
@@ -141,6 +148,8 @@ export interface ResolvedRateLimitOptions {
   readonly handler: ((ctx: RateLimitContext, info: RateLimitInfo) => unknown) | undefined;
   readonly onLimitReached: ((ctx: RateLimitContext, info: RateLimitInfo) => unknown) | undefined;
   readonly failOpen: boolean;
+  /** What a Redis failure does: `failOpen` and `onError` resolved to one policy. */
+  readonly onError: 'allow' | 'deny' | 'memory';
   readonly coalesce: boolean;
   readonly inMemoryBlock: boolean;
   readonly requestTimeout: number | undefined;
@@ -243,7 +252,7 @@ export const RATE_LIMIT_OPTION_NAMES = [
   'connection', 'registry', 'client', 'requestTimeout', 'enabled', 'interval', 'max', 'delayAfter', 'timeWait', 'prefixKey',
   'keyPrefix', 'keyBy', 'getUserId', 'keyGenerator', 'skip', 'whitelist', 'weight', 'skipFailedRequests', 'methods', 'paths',
   'excludePaths', 'headers', 'legacyHeaders', 'statusCode', 'message', 'messageKey', 'handler', 'onLimitReached', 'failOpen', 'logger',
-  'coalesce', 'inMemoryBlock',
+  'coalesce', 'inMemoryBlock', 'onError',
 ] as const;
 
 /** koa2-ratelimit options that have no meaning here, with the reason. */
@@ -353,6 +362,10 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
   check('statusCode', (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 400 && v <= 599 ? null : 'an HTTP error status from 400 to 599 (usually 429)'));
   check('message', (v) => (typeof v === 'string' || isObject(v) ? null : 'a string, or an object sent as the whole body'));
   check('messageKey', str('a non-empty string (the body\'s key for message)'));
+  check('onError', (v) => (v === 'allow' || v === 'deny' || v === 'memory' ? null : '"allow", "deny" or "memory"'));
+  if (has('onError') && has('failOpen')) {
+    add(`${base}.failOpen`, o.failOpen, 'to be left out when onError is set (onError: "allow" is failOpen: true, "deny" is failOpen: false)');
+  }
   if (has('keyGenerator') && has('keyBy')) {
     add(`${base}.keyBy`, o.keyBy, 'to be left out when keyGenerator is set (keyGenerator decides the bucket)');
   }
@@ -389,7 +402,8 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
     messageKey: v('messageKey', RATE_LIMIT_DEFAULTS.messageKey),
     handler: v('handler', undefined),
     onLimitReached: v('onLimitReached', undefined),
-    failOpen: v('failOpen', RATE_LIMIT_DEFAULTS.failOpen),
+    failOpen: has('onError') ? o.onError !== 'deny' : v('failOpen', RATE_LIMIT_DEFAULTS.failOpen),
+    onError: has('onError') ? (o.onError as 'allow' | 'deny' | 'memory') : v('failOpen', RATE_LIMIT_DEFAULTS.failOpen) ? 'allow' : 'deny',
     coalesce: v('coalesce', RATE_LIMIT_DEFAULTS.coalesce),
     inMemoryBlock: v('inMemoryBlock', RATE_LIMIT_DEFAULTS.inMemoryBlock),
     requestTimeout: v<number | undefined>('requestTimeout', undefined),

@@ -21,6 +21,8 @@ export interface RateLimitCounters {
   failedOpen: number;
   /** Requests refused with 503 because Redis failed (`failOpen: false`). */
   failedClosed: number;
+  /** Requests counted in the in-process fallback because Redis failed (`onError: 'memory'`). */
+  limitedInMemory: number;
 }
 
 interface Outage {
@@ -38,7 +40,7 @@ const KEY = Symbol.for('strapi-plugin-redis-suite.rate-limit');
 const g = globalThis as Record<symbol, unknown>;
 const shared: SharedState = (g[KEY] as SharedState | undefined) ??
   (g[KEY] = {
-    counters: { passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0 },
+    counters: { passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0, limitedInMemory: 0 },
     outages: new WeakMap(),
   } satisfies SharedState) as SharedState;
 
@@ -49,18 +51,20 @@ export function rateLimitCounters(): RateLimitCounters {
   return { ...shared.counters };
 }
 
-export type FailurePolicy = 'open' | 'closed';
+export type FailurePolicy = 'open' | 'closed' | 'memory';
 
 const POLICY_TEXT: Record<FailurePolicy, string> = {
   open: 'failing open: requests pass unchecked (failOpen: true)',
   closed: 'failing closed: requests are refused with 503 (failOpen: false)',
+  memory: "limiting in this process' memory: each instance allows max on its own (onError: 'memory')",
 };
 
 /** Record a failed Redis call; the first one of an outage is logged as a warning, the rest at debug level. */
 export function recordFailure(conn: object, name: string, policy: FailurePolicy, error: unknown, log: SuiteLog): void {
   counters.storeErrors++;
   if (policy === 'open') counters.failedOpen++;
-  else counters.failedClosed++;
+  else if (policy === 'closed') counters.failedClosed++;
+  else counters.limitedInMemory++;
   let byPolicy = shared.outages.get(conn);
   if (!byPolicy) shared.outages.set(conn, (byPolicy = new Map()));
   const message = redactText(error instanceof Error ? error.message : String(error));
@@ -84,7 +88,8 @@ export function recordSuccess(conn: object, name: string, log: SuiteLog): void {
   shared.outages.delete(conn);
   for (const [policy, outage] of byPolicy) {
     const n = outage.requests;
-    const what = policy === 'open' ? 'passed unchecked' : `${n === 1 ? 'was' : 'were'} refused with 503`;
+    const what =
+      policy === 'open' ? 'passed unchecked' : policy === 'memory' ? `${n === 1 ? 'was' : 'were'} limited in memory` : `${n === 1 ? 'was' : 'were'} refused with 503`;
     log.info(
       `rate limit on connection "${name}" counts in Redis again after ${Date.now() - outage.since} ms; ` +
         `${n} request${n === 1 ? '' : 's'} ${what} meanwhile.`,
