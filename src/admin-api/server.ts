@@ -4,7 +4,7 @@
  * secret: endpoints are the redacted ones of the config, errors go through `redactText`.
  */
 import { Redis, type Cluster } from 'ioredis';
-import { parseClusterNodes, type ConnectionStatus, type RedisConnection } from '../core/connection.js';
+import { parseClusterNodes, type ConnectionStatus, type NodeStatus, type RedisConnection } from '../core/connection.js';
 import { RedisTimeoutError } from '../core/errors.js';
 import { serverStats, type ServerStats } from '../core/info.js';
 import { redactText } from '../core/redact.js';
@@ -14,12 +14,8 @@ import { withTimeout } from '../core/time.js';
 import type { Feature } from '../core/usage.js';
 import { adminTimeout } from './keys.js';
 
-export interface ConnectionNodeView {
-  address: string;
-  role?: 'master' | 'replica';
-  state: string;
-  pingMs: number | null;
-}
+/** A node as the connections view lists it: the status' node facts without its INFO. */
+export type ConnectionNodeView = Pick<NodeStatus, 'address' | 'role' | 'state' | 'pingMs'>;
 
 export interface ConnectionView {
   name: string;

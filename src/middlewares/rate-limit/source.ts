@@ -140,6 +140,8 @@ export class WindowCounter {
   #conn: RedisConnectionLike | undefined;
   #client: ScriptedClient | undefined;
   #timeoutMs: number | undefined;
+  /** The bound of one call in ms (`timeoutMs`, or the connection's), settled with the connection. */
+  #boundMs = DEFAULT_REQUEST_TIMEOUT_MS;
   #log: () => SuiteLog;
   #queues = new Map<string, KeyQueue>();
 
@@ -156,16 +158,10 @@ export class WindowCounter {
     if (!this.#conn) {
       const conn = this.#resolve();
       this.#client = withRateLimitScripts(conn.client);
+      this.#boundMs = this.#timeoutMs ?? requestTimeoutOf(conn);
       this.#conn = conn;
     }
     return this.#conn;
-  }
-
-  /** Hits of this counter waiting for a call (0 when idle; for tests and the status view). */
-  get queued(): number {
-    let n = 0;
-    for (const q of this.#queues.values()) n += q.waiting.length;
-    return n;
   }
 
   hit(key: string, weight: number, intervalMs: number): Promise<HitResult> {
@@ -211,7 +207,7 @@ export class WindowCounter {
     q.inFlight = true;
     let total = 0;
     for (const w of batch) total += w.weight;
-    const bound = this.#timeoutMs ?? requestTimeoutOf(conn);
+    const bound = this.#boundMs;
     const left = Math.ceil(bound - (now() - batch[0]!.at));
     let sent: Promise<[number, number]>;
     if (left >= 1) {
