@@ -29,6 +29,8 @@ const server: Options = {
   platform: 'node',
   splitting: false,
   shims: false,
+  // Lua scripts are `.lua` files bundled as text (src/core/script.ts loads them).
+  loader: { '.lua': 'text' },
 };
 
 // The admin panel (package export `./strapi-admin`): browser code, JSX, one lazy chunk for the

@@ -1,6 +1,17 @@
-import { defineConfig } from 'vitest/config';
+import { readFileSync } from 'node:fs';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+/** `.lua` files load as their text, as tsup's `text` loader bundles them (src/core/script.ts). */
+export const luaAsText: Plugin = {
+  name: 'lua-as-text',
+  load(id) {
+    if (!id.endsWith('.lua')) return null;
+    return `export default ${JSON.stringify(readFileSync(id, 'utf8'))};`;
+  },
+};
 
 export default defineConfig({
+  plugins: [luaAsText],
   test: {
     include: ['tests/**/*.test.ts'],
     globals: false,

@@ -12,6 +12,8 @@ import { hostname } from 'node:os';
 import type { RedisClient } from './client.js';
 import type { SuiteLog } from './logger.js';
 import { redactText } from './redact.js';
+import { defineScript } from './script.js';
+import FINISH_LUA from './lua/cron-history-finish.lua';
 
 export const CRON_HISTORY_PREFIX = 'cron:last:';
 export const CRON_HISTORY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
@@ -34,11 +36,8 @@ export interface HistoryConnection {
   run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs?: number): Promise<T>;
 }
 
-/** KEYS[1] = the task's hash; ARGV = run id, TTL ms, then field/value pairs. Writes only when the hash still holds this run. */
-const FINISH_LUA = `if redis.call('HGET', KEYS[1], 'run') ~= ARGV[1] then return 0 end
-for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1`;
+/** Record the end of a run unless a newer run of the task started meanwhile (see the .lua header). */
+const finishScript = defineScript<string[], number>('cron-history-finish', FINISH_LUA, 1);
 
 /** This process, as the history names it. */
 export const INSTANCE_ID = `${hostname()}:${process.pid}`;
@@ -76,7 +75,7 @@ export class CronHistory {
   async finished(task: string, run: string, result: { durationMs: number; ok: boolean; error?: string }): Promise<void> {
     const fields = ['durationMs', String(result.durationMs), 'ok', result.ok ? '1' : '0'];
     if (result.error !== undefined) fields.push('error', redactText(result.error).slice(0, MAX_ERROR_CHARS));
-    await this.#write(task, (c) => c.eval(FINISH_LUA, 1, this.key(task), run, String(this.ttlMs), ...fields));
+    await this.#write(task, (c) => finishScript.run(c, [this.key(task)], run, String(this.ttlMs), ...fields));
   }
 
   /** The last recorded run of each task (absent when none); throws when Redis fails. */

@@ -22,6 +22,9 @@ import type { RedisClient } from '../../core/client.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
+import { defineScript } from '../../core/script.js';
+import TAG_LUA from './lua/cache-tag.lua';
+import UNLOCK_LUA from './lua/cache-unlock.lua';
 
 /** What a stored response holds besides its body. */
 export interface EntryMeta {
@@ -62,49 +65,10 @@ export function decodeEntry(raw: Buffer): CachedResponse | null {
   }
 }
 
-/**
- * Add a key to a tag set and keep the set alive at least as long as the entry.
- *
- * KEYS[1]  the tag set
- * ARGV[1]  the entry key (member)
- * ARGV[2]  the entry's TTL in ms
- * Returns  the set's PTTL afterwards
- */
-export const TAG_LUA = `redis.call('SADD', KEYS[1], ARGV[1])
-local ttl = redis.call('PTTL', KEYS[1])
-local want = tonumber(ARGV[2])
-if ttl < want then
-  redis.call('PEXPIRE', KEYS[1], want)
-  ttl = want
-end
-return ttl`;
-
-/**
- * Release a fill lock only when it still holds our token.
- *
- * KEYS[1]  the lock key
- * ARGV[1]  the token
- * Returns  1 when released, 0 when it had expired or was taken by another filler
- */
-export const UNLOCK_LUA = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`;
-
-const TAG_COMMAND = 'redisSuiteCacheTagV1';
-const UNLOCK_COMMAND = 'redisSuiteCacheUnlockV1';
-
-interface ScriptedClient {
-  [TAG_COMMAND](tagKey: string, member: string, ttlMs: number): Promise<number>;
-  [UNLOCK_COMMAND](lockKey: string, token: string): Promise<number>;
-}
-
-function withScripts(client: RedisClient): ScriptedClient {
-  const c = client as unknown as Partial<ScriptedClient>;
-  if (typeof c[TAG_COMMAND] !== 'function') client.defineCommand(TAG_COMMAND, { numberOfKeys: 1, lua: TAG_LUA });
-  if (typeof c[UNLOCK_COMMAND] !== 'function') client.defineCommand(UNLOCK_COMMAND, { numberOfKeys: 1, lua: UNLOCK_LUA });
-  return client as unknown as ScriptedClient;
-}
+/** Add an entry key to a tag set and keep the set alive at least as long as the entry (returns the set's PTTL). */
+const tagScript = defineScript<[member: string, ttlMs: number], number>('cache-tag', TAG_LUA, 1);
+/** Release a fill lock only when it still holds our token (1 released, 0 not ours). */
+const unlockScript = defineScript<[token: string], number>('cache-unlock', UNLOCK_LUA, 1);
 
 /** How concurrent misses of one key are coalesced (resolved options). */
 export interface CoalesceSettings {
@@ -178,7 +142,7 @@ export class CacheStore {
   }
 
   async unlock(entryKey: string, token: string): Promise<void> {
-    await this.#run((c) => withScripts(c)[UNLOCK_COMMAND](this.lockKey(entryKey), token), this.#writeTimeout);
+    await this.#run((c) => unlockScript.run(c, [this.lockKey(entryKey)], token), this.#writeTimeout);
   }
 
   /**
@@ -234,8 +198,7 @@ export class CacheStore {
    */
   async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
     const stored = await this.#run(async (c) => {
-      const scripted = withScripts(c);
-      await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => scripted[TAG_COMMAND](this.tagKey(t), entryKey, ttlMs))]);
+      await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => tagScript.run(c, [this.tagKey(t)], entryKey, ttlMs))]);
       return true;
     }, this.#writeTimeout);
     if (!stored) return false;

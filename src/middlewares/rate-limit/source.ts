@@ -18,7 +18,7 @@ import { runBounded } from '../../core/connection.js';
 import { connectionFromStrapi } from '../../core/resolve.js';
 import { markUsedBy } from '../../core/usage.js';
 import type { SuiteLog } from '../../core/logger.js';
-import { hitCommand, unhitCommand, withRateLimitScripts, type ScriptedClient } from './scripts.js';
+import { hitScript, loadRateLimitScripts, unhitScript } from './scripts.js';
 import { recordFailure, recordSuccess, type FailurePolicy } from './shared.js';
 
 /** What the limiter needs of a connection: `RedisConnection` (from the registry or the service) fits. */
@@ -138,7 +138,6 @@ export class WindowCounter {
   readonly coalesce: boolean;
   #resolve: () => RedisConnectionLike;
   #conn: RedisConnectionLike | undefined;
-  #client: ScriptedClient | undefined;
   #timeoutMs: number | undefined;
   /** The bound of one call in ms (`timeoutMs`, or the connection's), settled with the connection. */
   #boundMs = DEFAULT_REQUEST_TIMEOUT_MS;
@@ -157,7 +156,7 @@ export class WindowCounter {
   get connection(): RedisConnectionLike {
     if (!this.#conn) {
       const conn = this.#resolve();
-      this.#client = withRateLimitScripts(conn.client);
+      loadRateLimitScripts(conn.client);
       this.#boundMs = this.#timeoutMs ?? requestTimeoutOf(conn);
       this.#conn = conn;
     }
@@ -188,8 +187,7 @@ export class WindowCounter {
   }
 
   #call(conn: RedisConnectionLike, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
-    const client = this.#client!;
-    return conn.run(() => hitCommand(client, key, weight, intervalMs), timeoutMs).then(
+    return conn.run((client) => hitScript.run(client, [key], weight, intervalMs), timeoutMs).then(
       (reply) => {
         recordSuccess(conn, conn.name, this.#log());
         return reply;
@@ -253,8 +251,7 @@ export class WindowCounter {
   async unhit(key: string, weight: number, maxTtlMs: number): Promise<void> {
     try {
       const conn = this.connection;
-      const client = this.#client!;
-      await conn.run(() => unhitCommand(client, key, weight, Math.max(1, Math.ceil(maxTtlMs))), this.#timeoutMs);
+      await conn.run((client) => unhitScript.run(client, [key], weight, Math.max(1, Math.ceil(maxTtlMs))), this.#timeoutMs);
     } catch (err) {
       this.#log().debug(`rate limit: could not take back a hit on ${key}: ${err instanceof Error ? err.message : String(err)}`);
     }
