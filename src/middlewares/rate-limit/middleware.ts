@@ -164,7 +164,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     return `ip:${ip}`;
   };
 
-  return async function redisRateLimit(ctx, next) {
+  const middleware: RateLimitMiddleware = async function redisRateLimit(ctx, next) {
     const identity = await identify(ctx);
     if (identity === null) {
       await next();
@@ -248,6 +248,18 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       if (failed) void counter.unhit(key, weight, ttlMs - (Date.now() - hitAt) + o.intervalMs / 2);
     }
   };
+  memoryOf.set(middleware, () => ({ blocked: blocked.size, fallback: local.size }));
+  return middleware;
+}
+
+/** The in-process maps of each limiter, for tests (not part of the public API). */
+const memoryOf = new WeakMap<RateLimitMiddleware, () => { blocked: number; fallback: number }>();
+
+/** How many keys a limiter holds in memory: `inMemoryBlock` entries and `onError: 'memory'` counters. Internal (tests). */
+export function limiterMemory(middleware: RateLimitMiddleware): { blocked: number; fallback: number } {
+  const read = memoryOf.get(middleware);
+  if (!read) throw new TypeError('not a rate-limit middleware built by rateLimit() or plugin::redis.rateLimit');
+  return read();
 }
 
 /** `ctx.ip` (Koa: the socket address, or X-Forwarded-For when `app.proxy` is on), IPv4-mapped IPv6 unwrapped. */
