@@ -1,7 +1,8 @@
 /**
  * The rate-limit middleware: `plugin::redis.rateLimit` in Strapi, `rateLimit()` in a plain Koa app.
  *
- * Per request: match methods/paths, `skip`, find the bucket (client IP, user, or `keyGenerator`),
+ * Per request: match methods/paths, `skip`, find the bucket (client IP, IPv6 by its `ipv6Subnet`
+ * prefix; user; or `keyGenerator`),
  * `whitelist`, then ONE atomic script call (INCRBY weight, PEXPIRE when the key has no TTL, return
  * count and PTTL), headers, and either the limit response, a delay, or `next()`. Everything else
  * (options, paths, the connection, the script registration) is settled once, in the factory.
@@ -9,6 +10,7 @@
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { RateLimitConfigError } from './errors.js';
 import {
+  RATE_LIMIT_DEFAULTS,
   matchesPath,
   normalizePath,
   resolveRateLimitOptions,
@@ -16,7 +18,6 @@ import {
   type RateLimitInfo,
   type RateLimitOptions,
   type ResolvedRateLimitOptions,
-  RATE_LIMIT_DEFAULTS,
 } from './options.js';
 import { now } from '../../core/time.js';
 import { canonicalIp, ipBucket } from './ip.js';
@@ -268,11 +269,9 @@ export function limiterMemory(middleware: RateLimitMiddleware): { blocked: numbe
   return read();
 }
 
-/** `ctx.ip` (Koa: the socket address, or X-Forwarded-For when `app.proxy` is on), IPv4-mapped IPv6 unwrapped. */
+/** `ctx.ip`: Koa's socket address, or X-Forwarded-For when `app.proxy` is on (Strapi: `server.proxy.koa`). */
 function clientIp(ctx: RateLimitContext): string {
-  const ip = ctx.ip;
-  if (!ip) return 'unknown';
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return ctx.ip || 'unknown';
 }
 
 const limitsOf = (o: Pick<LimiterClaim, 'intervalMs' | 'max' | 'delayAfter'>): string =>
