@@ -155,7 +155,7 @@ describe('through the middleware (behind a trusted proxy, X-Forwarded-For)', () 
       expect((err as RateLimitConfigError).issues.map((i) => i.path)).toEqual(['options.ipv6Subnet']);
       expect((err as Error).message).toMatch(/options\.ipv6Subnet: got .*; expected an integer from 1 to 128 \(the IPv6 prefix length a bucket covers\), or false/);
     }
-    for (const good of [1, 48, 56, 64, 128, false]) {
+    for (const good of [1, 48, 56, 64, 128, false] as const) {
       expect(() => rateLimit({ registry, keyPrefix: randomPrefix('rli'), ipv6Subnet: good })).not.toThrow();
     }
   });

@@ -9,7 +9,6 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { build } from 'esbuild';
@@ -24,7 +23,7 @@ import { captureLogger } from '../helpers/logger.js';
 import { request, until } from './helpers.js';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = path.resolve(__dirname, '..', '..');
 const redis = inject('redis');
 let live: RedisRegistry;
 let dead: RedisRegistry;

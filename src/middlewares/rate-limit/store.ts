@@ -127,10 +127,11 @@ export class RedisRateLimitStore extends StoreBase {
     const intervalMs = intervalOf(options);
     const w = weightOf(weight);
     const conn = this.#counter.connection; // a wrong connection name throws here, loudly, every time
+    const redisKey = this.#key(key);
     try {
-      const { count, ttlMs } = await this.#counter.hit(this.#key(key), w, intervalMs);
+      const { count, ttlMs } = await this.#counter.hit(redisKey, w, intervalMs);
       counters.passed++;
-      if (typeof options === 'object' && options !== null) this.#remember(options, String(key), intervalMs, now() + ttlMs);
+      if (typeof options === 'object' && options !== null) this.#remember(options, redisKey, intervalMs, now() + ttlMs);
       return { counter: count, dateEnd: Date.now() + ttlMs };
     } catch (err) {
       // Logged once per outage by the counter.
@@ -147,7 +148,8 @@ export class RedisRateLimitStore extends StoreBase {
    */
   decrement(key: string, options: { interval?: unknown } = {}, weight: unknown = 1): Promise<void> {
     if (typeof options !== 'object' || options === null) return Promise.resolve();
-    const id = `${idOf(options)}\u0000${String(key)}`;
+    const redisKey = this.#key(key);
+    const id = `${idOf(options)}\u0000${redisKey}`;
     const entry = this.#hits.get(id);
     if (!entry) return Promise.resolve();
     const t = now();
@@ -163,12 +165,12 @@ export class RedisRateLimitStore extends StoreBase {
     const left = run.endsAt - t;
     if (left <= 0) return Promise.resolve(); // its window is over
     // As the middleware does: a newer window has a PTTL larger by at least a whole interval.
-    return this.#counter.unhit(this.#key(key), weightOf(weight), left + entry.intervalMs / 2);
+    return this.#counter.unhit(redisKey, weightOf(weight), left + entry.intervalMs / 2);
   }
 
-  /** Remember a hit counted in the window ending at `endsAt` (`now()` ms). */
-  #remember(options: object, key: string, intervalMs: number, endsAt: number): void {
-    const id = `${idOf(options)}\u0000${key}`;
+  /** Remember a hit on `redisKey` (bounded in length) counted in the window ending at `endsAt` (`now()` ms). */
+  #remember(options: object, redisKey: string, intervalMs: number, endsAt: number): void {
+    const id = `${idOf(options)}\u0000${redisKey}`;
     const t = now();
     const entry = this.#hits.get(id) ?? { runs: [], intervalMs, expiresAt: 0 };
     prune(entry, t);
@@ -177,7 +179,7 @@ export class RedisRateLimitStore extends StoreBase {
     if (last && Math.abs(last.endsAt - endsAt) < intervalMs / 2) last.hits++;
     else entry.runs.push({ endsAt, hits: 1 });
     entry.intervalMs = intervalMs;
-    entry.expiresAt = Math.max(...entry.runs.map((r) => r.endsAt)) + intervalMs;
+    entry.expiresAt = Math.max(entry.expiresAt, endsAt + intervalMs);
     this.#hits.set(id, entry);
   }
 
