@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { randomPrefix } from '../harness/servers.js';
@@ -102,6 +103,26 @@ describe('one koa2-ratelimit for Strapi and the plugin', () => {
     expect(ours).toBe(koa2From('@strapi/admin'));
     expect(ours).toBe(koa2From('@strapi/plugin-users-permissions'));
     expect(JSON.parse(fs.readFileSync(path.join(path.dirname(ours), '..', 'package.json'), 'utf8')).version).toBe('1.1.3');
+  });
+});
+
+describe('the packed package, CommonJS and ESM in one process', () => {
+  it('limiters built through either build are checked against each other for shared keys (the state lives on globalThis)', async () => {
+    // e.g. a limiter built in an ESM config file and one built by the plugin, which Strapi loads with require
+    const req = createRequire(path.join(PLAYGROUND_MODULES, 'package.json'));
+    const cjs = req('strapi-plugin-redis-suite');
+    const esm = await import(pathToFileURL(path.join(PLAYGROUND_MODULES, 'strapi-plugin-redis-suite', 'dist', 'index.mjs')).href);
+    expect(esm.rateLimit).not.toBe(cjs.rateLimit); // two copies of the code
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const registry = cjs.createRedisRegistry({ connections: { default: { connection: redis.standalone.url } } }, { logger: quiet });
+    try {
+      const prefix = randomPrefix('e2e-rl-dual');
+      cjs.rateLimit({ registry, keyPrefix: prefix, max: 100 });
+      expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 5 })).toThrow(/options\.prefixKey: got "global" \(the default\).*already counted by rateLimit\(\) at .*ratelimit\.test\.ts/s);
+      expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 100 })).not.toThrow(); // the same limits: one shared count
+    } finally {
+      await registry.close();
+    }
   });
 });
 
