@@ -5,12 +5,14 @@
  *   `ratelimit.store` is really used: two instances share one count;
  * - `plugin::redis.rateLimit` in `config/middlewares`: shared across instances, Strapi's error
  *   format, headers, and a spoofed X-Forwarded-For does not escape it while `server.proxy` is off;
- * - an invalid middleware config stops boot, naming the option.
+ * - an invalid middleware config stops boot, naming the option; so do two limiters that would count
+ *   into the same keys with other limits, naming both.
  */
 import * as fs from 'node:fs';
 import { createRequire } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { randomPrefix } from '../harness/servers.js';
@@ -20,11 +22,13 @@ const redis = inject('redis');
 const PLAYGROUND_MODULES = path.join(ROOT_DIR, 'playground', 'node_modules');
 const keyPrefix = randomPrefix('e2e-rl');
 const EMAIL = 'nobody@example.com';
+const BOOT_MS = 240_000;
 
 let configDir: string;
 let a: AppHandle;
 let b: AppHandle;
 let badBoot: AppHandle;
+let sharedBoot: AppHandle;
 let client: Redis;
 
 /** A config module that builds a store the way a user's config/admin.ts does: importing the package from the app. */
@@ -36,8 +40,8 @@ if (typeof suite.RedisRateLimitStore !== 'function') throw new Error('strapi-plu
 module.exports = { store: new suite.RedisRateLimitStore({ connection: 'default', keyPrefix: ${JSON.stringify(prefix)} }) };
 `;
 
-const middlewaresModule = (config: object): string => `'use strict';
-module.exports = (defaults) => [...defaults, { name: 'plugin::redis.rateLimit', config: ${JSON.stringify(config)} }];
+const middlewaresModule = (...configs: object[]): string => `'use strict';
+module.exports = (defaults) => [...defaults, ${configs.map((c) => `{ name: 'plugin::redis.rateLimit', config: ${JSON.stringify(c)} }`).join(', ')}];
 `;
 
 async function post(url: string, body: object): Promise<{ status: number; body: any; headers: Headers }> {
@@ -66,16 +70,24 @@ beforeAll(async () => {
   };
   const middlewares = middlewaresModule({ connection: 'default', keyPrefix, prefixKey: 'articles', max: 3, interval: 60_000, paths: ['/api/articles'] });
   client = new Redis(redis.standalone.url);
-  // Both instances and the boot failure start together (a 2-core machine: about 15-25 s).
-  [a, b, badBoot] = await Promise.all([
-    startApp({ redisUrl: redis.standalone.url, middlewares, env }),
-    startApp({ redisUrl: redis.standalone.url, middlewares, env }),
-    startApp({ redisUrl: redis.standalone.url, middlewares: middlewaresModule({ max: -1, intervall: 1000 }), expectBootFailure: true }),
+  // Both instances and the boot failures start together (a 2-core machine: about 15-25 s when quiet,
+  // minutes when other work shares it: each boot may take up to BOOT_MS).
+  [a, b, badBoot, sharedBoot] = await Promise.all([
+    startApp({ redisUrl: redis.standalone.url, middlewares, env, readyTimeoutMs: BOOT_MS }),
+    startApp({ redisUrl: redis.standalone.url, middlewares, env, readyTimeoutMs: BOOT_MS }),
+    startApp({ redisUrl: redis.standalone.url, middlewares: middlewaresModule({ max: -1, intervall: 1000 }), expectBootFailure: true, readyTimeoutMs: BOOT_MS }),
+    // an API limiter and a login limiter, both on the default prefixKey: they would share counts
+    startApp({
+      redisUrl: redis.standalone.url,
+      middlewares: middlewaresModule({ keyPrefix, interval: { min: 1 }, max: 100 }, { keyPrefix, interval: { min: 15 }, max: 5, paths: ['/api/auth'] }),
+      expectBootFailure: true,
+      readyTimeoutMs: BOOT_MS,
+    }),
   ]);
-});
+}, 300_000); // four Strapi boots on a shared 2-core machine
 
 afterAll(async () => {
-  await Promise.all([a, b, badBoot].filter(Boolean).map((app) => app.stop()));
+  await Promise.all([a, b, badBoot, sharedBoot].filter(Boolean).map((app) => app.stop()));
   client?.disconnect();
   if (configDir) fs.rmSync(configDir, { recursive: true, force: true });
 });
@@ -91,6 +103,26 @@ describe('one koa2-ratelimit for Strapi and the plugin', () => {
     expect(ours).toBe(koa2From('@strapi/admin'));
     expect(ours).toBe(koa2From('@strapi/plugin-users-permissions'));
     expect(JSON.parse(fs.readFileSync(path.join(path.dirname(ours), '..', 'package.json'), 'utf8')).version).toBe('1.1.3');
+  });
+});
+
+describe('the packed package, CommonJS and ESM in one process', () => {
+  it('limiters built through either build are checked against each other for shared keys (the state lives on globalThis)', async () => {
+    // e.g. a limiter built in an ESM config file and one built by the plugin, which Strapi loads with require
+    const req = createRequire(path.join(PLAYGROUND_MODULES, 'package.json'));
+    const cjs = req('strapi-plugin-redis-suite');
+    const esm = await import(pathToFileURL(path.join(PLAYGROUND_MODULES, 'strapi-plugin-redis-suite', 'dist', 'index.mjs')).href);
+    expect(esm.rateLimit).not.toBe(cjs.rateLimit); // two copies of the code
+    const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+    const registry = cjs.createRedisRegistry({ connections: { default: { connection: redis.standalone.url } } }, { logger: quiet });
+    try {
+      const prefix = randomPrefix('e2e-rl-dual');
+      cjs.rateLimit({ registry, keyPrefix: prefix, max: 100 });
+      expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 5 })).toThrow(/options\.prefixKey: got "global" \(the default\).*already counted by rateLimit\(\) at .*ratelimit\.test\.ts/s);
+      expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 100 })).not.toThrow(); // the same limits: one shared count
+    } finally {
+      await registry.close();
+    }
   });
 });
 
@@ -161,5 +193,16 @@ describe('plugin::redis.rateLimit in config/middlewares', () => {
     expect(logs).toMatch(/Invalid config of plugin::redis\.rateLimit/);
     expect(logs).toMatch(/config\.max: got -1 \(number\); expected an integer >= 0/);
     expect(logs).toMatch(/config\.intervall: got 1000 \(number\); expected no such option \(did you mean "interval"\?\)/);
+  });
+
+  it('two limiters with other limits on the same keys (the default prefixKey) stop boot, naming both entries of config/middlewares', async () => {
+    const exit = await sharedBoot.exited;
+    expect(exit.code).not.toBe(0);
+    const logs = sharedBoot.logs();
+    expect(logs).toMatch(/Invalid config of plugin::redis\.rateLimit/);
+    expect(logs).toMatch(/config\.prefixKey: got "global" \(the default\)/);
+    expect(logs).toMatch(/plugin::redis\.rateLimit in config\/middlewares \(entry 11\) with interval 60000 ms, max 100/);
+    expect(logs).toMatch(/plugin::redis\.rateLimit in config\/middlewares \(entry 12\) with interval 900000 ms, max 5/);
+    expect(logs).toMatch(/give each limiter its own prefixKey/);
   });
 });

@@ -11,6 +11,7 @@ import { randomPrefix, startStandalone, type ServerHandle } from '../harness/ser
 import { captureLogger, type CapturedLogger } from '../helpers/logger.js';
 import { limitedApp, request, until } from './helpers.js';
 import { resolveRateLimitOptions } from '../../src/middlewares/rate-limit/options.js';
+import { limiterMemory } from '../../src/middlewares/rate-limit/middleware.js';
 
 const REQUEST_TIMEOUT = 300;
 let server: ServerHandle;
@@ -117,6 +118,35 @@ describe('Redis killed', () => {
     expect(limiterLines(log, 'info')[0]).toMatch(/counts in Redis again after \d+ ms; 5 requests were limited in memory meanwhile/);
   });
 
+  it("onError: 'memory': the in-process counts are dropped once Redis answers again; the next outage starts from an empty window", async () => {
+    const log = captureLogger();
+    const mw = createStrapiRateLimit(
+      { keyPrefix: randomPrefix('rlm'), max: 3, interval: 60_000, onError: 'memory', logger: log },
+      { strapi: { log, plugin: (name: string) => (name === 'redis' ? { service: () => registry } : undefined) } },
+    );
+    const app = new Koa();
+    app.use(mw as Koa.Middleware);
+    app.use((ctx) => {
+      ctx.body = 'ok';
+    });
+    const agent = request(app.callback());
+    const outage = async (): Promise<number[]> => {
+      await server.kill('SIGKILL');
+      await until(() => !registry.get('default').isReady, 5000, 'the client to notice');
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await agent.get('/')).status);
+      return statuses;
+    };
+    expect(await outage()).toEqual([200, 200, 200, 429]);
+    expect(limiterMemory(mw).fallback).toBe(1);
+    await server.restart();
+    await until(() => registry.get('default').isReady, 15_000, 'reconnect');
+    await agent.get('/').expect(200).expect('ratelimit-remaining', '2'); // counted in Redis
+    expect(limiterMemory(mw).fallback).toBe(0);
+    // well within the first outage's 60 s memory window: a fresh one, not its leftover count
+    expect(await outage()).toEqual([200, 200, 200, 429]);
+  });
+
   it("onError: 'deny' is failOpen: false, 'allow' is failOpen: true", () => {
     expect(resolveRateLimitOptions({ onError: 'deny' }, 'x', 'config')).toMatchObject({ failOpen: false, onError: 'deny' });
     expect(resolveRateLimitOptions({ onError: 'allow' }, 'x', 'config')).toMatchObject({ failOpen: true, onError: 'allow' });
@@ -164,6 +194,22 @@ describe('Redis killed', () => {
     await expect(open.decrement('k', { interval: 5000 }, 1)).resolves.toBeUndefined();
     expect(log.of('warn').filter((l) => l.includes('failing open'))).toHaveLength(1);
     expect(log.of('warn').filter((l) => l.includes('failing closed'))).toHaveLength(1);
+  });
+});
+
+describe('the store after an outage', () => {
+  it('a request that failed open (nothing counted) takes nothing back from the count after Redis is back', async () => {
+    const store = new RedisRateLimitStore({ registry, keyPrefix: randomPrefix('rlf'), logger: captureLogger() });
+    const client = registry.client('default');
+    await server.kill('SIGKILL');
+    await until(() => !registry.get('default').isReady, 5000, 'the client to notice');
+    const during = { interval: 60_000 }; // the request that arrives during the outage (Strapi: one RateLimit per request)
+    expect((await store.incr('k', during, 1)).counter).toBe(0);
+    await server.restart();
+    await until(() => registry.get('default').isReady, 15_000, 'reconnect');
+    expect((await store.incr('k', { interval: 60_000 }, 1)).counter).toBe(1); // another request, counted
+    await store.decrement('k', during, 1); // the first one ends with a failure
+    expect(await client.get(`${store.keyPrefix}k`)).toBe('1');
   });
 });
 

@@ -130,6 +130,52 @@ describe('the koa2-ratelimit contract', () => {
     expect(store.saveAbuse()).toBeUndefined();
   });
 
+  it("decrement takes a hit back only in that hit's own window: a failed login that ends after a rollover leaves the newer window alone", async () => {
+    // Strapi's way: a RateLimit per request; the slow request fails after its window ended and a newer one began.
+    const keyPrefix = randomPrefix('rls');
+    const store = new RedisRateLimitStore({ registry: a, keyPrefix });
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const app = new Koa();
+    app.silent = true;
+    app.use((ctx, next) => RateLimit.middleware({ interval: 1000, max: 10, prefixKey: 'login', skipFailedRequests: true, store })(ctx, next));
+    app.use(async (ctx) => {
+      if (ctx.path === '/slow-fail') await gate;
+      ctx.status = ctx.path === '/slow-fail' ? 400 : 200;
+      ctx.body = { ok: ctx.status === 200 };
+    });
+    const agent = request(app.callback());
+    const key = `${keyPrefix}login|127.0.0.1`;
+    const client = a.client('default');
+    const slow = agent.post('/slow-fail').then((r) => r.status);
+    await until(async () => (await client.get(key)) === '1', 3000, 'the slow request counted');
+    await until(async () => (await client.exists(key)) === 0, 3000, 'its window to end');
+    await agent.get('/ok').expect(200); // the newer window: 1
+    release();
+    expect(await slow).toBe(400);
+    await new Promise((r) => setTimeout(r, 150)); // koa2-ratelimit decrements on 'finish', not awaited
+    expect(await client.get(key)).toBe('1');
+  });
+
+  it('the store API: a decrement after the window rolled over, with the same options object for both hits, leaves the newer window alone', async () => {
+    const keyPrefix = randomPrefix('rls');
+    const store = new RedisRateLimitStore({ registry: a, keyPrefix });
+    const client = a.client('default');
+    const options = { interval: 1000 }; // one RateLimit serving every request: koa2-ratelimit passes its own options object each time
+    expect((await store.incr('k', options, 1)).counter).toBe(1); // the old request
+    await until(async () => (await client.exists(`${keyPrefix}k`)) === 0, 3000, 'the window to end');
+    expect((await store.incr('k', options, 1)).counter).toBe(1); // a request in the newer window
+    await store.decrement('k', options, 1); // the old request failed
+    expect(await client.get(`${keyPrefix}k`)).toBe('1');
+    await store.decrement('k', options, 1); // the newer one failed: taken back
+    expect(await client.get(`${keyPrefix}k`)).toBe('0');
+    // a decrement with nothing counted under these options changes nothing
+    await store.decrement('k', { interval: 1000 }, 1);
+    await store.incr('k', options, 1);
+    await store.decrement('k', { interval: 1000 }, 1);
+    expect(await client.get(`${keyPrefix}k`)).toBe('1');
+  });
+
   it('a key longer than 256 characters (e.g. a long email in Strapi\'s key) is hashed under the prefix', async () => {
     const keyPrefix = randomPrefix('rls');
     const store = new RedisRateLimitStore({ registry: a, keyPrefix });

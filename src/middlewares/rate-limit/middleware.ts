@@ -1,7 +1,8 @@
 /**
  * The rate-limit middleware: `plugin::redis.rateLimit` in Strapi, `rateLimit()` in a plain Koa app.
  *
- * Per request: match methods/paths, `skip`, find the bucket (client IP, user, or `keyGenerator`),
+ * Per request: match methods/paths, `skip`, find the bucket (client IP, IPv6 by its `ipv6Subnet`
+ * prefix; user; or `keyGenerator`),
  * `whitelist`, then ONE atomic script call (INCRBY weight, PEXPIRE when the key has no TTL, return
  * count and PTTL), headers, and either the limit response, a delay, or `next()`. Everything else
  * (options, paths, the connection, the script registration) is settled once, in the factory.
@@ -9,6 +10,7 @@
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { RateLimitConfigError } from './errors.js';
 import {
+  RATE_LIMIT_DEFAULTS,
   matchesPath,
   normalizePath,
   resolveRateLimitOptions,
@@ -18,7 +20,9 @@ import {
   type ResolvedRateLimitOptions,
 } from './options.js';
 import { now } from '../../core/time.js';
-import { counters } from './shared.js';
+import { canonicalIp, ipBucket } from './ip.js';
+import { ExpiringLru } from './memory.js';
+import { claimNamespace, counters, type LimiterClaim } from './shared.js';
 import { boundKey, resolveConnection, WindowCounter, type StrapiHost } from './source.js';
 
 /** A Koa middleware (named, as Koa's guide asks). */
@@ -37,7 +41,13 @@ const STRAPI_ID = 'plugin::redis.rateLimit';
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const resolved = resolveRateLimitOptions(options, 'options of rateLimit()', 'options');
-  return build(resolved, options, { strapi: undefined, where: 'rateLimit() options', log: resolved.logger ?? consoleLogger });
+  const site = callSite(rateLimit);
+  return build(resolved, options, {
+    strapi: undefined,
+    where: 'rateLimit() options',
+    log: resolved.logger ?? consoleLogger,
+    origin: () => `rateLimit()${site ? ` at ${site}` : ''}`,
+  });
 }
 
 /**
@@ -49,13 +59,20 @@ export function createStrapiRateLimit(config: unknown, { strapi }: { strapi: unk
   const where = `config of ${STRAPI_ID} (config/middlewares, or a route's config.middlewares)`;
   const resolved = resolveRateLimitOptions(config, where, 'config');
   const host = strapi as StrapiHost & { log: RedisLogger };
-  return build(resolved, (config ?? {}) as RateLimitOptions, { strapi: host, where: `${STRAPI_ID} config.connection`, log: resolved.logger ?? host.log });
+  return build(resolved, (config ?? {}) as RateLimitOptions, {
+    strapi: host,
+    where: `${STRAPI_ID} config.connection`,
+    log: resolved.logger ?? host.log,
+    origin: () => `${STRAPI_ID} ${locateInStrapi(strapi, config)}`,
+  });
 }
 
 interface BuildHost {
   strapi: StrapiHost | undefined;
   where: string;
   log: RedisLogger;
+  /** Where this limiter was configured, for an error naming it (worked out only then). */
+  origin(): string;
 }
 
 function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: BuildHost): RateLimitMiddleware {
@@ -83,6 +100,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
   void counter.connection; // register the scripts now, not on the first request
   const inStrapi = host.strapi !== undefined;
   const keyBase = `${o.keyPrefix}${o.prefixKey}:`;
+  claimKeys(connection, keyBase, o, host);
   const filterPaths = o.paths !== null || o.excludePaths.length > 0;
   const headerLimit = String(o.max);
   const policy = `${o.max};w=${Math.ceil(o.intervalMs / 1000)}`;
@@ -93,43 +111,30 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       ? { data: null, error: { status: o.statusCode, name: 'RateLimitError', message: o.message, details: {} } }
       : { [o.messageKey]: o.message };
   };
+  // In-process maps, each capped at memoryMaxKeys (least recently used dropped first) and swept by
+  // an unref'd timer while it holds something, so keys that stop coming leave without traffic.
+  const sweepEveryMs = Math.max(100, Math.min(o.intervalMs, 10_000));
   /** `inMemoryBlock`: limited keys and when their window resets (performance.now() ms). */
-  const blocked = new Map<string, number>();
-  let nextSweep = 0;
+  const blocked = new ExpiringLru<{ expiresAt: number }>(o.memoryMaxKeys, sweepEveryMs);
   const blockedFor = (key: string): number => {
-    const until = blocked.get(key);
-    if (until === undefined) return 0;
-    const left = until - now();
-    if (left > 0) return left;
-    blocked.delete(key);
-    return 0;
+    const entry = blocked.get(key);
+    return entry === undefined ? 0 : entry.expiresAt - now();
   };
   const block = (key: string, ttlMs: number): void => {
-    const t = now();
-    if (t >= nextSweep && blocked.size > 0) {
-      // Drop expired entries now and then, so a flood of distinct keys cannot grow the map for long.
-      for (const [k, until] of blocked) if (until <= t) blocked.delete(k);
-      nextSweep = t + Math.min(o.intervalMs, 10_000);
-    }
-    blocked.set(key, t + ttlMs);
+    blocked.set(key, { expiresAt: now() + ttlMs });
   };
 
-  /** `onError: 'memory'`: fixed windows in this process, used only while Redis fails. */
-  const local = new Map<string, { count: number; resetAt: number }>();
-  let nextLocalSweep = 0;
+  /** `onError: 'memory'`: fixed windows in this process, used only while Redis fails; dropped when it answers again. */
+  const local = new ExpiringLru<{ count: number; expiresAt: number }>(o.memoryMaxKeys, sweepEveryMs);
   const memoryHit = (key: string, weight: number): { count: number; ttlMs: number } => {
     const t = now();
-    if (t >= nextLocalSweep && local.size > 0) {
-      for (const [k, w] of local) if (w.resetAt <= t) local.delete(k);
-      nextLocalSweep = t + Math.min(o.intervalMs, 10_000);
-    }
     let w = local.get(key);
-    if (!w || w.resetAt <= t) {
-      w = { count: 0, resetAt: t + o.intervalMs };
+    if (!w) {
+      w = { count: 0, expiresAt: t + o.intervalMs };
       local.set(key, w);
     }
     w.count += weight;
-    return { count: w.count, ttlMs: Math.max(1, Math.ceil(w.resetAt - t)) };
+    return { count: w.count, ttlMs: Math.max(1, Math.ceil(w.expiresAt - t)) };
   };
 
   const unavailable = (ctx: RateLimitContext): void => {
@@ -156,15 +161,15 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       return o.whitelist.has(id) ? null : id;
     }
     const ip = clientIp(ctx);
-    if (o.whitelist.has(ip)) return null;
+    if (o.whitelist.has(ip) || o.whitelist.has(canonicalIp(ip))) return null;
     if (o.keyBy === 'user') {
       const id = o.getUserId ? await o.getUserId(ctx) : ctx.state?.user?.id;
       if (id !== undefined && id !== null && id !== '') return o.whitelist.has(String(id)) ? null : `user:${String(id)}`;
     }
-    return `ip:${ip}`;
+    return `ip:${ipBucket(ip, o.ipv6Subnet)}`;
   };
 
-  return async function redisRateLimit(ctx, next) {
+  const middleware: RateLimitMiddleware = async function redisRateLimit(ctx, next) {
     const identity = await identify(ctx);
     if (identity === null) {
       await next();
@@ -187,6 +192,8 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     } else {
       try {
         ({ count, ttlMs } = await counter.hit(key, weight, o.intervalMs));
+        // Redis answers again: the outage's in-process windows are over (the next outage starts afresh).
+        if (local.size > 0) local.clear();
       } catch {
         // Logged once per outage by the counter.
         if (o.onError === 'memory') {
@@ -248,13 +255,103 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       if (failed) void counter.unhit(key, weight, ttlMs - (Date.now() - hitAt) + o.intervalMs / 2);
     }
   };
+  memoryOf.set(middleware, () => ({ blocked: blocked.size, fallback: local.size }));
+  return middleware;
 }
 
-/** `ctx.ip` (Koa: the socket address, or X-Forwarded-For when `app.proxy` is on), IPv4-mapped IPv6 unwrapped. */
+/** The in-process maps of each limiter, for tests (not part of the public API). */
+const memoryOf = new WeakMap<RateLimitMiddleware, () => { blocked: number; fallback: number }>();
+
+/** How many keys a limiter holds in memory: `inMemoryBlock` entries and `onError: 'memory'` counters. Internal (tests). */
+export function limiterMemory(middleware: RateLimitMiddleware): { blocked: number; fallback: number } {
+  const read = memoryOf.get(middleware);
+  if (!read) throw new TypeError('not a rate-limit middleware built by rateLimit() or plugin::redis.rateLimit');
+  return read();
+}
+
+/** `ctx.ip`: Koa's socket address, or X-Forwarded-For when `app.proxy` is on (Strapi: `server.proxy.koa`). */
 function clientIp(ctx: RateLimitContext): string {
-  const ip = ctx.ip;
-  if (!ip) return 'unknown';
-  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+  return ctx.ip || 'unknown';
+}
+
+const limitsOf = (o: Pick<LimiterClaim, 'intervalMs' | 'max' | 'delayAfter'>): string =>
+  `interval ${o.intervalMs} ms, max ${o.max}${o.delayAfter > 0 ? `, delayAfter ${o.delayAfter}` : ''}`;
+
+/**
+ * Claim this limiter's key namespace on its client. Another limiter in the process already
+ * counting there with other limits would share its counts (and the first to create a key would
+ * set its window): a config error naming both.
+ */
+function claimKeys(connection: { name: string; client: object }, keyBase: string, o: ResolvedRateLimitOptions, host: BuildHost): void {
+  const claim: LimiterClaim = { intervalMs: o.intervalMs, max: o.max, delayAfter: o.delayAfter, describe: () => `${host.origin()} with ${limitsOf(o)}` };
+  const first = claimNamespace(connection.client, keyBase, claim);
+  if (!first) return;
+  const base = host.strapi ? 'config' : 'options';
+  const value = `${JSON.stringify(o.prefixKey)}${o.prefixKey === RATE_LIMIT_DEFAULTS.prefixKey ? ' (the default)' : ''}`;
+  throw new RateLimitConfigError(host.strapi ? `config of ${STRAPI_ID}` : 'options of rateLimit()', [
+    {
+      path: `${base}.prefixKey`,
+      got: `${value}: its keys ${JSON.stringify(keyBase)}... on connection "${connection.name}" are already counted by ${first.describe()}`,
+      expected:
+        `a prefixKey of this limiter's own (${claim.describe()}): limiters share a count only when their interval, max and delayAfter are the same. ` +
+        'Fix: give each limiter its own prefixKey (e.g. prefixKey: "api" and prefixKey: "login")',
+    },
+  ]);
+}
+
+/** `file:line:column` of the code that called `fn` (boot only: names a limiter in an error). */
+function callSite(fn: Function): string | undefined {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, fn);
+  const frame = holder.stack?.split('\n')[1]?.trim();
+  if (!frame) return undefined;
+  const inParens = /\((.*)\)$/.exec(frame);
+  return inParens ? inParens[1] : frame.replace(/^at /, '');
+}
+
+/**
+ * Where a `plugin::redis.rateLimit` config sits in the Strapi app: an entry of config/middlewares
+ * or a route's `config.middlewares`, found by identity (Strapi hands the factory the object it holds).
+ */
+function locateInStrapi(strapi: unknown, config: unknown): string {
+  const fallback = "(config/middlewares, or a route's config.middlewares)";
+  if (typeof config !== 'object' || config === null) return fallback;
+  const holds = (entry: unknown): boolean => typeof entry === 'object' && entry !== null && (entry as { config?: unknown }).config === config;
+  try {
+    const s = strapi as {
+      config?: { get?(path: string): unknown };
+      apis?: Record<string, { routes?: unknown }>;
+      plugins?: Record<string, { routes?: unknown }>;
+      admin?: { routes?: unknown };
+    };
+    const global = s.config?.get?.('middlewares');
+    if (Array.isArray(global)) {
+      const i = global.findIndex(holds);
+      if (i !== -1) return `in config/middlewares (entry ${i + 1})`;
+    }
+    const owners: Array<[string, unknown]> = [
+      ...Object.entries(s.apis ?? {}).map(([name, api]): [string, unknown] => [`api::${name}`, api?.routes]),
+      ...Object.entries(s.plugins ?? {}).map(([name, plugin]): [string, unknown] => [`plugin::${name}`, plugin?.routes]),
+      ['admin', s.admin?.routes],
+    ];
+    for (const [owner, routes] of owners) {
+      // Strapi keeps an array of routes, or routers by name, each with its `routes` array.
+      const list: unknown[] = Array.isArray(routes)
+        ? routes
+        : typeof routes === 'object' && routes !== null
+          ? Object.values(routes).flatMap((r) => (Array.isArray((r as { routes?: unknown })?.routes) ? ((r as { routes: unknown[] }).routes) : []))
+          : [];
+      for (const route of list) {
+        const r = route as { method?: unknown; path?: unknown; config?: { middlewares?: unknown } } | null;
+        if (Array.isArray(r?.config?.middlewares) && r.config.middlewares.some(holds)) {
+          return `on the route ${String(r.method)} ${String(r.path)} (config.middlewares of ${owner})`;
+        }
+      }
+    }
+  } catch {
+    // a Strapi shape we do not know: fall back to naming both places
+  }
+  return fallback;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

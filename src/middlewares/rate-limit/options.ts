@@ -9,6 +9,7 @@ import type { RedisLogger } from '../../core/logger.js';
 import type { ConfigIssue } from '../../core/errors.js';
 import { describeValue } from '../../core/redact.js';
 import { RateLimitConfigError } from './errors.js';
+import { canonicalIp, DEFAULT_IPV6_SUBNET } from './ip.js';
 import type { RedisSourceOptions } from './source.js';
 
 /** A duration: milliseconds, or koa2-ratelimit's object form (`{ min: 1 }`, `{ sec: 30, ms: 500 }`). */
@@ -57,7 +58,11 @@ export interface RateLimitOptions extends RedisSourceOptions {
   delayAfter?: number;
   /** Delay per request over `delayAfter` (the n-th over waits n x timeWait, at most until the window resets). @default { sec: 1 } */
   timeWait?: TimeSpan;
-  /** Namespace of the limiter's keys; give each limiter its own. @default 'global' */
+  /**
+   * Namespace of the limiter's keys. Limiters on one connection with the same `keyPrefix` +
+   * `prefixKey` share one count; if their `interval`, `max` or `delayAfter` differ, the second one
+   * is a config error (boot stops) naming both. @default 'global'
+   */
   prefixKey?: string;
   /** First part of every Redis key. @default 'rl:' */
   keyPrefix?: string;
@@ -65,6 +70,12 @@ export interface RateLimitOptions extends RedisSourceOptions {
   keyBy?: 'ip' | 'user';
   /** The user id for `keyBy: 'user'`. @default ctx => ctx.state.user?.id */
   getUserId?(ctx: RateLimitContext): unknown;
+  /**
+   * IPv6 clients are bucketed by this prefix length (a subscriber holds a /64 or more and can rotate
+   * addresses in it); `false` buckets by the full address. IPv4 is always the full address, and
+   * IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as its IPv4. Integer 1..128 or false. @default 56
+   */
+  ipv6Subnet?: number | false;
   /** Your own bucket identity (replaces the IP / user part of the key). Never build it from request fields a client chooses. */
   keyGenerator?(ctx: RateLimitContext): string | number | Promise<string | number>;
   /** Return true to let a request through uncounted. */
@@ -115,6 +126,11 @@ export interface RateLimitOptions extends RedisSourceOptions {
    * are then not added to the shared counter. @default false
    */
   inMemoryBlock?: boolean;
+  /**
+   * Most keys each in-process map of this limiter holds (the `onError: 'memory'` counters, the
+   * `inMemoryBlock` list); over it, the least recently used key is dropped first. @default 10000
+   */
+  memoryMaxKeys?: number;
   /** Plain Koa: where the outage warnings go. @default console (in Strapi: strapi.log) */
   logger?: RedisLogger;
 }
@@ -131,6 +147,7 @@ export interface ResolvedRateLimitOptions {
   readonly prefixKey: string;
   readonly keyPrefix: string;
   readonly keyBy: 'ip' | 'user';
+  readonly ipv6Subnet: number | false;
   readonly getUserId: ((ctx: RateLimitContext) => unknown) | undefined;
   readonly keyGenerator: ((ctx: RateLimitContext) => string | number | Promise<string | number>) | undefined;
   readonly skip: ((ctx: RateLimitContext) => boolean | Promise<boolean>) | undefined;
@@ -152,6 +169,7 @@ export interface ResolvedRateLimitOptions {
   readonly onError: 'allow' | 'deny' | 'memory';
   readonly coalesce: boolean;
   readonly inMemoryBlock: boolean;
+  readonly memoryMaxKeys: number;
   readonly requestTimeout: number | undefined;
   readonly logger: RedisLogger | undefined;
 }
@@ -172,6 +190,8 @@ export const RATE_LIMIT_DEFAULTS = Object.freeze({
   failOpen: true,
   coalesce: true,
   inMemoryBlock: false,
+  memoryMaxKeys: 10_000,
+  ipv6Subnet: DEFAULT_IPV6_SUBNET as number | false,
   skipFailedRequests: false,
 });
 
@@ -252,7 +272,7 @@ export const RATE_LIMIT_OPTION_NAMES = [
   'connection', 'registry', 'client', 'requestTimeout', 'enabled', 'interval', 'max', 'delayAfter', 'timeWait', 'prefixKey',
   'keyPrefix', 'keyBy', 'getUserId', 'keyGenerator', 'skip', 'whitelist', 'weight', 'skipFailedRequests', 'methods', 'paths',
   'excludePaths', 'headers', 'legacyHeaders', 'statusCode', 'message', 'messageKey', 'handler', 'onLimitReached', 'failOpen', 'logger',
-  'coalesce', 'inMemoryBlock', 'onError',
+  'coalesce', 'inMemoryBlock', 'onError', 'ipv6Subnet', 'memoryMaxKeys',
 ] as const;
 
 /** koa2-ratelimit options that have no meaning here, with the reason. */
@@ -333,6 +353,12 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
   check('prefixKey', str('a non-empty string naming this limiter\'s keys'));
   check('keyPrefix', (v) => (typeof v === 'string' ? null : 'a string (the first part of every key, e.g. "rl:")'));
   check('keyBy', (v) => (v === 'ip' || v === 'user' ? null : '"ip" or "user"'));
+  check('ipv6Subnet', (v) =>
+    v === false || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 128)
+      ? null
+      : 'an integer from 1 to 128 (the IPv6 prefix length a bucket covers), or false (a bucket per full address)',
+  );
+  check('memoryMaxKeys', int(1, 'an integer >= 1 (keys per in-process map)'));
   for (const k of ['getUserId', 'keyGenerator', 'skip', 'handler', 'onLimitReached']) check(k, fn);
   check('whitelist', (v) =>
     Array.isArray(v) && v.every((x) => (typeof x === 'string' && x !== '') || (typeof x === 'number' && Number.isFinite(x)))
@@ -386,10 +412,12 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
     prefixKey: v('prefixKey', RATE_LIMIT_DEFAULTS.prefixKey),
     keyPrefix: v('keyPrefix', RATE_LIMIT_DEFAULTS.keyPrefix),
     keyBy: v<'ip' | 'user'>('keyBy', has('getUserId') ? 'user' : 'ip'),
+    ipv6Subnet: v<number | false>('ipv6Subnet', RATE_LIMIT_DEFAULTS.ipv6Subnet),
     getUserId: v('getUserId', undefined),
     keyGenerator: v('keyGenerator', undefined),
     skip: v('skip', undefined),
-    whitelist: new Set(v<Array<string | number>>('whitelist', []).map(String)),
+    // IPs in their canonical form (`2001:DB8::1` matches 2001:db8::1); ids and keys as given.
+    whitelist: new Set(v<Array<string | number>>('whitelist', []).flatMap((x) => [String(x), canonicalIp(String(x))])),
     weight: v('weight', 1),
     skipFailedRequests: v('skipFailedRequests', RATE_LIMIT_DEFAULTS.skipFailedRequests),
     methods: has('methods') ? new Set((o.methods as string[]).map((m) => m.toUpperCase())) : null,
@@ -406,6 +434,7 @@ export function resolveRateLimitOptions(input: unknown, where: string, base: str
     onError: has('onError') ? (o.onError as 'allow' | 'deny' | 'memory') : v('failOpen', RATE_LIMIT_DEFAULTS.failOpen) ? 'allow' : 'deny',
     coalesce: v('coalesce', RATE_LIMIT_DEFAULTS.coalesce),
     inMemoryBlock: v('inMemoryBlock', RATE_LIMIT_DEFAULTS.inMemoryBlock),
+    memoryMaxKeys: v('memoryMaxKeys', RATE_LIMIT_DEFAULTS.memoryMaxKeys),
     requestTimeout: v<number | undefined>('requestTimeout', undefined),
     logger: v<RedisLogger | undefined>('logger', undefined),
   });

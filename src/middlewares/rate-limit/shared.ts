@@ -1,6 +1,7 @@
 /**
- * State shared by every limiter and store in the process: counters, and the outage log (one line
- * when Redis fails, one when it is back, per connection and policy). It lives on `globalThis` under
+ * State shared by every limiter and store in the process: counters, the outage log (one line
+ * when Redis fails, one when it is back, per connection and policy), and which limiter counts in
+ * which key namespace on which client (two limiters with other limits must not share keys). It lives on `globalThis` under
  * a registered symbol because the package ships a CommonJS and an ESM build: a store created in an
  * ESM config file and a middleware built by the plugin (loaded with require) must share it.
  */
@@ -30,10 +31,21 @@ interface Outage {
   requests: number;
 }
 
+/** A limiter counting in a key namespace: what its counts mean, and where it was configured. */
+export interface LimiterClaim {
+  readonly intervalMs: number;
+  readonly max: number;
+  readonly delayAfter: number;
+  /** Where it was configured, with its limits (only an error needs it, so it is worked out then). */
+  describe(): string;
+}
+
 interface SharedState {
   counters: RateLimitCounters;
   /** connection object -> policy -> outage in progress */
   outages: WeakMap<object, Map<string, Outage>>;
+  /** ioredis client -> key namespace (`<keyPrefix><prefixKey>:`) -> the first limiter counting there. Optional: an older copy in the process may have made the state. */
+  namespaces?: WeakMap<object, Map<string, LimiterClaim>>;
 }
 
 const KEY = Symbol.for('strapi-plugin-redis-suite.rate-limit');
@@ -45,6 +57,23 @@ const shared: SharedState = (g[KEY] as SharedState | undefined) ??
   } satisfies SharedState) as SharedState;
 
 export const counters: RateLimitCounters = shared.counters;
+const namespaces = (shared.namespaces ??= new WeakMap());
+
+/**
+ * Record that a limiter counts in `namespace` on `client`. Returns the limiter already counting
+ * there when its limits differ (the caller reports both), else null: limiters with the same
+ * interval, max and delayAfter share the count (one config on several routes, or built twice).
+ */
+export function claimNamespace(client: object, namespace: string, claim: LimiterClaim): LimiterClaim | null {
+  let byNamespace = namespaces.get(client);
+  if (!byNamespace) namespaces.set(client, (byNamespace = new Map()));
+  const first = byNamespace.get(namespace);
+  if (!first) {
+    byNamespace.set(namespace, claim);
+    return null;
+  }
+  return first.intervalMs === claim.intervalMs && first.max === claim.max && first.delayAfter === claim.delayAfter ? null : first;
+}
 
 /** A snapshot of the process-wide rate-limit counters. */
 export function rateLimitCounters(): RateLimitCounters {

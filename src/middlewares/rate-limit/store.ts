@@ -16,6 +16,8 @@
  * - `await incr(key, options, weight)` -> `{ counter, dateEnd }`; `options.interval` is already in ms,
  *   `dateEnd` is read with `new Date(dateEnd).getTime()`.
  * - `decrement(key, options, weight)` inside a response `'finish'` listener, not awaited: must never throw or reject.
+ *   It carries no hit time; `options` is the `RateLimit`'s own options object, the same one its
+ *   `incr` got (Strapi builds a `RateLimit` per request, so per request), which ties it to its hit.
  * - `saveAbuse(options)`, not awaited: must never throw or reject.
  *
  * Config files load before any connection exists, so the connection is looked up on first use.
@@ -26,6 +28,8 @@ import type { ConfigIssue } from '../../core/errors.js';
 import { describeValue } from '../../core/redact.js';
 import { RateLimitConfigError, RateLimitUnavailableError } from './errors.js';
 import { checkSource } from './options.js';
+import { now } from '../../core/time.js';
+import { ExpiringLru } from './memory.js';
 import { counters } from './shared.js';
 import { boundKey, resolveConnection, WindowCounter, type RedisConnectionLike, type RedisSourceOptions, type StrapiHost } from './source.js';
 
@@ -54,12 +58,42 @@ const StoreBase = koa2RateLimit.Stores.Store as unknown as new () => object;
 const OPTION_NAMES = ['connection', 'registry', 'client', 'requestTimeout', 'keyPrefix', 'failOpen', 'logger', 'coalesce'];
 const WHERE = 'options of RedisRateLimitStore';
 
+/** How many (options object, key) pairs the store remembers hits of, for `decrement`. */
+export const STORE_REMEMBERED_HITS = 10_000;
+
+/** Hits counted in one window: when it ends (`now()` ms) and how many not yet taken back. */
+interface Run {
+  endsAt: number;
+  hits: number;
+}
+/** The hits of one key under one options object, oldest window first. */
+interface Remembered {
+  runs: Run[];
+  intervalMs: number;
+  /** One interval after the last window's end: a take-back is not expected later. */
+  expiresAt: number;
+}
+
+/** Ids of koa2-ratelimit options objects (dropped with them). */
+const optionIds = new WeakMap<object, number>();
+let nextOptionId = 1;
+const idOf = (options: object): number => {
+  let id = optionIds.get(options);
+  if (id === undefined) optionIds.set(options, (id = nextOptionId++));
+  return id;
+};
+
 export class RedisRateLimitStore extends StoreBase {
   readonly keyPrefix: string;
   readonly failOpen: boolean;
   #source: RedisRateLimitStoreOptions;
   #counter: WindowCounter;
   #log: SuiteLog | undefined;
+  /**
+   * The hits `incr` counted, by options object and key, so `decrement` takes a hit back only in
+   * the window it was counted in (capped, least recently used dropped: then nothing is taken back).
+   */
+  #hits = new ExpiringLru<Remembered>(STORE_REMEMBERED_HITS, 10_000);
 
   constructor(options: RedisRateLimitStoreOptions = {}) {
     const issues = checkStoreOptions(options);
@@ -93,9 +127,11 @@ export class RedisRateLimitStore extends StoreBase {
     const intervalMs = intervalOf(options);
     const w = weightOf(weight);
     const conn = this.#counter.connection; // a wrong connection name throws here, loudly, every time
+    const redisKey = this.#key(key);
     try {
-      const { count, ttlMs } = await this.#counter.hit(this.#key(key), w, intervalMs);
+      const { count, ttlMs } = await this.#counter.hit(redisKey, w, intervalMs);
       counters.passed++;
+      if (typeof options === 'object' && options !== null) this.#remember(options, redisKey, intervalMs, now() + ttlMs);
       return { counter: count, dateEnd: Date.now() + ttlMs };
     } catch (err) {
       // Logged once per outage by the counter.
@@ -104,15 +140,47 @@ export class RedisRateLimitStore extends StoreBase {
     }
   }
 
-  /** Take a hit back (koa2-ratelimit's `skipFailedRequests`). Never rejects. */
+  /**
+   * Take a hit back (koa2-ratelimit's `skipFailedRequests`), in the window it was counted in: the
+   * oldest hit `incr` counted for this key under this same options object. Nothing is taken back
+   * when there is none (never counted, counted while Redis failed, or forgotten) or its window has
+   * ended: a newer window's count never drops. Never rejects.
+   */
   decrement(key: string, options: { interval?: unknown } = {}, weight: unknown = 1): Promise<void> {
-    let intervalMs: number;
-    try {
-      intervalMs = intervalOf(options);
-    } catch {
+    if (typeof options !== 'object' || options === null) return Promise.resolve();
+    const redisKey = this.#key(key);
+    const id = `${idOf(options)}\u0000${redisKey}`;
+    const entry = this.#hits.get(id);
+    if (!entry) return Promise.resolve();
+    const t = now();
+    prune(entry, t);
+    const run = entry.runs[0];
+    if (!run) {
+      this.#hits.delete(id);
       return Promise.resolve();
     }
-    return this.#counter.unhit(this.#key(key), weightOf(weight), intervalMs);
+    run.hits--;
+    if (run.hits === 0) entry.runs.shift();
+    if (entry.runs.length === 0) this.#hits.delete(id);
+    const left = run.endsAt - t;
+    if (left <= 0) return Promise.resolve(); // its window is over
+    // As the middleware does: a newer window has a PTTL larger by at least a whole interval.
+    return this.#counter.unhit(redisKey, weightOf(weight), left + entry.intervalMs / 2);
+  }
+
+  /** Remember a hit on `redisKey` (bounded in length) counted in the window ending at `endsAt` (`now()` ms). */
+  #remember(options: object, redisKey: string, intervalMs: number, endsAt: number): void {
+    const id = `${idOf(options)}\u0000${redisKey}`;
+    const t = now();
+    const entry = this.#hits.get(id) ?? { runs: [], intervalMs, expiresAt: 0 };
+    prune(entry, t);
+    const last = entry.runs[entry.runs.length - 1];
+    // Windows of one key are at least an interval apart: an end within half of one is the same window.
+    if (last && Math.abs(last.endsAt - endsAt) < intervalMs / 2) last.hits++;
+    else entry.runs.push({ endsAt, hits: 1 });
+    entry.intervalMs = intervalMs;
+    entry.expiresAt = Math.max(entry.expiresAt, endsAt + intervalMs);
+    this.#hits.set(id, entry);
   }
 
   /**
@@ -128,6 +196,11 @@ export class RedisRateLimitStore extends StoreBase {
   #key(key: string): string {
     return boundKey(this.keyPrefix, String(key));
   }
+}
+
+/** Forget hits whose window ended more than an interval ago: a take-back is not expected for them any more. */
+function prune(entry: Remembered, t: number): void {
+  while (entry.runs.length > 0 && entry.runs[0]!.endsAt + entry.intervalMs <= t) entry.runs.shift();
 }
 
 function checkStoreOptions(options: unknown): ConfigIssue[] {
