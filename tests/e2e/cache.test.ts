@@ -34,6 +34,12 @@ async function write(app: AppHandle, method: 'POST' | 'PUT', path: string, body:
   return ((await res.json()) as { data: Article }).data;
 }
 
+/** PUT through the probe's route that updates inside an outer transaction and holds it open until tx-release. */
+const inTransaction = (app: AppHandle, documentId: string, body: object, fail = false) =>
+  fetch(`${app.url}/api/cache-probe/articles/${documentId}/in-transaction${fail ? '?fail=1' : ''}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/tx-state`)).json()) as { state: string }).state;
+
 const apiToken = async (app: AppHandle) => (await (await fetch(`${app.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
 
 const titles = (body: { data: unknown }) => (body.data as Article[]).map((a) => a.title);
@@ -121,6 +127,53 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect((oneB.json().data as Article).title).toBe('after');
     expect((await get(a, '/api/articles')).cache).toBe('HIT'); // B re-filled it with fresh data
     expect(titles((await get(a, '/api/articles')).json())).toContain('after');
+  });
+
+  it('an update inside an outer transaction purges when it commits: B caches the old rows while it is open, the first read after the commit is fresh', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const doc = await write(a, 'POST', '', { title: 'tx-before' });
+    const one = `/api/articles/${doc.documentId}`;
+    const pending = inTransaction(a, doc.documentId, { title: 'tx-after' });
+    await waitFor(async () => (await txState(a)) === 'updated', 20_000, 'the update inside the open transaction');
+    // the document-service call has returned; the transaction is not committed: B reads the old rows and caches them
+    const during = await get(b, one);
+    expect(during.cache).toBe('MISS');
+    expect((during.json().data as Article).title).toBe('tx-before');
+    expect((await get(b, one)).cache).toBe('HIT');
+    const listDuring = await get(b, '/api/articles');
+    expect(titles(listDuring.json())).toContain('tx-before');
+    expect((await get(b, '/api/articles')).cache).toBe('HIT');
+    await fetch(`${a.url}/api/cache-probe/tx-release`, { method: 'POST' });
+    const res = await pending;
+    expect(res.status, await res.clone().text()).toBe(200);
+    // the response of the write waited for the purge at commit: the very next read is fresh
+    const after = await get(b, one);
+    expect(after.cache).toBe('MISS');
+    expect((after.json().data as Article).title).toBe('tx-after');
+    const listAfter = await get(b, '/api/articles');
+    expect(listAfter.cache).toBe('MISS');
+    expect(titles(listAfter.json())).toContain('tx-after');
+    expect(titles(listAfter.json())).not.toContain('tx-before');
+  });
+
+  it('an update in an outer transaction that rolls back purges nothing: the cached rows (still the current ones) stay', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const doc = await write(a, 'POST', '', { title: 'rb-before' });
+    const one = `/api/articles/${doc.documentId}`;
+    await get(b, one);
+    expect((await get(b, one)).cache).toBe('HIT');
+    const pending = inTransaction(a, doc.documentId, { title: 'rb-after' }, true);
+    await waitFor(async () => (await txState(a)) === 'updated', 20_000, 'the update inside the open transaction');
+    await fetch(`${a.url}/api/cache-probe/tx-release`, { method: 'POST' });
+    expect((await pending).status).toBe(409);
+    const after = await get(b, one);
+    expect(after.cache).toBe('HIT');
+    expect((after.json().data as Article).title).toBe('rb-before');
+    // the database agrees: a read past the cache (credentials bypass it) sees the old title
+    const { accessKey } = await apiToken(a);
+    const direct = await get(a, one, { authorization: `Bearer ${accessKey}` });
+    expect(direct.cache).toBe('BYPASS');
+    expect((direct.json().data as Article).title).toBe('rb-before');
   });
 
   it('50 concurrent misses of one key, split over both instances, run the controller once', async () => {
