@@ -5,12 +5,11 @@
  * `Vary` (as the handler left it) names a request header the key does not cover is not stored.
  */
 import Koa from 'koa';
-import request from 'supertest';
 import { describe, expect, inject, it } from 'vitest';
 import { responseCache, type ResponseCacheOptions } from '../../src/middlewares/cache/index.js';
 import { randomPrefix } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
-import { registryFor } from './helpers.js';
+import { agentFor, registryFor } from './helpers.js';
 
 const redis = inject('redis');
 
@@ -27,7 +26,7 @@ async function hostApp(options: Partial<ResponseCacheOptions> = {}, setup?: (app
     if (ctx.path === '/vary' && typeof ctx.query.vary === 'string') ctx.vary(ctx.query.vary);
     ctx.body = { host: ctx.host, n: calls };
   });
-  return { agent: request(app.callback()), mw, calls: () => calls };
+  return { agent: agentFor(app), mw, calls: () => calls };
 }
 
 describe('the key covers the host', () => {
