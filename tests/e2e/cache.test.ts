@@ -35,8 +35,10 @@ async function write(app: AppHandle, method: 'POST' | 'PUT', path: string, body:
 }
 
 /** PUT through the probe's route that updates inside an outer transaction and holds it open until tx-release. */
-const inTransaction = (app: AppHandle, documentId: string, body: object, fail = false) =>
-  fetch(`${app.url}/api/cache-probe/articles/${documentId}/in-transaction${fail ? '?fail=1' : ''}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const inTransaction = (app: AppHandle, documentId: string, body: object, query = '') =>
+  fetch(`${app.url}/api/cache-probe/articles/${documentId}/in-transaction${query}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const purges = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { purges: number }).purges;
 
 const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/tx-state`)).json()) as { state: string }).state;
 
@@ -133,7 +135,9 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     const [a, b] = apps as [AppHandle, AppHandle];
     const doc = await write(a, 'POST', '', { title: 'tx-before' });
     const one = `/api/articles/${doc.documentId}`;
-    const pending = inTransaction(a, doc.documentId, { title: 'tx-after' });
+    const purgesBefore = await purges(a);
+    // three updates in one transaction, as a bulk action makes: one purge at commit
+    const pending = inTransaction(a, doc.documentId, { title: 'tx-after' }, '?times=3');
     await waitFor(async () => (await txState(a)) === 'updated', 20_000, 'the update inside the open transaction');
     // the document-service call has returned; the transaction is not committed: B reads the old rows and caches them
     const during = await get(b, one);
@@ -154,6 +158,7 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect(listAfter.cache).toBe('MISS');
     expect(titles(listAfter.json())).toContain('tx-after');
     expect(titles(listAfter.json())).not.toContain('tx-before');
+    expect(await purges(a)).toBe(purgesBefore + 1);
   });
 
   it('an update in an outer transaction that rolls back purges nothing: the cached rows (still the current ones) stay', async () => {
@@ -162,10 +167,12 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     const one = `/api/articles/${doc.documentId}`;
     await get(b, one);
     expect((await get(b, one)).cache).toBe('HIT');
-    const pending = inTransaction(a, doc.documentId, { title: 'rb-after' }, true);
+    const purgesBefore = await purges(a);
+    const pending = inTransaction(a, doc.documentId, { title: 'rb-after' }, '?fail=1');
     await waitFor(async () => (await txState(a)) === 'updated', 20_000, 'the update inside the open transaction');
     await fetch(`${a.url}/api/cache-probe/tx-release`, { method: 'POST' });
     expect((await pending).status).toBe(409);
+    expect(await purges(a)).toBe(purgesBefore);
     const after = await get(b, one);
     expect(after.cache).toBe('HIT');
     expect((after.json().data as Article).title).toBe('rb-before');

@@ -117,7 +117,7 @@ export async function awaitCommitPurges(next: () => Promise<unknown>): Promise<v
   });
 }
 
-/** Content types to purge when a transaction commits, per transaction (Strapi's knex transaction object). */
+/** Content types to purge when a transaction commits, per transaction (the knex transaction Strapi keeps in its context). */
 const atCommit = new WeakMap<object, Set<string>>();
 
 /**
@@ -126,7 +126,8 @@ const atCommit = new WeakMap<object, Set<string>>();
  */
 async function purgeOnCommit(s: InvalidationHost, db: Required<TransactionHost>, uid: string): Promise<void> {
   await db.transaction(({ trx, onCommit }) => {
-    const key = trx !== null && typeof trx === 'object' ? trx : undefined;
+    // knex's transaction object is a function
+    const key = (typeof trx === 'object' && trx !== null) || typeof trx === 'function' ? (trx as object) : undefined;
     const queued = key ? atCommit.get(key) : undefined;
     if (queued) {
       queued.add(uid);

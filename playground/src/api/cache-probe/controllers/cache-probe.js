@@ -19,9 +19,11 @@ module.exports = {
   },
 
   // An update inside an outer strapi.db.transaction that stays open after the document-service
-  // call returned, until POST /cache-probe/tx-release (or 10 s); `?fail=1` rolls it back instead.
+  // call returned, until POST /cache-probe/tx-release (or 10 s); `?fail=1` rolls it back instead,
+  // `?times=<n>` updates n times in it (as a bulk action writes many documents in one transaction).
   async updateInTransaction(ctx) {
     const fail = ctx.query.fail === '1';
+    const times = Math.max(1, Number(ctx.query.times) || 1);
     txState = 'started';
     const released = new Promise((resolve) => {
       releaseTx = resolve;
@@ -29,7 +31,10 @@ module.exports = {
     });
     try {
       const doc = await strapi.db.transaction(async () => {
-        const updated = await strapi.documents('api::article.article').update({ documentId: ctx.params.documentId, data: fields(ctx.request.body) });
+        let updated;
+        for (let i = 0; i < times; i++) {
+          updated = await strapi.documents('api::article.article').update({ documentId: ctx.params.documentId, data: fields(ctx.request.body) });
+        }
         txState = 'updated';
         await released;
         if (fail) throw new Error('rolled back on purpose');
@@ -51,6 +56,11 @@ module.exports = {
   txRelease(ctx) {
     releaseTx();
     ctx.body = { released: true };
+  },
+
+  // The response cache's counters on this instance (purges, stores, ...).
+  cacheStats(ctx) {
+    ctx.body = strapi.plugin('redis').service('cache').stats();
   },
 
   // A full-access API token (test only): { id, accessKey }.

@@ -15,6 +15,7 @@ module.exports = {
         { method: 'PUT', path: '/cache-probe/articles/:documentId/in-transaction', handler: 'cache-probe.updateInTransaction', config: { auth: false } },
         { method: 'GET', path: '/cache-probe/tx-state', handler: 'cache-probe.txState', config: { auth: false } },
         { method: 'POST', path: '/cache-probe/tx-release', handler: 'cache-probe.txRelease', config: { auth: false } },
+        { method: 'GET', path: '/cache-probe/cache-stats', handler: 'cache-probe.cacheStats', config: { auth: false } },
         { method: 'POST', path: '/cache-probe/tokens', handler: 'cache-probe.token', config: { auth: false } },
         { method: 'GET', path: '/cache-probe/find-calls', handler: 'cache-probe.findCalls', config: { auth: false } },
         {
