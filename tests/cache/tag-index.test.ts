@@ -142,6 +142,24 @@ describe.each([
     expect(await scanKeys(real, `${prefix}e:*`)).toEqual([]);
   });
 
+  it('a purge of 1,700 entries drains them in bounded batches (250 ms per command) and leaves neither entries nor drain keys', async () => {
+    const registry = await registryFor(connection(), 250);
+    const client = registry.client('default');
+    const prefix = randomPrefix('cache-batches');
+    const routes = [{ path: '/q', tags: ['items'] }];
+    const filler = responseCache({ registry, prefix, logger: captureLogger(), writeTimeout: 10_000, readTimeout: 10_000, routes }).cache.store;
+    const mw = responseCache({ registry, prefix, logger: captureLogger(), writeTimeout: 250, routes });
+    await fill(filler, 0, 1_700, 30_000, 'items', 200);
+    expect(await mw.cache.store.tagSize('items')).toBe(1_700);
+    expect(await mw.cache.purgeTag('items')).toBe(1_700);
+    expect(mw.cache.counters.errors).toBe(0);
+    expect(await scanKeys(client, `${prefix}e:*`)).toEqual([]);
+    // the index was renamed away and its drain key emptied (deleted): no tag key is left
+    expect(await scanKeys(client, `${prefix}ti:*`)).toEqual([]);
+    // the generation moved: a fill that read it before the purge is discarded
+    expect(await client.get(`${prefix}g:items`)).toBe('1');
+  });
+
   it('entries indexed by the previous version (a plain set) are removed by a purge too', async () => {
     const registry = await registryFor(connection());
     const client = registry.client('default');

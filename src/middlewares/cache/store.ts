@@ -41,6 +41,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
+import { RedisUnavailableError } from '../../core/errors.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
@@ -245,14 +246,20 @@ export class CacheStore {
    * purge. Resolves when Redis has answered.
    */
   async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
-    const stored = await this.#run(async (c) => {
-      await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH))]);
-      return true;
-    }, this.#writeTimeout);
+    let sent = true;
+    const stored = await this.#run(
+      async (c) => {
+        await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH))]);
+        return true;
+      },
+      this.#writeTimeout,
+      (err) => (sent = !(err instanceof RedisUnavailableError)),
+    );
     if (!stored) {
-      // The SET may have landed while indexing failed (sent after it on the same connection, so
-      // this UNLINK lands after the SET).
-      await this.#run((c) => c.unlink(entryKey), this.#writeTimeout);
+      // The SET may have landed while indexing failed or timed out. This UNLINK goes to the same
+      // node on the same connection, after the SET, so it lands after it. (Nothing to undo when
+      // the connection was down: the commands were never sent.)
+      if (sent) await this.#run((c) => c.unlink(entryKey), this.#writeTimeout);
       return false;
     }
     const after = await this.generations(tags);
@@ -312,14 +319,15 @@ export class CacheStore {
     return this.#run(command, this.#readTimeout);
   }
 
-  /** A bounded command; failures and timeouts resolve to undefined (logged once per outage). */
-  async #run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs: number | undefined): Promise<T | undefined> {
+  /** A bounded command; failures and timeouts resolve to undefined (logged once per outage, and passed to `onError`). */
+  async #run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs: number | undefined, onError?: (err: unknown) => void): Promise<T | undefined> {
     let result: T;
     try {
       result = await this.#conn().run(command, timeoutMs);
     } catch (err) {
       this.counters.errors++;
       this.#outage.failed(err);
+      onError?.(err);
       return undefined;
     }
     this.#outage.ok();
