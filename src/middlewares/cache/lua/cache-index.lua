@@ -2,6 +2,7 @@
 -- expires (ms, this server's clock). Members whose entries have expired are trimmed first (at
 -- most ARGV[4] per call), so the set holds the live entries only, however many distinct keys
 -- pass through it. The set is kept alive at least as long as its longest-lived member.
+-- Needs Redis >= 6.2 (ZADD GT).
 --
 -- KEYS[1]  the tag index (sorted set)
 -- ARGV[1]  the entry key (member)
@@ -16,7 +17,9 @@ local expired = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. string.format('%d',
 if expired > 0 then
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, math.min(expired, tonumber(ARGV[4])) - 1)
 end
-redis.call('ZADD', KEYS[1], string.format('%d', expires), ARGV[1])
+-- GT: a score only moves later. Two fills of one key may reach the entry's node and this one in
+-- different orders; the member must outlive whichever SET landed last.
+redis.call('ZADD', KEYS[1], 'GT', string.format('%d', expires), ARGV[1])
 local want = expires - now
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < want then
