@@ -287,9 +287,11 @@ describe('response cache in Strapi when Redis dies mid-load', () => {
   it('every request is answered from the origin within the bound, and caching resumes after a restart', async () => {
     const { startStandalone } = await import('../harness/servers.js');
     const server = await startStandalone();
+    // readTimeout 1 s: a 50 ms read that times out on a loaded machine before the kill would be an
+    // outage of its own (a second warning); after the kill reads fail at once whatever the bound.
     const app = await startApp({
       pluginConfig: { connections: { default: { connection: server.url, requestTimeout: 300 } } },
-      middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { connection: 'default', prefix: ${JSON.stringify(`${prefix}kill:`)}, contentTypes: ['api::article.article'] } }];`,
+      middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { connection: 'default', prefix: ${JSON.stringify(`${prefix}kill:`)}, readTimeout: 1000, contentTypes: ['api::article.article'] } }];`,
     });
     try {
       const hit = async () => {
