@@ -15,7 +15,7 @@ describe.each([
 ])('on %s', (_kind, connection) => {
   it('MISS then HIT with the same status, bytes and type; ETag, Age; the entry expires after maxAge (PX, ms)', async () => {
     const registry = await registryFor(connection());
-    const { agent, prefix, calls } = cachedApp(registry, { maxAge: 45_000 });
+    const { agent, prefix, key, calls } = cachedApp(registry, { maxAge: 45_000 });
     const miss = await agent.get('/items?x=1').expect(200);
     expect(miss.headers['x-cache']).toBe('MISS');
     expect(miss.headers.etag).toMatch(/^"[A-Za-z0-9_-]{27}"$/);
@@ -26,11 +26,14 @@ describe.each([
     expect(hit.headers.etag).toBe(miss.headers.etag);
     expect(hit.headers.age).toBe('0');
     expect(calls()).toBe(1);
-    const pttl = await registry.client('default').pttl(`${prefix}e:GET /items?x=1`);
+    const pttl = await registry.client('default').pttl(key('GET /items?x=1'));
     expect(pttl).toBeGreaterThan(44_000);
     expect(pttl).toBeLessThanOrEqual(45_000);
-    // the tag set lives at least as long as the entry
-    expect(await registry.client('default').pttl(`${prefix}t:items`)).toBeGreaterThanOrEqual(pttl - 50);
+    // the tag index lives at least as long as the entry; the entry is indexed with its expiry (ms)
+    expect(await registry.client('default').pttl(`${prefix}ti:{items}`)).toBeGreaterThanOrEqual(pttl - 50);
+    const score = Number(await registry.client('default').zscore(`${prefix}ti:{items}`, key('GET /items?x=1')));
+    expect(score - Date.now()).toBeGreaterThan(44_000);
+    expect(score - Date.now()).toBeLessThanOrEqual(45_000 + 1_000 + 1_000); // + the index's slack, + clock jitter
   });
 
   it('answers 304 to a matching If-None-Match, on a hit and on a miss; a handler ETag is kept', async () => {
@@ -105,8 +108,8 @@ describe.each([
     await perUser.agent.get('/user');
     expect((await perUser.agent.get('/user')).headers['x-cache']).toBe('HIT');
     const client = registry.client('default');
-    const members = await client.smembers(`${perUser.prefix}t:route:/user`);
-    expect(members.sort()).toEqual([`${perUser.prefix}e:GET /user|caller=anon`, `${perUser.prefix}e:GET /user|caller=u:1`, `${perUser.prefix}e:GET /user|caller=u:2`]);
+    const members = await client.zrange(`${perUser.prefix}ti:{route:/user}`, 0, -1);
+    expect(members.sort()).toEqual([perUser.key('GET /user', '|caller=anon'), perUser.key('GET /user', '|caller=u:1'), perUser.key('GET /user', '|caller=u:2')]);
     expect(members.join()).not.toContain('secret');
     expect(perUser.mw.cache.counters).toMatchObject({ hits: 2, misses: 3, bypasses: 1 });
   });
@@ -117,7 +120,7 @@ describe.each([
     const long = `/items?q=${'a'.repeat(500)}`;
     await agent.get(long).expect(200);
     expect((await agent.get(long).expect(200)).headers['x-cache']).toBe('HIT');
-    const members = await registry.client('default').smembers(`${prefix}t:items`);
+    const members = await registry.client('default').zrange(`${prefix}ti:{items}`, 0, -1);
     expect(members).toHaveLength(1);
     expect(members[0]).toMatch(new RegExp(`^${prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}e:sha256:[0-9a-f]{64}$`));
   });

@@ -3,12 +3,11 @@
  * one request runs the handler, the others are answered from its entry; waits are bounded.
  */
 import Koa from 'koa';
-import request from 'supertest';
 import { describe, expect, inject, it } from 'vitest';
 import { responseCache, type ResponseCacheOptions } from '../../src/middlewares/cache/index.js';
 import { randomPrefix } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
-import { registryFor } from './helpers.js';
+import { agentFor, registryFor } from './helpers.js';
 
 const redis = inject('redis');
 
@@ -28,7 +27,9 @@ async function twoInstances(connection: unknown, options: Partial<ResponseCacheO
         ctx.status = state.status;
         ctx.body = { report: 'expensive', calls: state.calls };
       });
-      return { agent: request(app.callback()), mw, registry };
+      // Behind one load balancer both instances see the site's host, whatever port each listens on.
+      const agent = agentFor(app);
+      return { agent: { get: (path: string) => agent.get(path).set('Host', 'shop.example') }, mw, registry };
     }),
   );
   return { apps, state, prefix };
@@ -76,7 +77,7 @@ describe.each([
 it('a lock left by a filler that died bounds the wait at maxWait, then the request runs the handler', async () => {
   const { apps, state, prefix } = await twoInstances(redis.standalone.url, { coalesce: { maxWait: 300, pollInterval: 20, lockTTL: 60_000 } });
   // a crashed filler on another instance
-  await apps[0]!.registry.client('default').set(`${prefix}l:GET /report`, 'dead-token', 'PX', 60_000);
+  await apps[0]!.registry.client('default').set(`${prefix}l:GET /report|host=shop.example`, 'dead-token', 'PX', 60_000);
   const started = performance.now();
   const res = await apps[1]!.agent.get('/report').expect(200);
   const took = performance.now() - started;
@@ -85,5 +86,5 @@ it('a lock left by a filler that died bounds the wait at maxWait, then the reque
   expect(took).toBeGreaterThanOrEqual(280);
   expect(took).toBeLessThan(1500);
   // its lock is not ours: it is left alone (it expires by itself)
-  expect(await apps[0]!.registry.client('default').get(`${prefix}l:GET /report`)).toBe('dead-token');
+  expect(await apps[0]!.registry.client('default').get(`${prefix}l:GET /report|host=shop.example`)).toBe('dead-token');
 });

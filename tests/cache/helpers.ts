@@ -1,4 +1,5 @@
 /** Shared helpers of the response cache tests: a Koa app behind the cache on a real registry. */
+import * as http from 'node:http';
 import { Readable } from 'node:stream';
 import Koa from 'koa';
 import request from 'supertest';
@@ -9,9 +10,26 @@ import { randomPrefix } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
 
 const open: RedisRegistry[] = [];
+const servers: http.Server[] = [];
 afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
+
+/**
+ * A supertest agent on one listening server (closed after the test): every request then carries
+ * the same `Host` (`127.0.0.1:<port>`), as a deployed app's clients do. `request(app.callback())`
+ * would listen on a new port per request, and the host is part of a plain-Koa cache key.
+ */
+export function agentFor(app: Koa) {
+  // listen(0) without a host binds at once (with a host it resolves later, and supertest would
+  // then start and stop the server per request itself)
+  const server = http.createServer(app.callback()).listen(0);
+  servers.push(server);
+  const { port } = server.address() as { port: number };
+  // supertest sends requests to 127.0.0.1:<port>: the Host every request carries
+  return Object.assign(request(server), { host: `127.0.0.1:${port}` });
+}
 
 export async function registryFor(connection: unknown, requestTimeout = 1000): Promise<RedisRegistry> {
   const r = createRedisRegistry({ connections: { default: { connection: connection as never, requestTimeout } } }, { logger: captureLogger() });
@@ -88,6 +106,9 @@ export function cachedApp(registry: RedisRegistry, options: Partial<ResponseCach
         ctx.body = { n, path: ctx.path, q: ctx.querystring, lang: ctx.get('accept-language') || null };
     }
   });
-  return { app, agent: request(app.callback()), prefix, logger, mw, gate, calls: () => calls };
+  const agent = agentFor(app);
+  /** The entry key of a request line such as `GET /items?x=1` (the host follows the query; `more`: key headers, caller). */
+  const key = (line: string, more = '') => `${prefix}e:${line}|host=${encodeURIComponent(agent.host)}${more}`;
+  return { app, agent, prefix, logger, mw, gate, key, calls: () => calls };
 }
 

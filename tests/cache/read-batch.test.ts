@@ -33,10 +33,10 @@ const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('read batching', () => {
   it('50 reads of one entry in one turn: one GET, every read gets the entry', async () => {
-    const { agent, mw } = cachedApp(registry);
+    const { agent, mw, key: keyOf } = cachedApp(registry);
     await agent.get('/items/1').expect(200);
     const store = mw.cache.store;
-    const key = store.entryKey('GET /items/1');
+    const key = keyOf('GET /items/1');
     const before = await gets();
     const results = await Promise.all(Array.from({ length: 50 }, () => store.read(key)));
     expect((await gets()) - before).toBe(1);
@@ -45,15 +45,15 @@ describe('read batching', () => {
   });
 
   it('a read that starts after the GET was sent sends its own; different entries are never merged', async () => {
-    const { agent, mw } = cachedApp(registry);
+    const { agent, mw, key: keyOf } = cachedApp(registry);
     await agent.get('/items/2').expect(200);
     await agent.get('/items/3').expect(200);
     const store = mw.cache.store;
     const before = await gets();
-    const first = store.read(store.entryKey('GET /items/2'));
+    const first = store.read(keyOf('GET /items/2'));
     await nextTurn(); // the batch's GET has been sent
-    const second = store.read(store.entryKey('GET /items/2'));
-    const other = store.read(store.entryKey('GET /items/3'));
+    const second = store.read(keyOf('GET /items/2'));
+    const other = store.read(keyOf('GET /items/3'));
     const [a, b, c] = await Promise.all([first, second, other]);
     expect((await gets()) - before).toBe(3);
     expect(a?.body.toString()).toBe(b?.body.toString());
@@ -61,10 +61,10 @@ describe('read batching', () => {
   });
 
   it('a purge that finished before a read started is seen by it', async () => {
-    const { agent, mw } = cachedApp(registry);
+    const { agent, mw, key: keyOf } = cachedApp(registry);
     await agent.get('/items/4').expect(200);
     const store = mw.cache.store;
-    const key = store.entryKey('GET /items/4');
+    const key = keyOf('GET /items/4');
     expect((await store.read(key))?.meta.s).toBe(200);
     await mw.cache.purgeTag('items');
     expect(await store.read(key)).toBeNull();

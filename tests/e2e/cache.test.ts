@@ -34,6 +34,14 @@ async function write(app: AppHandle, method: 'POST' | 'PUT', path: string, body:
   return ((await res.json()) as { data: Article }).data;
 }
 
+/** PUT through the probe's route that updates inside an outer transaction and holds it open until tx-release. */
+const inTransaction = (app: AppHandle, documentId: string, body: object, query = '') =>
+  fetch(`${app.url}/api/cache-probe/articles/${documentId}/in-transaction${query}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const purges = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { purges: number }).purges;
+
+const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/tx-state`)).json()) as { state: string }).state;
+
 const apiToken = async (app: AppHandle) => (await (await fetch(`${app.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
 
 const titles = (body: { data: unknown }) => (body.data as Article[]).map((a) => a.title);
@@ -123,6 +131,58 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect(titles((await get(a, '/api/articles')).json())).toContain('after');
   });
 
+  it('an update inside an outer transaction purges when it commits: B caches the old rows while it is open, the first read after the commit is fresh', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const doc = await write(a, 'POST', '', { title: 'tx-before' });
+    const one = `/api/articles/${doc.documentId}`;
+    const purgesBefore = await purges(a);
+    // three updates in one transaction, as a bulk action makes: one purge at commit
+    const pending = inTransaction(a, doc.documentId, { title: 'tx-after' }, '?times=3');
+    await waitFor(async () => (await txState(a)) === 'updated', 20_000, 'the update inside the open transaction');
+    // the document-service call has returned; the transaction is not committed: B reads the old rows and caches them
+    const during = await get(b, one);
+    expect(during.cache).toBe('MISS');
+    expect((during.json().data as Article).title).toBe('tx-before');
+    expect((await get(b, one)).cache).toBe('HIT');
+    const listDuring = await get(b, '/api/articles');
+    expect(titles(listDuring.json())).toContain('tx-before');
+    expect((await get(b, '/api/articles')).cache).toBe('HIT');
+    await fetch(`${a.url}/api/cache-probe/tx-release`, { method: 'POST' });
+    const res = await pending;
+    expect(res.status, await res.clone().text()).toBe(200);
+    // the response of the write waited for the purge at commit: the very next read is fresh
+    const after = await get(b, one);
+    expect(after.cache).toBe('MISS');
+    expect((after.json().data as Article).title).toBe('tx-after');
+    const listAfter = await get(b, '/api/articles');
+    expect(listAfter.cache).toBe('MISS');
+    expect(titles(listAfter.json())).toContain('tx-after');
+    expect(titles(listAfter.json())).not.toContain('tx-before');
+    expect(await purges(a)).toBe(purgesBefore + 1);
+  });
+
+  it('an update in an outer transaction that rolls back purges nothing: the cached rows (still the current ones) stay', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const doc = await write(a, 'POST', '', { title: 'rb-before' });
+    const one = `/api/articles/${doc.documentId}`;
+    await get(b, one);
+    expect((await get(b, one)).cache).toBe('HIT');
+    const purgesBefore = await purges(a);
+    const pending = inTransaction(a, doc.documentId, { title: 'rb-after' }, '?fail=1');
+    await waitFor(async () => (await txState(a)) === 'updated', 20_000, 'the update inside the open transaction');
+    await fetch(`${a.url}/api/cache-probe/tx-release`, { method: 'POST' });
+    expect((await pending).status).toBe(409);
+    expect(await purges(a)).toBe(purgesBefore);
+    const after = await get(b, one);
+    expect(after.cache).toBe('HIT');
+    expect((after.json().data as Article).title).toBe('rb-before');
+    // the database agrees: a read past the cache (credentials bypass it) sees the old title
+    const { accessKey } = await apiToken(a);
+    const direct = await get(a, one, { authorization: `Bearer ${accessKey}` });
+    expect(direct.cache).toBe('BYPASS');
+    expect((direct.json().data as Article).title).toBe('rb-before');
+  });
+
   it('50 concurrent misses of one key, split over both instances, run the controller once', async () => {
     const [a, b] = apps as [AppHandle, AppHandle];
     const calls = async () => {
@@ -207,7 +267,7 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect((await whoami(b)).status).toBe(403);
     const c = client();
     try {
-      const members = await c.smembers(`${run}probe:t:route:/api/cache-probe/whoami`);
+      const members = await c.zrange(`${run}probe:ti:{route:/api/cache-probe/whoami}`, 0, -1);
       // fetch sends accept-language: *, a key header by default
       const keyOf = (id: number) => `${run}probe:e:GET /api/cache-probe/whoami|accept-language=*|caller=t:${id}`;
       expect(members.sort()).toEqual([keyOf(t1.id), keyOf(t2.id)].sort());
@@ -227,9 +287,11 @@ describe('response cache in Strapi when Redis dies mid-load', () => {
   it('every request is answered from the origin within the bound, and caching resumes after a restart', async () => {
     const { startStandalone } = await import('../harness/servers.js');
     const server = await startStandalone();
+    // readTimeout 1 s: a 50 ms read that times out on a loaded machine before the kill would be an
+    // outage of its own (a second warning); after the kill reads fail at once whatever the bound.
     const app = await startApp({
       pluginConfig: { connections: { default: { connection: server.url, requestTimeout: 300 } } },
-      middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { connection: 'default', prefix: ${JSON.stringify(`${prefix}kill:`)}, contentTypes: ['api::article.article'] } }];`,
+      middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { connection: 'default', prefix: ${JSON.stringify(`${prefix}kill:`)}, readTimeout: 1000, contentTypes: ['api::article.article'] } }];`,
     });
     try {
       const hit = async () => {

@@ -1,9 +1,17 @@
 /**
  * Invalidation in Strapi: a document-service middleware purges a content type's tag after every
- * write (create, update, delete, publish, unpublish, discardDraft, clone), once the write has
- * returned (its transaction committed), and the write's caller waits for the purge. A purge that
- * fails is logged, not thrown: the write itself succeeded, and the entries expire with their TTL.
+ * write (create, update, delete, publish, unpublish, discardDraft, clone) once the write is
+ * committed. A write outside any transaction commits its own before the document-service call
+ * returns: the purge runs then, and the call's caller waits for it. A write inside an outer
+ * `strapi.db.transaction` (your service code, Strapi's bulk actions) is not committed yet when the
+ * call returns, and a read meanwhile would cache the old rows again: its purge is registered with
+ * the transaction's `onCommit` (once per content type and transaction) and runs when it commits;
+ * a rollback purges nothing (nothing changed). Strapi runs commit callbacks without awaiting them,
+ * so the cache middleware keeps an async context per write request and answers it only once the
+ * purges its transactions started at commit have finished. A purge that fails is logged, not
+ * thrown: the write itself succeeded, and the entries expire with their TTL.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { contentTypeTag } from './options.js';
 import type { CacheCounters, CacheStore } from './store.js';
 
@@ -30,10 +38,25 @@ export interface DocumentMiddlewareContext {
   params?: unknown;
 }
 
+/** What `strapi.db.transaction(cb)` passes its callback (Strapi 5, @strapi/database). */
+export interface TransactionParams {
+  trx: unknown;
+  onCommit(callback: () => void): void;
+}
+
+/** The part of Strapi's database invalidation uses. */
+export interface TransactionHost {
+  /** True inside `strapi.db.transaction(cb)` (Strapi keeps the transaction in an async context). */
+  inTransaction?(): boolean;
+  /** Nested inside an open transaction, runs `cb` in it: `onCommit` then queues on the outer commit. */
+  transaction?(cb: (params: TransactionParams) => unknown): Promise<unknown>;
+}
+
 /** The part of a Strapi instance invalidation uses. */
 export interface InvalidationHost {
   log: { warn(message: string): void; debug(message: string): void };
   documents?: { use(middleware: (ctx: DocumentMiddlewareContext, next: () => Promise<unknown>) => Promise<unknown>): unknown };
+  db?: TransactionHost;
 }
 
 /** Document-service actions that change what a read returns. */
@@ -70,6 +93,56 @@ export async function purgeContentTypeEverywhere(strapi: InvalidationHost, uid: 
   return removed;
 }
 
+/** Purges started by transaction commits during one request (see `awaitCommitPurges`). */
+const requestPurges = new AsyncLocalStorage<Set<Promise<void>>>();
+
+/**
+ * Run a request's `next()` in a context that collects the purges its transactions start when they
+ * commit, and resolve only once they have finished (each purge is bounded; failures are logged).
+ * Nested calls (a route-level cache inside the global one) share the outer context.
+ */
+export async function awaitCommitPurges(next: () => Promise<unknown>): Promise<void> {
+  if (requestPurges.getStore()) return void (await next());
+  const pending = new Set<Promise<void>>();
+  await requestPurges.run(pending, async () => {
+    try {
+      await next();
+    } finally {
+      while (pending.size > 0) {
+        const batch = [...pending];
+        pending.clear();
+        await Promise.all(batch);
+      }
+    }
+  });
+}
+
+/** Content types to purge when a transaction commits, per transaction (the knex transaction Strapi keeps in its context). */
+const atCommit = new WeakMap<object, Set<string>>();
+
+/**
+ * Purge `uid` when the open transaction commits: the first write of a transaction registers one
+ * commit callback; later writes add their content type to it. Nothing happens on rollback.
+ */
+async function purgeOnCommit(s: InvalidationHost, db: Required<TransactionHost>, uid: string): Promise<void> {
+  await db.transaction(({ trx, onCommit }) => {
+    // knex's transaction object is a function
+    const key = (typeof trx === 'object' && trx !== null) || typeof trx === 'function' ? (trx as object) : undefined;
+    const queued = key ? atCommit.get(key) : undefined;
+    if (queued) {
+      queued.add(uid);
+      return;
+    }
+    const uids = new Set([uid]);
+    if (key) atCommit.set(key, uids);
+    onCommit(() => {
+      if (key) atCommit.delete(key);
+      const done = Promise.all([...uids].map((u) => purgeContentTypeEverywhere(s, u))).then(() => undefined);
+      requestPurges.getStore()?.add(done);
+    });
+  });
+}
+
 /**
  * Install the document-service middleware that purges after writes. Call it from the plugin's
  * `register()`; safe to call more than once (the cache factory calls it too).
@@ -82,7 +155,12 @@ export function registerCacheInvalidation(strapi: unknown): void {
   s.documents.use(async function redisCachePurge(ctx, next) {
     const result = await next();
     if (WRITE_ACTIONS.has(ctx.action) && typeof ctx.uid === 'string' && handles.get(s)?.size) {
-      await purgeContentTypeEverywhere(s, ctx.uid);
+      const db = s.db;
+      if (db && typeof db.inTransaction === 'function' && typeof db.transaction === 'function' && db.inTransaction()) {
+        await purgeOnCommit(s, db as Required<TransactionHost>, ctx.uid);
+      } else {
+        await purgeContentTypeEverywhere(s, ctx.uid);
+      }
     }
     return result;
   });

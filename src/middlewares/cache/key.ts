@@ -1,7 +1,10 @@
 /**
  * Cache keys: method, path, the normalised query (parameters sorted by name then value, optionally
- * only an allow-list), the selected request headers, and optionally the caller's id. Never a
- * credential. Keys longer than `maxKeyLength` are replaced by their SHA-256 (hex).
+ * only an allow-list), the host the app sees (with `keyHost`), the selected request headers, and
+ * optionally the caller's id. Never a credential. Keys longer than `maxKeyLength` are replaced by
+ * their SHA-256 (hex).
+ *
+ *   GET /items?a=1&b=2|host=shop.example|accept-language=fr|caller=u:7
  */
 import { createHash } from 'node:crypto';
 
@@ -10,6 +13,8 @@ export interface KeyRequest {
   method: string;
   path: string;
   querystring: string;
+  /** The host the app sees (Koa `ctx.host`: `Host`, or `X-Forwarded-Host` behind a proxy with `app.proxy`), port included. */
+  host: string;
   get(field: string): string;
 }
 
@@ -40,12 +45,14 @@ export function callerOf(state: unknown): string | null {
 
 export function buildKey(
   req: KeyRequest,
-  options: { keyHeaders: readonly string[]; queryKeys: ReadonlySet<string> | null; maxKeyLength: number; prefixLength: number },
+  options: { keyHost: boolean; keyHeaders: readonly string[]; queryKeys: ReadonlySet<string> | null; maxKeyLength: number; prefixLength: number },
   caller: string | null,
 ): string {
   let key = `${req.method} ${req.path}`;
   const query = normaliseQuery(req.querystring, options.queryKeys);
   if (query) key += `?${query}`;
+  // Host names are case-insensitive.
+  if (options.keyHost && req.host) key += `|host=${encodeURIComponent(req.host.toLowerCase())}`;
   for (const h of options.keyHeaders) {
     const value = req.get(h);
     if (value) key += `|${h}=${encodeURIComponent(value)}`;

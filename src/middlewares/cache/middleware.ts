@@ -5,15 +5,16 @@
  * does not cover; otherwise ONE bounded GET. A hit answers from it (`X-Cache: HIT`, `ETag`, `Age`,
  * 304 on a matching `If-None-Match`). A miss reads the tags' generations, runs the handler, and
  * stores a cacheable response (2xx but 206, no `Set-Cookie`, not streamed, no `no-store`/`private`/
- * `no-cache`, within `maxBodyBytes`) with `SET ... PX`, awaited before the response is sent.
- * Options, rules and the connection are settled once, in the factory.
+ * `no-cache`, no `Vary` on a request header the key does not cover, within `maxBodyBytes`) with
+ * `SET ... PX`, awaited before the response is sent. The key covers the host (`keyHost`) in plain
+ * Koa by default. Options, rules and the connection are settled once, in the factory.
  */
 import { createHash } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
 import { markUsedBy } from '../../core/usage.js';
-import { trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
+import { awaitCommitPurges, trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
 import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResponseCacheOptions } from './options.js';
 import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
@@ -39,7 +40,7 @@ export function responseCache(options: ResponseCacheOptions = {}): ResponseCache
   const resolved = resolveCacheOptions(options, 'options of responseCache()');
   const conn = lazyConnection(options, `the response cache (connection "${options.connection ?? 'default'}")`, 'cache');
   const log = createSuiteLog(options.logger ?? consoleLogger, 'cache');
-  return build(resolved, conn, log, options.connection ?? 'default');
+  return build(resolved, conn, log, options.connection ?? 'default', false);
 }
 
 /** The part of a Strapi instance the cache uses. */
@@ -58,7 +59,7 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
   const s = strapi as StrapiCacheHost;
   const where = `config of ${STRAPI_ID}`;
   const restPrefix = s.config.get('api.rest.prefix', '/api');
-  const resolved = resolveCacheOptions(config, where, { contentTypes: s.contentTypes, restPrefix: typeof restPrefix === 'string' ? restPrefix : '/api' });
+  const resolved = resolveCacheOptions(config, where, { contentTypes: s.contentTypes, restPrefix: typeof restPrefix === 'string' ? restPrefix : '/api', keyHostDefault: false });
   const options = (config ?? {}) as ResponseCacheOptions;
   let conn: () => BoundedConnection;
   if (options.client || options.registry) {
@@ -76,7 +77,7 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
     }
     conn = () => found;
   }
-  const mw = build(resolved, conn, createSuiteLog(options.logger ?? s.log, 'cache'), options.connection ?? 'default');
+  const mw = build(resolved, conn, createSuiteLog(options.logger ?? s.log, 'cache'), options.connection ?? 'default', true);
   trackCache(s, mw.cache);
   // Normally called from the plugin's register(); idempotent, so a missing call still purges.
   registerCacheInvalidation(s);
@@ -90,6 +91,34 @@ function etagMatches(header: string, etag: string): boolean {
   return header.split(',').some((t) => t.trim() === '*' || bare(t) === mine);
 }
 
+/** Lower-case header names of a `Vary` value. */
+function varyNames(value: unknown): Set<string> {
+  const names = new Set<string>();
+  for (const part of String(value ?? '').split(',')) {
+    const name = part.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
+}
+
+/**
+ * True when every request header the handler added to `Vary` (names set before the cache ran, e.g.
+ * CORS's `Origin`, belong to middlewares that run on every request, hits included) is covered by
+ * the key: a key header, the host when keyed, or a credential header the request did not carry (an
+ * entry is only served to requests without credentials, or keyed by the caller's id).
+ */
+function varyCovered(ctx: Context, before: Set<string>, covered: ReadonlySet<string>, caller: string | null): boolean {
+  const after = varyNames(ctx.response.get('vary'));
+  if (after.has('*')) return false;
+  for (const name of after) {
+    if (before.has(name) || covered.has(name)) continue;
+    if ((name === 'authorization' || name === 'cookie') && ctx.get(name) === '') continue;
+    if (name === 'authorization' && caller !== null && caller !== 'anon') continue;
+    return false;
+  }
+  return true;
+}
+
 /** The body as bytes when the response may be stored, else null. */
 function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
   const status = ctx.status;
@@ -98,7 +127,6 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
   if (headers['set-cookie'] !== undefined) return null;
   const cc = String(headers['cache-control'] ?? '');
   if (/(?:^|[\s,])(?:no-store|private|no-cache)(?:$|[\s,=])/i.test(cc)) return null;
-  if (String(headers['vary'] ?? '').includes('*')) return null;
   const body: unknown = ctx.body;
   let bytes: Buffer;
   if (body === null || body === undefined) bytes = Buffer.alloc(0);
@@ -117,7 +145,11 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
   return bytes.length > maxBodyBytes ? null : bytes;
 }
 
-function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string): ResponseCacheMiddleware {
+/**
+ * The middleware. `strapi`: write requests run in a context that waits for the purges their
+ * transactions start at commit (see invalidation.ts), so their response follows the purge.
+ */
+function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
   const store = new CacheStore({ prefix: o.prefix, connection, log: () => log, readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, name });
   const counters = store.counters;
   const handle: CacheHandle = {
@@ -133,10 +165,13 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       return n;
     },
   };
-  const keyOptions = { keyHeaders: o.keyHeaders, queryKeys: o.queryKeys, maxKeyLength: o.maxKeyLength, prefixLength: o.prefix.length + 2 };
+  const keyOptions = { keyHost: o.keyHost, keyHeaders: o.keyHeaders, queryKeys: o.queryKeys, maxKeyLength: o.maxKeyLength, prefixLength: o.prefix.length + 2 };
+  // Request headers the key covers (a response may vary on these).
+  const covered: ReadonlySet<string> = new Set([...o.keyHeaders, ...(o.keyHost ? ['host'] : [])]);
 
   const fn = async function responseCache(ctx: Context, next: Next): Promise<void> {
-    if (!o.enabled || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return void (await next());
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return strapi ? awaitCommitPurges(next) : void (await next());
+    if (!o.enabled) return void (await next());
     const rule = o.rules.find((r) => r.matches(ctx.path));
     if (!rule) return void (await next());
 
@@ -180,8 +215,9 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       // Read before the handler runs: a purge after this point is seen by write() and not undone.
       const generation = cached === null ? await store.generations(rule.tags) : undefined;
       if (o.xCache) ctx.set('X-Cache', 'MISS');
+      const varyBefore = varyNames(ctx.response.get('vary'));
       await next();
-      const body = storableBody(ctx, o.maxBodyBytes);
+      const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
       if (body === null) return;
       const headers: Record<string, string> = {};
       for (const name of KEPT_HEADERS) {

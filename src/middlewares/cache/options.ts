@@ -33,6 +33,13 @@ export interface ResponseCacheOptions extends ConnectionSource {
   prefix?: string;
   /** Request headers whose values become part of the key (lower-case names). @default ['accept-language'] */
   keyHeaders?: string[];
+  /**
+   * Key entries by the host the app sees (Koa `ctx.host`: the `Host` header, or `X-Forwarded-Host`
+   * behind a proxy with `app.proxy` / Strapi's `server.proxy`), so an app served under several
+   * hostnames never answers one host with another's body. @default true (`responseCache()`),
+   * false (`plugin::redis.cache` in Strapi, whose REST responses do not depend on the host)
+   */
+  keyHost?: boolean;
   /** When set, only these query parameters form the key; any other parameter is ignored (e.g. `utm_source`). @default every parameter */
   queryKeys?: string[];
   /**
@@ -97,6 +104,7 @@ export interface ResolvedRule {
 export interface ResolvedCacheOptions {
   readonly rules: readonly ResolvedRule[];
   readonly prefix: string;
+  readonly keyHost: boolean;
   readonly keyHeaders: readonly string[];
   readonly queryKeys: ReadonlySet<string> | null;
   readonly maxBodyBytes: number;
@@ -126,7 +134,7 @@ export class CacheConfigError extends TypeError {
 const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
-  'etag', 'xCache',
+  'etag', 'xCache', 'keyHost',
 ]);
 const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller']);
 
@@ -177,6 +185,8 @@ interface ResolveHost {
   contentTypes?: Record<string, ContentTypeInfo | undefined>;
   /** Strapi's REST prefix. @default '/api' */
   restPrefix?: string;
+  /** The default of `keyHost`. @default true */
+  keyHostDefault?: boolean;
 }
 
 /** Validate and resolve once (throws `CacheConfigError` naming the option). */
@@ -260,6 +270,7 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
   return Object.freeze({
     rules: Object.freeze(rules),
     prefix: o.prefix ?? CACHE_DEFAULTS.prefix,
+    keyHost: o.keyHost === undefined ? (host.keyHostDefault ?? true) : flag(where, 'keyHost', o.keyHost),
     keyHeaders: Object.freeze(keyHeaders),
     queryKeys: queryKeys ? new Set(queryKeys) : null,
     maxBodyBytes: intMs(where, 'maxBodyBytes', o.maxBodyBytes, 0, 'bytes') ?? CACHE_DEFAULTS.maxBodyBytes,

@@ -1,29 +1,53 @@
 /**
- * The response cache's Redis layout and commands.
+ * The response cache's Redis layout and commands. Key families (`<prefix>` is the `prefix` option,
+ * `cache:` by default; `<key>` is built in key.ts; `<tag>` is `ct:<content type uid>`, a rule's own
+ * tag, or `route:<path>`):
  *
- * - Entry `<prefix>e:<key>`: ONE string holding a one-line JSON header (status, headers, ETag,
- *   stored-at, TTL) then `\n` then the raw body bytes, written with `SET ... PX <ms>`. A hit is one GET.
- * - Tag set `<prefix>t:<tag>`: the entry keys tagged with it (one per content type, or a rule's
- *   own tags). Joined with one single-key script (SADD, then PEXPIRE so the set lives at least as
- *   long as the entry). Purge: SMEMBERS, one UNLINK per key, SREM of those members. No KEYS/SCAN,
- *   no multi-key command: every command touches one key, so it is Cluster-safe.
- * - Generation `<prefix>g:<tag>`: INCR on every purge. A miss reads it before the handler runs
- *   and again after storing; when it moved, a purge ran meanwhile and the entry just written may
- *   hold pre-write data, so it is removed (no stale re-fill after a purge).
+ * - Entry `<prefix>e:<key>` (string): a one-line JSON header (status, headers, ETag, stored-at)
+ *   then `\n` then the raw body bytes, written with `SET ... PX <maxAge>`. A hit is one GET.
+ * - Tag index `<prefix>ti:{<tag>}` (sorted set): member = entry key, score = when that entry
+ *   expires (ms, the index server's clock, plus `INDEX_SLACK_MS`). Written by one single-key
+ *   script per tag (cache-index.lua), which first trims members whose entries have expired (at
+ *   most `TRIM_BATCH` per write), so the set holds the live entries, however many distinct query
+ *   strings pass, and keeps its TTL >= its longest-lived member's. The `{<tag>}` hash tag puts the
+ *   index and its drain keys in one Cluster slot.
+ * - Drain key `<prefix>ti:{<tag>}:purge:<uuid>` (sorted set, one per purge in progress): a purge
+ *   RENAMEs the index to it (cache-purge-take.lua), then pops it in batches of `PURGE_BATCH`
+ *   (ZPOPMIN) and UNLINKs those entries: one multi-key UNLINK per batch on a single server, one
+ *   UNLINK per key on Cluster (entries live on many slots). The last pop deletes it; a purge that
+ *   fails midway leaves it to expire with the index's TTL.
+ * - Generation `<prefix>g:<tag>` (string counter): INCR on every purge. A miss reads it before
+ *   the handler runs and again after storing; when it moved, a purge ran meanwhile and the entry
+ *   just written may hold pre-write data, so it is removed (no stale re-fill after a purge).
+ *   It has no TTL (one small counter per tag) and must never be deleted while an app uses it:
+ *   a fill that read it missing before a purge would read it missing again after the purge
+ *   and keep its pre-write response.
+ * - Fill lock `<prefix>l:<key>` (string, a random token, `PX` the coalesce lockTTL): taken with
+ *   `SET NX` by the one request that fills a missing entry; released only by its token.
+ * - Legacy tag set `<prefix>t:<tag>` (plain set, written by 0.1 and never by this version):
+ *   drained by every purge of its tag (SPOP in batches) so entries indexed before an upgrade are
+ *   purged too; it expires on its own otherwise. The new index has another name, so no command
+ *   of this version meets an old set (no WRONGTYPE).
  *
- * Failure policy: fail open. Every command is bounded; a failed or slow read is a miss, a failed
- * write is skipped. One warning per outage, one info line when it answers again.
+ * No KEYS/SCAN, no multi-key command across slots: Cluster-safe. Every command is bounded, a
+ * purge's commands each by `writeTimeout` and each over at most `PURGE_BATCH` members.
+ *
+ * Failure policy: fail open. A failed or slow read is a miss, a failed write is skipped and the
+ * entry it may have stored is removed (an entry no tag index holds could never be purged). One
+ * warning per outage, one info line when it answers again.
  *
  * Reads are bounded by `readTimeout`, decided after the event loop's I/O phase (core
  * `withTimeout`): a reply that arrived in time is a hit even when a saturated process reads it late.
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
+import { RedisUnavailableError } from '../../core/errors.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
 import { defineScript } from '../../core/script.js';
-import TAG_LUA from './lua/cache-tag.lua';
+import INDEX_LUA from './lua/cache-index.lua';
+import TAKE_LUA from './lua/cache-purge-take.lua';
 import UNLOCK_LUA from './lua/cache-unlock.lua';
 
 /** What a stored response holds besides its body. */
@@ -65,8 +89,10 @@ export function decodeEntry(raw: Buffer): CachedResponse | null {
   }
 }
 
-/** Add an entry key to a tag set and keep the set alive at least as long as the entry (returns the set's PTTL). */
-const tagScript = defineScript<[member: string, ttlMs: number], number>('cache-tag', TAG_LUA, 1);
+/** Index an entry under a tag, trimming expired members first (returns the index's PTTL). */
+const indexScript = defineScript<[member: string, ttlMs: number, slackMs: number, trim: number], number>('cache-index', INDEX_LUA, 1);
+/** Move a tag's index to a purge's drain key (returns how many members it holds). */
+const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 2);
 /** Release a fill lock only when it still holds our token (1 released, 0 not ours). */
 const unlockScript = defineScript<[token: string], number>('cache-unlock', UNLOCK_LUA, 1);
 
@@ -95,8 +121,24 @@ export interface CacheCounters {
   errors: number;
 }
 
-/** How many UNLINK/SREM commands a purge keeps in flight. */
-const PURGE_BATCH = 200;
+/** Members a purge pops and unlinks per round (one ZPOPMIN, then one UNLINK, or one per key on Cluster). */
+export const PURGE_BATCH = 500;
+/** Expired members one write trims from a tag index at most. */
+export const TRIM_BATCH = 100;
+/**
+ * How long (ms) an index member outlives its entry's TTL. The index is scored on its own server's
+ * clock; the entry's SET may land on another node a moment after the index script ran: a member
+ * must never be trimmed while its entry may still be served.
+ */
+export const INDEX_SLACK_MS = 1_000;
+
+/** UNLINK `keys`: one command on a single server, one per key on Cluster (keys on many slots). */
+function unlinkAll(client: RedisClient, keys: readonly string[]): Promise<number> {
+  if ((client as { isCluster?: boolean }).isCluster === true) {
+    return Promise.all(keys.map((k) => client.unlink(k))).then((counts) => counts.reduce((a, b) => a + b, 0));
+  }
+  return client.unlink(...keys);
+}
 
 export class CacheStore {
   readonly prefix: string;
@@ -123,7 +165,12 @@ export class CacheStore {
   entryKey(key: string): string {
     return `${this.prefix}e:${key}`;
   }
+  /** The tag's index (sorted set); `{<tag>}` is its Cluster hash tag, shared with its drain keys. */
   tagKey(tag: string): string {
+    return `${this.prefix}ti:{${tag}}`;
+  }
+  /** The plain set 0.1 indexed a tag in (only drained by purges now). */
+  legacyTagKey(tag: string): string {
     return `${this.prefix}t:${tag}`;
   }
   genKey(tag: string): string {
@@ -193,15 +240,28 @@ export class CacheStore {
   }
 
   /**
-   * Store an entry and tag it; then, when a purge of one of its tags ran since `generation` was
-   * read (before the response was built), remove it again. Resolves when Redis has answered.
+   * Store an entry and index it under its tags; then, when a purge of one of its tags ran since
+   * `generation` was read (before the response was built), remove it again. When storing or
+   * indexing fails, the entry is removed too: an entry its index does not hold could outlive a
+   * purge. Resolves when Redis has answered.
    */
   async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
-    const stored = await this.#run(async (c) => {
-      await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => tagScript.run(c, [this.tagKey(t)], entryKey, ttlMs))]);
-      return true;
-    }, this.#writeTimeout);
-    if (!stored) return false;
+    let sent = true;
+    const stored = await this.#run(
+      async (c) => {
+        await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH))]);
+        return true;
+      },
+      this.#writeTimeout,
+      (err) => (sent = !(err instanceof RedisUnavailableError)),
+    );
+    if (!stored) {
+      // The SET may have landed while indexing failed or timed out. This UNLINK goes to the same
+      // node on the same connection, after the SET, so it lands after it. (Nothing to undo when
+      // the connection was down: the commands were never sent.)
+      if (sent) await this.#run((c) => c.unlink(entryKey), this.#writeTimeout);
+      return false;
+    }
     const after = await this.generations(tags);
     if (after === generation) {
       this.counters.stores++;
@@ -215,28 +275,43 @@ export class CacheStore {
 
   /**
    * Remove every entry tagged `tag`: INCR its generation (so responses being built now are not
-   * stored), SMEMBERS, one UNLINK per key, SREM of the members removed. Returns the number of
-   * keys. Throws when Redis fails (the caller decides: log it, or report it).
+   * stored), move its index to this purge's drain key (fills from now on index themselves anew),
+   * then pop and UNLINK it in batches of `PURGE_BATCH`; then the same for a legacy (0.1) set.
+   * Every command is bounded by `writeTimeout`. Returns the number of entry keys removed. Throws
+   * when Redis fails (the caller decides: log it, or report it); what was not drained then
+   * expires with its entries' TTL.
    */
   async purge(tag: string): Promise<number> {
     const conn = this.#conn();
     const t = this.#writeTimeout;
     const tagKey = this.tagKey(tag);
     await conn.run((c) => c.incr(this.genKey(tag)), t);
-    const members = await conn.run((c) => c.smembers(tagKey), t);
-    for (let i = 0; i < members.length; i += PURGE_BATCH) {
-      const batch = members.slice(i, i + PURGE_BATCH);
-      await Promise.all(batch.map((k) => conn.run((c) => c.unlink(k), t)));
-      await conn.run((c) => c.srem(tagKey, ...batch), t);
+    const drainKey = `${tagKey}:purge:${randomUUID()}`;
+    let removed = 0;
+    let members = await conn.run((c) => takeScript.run(c, [tagKey, drainKey]), t);
+    while (members > 0) {
+      const popped = await conn.run((c) => c.zpopmin(drainKey, PURGE_BATCH), t);
+      // ZPOPMIN replies member, score, member, score, ...
+      const keys: string[] = [];
+      for (let i = 0; i < popped.length; i += 2) keys.push(popped[i]!);
+      if (keys.length === 0) break;
+      removed += await conn.run((c) => unlinkAll(c, keys), t);
+      members -= keys.length;
+    }
+    const legacyKey = this.legacyTagKey(tag);
+    for (;;) {
+      const keys = await conn.run((c) => c.spop(legacyKey, PURGE_BATCH), t);
+      if (keys.length === 0) break;
+      removed += await conn.run((c) => unlinkAll(c, keys), t);
     }
     this.counters.purges++;
-    this.counters.purgedKeys += members.length;
-    return members.length;
+    this.counters.purgedKeys += removed;
+    return removed;
   }
 
-  /** How many entry keys tag `tag` holds (SCARD of its tag set; entries that expired since may be counted). Throws when Redis fails. */
+  /** How many entries tag `tag` indexes (ZCARD; entries expired since the last write to it may be counted). Throws when Redis fails. */
   async tagSize(tag: string): Promise<number> {
-    return this.#conn().run((c) => c.scard(this.tagKey(tag)), this.#writeTimeout);
+    return this.#conn().run((c) => c.zcard(this.tagKey(tag)), this.#writeTimeout);
   }
 
   /** A read bounded by `readTimeout` (core `withTimeout`: decided after the loop's I/O phase); failures and timeouts resolve to undefined. */
@@ -244,14 +319,15 @@ export class CacheStore {
     return this.#run(command, this.#readTimeout);
   }
 
-  /** A bounded command; failures and timeouts resolve to undefined (logged once per outage). */
-  async #run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs: number | undefined): Promise<T | undefined> {
+  /** A bounded command; failures and timeouts resolve to undefined (logged once per outage, and passed to `onError`). */
+  async #run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs: number | undefined, onError?: (err: unknown) => void): Promise<T | undefined> {
     let result: T;
     try {
       result = await this.#conn().run(command, timeoutMs);
     } catch (err) {
       this.counters.errors++;
       this.#outage.failed(err);
+      onError?.(err);
       return undefined;
     }
     this.#outage.ok();

@@ -2,6 +2,10 @@
 
 const fields = (body) => ({ title: body && body.title, body: body && body.body });
 let whoamiCalls = 0;
+// The update held open inside an outer transaction (updateInTransaction): 'idle', 'updated' (the
+// document-service call returned, the transaction is still open) or 'done'; and its release.
+let txState = 'idle';
+let releaseTx = () => {};
 
 module.exports = {
   async create(ctx) {
@@ -12,6 +16,51 @@ module.exports = {
   async update(ctx) {
     const doc = await strapi.documents('api::article.article').update({ documentId: ctx.params.documentId, data: fields(ctx.request.body) });
     ctx.body = { data: doc };
+  },
+
+  // An update inside an outer strapi.db.transaction that stays open after the document-service
+  // call returned, until POST /cache-probe/tx-release (or 10 s); `?fail=1` rolls it back instead,
+  // `?times=<n>` updates n times in it (as a bulk action writes many documents in one transaction).
+  async updateInTransaction(ctx) {
+    const fail = ctx.query.fail === '1';
+    const times = Math.max(1, Number(ctx.query.times) || 1);
+    txState = 'started';
+    const released = new Promise((resolve) => {
+      releaseTx = resolve;
+      setTimeout(resolve, 10_000).unref();
+    });
+    try {
+      const doc = await strapi.db.transaction(async () => {
+        let updated;
+        for (let i = 0; i < times; i++) {
+          updated = await strapi.documents('api::article.article').update({ documentId: ctx.params.documentId, data: fields(ctx.request.body) });
+        }
+        txState = 'updated';
+        await released;
+        if (fail) throw new Error('rolled back on purpose');
+        return updated;
+      });
+      ctx.body = { data: doc };
+    } catch (err) {
+      ctx.status = 409;
+      ctx.body = { error: err.message };
+    } finally {
+      txState = 'done';
+    }
+  },
+
+  txState(ctx) {
+    ctx.body = { state: txState };
+  },
+
+  txRelease(ctx) {
+    releaseTx();
+    ctx.body = { released: true };
+  },
+
+  // The response cache's counters on this instance (purges, stores, ...).
+  cacheStats(ctx) {
+    ctx.body = strapi.plugin('redis').service('cache').stats();
   },
 
   // A full-access API token (test only): { id, accessKey }.
