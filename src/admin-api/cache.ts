@@ -1,7 +1,7 @@
 /**
  * The response cache view: every tag of the `plugin::redis.cache` rules of this Strapi, with the
- * number of entries its tag set (`<prefix>t:<tag>`) holds, and purges through the cache's own
- * purge (generation bump, then UNLINK of each tagged key: no SCAN).
+ * number of live entries its tag index (`<prefix>ti:{<tag>}`) holds, and purges through the cache's own
+ * purge (generation bump, then the index drained in bounded batches: no SCAN).
  */
 import { cachesOf, createCacheService } from '../middlewares/cache/invalidation.js';
 import { badParam } from './errors.js';

@@ -417,19 +417,19 @@ describe('admin panel in Chromium', () => {
   it('Cache: tags with their entry counts from Redis, and purge', async () => {
     // Two reads: the first fills the cache, the second is served from it.
     for (let i = 0; i < 2; i++) expect((await fetch(`${app.url}/api/articles`)).status).toBe(200);
-    const tagSet = `${CACHE_PREFIX}t:${ARTICLE_TAG}`;
-    await expect.poll(() => redis.scard(tagSet)).toBeGreaterThan(0);
+    const tagSet = `${CACHE_PREFIX}ti:{${ARTICLE_TAG}}`;
+    await expect.poll(() => redis.zcard(tagSet)).toBeGreaterThan(0);
 
     await openView(page, 'Cache');
     const tagRow = page.locator(`[data-testid="cache-tag"][data-tag="${ARTICLE_TAG}"]`);
     await tagRow.waitFor();
-    expect(await tagRow.getByTestId('cache-entries').textContent()).toBe(String(await redis.scard(tagSet)));
+    expect(await tagRow.getByTestId('cache-entries').textContent()).toBe(String(await redis.zcard(tagSet)));
     await screenshot(page, '7-cache');
 
     await tagRow.getByRole('button', { name: 'Purge' }).click();
     await page.getByRole('alertdialog').getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => tagRow.getByTestId('cache-entries').textContent()).toBe('0');
-    expect(await redis.scard(tagSet)).toBe(0);
+    expect(await redis.zcard(tagSet)).toBe(0);
   });
 
   it('Cron: the guarded task with its last run, instance and result', async () => {

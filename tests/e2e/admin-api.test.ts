@@ -253,7 +253,7 @@ describe('data', () => {
       expect(res.status).toBe(200);
     }
     const view = await ok('GET', '/redis/cache', tokens.reader);
-    expect(view).toEqual({ enabled: true, connection: 'default', tags: [{ tag: ARTICLE_TAG, entries: await standalone.scard(`${p}cache:t:${ARTICLE_TAG}`) }] });
+    expect(view).toEqual({ enabled: true, connection: 'default', tags: [{ tag: ARTICLE_TAG, entries: await standalone.zcard(`${p}cache:ti:{${ARTICLE_TAG}}`) }] });
     expect(view.tags[0].entries).toBeGreaterThanOrEqual(3);
     const purged = await ok('POST', '/redis/cache/purge', tokens.superAdmin, { tag: ARTICLE_TAG });
     expect(purged.purged).toBeGreaterThanOrEqual(3);
