@@ -7,6 +7,8 @@ export const PERMISSIONS = {
   read: [{ action: 'plugin::redis.read', subject: null }],
   /** SCAN and key values. */
   keysRead: [{ action: 'plugin::redis.keys.read', subject: null }],
+  /** Session values (credentials-equivalent), next to keysRead. */
+  keysReadSessions: [{ action: 'plugin::redis.keys.read-sessions', subject: null }],
   /** Delete one key, delete by pattern. */
   keysDelete: [{ action: 'plugin::redis.keys.delete', subject: null }],
   /** Purge a cache tag or the whole cache. */

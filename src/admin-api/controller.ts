@@ -13,6 +13,8 @@ import { cacheView, purgeCache } from './cache.js';
 import { cronView } from './cron.js';
 import { AdminApiError } from './errors.js';
 import { deleteByPattern, deleteKey, keyValue, scanKeys } from './keys.js';
+import { ACTIONS } from './permissions.js';
+import { protectedFamilies } from './protected.js';
 import { connectionsView, serverView } from './server.js';
 import { statsView } from './stats.js';
 import { INSTANCE_ID } from '../core/cron-history.js';
@@ -22,7 +24,8 @@ export interface AdminContext {
   params: Record<string, string | undefined>;
   query: Record<string, unknown>;
   request: { body?: unknown };
-  state: { user?: { id?: unknown } };
+  /** `userAbility`: the admin's permissions (Strapi's CASL ability, set by the admin auth strategy). */
+  state: { user?: { id?: unknown }; userAbility?: { can(action: string, subject?: unknown): boolean } };
   status: number;
   body: unknown;
 }
@@ -37,8 +40,8 @@ export interface AdminApiHost {
 
 type Handler = (ctx: AdminContext) => Promise<void>;
 
-function failure(err: unknown): { status: number; name: string; message: string } | undefined {
-  if (err instanceof AdminApiError) return { status: err.status, name: err.name, message: err.message };
+function failure(err: unknown): { status: number; name: string; message: string; details?: object } | undefined {
+  if (err instanceof AdminApiError) return { status: err.status, name: err.name, message: err.message, details: err.details };
   if (err instanceof UnknownConnectionError) return { status: 404, name: 'NotFoundError', message: err.message };
   if (err instanceof RedisUnavailableError || err instanceof RedisTimeoutError) return { status: 503, name: 'ServiceUnavailableError', message: err.message };
   const e = err as { name?: string; message?: string } | null;
@@ -57,7 +60,7 @@ function handler(fn: (ctx: AdminContext) => Promise<unknown>): Handler {
       const f = failure(err);
       if (!f) throw err; // Strapi's error middleware answers 500 and logs it
       ctx.status = f.status;
-      ctx.body = { data: null, error: { status: f.status, name: f.name, message: redactText(f.message), details: {} } };
+      ctx.body = { data: null, error: { status: f.status, name: f.name, message: redactText(f.message), details: f.details ?? {} } };
     }
   };
 }
@@ -70,11 +73,18 @@ const adminId = (ctx: AdminContext): string => {
 export function createAdminController(host: AdminApiHost): Record<string, Handler> {
   const connection = (ctx: AdminContext) => host.registry().get(ctx.params.name ?? '');
   const log = (ctx: AdminContext, what: string) => host.log.info(`[redis] admin ${adminId(ctx)} ${redactText(what)}`);
+  // From the live config on every request: caches and session stores may be created late.
+  const families = () => protectedFamilies(host.cacheHost, host.guard());
   return {
     connections: handler(() => connectionsView(host.registry())),
     server: handler((ctx) => serverView(connection(ctx))),
     keys: handler((ctx) => scanKeys(connection(ctx), ctx.query)),
-    key: handler((ctx) => keyValue(connection(ctx), ctx.query)),
+    key: handler((ctx) =>
+      keyValue(connection(ctx), ctx.query, {
+        canReadSessions: ctx.state.userAbility?.can(ACTIONS.keysReadSessions) === true,
+        protected: families(),
+      }),
+    ),
     deleteKey: handler(async (ctx) => {
       const conn = connection(ctx);
       const { key, deleted } = await deleteKey(conn, ctx.query);
@@ -83,9 +93,9 @@ export function createAdminController(host: AdminApiHost): Record<string, Handle
     }),
     deleteKeys: handler(async (ctx) => {
       const conn = connection(ctx);
-      const { pattern, deleted } = await deleteByPattern(conn, (ctx.request.body ?? {}) as Record<string, unknown>);
-      log(ctx, `deleted keys matching ${JSON.stringify(pattern)} on connection "${conn.name}" (${deleted} removed)`);
-      return { deleted };
+      const { pattern, deleted, complete, elapsedMs } = await deleteByPattern(conn, (ctx.request.body ?? {}) as Record<string, unknown>, { protected: families() });
+      log(ctx, `deleted keys matching ${JSON.stringify(pattern)} on connection "${conn.name}" (${deleted} removed${complete ? '' : `, stopped by the ${elapsedMs} ms deadline before the end`})`);
+      return { deleted, complete, elapsedMs };
     }),
     cache: handler(() => cacheView(host.cacheHost)),
     purgeCache: handler(async (ctx) => {

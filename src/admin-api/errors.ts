@@ -1,13 +1,26 @@
 /** Errors of the admin API: a stable name, the HTTP status the controller answers with, and a message naming the parameter. */
 
+/** The machine-readable part of an admin API error (its `details`), for the admin panel. */
+export interface AdminErrorDetails {
+  /**
+   * 409 from delete by pattern: the protected families the pattern could reach. `named`: the
+   * pattern starts with the family's prefix, so sending `confirmProtected` with that prefix
+   * deletes them; otherwise the pattern must be narrowed first.
+   */
+  protected?: { family: string; prefix: string; named: boolean }[];
+}
+
 export class AdminApiError extends Error {
   override readonly name: string;
   readonly status: number;
+  /** Sent as the error's `details` (machine-readable facts for the admin panel). */
+  readonly details: AdminErrorDetails;
 
-  constructor(status: 400 | 404, message: string) {
+  constructor(status: 400 | 404 | 409, message: string, details: AdminErrorDetails = {}) {
     super(message);
     this.status = status;
-    this.name = status === 404 ? 'NotFoundError' : 'ValidationError';
+    this.name = status === 404 ? 'NotFoundError' : status === 409 ? 'ConflictError' : 'ValidationError';
+    this.details = details;
   }
 }
 

@@ -3,8 +3,22 @@ export { adminRoutes } from './routes.js';
 export { createAdminController } from './controller.js';
 export type { AdminApiHost, AdminContext } from './controller.js';
 export { ACTIONS, ACTION_DEFINITIONS, registerPermissions } from './permissions.js';
-export { scanKeys, keyValue, deleteKey, deleteByPattern, keyNodes, STRING_MAX_BYTES, ITEM_MAX_CHARS, MAX_COUNT, MAX_LIMIT } from './keys.js';
-export type { KeyRow, KeyPage, KeyValue, ScanQuery } from './keys.js';
+export {
+  scanKeys,
+  keyValue,
+  deleteKey,
+  deleteByPattern,
+  keyNodes,
+  STRING_MAX_BYTES,
+  ITEM_MAX_CHARS,
+  MAX_COUNT,
+  MAX_LIMIT,
+  MAX_PATTERN_LENGTH,
+  DELETE_PATTERN_DEADLINE_MS,
+} from './keys.js';
+export type { KeyRow, KeyPage, KeyValue, KeyValueOptions, ScanQuery, DeleteByPatternOptions, DeleteByPatternResult } from './keys.js';
+export { protectedFamilies, couldMatchPrefix, familiesReachedBy, escapeGlob } from './protected.js';
+export type { ProtectedFamily, ProtectedFamilyName, HistoryHolder } from './protected.js';
 export { connectionsView, connectionView, serverView } from './server.js';
 export type { ConnectionView, ServerView, ServerNodeView } from './server.js';
 export { cacheView, purgeCache } from './cache.js';
@@ -14,3 +28,4 @@ export { statsView } from './stats.js';
 export type { StatsView } from './stats.js';
 export type { CronView, CronTaskView } from './cron.js';
 export { AdminApiError } from './errors.js';
+export type { AdminErrorDetails } from './errors.js';

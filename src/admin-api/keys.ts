@@ -10,12 +10,20 @@
  * - Values are never sent whole: strings up to 64 KiB, collections up to `limit` items, each item
  *   up to 4096 characters; `truncated` says when something was left out.
  * - Only single-key commands on the key's own node (multi-key commands fail across Cluster slots).
+ * - Patterns are at most `MAX_PATTERN_LENGTH` characters (Redis matches a glob in time that grows
+ *   with its length and number of `*`, on every key it scans).
+ * - Delete by pattern never reaches the suite's own state by accident (see protected.ts), and one
+ *   deadline bounds the whole deletion, however many SCAN/UNLINK batches it takes.
+ * - Session values are credentials-equivalent: `keyValue` withholds them unless told the admin
+ *   may read them (`plugin::redis.keys.read-sessions`).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from '../core/connection.js';
 import { RedisTimeoutError, RedisUnavailableError } from '../core/errors.js';
-import { withTimeout } from '../core/time.js';
+import { now, withTimeout } from '../core/time.js';
+import { sessionKeyPrefixes } from '../session/store.js';
 import { AdminApiError, badParam } from './errors.js';
+import { escapeGlob, familiesReachedBy, type ProtectedFamily } from './protected.js';
 
 export const MAX_COUNT = 1000;
 export const DEFAULT_COUNT = 100;
@@ -25,6 +33,10 @@ export const DEFAULT_LIMIT = 100;
 export const STRING_MAX_BYTES = 64 * 1024;
 /** Each item of a collection (field, value, member, stream field) is cut after this many characters. */
 export const ITEM_MAX_CHARS = 4096;
+/** Longest SCAN MATCH pattern accepted, in characters. */
+export const MAX_PATTERN_LENGTH = 256;
+/** Bound on one whole delete by pattern (every SCAN and UNLINK batch), in ms. */
+export const DELETE_PATTERN_DEADLINE_MS = 10_000;
 /** SCAN calls one page may make to fill up `count` keys (a sparse pattern). */
 const MAX_SCAN_CALLS = 10;
 /** Keys one pattern-deletion SCAN asks for, and UNLINKs sent per pipeline. */
@@ -55,6 +67,19 @@ export interface KeyValue extends KeyRow {
   value: unknown;
   encoding?: 'utf8' | 'base64';
   truncated: boolean;
+  /** `session`: the key holds a session and the admin may not read session values; `value` is null. */
+  withheld?: 'session';
+}
+
+/** What a delete by pattern did. */
+export interface DeleteByPatternResult {
+  pattern: string;
+  /** Keys removed (UNLINK replies counted). */
+  deleted: number;
+  /** False when the deadline ended it before every master was scanned to the end: run it again to go on. */
+  complete: boolean;
+  /** How long it ran, ms. */
+  elapsedMs: number;
 }
 
 export interface ScanQuery {
@@ -72,14 +97,15 @@ export function adminTimeout(conn: RedisConnection): number {
 /** A node commands can be sent to: the standalone/Sentinel client, or one Cluster master. */
 interface Target {
   address: string;
-  run<T>(command: (client: Redis) => Promise<T>): Promise<T>;
+  /** `timeoutMs`: a shorter bound than the admin one (a deadline running out). */
+  run<T>(command: (client: Redis) => Promise<T>, timeoutMs?: number): Promise<T>;
 }
 
 /** The nodes that hold the keys: one for standalone/Sentinel, every master (by address) for Cluster. */
 export function keyNodes(conn: RedisConnection): Target[] {
   const timeout = adminTimeout(conn);
   if (!conn.isCluster) {
-    return [{ address: conn.config.endpoint, run: (command) => conn.run((c) => command(c as Redis), timeout) }];
+    return [{ address: conn.config.endpoint, run: (command, ms = timeout) => conn.run((c) => command(c as Redis), ms) }];
   }
   if (!conn.isReady) throw new RedisUnavailableError(conn.name, conn.state);
   const masters = (conn.client as Cluster)
@@ -89,7 +115,7 @@ export function keyNodes(conn: RedisConnection): Target[] {
   if (masters.length === 0) throw new RedisUnavailableError(conn.name, 'no master known yet');
   return masters.map(({ node, address }) => ({
     address,
-    run: <T>(command: (client: Redis) => Promise<T>): Promise<T> => {
+    run: <T>(command: (client: Redis) => Promise<T>, ms = timeout): Promise<T> => {
       if (!conn.isReady) return Promise.reject(new RedisUnavailableError(conn.name, conn.state));
       let pending: Promise<T>;
       try {
@@ -97,7 +123,7 @@ export function keyNodes(conn: RedisConnection): Target[] {
       } catch (err) {
         return Promise.reject(err);
       }
-      return withTimeout(pending, timeout, () => new RedisTimeoutError(conn.name, timeout));
+      return withTimeout(pending, ms, () => new RedisTimeoutError(conn.name, ms));
     },
   }));
 }
@@ -111,7 +137,9 @@ function intParam(name: string, value: unknown, fallback: number, max: number): 
 
 function patternParam(value: unknown, fallback?: string): string {
   if (value === undefined && fallback !== undefined) return fallback;
-  if (typeof value !== 'string' || value === '') throw badParam('pattern', 'a non-empty SCAN MATCH pattern (e.g. "cache:*")', value);
+  if (typeof value !== 'string' || value === '' || value.length > MAX_PATTERN_LENGTH) {
+    throw badParam('pattern', `a non-empty SCAN MATCH pattern (e.g. "cache:*") of at most ${MAX_PATTERN_LENGTH} characters`, value);
+  }
   return value;
 }
 
@@ -231,8 +259,20 @@ function asUtf8(bytes: Buffer, cutShort: boolean): string | null {
   return null;
 }
 
-/** The value of one key, bounded: see the module comment. 404 when the key does not exist. */
-export async function keyValue(conn: RedisConnection, query: { key?: unknown; limit?: unknown }): Promise<KeyValue> {
+/** Who reads a value, and what counts as a session key. */
+export interface KeyValueOptions {
+  /** The admin may read session values (`plugin::redis.keys.read-sessions`). @default false */
+  canReadSessions?: boolean;
+  /** The protected families (their `sessions` prefixes mark session keys). @default every session store's prefix */
+  protected?: readonly ProtectedFamily[];
+}
+
+/**
+ * The value of one key, bounded: see the module comment. 404 when the key does not exist. A
+ * session key's value is withheld (`value: null`, `withheld: 'session'`; type, TTL, size and
+ * length are still shown) unless `canReadSessions`.
+ */
+export async function keyValue(conn: RedisConnection, query: { key?: unknown; limit?: unknown }, options: KeyValueOptions = {}): Promise<KeyValue> {
   const key = keyParam(query.key);
   const limit = intParam('limit', query.limit, DEFAULT_LIMIT, MAX_LIMIT);
   const timeout = adminTimeout(conn);
@@ -242,6 +282,11 @@ export async function keyValue(conn: RedisConnection, query: { key?: unknown; li
   );
   if (type === 'none' || ttl === -2) throw new AdminApiError(404, `key: no key ${JSON.stringify(key)} on connection "${conn.name}".`);
   const row: KeyRow = { key, type, ttlMs: ttl, size: size === null ? null : Number(size), length: null };
+  const sessionPrefixes = options.protected ? options.protected.filter((f) => f.family === 'sessions').map((f) => f.prefix) : sessionKeyPrefixes();
+  if (!options.canReadSessions && sessionPrefixes.some((prefix) => key.startsWith(prefix))) {
+    const length = LENGTH_COMMAND[type] ? await run((c) => c.call(LENGTH_COMMAND[type]!, key) as Promise<number>).catch(() => null) : null;
+    return { ...row, length, value: null, truncated: false, withheld: 'session' };
+  }
   const cut = { any: false };
   switch (type) {
     case 'string': {
@@ -313,27 +358,97 @@ export async function deleteKey(conn: RedisConnection, query: { key?: unknown })
   return { key, deleted: n > 0 ? 1 : 0 };
 }
 
+/** What a delete by pattern is told besides the request body. */
+export interface DeleteByPatternOptions {
+  /** Families the pattern must not reach unless named and confirmed (see protected.ts). @default none */
+  protected?: readonly ProtectedFamily[];
+  /** Bound on the whole deletion, ms. @default DELETE_PATTERN_DEADLINE_MS */
+  deadlineMs?: number;
+}
+
+const quote = (text: string): string => JSON.stringify(text);
+
+/**
+ * 409 when `pattern` could reach a protected family that it does not name (start with the
+ * family's prefix) and `confirmProtected` (a prefix, or a list of them) does not confirm.
+ */
+function checkProtected(pattern: string, confirmProtected: unknown, families: readonly ProtectedFamily[]): void {
+  const reached = familiesReachedBy(pattern, families);
+  if (reached.length === 0) return;
+  const confirmed = new Set(
+    typeof confirmProtected === 'string' ? [confirmProtected] : Array.isArray(confirmProtected) ? confirmProtected.filter((c): c is string => typeof c === 'string') : [],
+  );
+  const named = (f: ProtectedFamily) => pattern.startsWith(escapeGlob(f.prefix));
+  const refused = reached.filter((f) => !(named(f) && confirmed.has(f.prefix)));
+  if (refused.length === 0) return;
+  const list = refused.map((f) => `${f.family} (keys starting ${quote(f.prefix)}: ${f.what})`).join('; ');
+  const allNamed = refused.every(named);
+  const how = allNamed
+    ? `To delete them, send confirmProtected: ${refused.length === 1 ? quote(refused[0]!.prefix) : `[${refused.map((f) => quote(f.prefix)).join(', ')}]`} with this pattern.`
+    : `They are never deleted by a pattern that only might reach them. To delete one of these families, use a pattern that starts with its prefix and send that prefix as confirmProtected (e.g. pattern ${quote(`${escapeGlob(refused[0]!.prefix)}*`)} with confirmProtected: ${quote(refused[0]!.prefix)}).`;
+  throw new AdminApiError(409, `pattern: ${quote(pattern)} could match the suite's own keys: ${list}. ${how}`, {
+    protected: refused.map((f) => ({ family: f.family, prefix: f.prefix, named: named(f) })),
+  });
+}
+
+/** A step of the deletion that the deadline ended (its command may still be applied). */
+const DEADLINE = Symbol('deadline');
+
 /**
  * Delete every key matching `pattern` (`confirm` must repeat it): SCAN + one UNLINK per key on
- * each master (never KEYS, never a multi-key command). Resolves with the number deleted.
+ * each master (never KEYS, never a multi-key command). Refused (409) when the pattern could
+ * reach the suite's own keys unless named and confirmed (`confirmProtected`). One deadline
+ * bounds the whole walk: when it runs out the answer says `complete: false` with the keys deleted
+ * so far (a batch cut by the deadline may still be applied, uncounted); running it again goes on.
  */
-export async function deleteByPattern(conn: RedisConnection, body: { pattern?: unknown; confirm?: unknown }): Promise<{ pattern: string; deleted: number }> {
+export async function deleteByPattern(
+  conn: RedisConnection,
+  body: { pattern?: unknown; confirm?: unknown; confirmProtected?: unknown },
+  options: DeleteByPatternOptions = {},
+): Promise<DeleteByPatternResult> {
   const pattern = patternParam(body?.pattern);
   if (body.confirm !== pattern) throw badParam('confirm', `the pattern repeated exactly (${JSON.stringify(pattern)})`, body.confirm);
+  checkProtected(pattern, body.confirmProtected, options.protected ?? []);
+  const started = now();
+  const deadline = started + (options.deadlineMs ?? DELETE_PATTERN_DEADLINE_MS);
+  const perCommand = adminTimeout(conn);
   let deleted = 0;
-  for (const node of keyNodes(conn)) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.run((c) => c.scan(cursor, 'MATCH', pattern, 'COUNT', DELETE_BATCH));
-      cursor = next;
-      if (keys.length === 0) continue;
-      const replies = (await node.run((c) => {
-        const p = c.pipeline();
-        for (const k of keys) p.unlink(k);
-        return p.exec();
-      })) as PipelineResult;
-      for (const [err, n] of replies ?? []) if (!err && typeof n === 'number') deleted += n;
-    } while (cursor !== '0');
+  const result = (complete: boolean): DeleteByPatternResult => ({ pattern, deleted, complete, elapsedMs: Math.round(now() - started) });
+
+  const step = async <T>(node: Target, command: (client: Redis) => Promise<T>): Promise<T | typeof DEADLINE> => {
+    const left = Math.ceil(deadline - now());
+    if (left <= 0) return DEADLINE;
+    const bound = Math.min(perCommand, left);
+    try {
+      return await node.run(command, bound);
+    } catch (err) {
+      if (err instanceof RedisTimeoutError && bound < perCommand) return DEADLINE;
+      throw err;
+    }
+  };
+
+  try {
+    for (const node of keyNodes(conn)) {
+      let cursor = '0';
+      do {
+        const page = await step(node, (c) => c.scan(cursor, 'MATCH', pattern, 'COUNT', DELETE_BATCH));
+        if (page === DEADLINE) return result(false);
+        const [next, keys] = page;
+        cursor = next;
+        if (keys.length === 0) continue;
+        const replies = await step(node, (c) => {
+          const p = c.pipeline();
+          for (const k of keys) p.unlink(k);
+          return p.exec() as Promise<PipelineResult>;
+        });
+        if (replies === DEADLINE) return result(false);
+        for (const [err, n] of replies ?? []) if (!err && typeof n === 'number') deleted += n;
+      } while (cursor !== '0');
+    }
+  } catch (err) {
+    // Say how far it got: the keys already deleted stay deleted.
+    if (deleted > 0 && err instanceof Error) err.message = `${err.message} Delete by pattern stopped after deleting ${deleted} keys.`;
+    throw err;
   }
-  return { pattern, deleted };
+  return result(true);
 }

@@ -52,9 +52,11 @@ export interface ConnectionEntryInput {
   /** Stop boot when the connection is not ready within `readyTimeout`. @default false (log a warning and continue) */
   required?: boolean;
   /**
-   * Bound, in ms, for each command the suite's request-path features (cache, rate limit, session)
-   * send on this connection. When the connection is not ready such commands fail at once instead
-   * of waiting in ioredis' offline queue. Does not change the raw `client`. @default 1000
+   * Bound, in ms, for each command the suite's request-path features (rate limit, session,
+   * response cache writes, Apollo cache) send on this connection. When the connection is not
+   * ready such commands fail at once instead of waiting in ioredis' offline queue, and when it
+   * closes while they wait for a reply they fail at once too. The admin API uses
+   * `max(requestTimeout, 2000)`. Does not change the raw `client`. @default 250
    */
   requestTimeout?: number;
 }
@@ -132,7 +134,13 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   lockAcquireTimeout: 5000,
 });
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
+/**
+ * The default `requestTimeout`, in ms: the bound on each request-path command (rate limit,
+ * sessions, response cache writes, the Apollo cache, Keyv), and for a raw `client` given to those
+ * features. Kept short so that a server that hangs costs a request at most this much per command
+ * (a server that dies closes the socket, and commands in flight fail at once, see `runBounded`).
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 250;
 
 type Check = (value: unknown) => string | null;
 

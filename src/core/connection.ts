@@ -68,6 +68,7 @@ export class RedisConnection implements FeatureUsage {
     this.config = config;
     this.#log = log;
     this.client = createClient(config);
+    lastErrorOf.set(this.client, () => this.#lastError);
     this.#watch();
   }
 
@@ -204,12 +205,17 @@ export class RedisConnection implements FeatureUsage {
 
   /**
    * Run a request-path command, bounded: fails at once with `RedisUnavailableError` when the client
-   * is not ready (nothing waits in ioredis' offline queue), and with `RedisTimeoutError` after
-   * `timeoutMs` (default: the connection's `requestTimeout`).
+   * is not ready (nothing waits in ioredis' offline queue), at once with `RedisUnavailableError`
+   * (`inFlight: true`) when the connection closes while the command waits for its reply (the
+   * server died or closed the socket; on a Cluster, when the client lost every node), and with
+   * `RedisTimeoutError` after `timeoutMs` (default: the connection's `requestTimeout`).
    *
-   * A timeout means the outcome is unknown: ioredis cannot cancel a sent command, so it may still be
-   * applied later (after a reconnect or a Cluster redirection), even after a newer write. Callers
-   * on the request path should prefer idempotent or versioned writes.
+   * A timeout or a close in flight means the outcome is unknown: ioredis cannot cancel a sent
+   * command, so it may still be applied later. After a close, ioredis itself resends the commands
+   * that were unanswered once it reconnects (its `autoResendUnfulfilledCommands`, on by default);
+   * a Cluster re-routes those of a node whose link closed, within this bound. Such a command may
+   * be applied even after a newer write. Callers on the request path should prefer idempotent or
+   * versioned writes.
    */
   run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs = this.config.requestTimeout): Promise<T> {
     return runBounded(this.name, this.client, command, timeoutMs);
@@ -293,20 +299,83 @@ export class RedisConnection implements FeatureUsage {
   }
 }
 
+/** One bounded command waiting for its reply: `fail` settles it with the error given. */
+interface PendingCommand {
+  readonly name: string;
+  fail(err: Error): void;
+}
+
+/** The bounded commands in flight on each client, and the client's last error as the connection saw it. */
+const inFlight = new WeakMap<RedisClient, Set<PendingCommand>>();
+const lastErrorOf = new WeakMap<RedisClient, () => string | undefined>();
+
+/**
+ * The set of bounded commands in flight on `client`, created with the client's first bounded
+ * command. When the client emits `close` or `end` (its link closed: the server died or closed the
+ * socket, or the client was disconnected), every command in it fails at once with
+ * `RedisUnavailableError` (`inFlight: true`), instead of waiting out its bound.
+ *
+ * - Standalone and Sentinel: `close` is the socket to the server (for Sentinel, the master in use)
+ *   closing. ioredis would keep those commands and resend them after it reconnects.
+ * - Cluster: the Cluster client emits `close` only when it has lost every node; then the same
+ *   applies. One node's link closing is not a close of the client: ioredis re-routes the commands
+ *   that were on it (slot refresh, `retryDelayOnFailover`), and the command's bound still applies.
+ *
+ * Only `close`/`end` listeners are added (never an `error` listener, which would change how a
+ * raw client the application owns reports errors).
+ */
+function pendingOn(client: RedisClient): Set<PendingCommand> {
+  let set = inFlight.get(client);
+  if (set) return set;
+  const pending = new Set<PendingCommand>();
+  inFlight.set(client, pending);
+  const closed = (event: 'close' | 'end') => () => {
+    if (pending.size === 0) return;
+    const failing = [...pending];
+    pending.clear();
+    const last = lastErrorOf.get(client)?.();
+    const cause = new Error(`ioredis emitted "${event}" while the command was in flight${last ? ` (last error: ${last})` : ''}`);
+    for (const p of failing) p.fail(new RedisUnavailableError(p.name, client.status, { cause, inFlight: true }));
+  };
+  client.on('close', closed('close'));
+  client.on('end', closed('end'));
+  return pending;
+}
+
 /**
  * A bounded command on any client: rejects at once with `RedisUnavailableError` when the client is
- * not ready, and with `RedisTimeoutError` after `timeoutMs`.
+ * not ready, at once (`inFlight: true`) when the client's connection closes before the reply
+ * arrives (see `pendingOn`), and with `RedisTimeoutError` after `timeoutMs`.
+ *
+ * Either failure after the command was sent leaves its outcome unknown: ioredis cannot cancel a
+ * sent command, and it resends commands that were unanswered when a standalone/Sentinel link
+ * closed once it reconnects (`autoResendUnfulfilledCommands`, on by default); a Cluster re-routes
+ * them. So a command that failed here may still be applied later, even after a newer write.
  */
 export function runBounded<T>(name: string, client: RedisClient, command: (client: RedisClient) => Promise<T>, timeoutMs: number): Promise<T> {
   const status = client.status;
   if (status !== 'ready') return Promise.reject(new RedisUnavailableError(name, status));
-  let pending: Promise<T>;
+  const pending = pendingOn(client);
+  let sent: Promise<T>;
   try {
-    pending = command(client);
+    sent = command(client);
   } catch (err) {
     return Promise.reject(err);
   }
-  return withTimeout(pending, timeoutMs, () => new RedisTimeoutError(name, timeoutMs));
+  return new Promise<T>((resolve, reject) => {
+    const entry: PendingCommand = { name, fail: reject };
+    pending.add(entry);
+    withTimeout(sent, timeoutMs, () => new RedisTimeoutError(name, timeoutMs)).then(
+      (value) => {
+        pending.delete(entry);
+        resolve(value);
+      },
+      (err: unknown) => {
+        pending.delete(entry);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** End a message with exactly one period. */

@@ -48,17 +48,29 @@ export class UnknownConnectionError extends Error {
   }
 }
 
-/** A request-path command was refused because the connection is not ready (it never waits in ioredis' offline queue). */
+/**
+ * A bounded command failed because the connection is not usable: refused before it was sent (the
+ * connection is not ready; it never waits in ioredis' offline queue), or, with `inFlight`, failed
+ * because the connection closed while the command was in flight (its outcome is then unknown).
+ */
 export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
   readonly code = 'REDIS_SUITE_UNAVAILABLE';
+  /** True when the command had been sent and the connection closed before it was answered. */
+  readonly inFlight: boolean;
 
   constructor(
     readonly connection: string,
     readonly state: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; inFlight?: boolean },
   ) {
-    super(`Redis connection "${connection}" is not ready (state: ${state}); the command was not sent.`, options);
+    super(
+      options?.inFlight
+        ? `Redis connection "${connection}" closed while the command was in flight (state: ${state}); its outcome is unknown: ioredis may resend it after reconnecting.`
+        : `Redis connection "${connection}" is not ready (state: ${state}); the command was not sent.`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.inFlight = options?.inFlight === true;
   }
 }
 

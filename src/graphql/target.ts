@@ -37,7 +37,7 @@ export interface RedisTargetOptions {
   /**
    * Bound on each Redis command of this cache, in ms: a slower read is a miss. Overrides the
    * connection's own `requestTimeout` for this cache only. @default the connection's
-   * `requestTimeout` (1000 for a raw `client`)
+   * `requestTimeout` (`DEFAULT_REQUEST_TIMEOUT_MS`, 250, for a raw `client`)
    */
   requestTimeout?: number;
   /** Where the one line per outage goes. @default Strapi's `strapi.log` inside Strapi, otherwise `console` */
@@ -165,7 +165,11 @@ function boundClient(client: RedisClient, timeout: number): BoundRedis {
     isCluster: (client as Cluster).isCluster === true,
     run: <T>(command: (client: RedisClient) => Promise<T>): Promise<T> =>
       runBounded(label, client, command, timeout).catch((err: unknown) => {
-        if (err instanceof RedisUnavailableError) err.message = `Redis ${label} is not ready (state: ${client.status}); the command was not sent.`;
+        if (err instanceof RedisUnavailableError) {
+          err.message = err.inFlight
+            ? `Redis ${label} closed while the command was in flight (state: ${err.state}); its outcome is unknown: ioredis may resend it after reconnecting.`
+            : `Redis ${label} is not ready (state: ${client.status}); the command was not sent.`;
+        }
         if (err instanceof RedisTimeoutError) err.message = `Redis ${label} did not answer within ${timeout} ms (the cache's requestTimeout option).`;
         throw err;
       }),

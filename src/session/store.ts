@@ -44,6 +44,7 @@ export class SessionStoreUnavailableError extends Error {
 }
 
 const DAY_MS = 86_400_000;
+export const DEFAULT_SESSION_PREFIX = 'sess:';
 
 interface KoaSessionGetOptions {
   rolling?: boolean;
@@ -88,6 +89,17 @@ const sessionCountersStore = ((globalThis as Record<symbol, unknown>)[COUNTERS_K
   failures: 0,
 }) as SessionCounters;
 
+// The key prefixes of every Redis session store created in this process (shared by the CommonJS
+// and the ESM build, like the counters): the admin API protects these keys and withholds their
+// values (a session's data is as good as its credentials).
+const PREFIXES_KEY = Symbol.for('strapi-plugin-redis-suite.session-prefixes');
+const sessionPrefixesStore = ((globalThis as Record<symbol, unknown>)[PREFIXES_KEY] ??= new Set<string>()) as Set<string>;
+
+/** The key prefix of every Redis session store created in this process, and the default (`sess:`). */
+export function sessionKeyPrefixes(): string[] {
+  return [...new Set([DEFAULT_SESSION_PREFIX, ...sessionPrefixesStore])];
+}
+
 /** A snapshot of the session counters of this process. */
 export function sessionCounters(): SessionCounters {
   return { ...sessionCountersStore };
@@ -107,7 +119,8 @@ export class RedisSessionStore {
     if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) {
       throw new TypeError(`Redis session store option prefix: got ${JSON.stringify(options.prefix)}; expected a non-empty string like 'sess:'.`);
     }
-    this.prefix = options.prefix ?? 'sess:';
+    this.prefix = options.prefix ?? DEFAULT_SESSION_PREFIX;
+    sessionPrefixesStore.add(this.prefix);
     this.sessionTTL = checkMs('sessionTTL', options.sessionTTL, 1) ?? DAY_MS;
     this.maxTTL = checkMs('maxTTL', options.maxTTL, 1) ?? 30 * DAY_MS;
     this.#timeout = checkMs('timeout', options.timeout, 1);

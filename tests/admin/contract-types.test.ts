@@ -22,6 +22,10 @@ const contract: {
   keyRow: Same<Panel.KeyRow, Api.KeyRow>;
   keyPage: Same<Panel.KeyPage, Api.KeyPage>;
   keyValue: Same<Panel.KeyValue, Api.KeyValue>;
+  keyValueWithheld: Same<Panel.KeyValue['withheld'], Api.KeyValue['withheld']>;
+  // The route answers the result without the pattern it was given.
+  deleteByPattern: Same<Panel.DeleteByPatternResult, Omit<Api.DeleteByPatternResult, 'pattern'>>;
+  protectedRefusal: Same<Panel.ProtectedRefusal['protected'], NonNullable<Api.AdminErrorDetails['protected']>>;
   cache: Same<Panel.CacheView, Api.CacheView>;
   cronTask: Same<Panel.CronTaskView, Api.CronTaskView>;
   cron: Same<Panel.CronView, Api.CronView>;
@@ -35,6 +39,9 @@ const contract: {
   keyRow: true,
   keyPage: true,
   keyValue: true,
+  keyValueWithheld: true,
+  deleteByPattern: true,
+  protectedRefusal: true,
   cache: true,
   cronTask: true,
   cron: true,

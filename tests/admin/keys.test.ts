@@ -186,7 +186,7 @@ describe.each([
 
     await expectBadParam(deleteByPattern(conn, { pattern: `${p}tmp:*`, confirm: `${p}tmp:` }), 'confirm');
     expect(await c.exists(doomed[0]!)).toBe(1);
-    expect(await deleteByPattern(conn, { pattern: `${p}tmp:*`, confirm: `${p}tmp:*` })).toEqual({ pattern: `${p}tmp:*`, deleted: 120 });
+    expect(await deleteByPattern(conn, { pattern: `${p}tmp:*`, confirm: `${p}tmp:*` })).toEqual({ pattern: `${p}tmp:*`, deleted: 120, complete: true, elapsedMs: expect.any(Number) });
     const left = await walk(conn, { pattern: `${p}*`, count: 100 });
     expect(left.keys.sort()).toEqual(kept.slice(1).sort());
     await Promise.all(kept.map((k) => c.unlink(k)));

@@ -57,6 +57,12 @@ const SEEDED = {
 
 const MANY = 450;
 
+/** A session as the session store writes it (default prefix `sess:`): its value is credentials-equivalent. */
+const SESSION_SECRET = 'session-payload-canary-5519';
+const SESSION = { key: `sess:${p}:viewed`, value: JSON.stringify({ grant: { state: SESSION_SECRET } }) };
+/** A session deleted through "Delete by pattern" once its family is confirmed. */
+const SESSION_DOOMED = `sess:${p}:doomed`;
+
 let standalone: ServerHandle;
 let cluster: ClusterHandle;
 let sentinel: SentinelHandle;
@@ -186,6 +192,8 @@ beforeAll(async () => {
   await redis.zadd(SEEDED.zset.key, 1, 'first', 2, 'second');
   for (const entry of [SEEDED.del1, SEEDED.del2, SEEDED.del3]) await redis.set(entry.key, 'to delete');
   await clusterClient.set(`${p}:on-cluster`, 'x');
+  await redis.set(SESSION.key, SESSION.value, 'PX', 3_600_000);
+  await redis.set(SESSION_DOOMED, '{}', 'PX', 3_600_000);
   // More keys than one SCAN page (COUNT 200): the Keys view needs "Load more" to list them all.
   await redis.mset(Object.fromEntries(Array.from({ length: MANY }, (_, i) => [`${p}-many:${i}`, String(i)])));
 
@@ -361,6 +369,17 @@ describe('admin panel in Chromium', () => {
     await page.getByRole('dialog').waitFor({ state: 'detached' });
   });
 
+  it('Keys: an admin with every permission sees a session\'s value', async () => {
+    expect(await searchKeys(page, `sess:${p}:v*`)).toEqual([SESSION.key]);
+    await page.getByRole('button', { name: `View ${SESSION.key}` }).click();
+    const dialog = page.getByRole('dialog');
+    await expect.poll(() => dialog.getByTestId('key-value').textContent()).toBe(SESSION.value);
+    expect(await dialog.getByTestId('value-withheld').count()).toBe(0);
+    await dialog.getByRole('button', { name: 'Close', exact: true }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await searchKeys(page, `${p}:*`);
+  });
+
   it('Keys: deleting one key after confirmation removes it from Redis', async () => {
     await page.getByRole('button', { name: `Delete ${SEEDED.hash.key}` }).click();
     const dialog = page.getByRole('alertdialog');
@@ -386,6 +405,38 @@ describe('admin panel in Chromium', () => {
     await expect.poll(() => page.getByTestId('keys-summary').textContent()).toBe(`0 keys matching ${pattern}, scan complete`);
     expect(await redis.exists(SEEDED.del1.key, SEEDED.del2.key, SEEDED.del3.key)).toBe(0);
     expect(await redis.exists(SEEDED.str.key, SEEDED.list.key, SEEDED.set.key, SEEDED.zset.key)).toBe(4);
+  });
+
+  it('Keys: delete by pattern refuses a pattern that reaches the suite\'s own keys; one that names them asks for their prefix', async () => {
+    // `*` reaches locks (the cron guard's tick claims are on this server), sessions, ...: refused.
+    await page.getByLabel('Pattern (SCAN MATCH)').fill('*');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await expect.poll(() => page.getByTestId('keys-summary').textContent(), { timeout: 30_000 }).toMatch(/ matching \*( so far|, scan complete)$/);
+    await page.getByRole('button', { name: 'Delete by pattern' }).click();
+    let dialog = page.getByRole('alertdialog');
+    await dialog.getByLabel('Confirmation').fill('*');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.locator('[data-sonner-toast]', { hasText: "could match the suite's own keys" }).first().waitFor();
+    expect(await redis.exists(SEEDED.str.key, SESSION.key, SESSION_DOOMED)).toBe(3);
+
+    // A pattern that starts with the sessions' prefix: a second confirmation, with the prefix.
+    const pattern = `sess:${p}:doomed*`;
+    expect(await searchKeys(page, pattern)).toEqual([SESSION_DOOMED]);
+    await page.getByRole('button', { name: 'Delete by pattern' }).click();
+    dialog = page.getByRole('alertdialog');
+    await dialog.getByLabel('Confirmation').fill(pattern);
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await dialog.getByTestId('confirm-protected').waitFor();
+    expect(await dialog.getByTestId('confirm-protected').textContent()).toContain('sessions (sess:)');
+    const confirm = dialog.getByRole('button', { name: 'Delete' });
+    expect(await confirm.isDisabled()).toBe(true);
+    await dialog.getByLabel('Confirmation').fill('sess:');
+    await screenshot(page, '12-keys-delete-protected');
+    await confirm.click();
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => redis.exists(SESSION_DOOMED)).toBe(0);
+    expect(await redis.exists(SESSION.key)).toBe(1);
   });
 
   it('Keys: "Load more" pages through the SCAN cursor until every match is listed once', async () => {
@@ -495,6 +546,16 @@ describe('admin panel in Chromium', () => {
       await viewer.getByRole('button', { name: `View ${SEEDED.str.key}` }).waitFor();
       expect(await viewer.getByRole('button', { name: `Delete ${SEEDED.str.key}` }).count()).toBe(0);
       expect(await viewer.getByRole('button', { name: 'Delete by pattern' }).count()).toBe(0);
+
+      // A session key is listed, but without "Read session values" its value is withheld, with why.
+      expect(await searchKeys(viewer, `sess:${p}:*`)).toEqual([SESSION.key]);
+      await viewer.getByRole('button', { name: `View ${SESSION.key}` }).click();
+      const dialog = viewer.getByRole('dialog');
+      await dialog.getByTestId('value-withheld').waitFor();
+      expect(await dialog.getByTestId('value-withheld').textContent()).toContain('Read session values');
+      expect(await dialog.getByTestId('key-value').count()).toBe(0);
+      expect(await viewer.content()).not.toContain(SESSION_SECRET);
+      await screenshot(viewer, '11-keys-session-withheld');
     } finally {
       await browseContext.close();
     }

@@ -3,7 +3,9 @@
  * answers 401 without an admin token, 403 to an admin whose role lacks its action, and correct
  * data otherwise, on a standalone and a Cluster connection. A password canary (a server started
  * with requirepass, a connection using it) never appears in any response. Deletions are logged
- * with the admin's id.
+ * with the admin's id. Issue 13 item 13: delete by pattern refuses the suite's own keys unless
+ * named and confirmed (a `*` is sent only to a server this file starts), caps the pattern's
+ * length; session values need `plugin::redis.keys.read-sessions`.
  */
 import { hostname } from 'node:os';
 import { Cluster, Redis } from 'ioredis';
@@ -20,6 +22,9 @@ const ARTICLE_TAG = 'ct:api::article.article';
 
 let app: AppHandle;
 let secured: ServerHandle;
+/** A server of this file's own: the target of patterns like `*` (never the shared one). */
+let scratch: ServerHandle;
+let scratchClient: Redis;
 let standalone: Redis;
 let cluster: Cluster;
 /** Every response body the test saw, checked for the canary at the end. */
@@ -54,7 +59,7 @@ async function ok(method: string, path: string, token: string, body?: object): P
   return res.body.data;
 }
 
-const tokens: { superAdmin: string; reader: string; browser: string; none: string; superAdminId: number } = {} as never;
+const tokens: { superAdmin: string; reader: string; browser: string; sessionReader: string; none: string; superAdminId: number } = {} as never;
 
 /** A role with exactly these actions, and a registered user in it; resolves with the user's token. */
 async function userWithActions(name: string, actions: string[]): Promise<string> {
@@ -73,7 +78,8 @@ async function userWithActions(name: string, actions: string[]): Promise<string>
 
 beforeAll(async () => {
   await ensurePlaygroundInstalled({ quiet: true });
-  secured = await startStandalone({ password: CANARY });
+  [secured, scratch] = await Promise.all([startStandalone({ password: CANARY }), startStandalone()]);
+  scratchClient = new Redis(scratch.url);
   standalone = new Redis(redis.standalone.url);
   cluster = new Cluster(redis.cluster.nodes);
   // generous bounds: on a loaded 2-core machine a 50 ms read bound (the default) turns hits into misses
@@ -86,9 +92,13 @@ beforeAll(async () => {
         cluster: { connection: { nodes: redis.cluster.nodes } },
         secured: { connection: `redis://:${CANARY}@127.0.0.1:${secured.port}/2` },
         dead: { connection: { host: '127.0.0.1', port: 1, password: CANARY }, readyTimeout: 300 },
+        scratch: { connection: scratch.url },
       },
     },
-    middlewares: `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(cacheConfig)} }];`,
+    middlewares: `module.exports = (defaults) => [
+      ...defaults.map((m) => (m === 'strapi::session' ? { name: 'plugin::redis.session', config: { prefix: ${JSON.stringify(`${p}sess:`)}, secure: false } } : m)),
+      { name: 'plugin::redis.cache', config: ${JSON.stringify(cacheConfig)} },
+    ];`,
     cronTasks: `module.exports = { ${JSON.stringify(cronTask)}: { options: '* * * * * *', async task() {} } };`,
     readyTimeoutMs: 120_000,
   });
@@ -98,12 +108,15 @@ beforeAll(async () => {
   tokens.superAdminId = admin.body.data.user.id;
   tokens.reader = await userWithActions('Reader', ['plugin::redis.read']);
   tokens.browser = await userWithActions('Browser', ['plugin::redis.read', 'plugin::redis.keys.read']);
+  tokens.sessionReader = await userWithActions('SessionReader', ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.read-sessions']);
   tokens.none = await userWithActions('Nobody', []);
 }, 240_000);
 
 afterAll(async () => {
   if (app?.isRunning()) await app.stop();
   await secured?.stop();
+  scratchClient?.disconnect();
+  await scratch?.stop();
   for (const c of [standalone, cluster]) {
     if (!c) continue;
     const keys = await scanAll(c, `${p}*`);
@@ -144,10 +157,10 @@ const routes: { method: string; path: () => string; action: 'read' | 'keys.read'
 ];
 
 describe('RBAC on every route', () => {
-  it('registers the four actions with Strapi (section plugins, plugin redis)', async () => {
+  it('registers the five actions with Strapi (section plugins, plugin redis)', async () => {
     const data = await ok('GET', '/admin/permissions', tokens.superAdmin);
     const plugins = JSON.stringify(data.sections.plugins);
-    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.cache.purge']) {
+    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.cache.purge', 'plugin::redis.keys.read-sessions']) {
       expect(plugins).toContain(`"action":"${action}"`);
     }
   });
@@ -170,10 +183,10 @@ describe('data', () => {
   it('connections: state, endpoints without secrets, nodes and the features that use each', async () => {
     const data = await ok('GET', '/redis/connections', tokens.reader);
     const byName = Object.fromEntries(data.map((c: { name: string }) => [c.name, c]));
-    expect(Object.keys(byName).sort()).toEqual(['cluster', 'dead', 'default', 'secured']);
+    expect(Object.keys(byName).sort()).toEqual(['cluster', 'dead', 'default', 'scratch', 'secured']);
     expect(byName.default).toMatchObject({ topology: 'standalone', ready: true, state: 'ready', nodes: [{ address: `127.0.0.1:${redis.standalone.port}` }] });
     // the lock quorum (default: the first connection) runs the cron guard and the cache middleware uses it
-    expect(byName.default.features).toEqual(['locks', 'cron', 'cache']);
+    expect(byName.default.features).toEqual(['locks', 'cron', 'session', 'cache']);
     expect(byName.cluster).toMatchObject({ topology: 'cluster', ready: true, features: [] });
     expect(byName.cluster.nodes).toHaveLength(6);
     expect(byName.secured).toMatchObject({ ready: true, endpoint: expect.stringContaining(':***@') });
@@ -200,7 +213,7 @@ describe('data', () => {
     expect((await call('GET', '/redis/connections/nope/keys', tokens.browser)).status).toBe(404);
     const unknown = await call('GET', '/redis/connections/nope/server', tokens.reader);
     expect(unknown.status).toBe(404);
-    expect(unknown.body.error.message).toMatch(/"cluster".*"dead".*"default".*"secured"|configured connections/);
+    expect(unknown.body.error.message).toMatch(/"cluster".*"dead".*"default".*"scratch".*"secured"|configured connections/);
   });
 
   it.each(['default', 'cluster'])('keys on %s: a paged walk lists every key once; values; delete one and by pattern (logged with the admin id)', async (name) => {
@@ -231,7 +244,7 @@ describe('data', () => {
     expect(mismatch.status).toBe(400);
     expect(mismatch.body.error.message).toMatch(/^confirm: /);
     // k:1, k:10..k:19, k:100..k:149: 1 + 10 + 50
-    expect(await ok('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:1*` })).toEqual({ deleted: 61 });
+    expect(await ok('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:1*` })).toEqual({ deleted: 61, complete: true, elapsedMs: expect.any(Number) });
     expect((await scanAll(c, `${base}k:*`)).length).toBe(89);
     await waitFor(() => app.logs().includes(`[redis] admin ${tokens.superAdminId} deleted keys matching "${base}k:1*" on connection "${name}" (61 removed)`), 10_000, 'the deletion log line');
     expect(app.logs()).toContain(`[redis] admin ${tokens.superAdminId} deleted key "${base}h" on connection "${name}" (1 removed)`);
@@ -287,6 +300,74 @@ describe('data', () => {
     expect(after.cache.misses).toBe(before.cache.misses + 1);
     expect(after.cache.hits).toBe(before.cache.hits + 1);
     expect(after.rateLimit).toMatchObject({ passed: 0, limited: 0 });
+  });
+});
+
+describe('the suite\'s own keys and session values (issue 13 item 13)', () => {
+  it('delete by pattern refuses a pattern that could reach locks, cron history, cache generations or sessions (409 naming them); deletes them when named and confirmed', async () => {
+    const own = [`lock:{locks}:${p}res`, `lock:{locks}:fence:${p}res`, `lock:{locks}:cron:${p}t:tick:1`, `cron:last:${p}t`, `${p}cache:g:x`, `sess:${p}a`, `${p}sess:b`];
+    const app = [`${p}app:1`, `${p}app:2`];
+    await Promise.all([...own, ...app].map((k) => scratchClient.set(k, '1')));
+    const path = '/redis/connections/scratch/keys/delete';
+    for (const pattern of ['*', '[l]ock:*', `${p}*`, 'cron:*', `${p}c*`]) {
+      const res = await call('POST', path, tokens.superAdmin, { pattern, confirm: pattern });
+      expect(res.status, res.text).toBe(409);
+      expect(res.body.error).toMatchObject({ status: 409, name: 'ConflictError', message: expect.stringMatching(/^pattern: .*confirmProtected/) });
+      expect(res.body.error.details.protected.length).toBeGreaterThan(0);
+    }
+    const star = await call('POST', path, tokens.superAdmin, { pattern: '*', confirm: '*' });
+    expect(star.body.error.details.protected.map((f: { family: string }) => f.family).sort()).toEqual(
+      expect.arrayContaining(['cache generations', 'cron history', 'locks', 'sessions']),
+    );
+    // The session middleware's prefix and the cache middleware's generations come from the app's config.
+    const prefixes = star.body.error.details.protected.map((f: { prefix: string }) => f.prefix);
+    expect(prefixes).toEqual(expect.arrayContaining(['lock:{locks}:', 'cron:last:', `${p}cache:g:`, `${p}sess:`, 'sess:']));
+    expect((await scanAll(scratchClient, '*')).length).toBe(own.length + app.length);
+
+    expect(await ok('POST', path, tokens.superAdmin, { pattern: `${p}app:*`, confirm: `${p}app:*` })).toMatchObject({ deleted: 2, complete: true });
+    const named = await call('POST', path, tokens.superAdmin, { pattern: 'lock:{locks}:*', confirm: 'lock:{locks}:*' });
+    expect(named.status).toBe(409);
+    expect(named.body.error.details.protected).toEqual([{ family: 'locks', prefix: 'lock:{locks}:', named: true }]);
+    expect(await ok('POST', path, tokens.superAdmin, { pattern: 'lock:{locks}:*', confirm: 'lock:{locks}:*', confirmProtected: 'lock:{locks}:' })).toMatchObject({ deleted: 3, complete: true });
+    expect((await scanAll(scratchClient, '*')).sort()).toEqual(own.slice(3).sort());
+    await Promise.all(own.map((k) => scratchClient.unlink(k)));
+  });
+
+  it('a pattern longer than 256 characters is a 400 (SCAN and delete)', async () => {
+    const long = `${p}${'x'.repeat(300)}*`;
+    const list = await call('GET', `/redis/connections/scratch/keys?pattern=${enc(long)}`, tokens.browser);
+    expect(list.status).toBe(400);
+    expect(list.body.error.message).toMatch(/^pattern: .*at most 256 characters/);
+    const del = await call('POST', '/redis/connections/scratch/keys/delete', tokens.superAdmin, { pattern: long, confirm: long });
+    expect(del.status).toBe(400);
+    expect(del.body.error.message).toMatch(/^pattern: .*at most 256 characters/);
+  });
+
+  it('a session value is shown only to an admin with "Read session values"; the key is listed for every browser', async () => {
+    const secret = `session-canary-${p.split(':')[2]}`;
+    const made = await fetch(`${app.url}/api/redis-demo/session?x=${secret}`);
+    expect(made.status).toBe(200);
+    const keys = await scanAll(standalone, `${p}sess:*`);
+    expect(keys).toHaveLength(1);
+    const key = keys[0]!;
+    await standalone.set(`sess:${p}default`, JSON.stringify({ x: secret }), 'PX', 60_000);
+    for (const k of [key, `sess:${p}default`]) {
+      const listed = await ok('GET', `/redis/connections/default/keys?pattern=${enc(k)}`, tokens.browser);
+      expect(listed.keys.map((r: { key: string }) => r.key)).toEqual([k]);
+      const hidden = await call('GET', `/redis/connections/default/key?key=${enc(k)}`, tokens.browser);
+      expect(hidden.status).toBe(200);
+      expect(hidden.body.data).toMatchObject({ key: k, type: 'string', value: null, withheld: 'session', truncated: false });
+      expect(hidden.text).not.toContain(secret);
+      for (const token of [tokens.sessionReader, tokens.superAdmin]) {
+        const shown = await ok('GET', `/redis/connections/default/key?key=${enc(k)}`, token);
+        expect(shown.withheld).toBeUndefined();
+        expect(String(shown.value)).toContain(secret);
+      }
+    }
+    // Other keys are not affected.
+    await standalone.set(`${p}plain`, 'visible');
+    expect(await ok('GET', `/redis/connections/default/key?key=${enc(`${p}plain`)}`, tokens.browser)).toMatchObject({ value: 'visible' });
+    await standalone.unlink(`sess:${p}default`);
   });
 });
 

@@ -3,19 +3,22 @@
  * 2000 ms): the master serving a key is SIGKILLed while a bounded loop keeps writing that key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisTimeoutError, createRedisRegistry, type ConnectionStatus, type NodeStatus, type RedisRegistry } from '../../src/index.js';
+import type { Cluster } from 'ioredis';
+import { DEFAULT_REQUEST_TIMEOUT_MS, RedisTimeoutError, createRedisRegistry, type ConnectionStatus, type NodeStatus, type RedisRegistry } from '../../src/index.js';
 import { randomPrefix, startCluster, type ClusterHandle } from '../harness/servers.js';
 import { captureLogger, waitFor } from '../helpers/logger.js';
 import { figure, sleep, within } from './support.js';
 
 let cluster: ClusterHandle;
 let reg: RedisRegistry | undefined;
+let defaults: RedisRegistry | undefined;
 
 beforeAll(async () => {
   cluster = await startCluster();
 });
 
 afterAll(async () => {
+  await defaults?.close();
   await reg?.close();
   await cluster?.stop();
 });
@@ -31,6 +34,22 @@ describe('cluster: a master SIGKILLed under writes', () => {
     const victim = await cluster.masterFor(key);
     const victimAddress = `${victim.host}:${victim.port}`;
     expect(await conn.run((c) => c.set(key, '0'))).toBe('OK');
+
+    // A second connection with the default requestTimeout: commands in flight on the victim when
+    // it dies. One node's link closing is not a close of the Cluster client (it stays ready and
+    // re-routes them: slot refresh, retryDelayOnFailover), so they are bounded by requestTimeout.
+    defaults = createRedisRegistry({ connections: { cl: { connection: { nodes: cluster.nodes } } } }, { logger: captureLogger() });
+    expect(await defaults.waitUntilReady()).toEqual({ cl: 'ready' });
+    const dconn = defaults.get('cl');
+    expect(dconn.config.requestTimeout).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
+    const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now(), name: 'ok' }), (err: unknown) => ({ ok: false as const, at: performance.now(), name: (err as Error).name }));
+    const held = [
+      // BLPOP holds the victim's link; the SETs of the same slot wait behind it, in flight.
+      settle(dconn.run((c) => (c as Cluster).blpop(`${key}:list`, 1))),
+      ...Array.from({ length: 5 }, (_, i) => settle(dconn.run((c) => c.set(`${key}:held${i}`, String(i))))),
+    ];
+    await sleep(100);
+    const heldKilledAt = performance.now();
 
     const killAt = Date.now();
     await victim.kill('SIGKILL');
@@ -69,6 +88,12 @@ describe('cluster: a master SIGKILLed under writes', () => {
       await sleep(10);
     }
     expect(recoveredAt, `no write succeeded within 25 s (${failures.length} failures)`).toBeGreaterThan(0);
+    const heldResults = await Promise.all(held);
+    const heldWaits = heldResults.map((r) => Math.round(r.at - heldKilledAt));
+    // Within the default bound (+ a margin for a loaded 2-core machine), long before the failover.
+    expect(Math.max(...heldWaits), `waits ${heldWaits.join(', ')} ms (${heldResults.map((r) => r.name).join(', ')})`).toBeLessThan(DEFAULT_REQUEST_TIMEOUT_MS + 150);
+    expect(heldResults.every((r) => !r.ok)).toBe(true);
+    figure(`cluster: commands in flight on the SIGKILLed master settled in ${Math.min(...heldWaits)}-${Math.max(...heldWaits)} ms (${[...new Set(heldResults.map((r) => r.name))].join(', ')}; default requestTimeout ${DEFAULT_REQUEST_TIMEOUT_MS} ms)`);
     const recoveryMs = recoveredAt - killAt;
     expect(recoveryMs).toBeLessThan(20_000);
 

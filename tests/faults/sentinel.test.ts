@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisRegistry, type RedisRegistry } from '../../src/index.js';
+import { RedisUnavailableError, createRedisRegistry, type RedisRegistry } from '../../src/index.js';
 import {
   parseInfo,
   randomPrefix,
@@ -25,26 +25,27 @@ afterEach(async () => {
 let killSet: SentinelHandle;
 let detectorOnSet: SentinelHandle;
 let detectorOffSet: SentinelHandle;
+let inFlightSet: SentinelHandle;
 
 beforeAll(async () => {
-  const sets = await Promise.allSettled([startSentinel(), startSentinel(), startSentinel()]);
+  const sets = await Promise.allSettled([startSentinel(), startSentinel(), startSentinel(), startSentinel()]);
   const ok = sets.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = sets.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     await Promise.allSettled(ok.map((s) => s.stop()));
     throw failed.reason;
   }
-  [killSet, detectorOnSet, detectorOffSet] = ok as [SentinelHandle, SentinelHandle, SentinelHandle];
+  [killSet, detectorOnSet, detectorOffSet, inFlightSet] = ok as [SentinelHandle, SentinelHandle, SentinelHandle, SentinelHandle];
 });
 
 afterAll(async () => {
-  await Promise.allSettled([killSet, detectorOnSet, detectorOffSet].filter(Boolean).map((s) => s.stop()));
+  await Promise.allSettled([killSet, detectorOnSet, detectorOffSet, inFlightSet].filter(Boolean).map((s) => s.stop()));
 });
 
-function registryFor(set: SentinelHandle, failoverDetector?: boolean) {
+function registryFor(set: SentinelHandle, failoverDetector?: boolean, requestTimeout = 500) {
   const logger = captureLogger();
   const connection = { sentinels: set.sentinels, name: set.name, ...(failoverDetector === undefined ? {} : { failoverDetector }) };
-  const reg = createRedisRegistry({ connections: { ha: { connection, requestTimeout: 500 } } }, { logger });
+  const reg = createRedisRegistry({ connections: { ha: { connection, requestTimeout } } }, { logger });
   open.push(reg);
   return { reg, logger, conn: reg.get('ha') };
 }
@@ -107,6 +108,45 @@ describe('sentinel: master SIGKILL under writes', () => {
     } finally {
       await loop.stop();
     }
+  }, 60_000);
+});
+
+describe('sentinel: commands in flight when the master is SIGKILLed', () => {
+  it('reject at once with RedisUnavailableError (inFlight), not after requestTimeout', async () => {
+    const requestTimeout = 5000;
+    const { conn, logger } = registryFor(inFlightSet, undefined, requestTimeout);
+    expect(await conn.waitUntilReady()).toBe('ready');
+    const prefix = randomPrefix('se-inflight');
+    const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now() }), (err: unknown) => ({ ok: false as const, err, at: performance.now() }));
+    // BLPOP holds the link: everything behind it is in flight until the master dies.
+    const calls = [
+      settle(conn.run((c) => (c as Redis).blpop(`${prefix}list`, 1))),
+      ...Array.from({ length: 10 }, (_, i) => settle(conn.run((c) => c.set(`${prefix}k${i}`, String(i))))),
+    ];
+    await sleep(100);
+    const killedAt = performance.now();
+    await inFlightSet.master.kill('SIGKILL');
+    const results = await Promise.all(calls);
+    const waits = results.map((r) => Math.round(r.at - killedAt));
+    const kinds = results.map((r) => (r.ok ? 'ok' : (r.err as Error).name));
+    expect(Math.max(...waits), `waits after SIGKILL: ${waits.join(', ')} ms (${kinds.join(', ')})`).toBeLessThan(200);
+    for (const r of results) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.err).toBeInstanceOf(RedisUnavailableError);
+        expect((r.err as RedisUnavailableError).inFlight).toBe(true);
+      }
+    }
+    figure(`sentinel: in-flight commands after master SIGKILL rejected in ${Math.min(...waits)}-${Math.max(...waits)} ms (requestTimeout ${requestTimeout} ms)`);
+    // The client follows the promoted replica afterwards, as before (the failover detector may
+    // still move it once more when the sentinels announce the switch: retry, bounded).
+    await waitFor(
+      () => conn.run((c) => c.set(`${prefix}after`, '1')).then((r) => r === 'OK', () => false),
+      20_000,
+      'a write acknowledged by the promoted replica',
+    );
+    expect(await redisCommand(await inFlightSet.currentMaster(), ['GET', `${prefix}after`], 2000)).toBe('1');
+    expect(logger.of('error')).toEqual([]);
   }, 60_000);
 });
 

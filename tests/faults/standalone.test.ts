@@ -6,9 +6,12 @@ import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Redis as RedisClient } from 'ioredis';
 import { RedisTimeoutError, RedisUnavailableError, createRedisRegistry, type RedisRegistry } from '../../src/index.js';
+import { lazyConnection } from '../../src/core/resolve.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, waitFor } from '../helpers/logger.js';
+import { figure } from './support.js';
 
 const open: RedisRegistry[] = [];
 const make = (...args: Parameters<typeof createRedisRegistry>): RedisRegistry => {
@@ -26,13 +29,75 @@ const PASSWORD = canary('pw');
 let killed: ServerHandle;
 let paused: ServerHandle;
 let secured: ServerHandle;
+let dropped: ServerHandle;
 
 beforeAll(async () => {
-  [killed, paused, secured] = await Promise.all([startStandalone(), startStandalone(), startStandalone({ password: PASSWORD })]);
+  [killed, paused, secured, dropped] = await Promise.all([startStandalone(), startStandalone(), startStandalone({ password: PASSWORD }), startStandalone()]);
 });
 
 afterAll(async () => {
-  await Promise.allSettled([killed, paused, secured].filter(Boolean).map((s) => s.stop()));
+  await Promise.allSettled([killed, paused, secured, dropped].filter(Boolean).map((s) => s.stop()));
+});
+
+describe('standalone: commands in flight when the connection closes', () => {
+  it('reject at once with RedisUnavailableError (cause kept), not after requestTimeout; ioredis may still resend them', async () => {
+    const logger = captureLogger();
+    // A bound far above what the test allows, so "at once" and "after the bound" cannot be confused.
+    const requestTimeout = 5000;
+    const reg = make({ connections: { main: { connection: dropped.url, requestTimeout } } }, { logger });
+    expect(await reg.waitUntilReady()).toEqual({ main: 'ready' });
+    const conn = reg.get('main');
+    // The same bound on a raw client (plain Koa / Apollo apps pass { client }).
+    const raw = new RedisClient(dropped.url);
+    raw.on('error', () => undefined);
+    const rawConn = lazyConnection({ client: raw }, 'test')();
+    try {
+      await waitFor(() => raw.status === 'ready', 5000, 'raw client ready');
+      const prefix = randomPrefix('drop');
+      // A blocking command keeps every command behind it on the connection unanswered (in flight)
+      // until the server dies. BLPOP's own 1 s timeout keeps a resent copy harmless after restart.
+      const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now() }), (err: unknown) => ({ ok: false as const, err, at: performance.now() }));
+      const calls = [
+        settle(conn.run((c) => (c as RedisClient).blpop(`${prefix}list`, 1))),
+        ...Array.from({ length: 10 }, (_, i) => settle(conn.run((c) => c.set(`${prefix}k${i}`, String(i))))),
+        settle(rawConn.run((c) => (c as RedisClient).blpop(`${prefix}raw-list`, 1), requestTimeout)),
+        settle(rawConn.run((c) => c.set(`${prefix}raw`, 'r'), requestTimeout)),
+      ];
+      // Sent (written to the socket) before the kill; nothing can have been answered yet.
+      await new Promise((r) => setTimeout(r, 100));
+      const killedAt = performance.now();
+      await dropped.kill('SIGKILL');
+      const results = await Promise.all(calls);
+      const waits = results.map((r) => Math.round(r.at - killedAt));
+      // "At once": the socket closes when the process dies; a margin for a loaded 2-core machine.
+      const kinds = results.map((r) => (r.ok ? 'ok' : (r.err as Error).name));
+      expect(Math.max(...waits), `waits after SIGKILL: ${waits.join(', ')} ms (${kinds.join(', ')})`).toBeLessThan(200);
+      for (const r of results) {
+        expect(r.ok).toBe(false);
+        if (r.ok) continue;
+        expect(r.err, String(r.err)).toBeInstanceOf(RedisUnavailableError);
+        const e = r.err as RedisUnavailableError;
+        expect(e.message).toMatch(/closed while the command was in flight/);
+        expect(e.message).toMatch(/may resend it after reconnecting/);
+        expect(e.cause).toBeInstanceOf(Error);
+      }
+      figure(`in-flight commands after SIGKILL rejected in ${Math.min(...waits)}-${Math.max(...waits)} ms (requestTimeout ${requestTimeout} ms)`);
+
+      // The outcome was unknown, as documented: ioredis resends unanswered commands after it
+      // reconnects, so a write run() already failed may still be applied.
+      await dropped.restart();
+      await waitFor(() => conn.isReady, 15_000, 'ready after restart');
+      const check = new RedisClient(dropped.url);
+      try {
+        await waitFor(async () => (await check.get(`${prefix}k9`)) === '9', 10_000, 'the failed SET to be resent and applied');
+      } finally {
+        check.disconnect();
+      }
+      expect(logger.of('error')).toEqual([]);
+    } finally {
+      raw.disconnect();
+    }
+  }, 60_000);
 });
 
 describe('standalone: SIGKILL and restart while in use', () => {
@@ -134,11 +199,12 @@ describe('standalone: SIGKILL and restart while in use', () => {
 });
 
 describe('standalone: SIGSTOP (a hung server)', () => {
-  it('run() fails with RedisTimeoutError after requestTimeout, and works again after SIGCONT', async () => {
+  it('run() fails with RedisTimeoutError after requestTimeout (250 ms by default), and works again after SIGCONT', async () => {
     const logger = captureLogger();
-    const reg = make({ connections: { hung: { connection: paused.url, requestTimeout: 200 } } }, { logger });
-    expect(await reg.waitUntilReady()).toEqual({ hung: 'ready' });
+    const reg = make({ connections: { hung: { connection: paused.url, requestTimeout: 200 }, byDefault: { connection: paused.url } } }, { logger });
+    expect(await reg.waitUntilReady()).toEqual({ hung: 'ready', byDefault: 'ready' });
     const conn = reg.get('hung');
+    const byDefault = reg.get('byDefault');
     const key = `${randomPrefix('stop')}k`;
     expect(await conn.run((c) => c.set(key, 'v'))).toBe('OK');
 
@@ -153,6 +219,15 @@ describe('standalone: SIGSTOP (a hung server)', () => {
       expect(took).toBeLessThan(2000);
       // The socket is still open: to ioredis a hung server looks ready; only the bound protects.
       expect(conn.isReady).toBe(true);
+
+      // No requestTimeout configured: the default bound, 250 ms (issue 13 item 12).
+      const d0 = performance.now();
+      const dErr = await byDefault.run((c) => c.get(key)).catch((e: unknown) => e);
+      const dTook = performance.now() - d0;
+      expect(dErr).toBeInstanceOf(RedisTimeoutError);
+      expect((dErr as Error).message).toMatch(/within 250 ms \(redis\.connections\.byDefault\.requestTimeout\)/);
+      expect(dTook).toBeGreaterThanOrEqual(240);
+      expect(dTook).toBeLessThan(250 + 500);
     } finally {
       paused.resume();
     }

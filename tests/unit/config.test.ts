@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_REDIS_URL,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   RedisConfigError,
   collectConfigIssues,
   resolveConfig,
@@ -105,7 +106,9 @@ describe('resolveConfig', () => {
       connections: { a: { connection: 'redis://a:1' }, b: { connection: 'redis://b:1', enabled: false, requestTimeout: 50, required: true } },
     });
     expect(r.settings).toMatchObject({ debug: false, enableRedlock: false, lockTTL: 5000, readyTimeout: 100 });
-    expect(r.connections.a).toMatchObject({ enabled: true, readyTimeout: 100, requestTimeout: 1000, required: false });
+    expect(r.connections.a).toMatchObject({ enabled: true, readyTimeout: 100, requestTimeout: DEFAULT_REQUEST_TIMEOUT_MS, required: false });
+    // Issue 13 item 12: request-path features default to a bound no longer than 250 ms.
+    expect(DEFAULT_REQUEST_TIMEOUT_MS).toBeLessThanOrEqual(250);
     expect(r.connections.b).toMatchObject({ enabled: false, requestTimeout: 50, required: true });
   });
 

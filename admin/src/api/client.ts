@@ -22,6 +22,12 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/** Strapi's error body of a failed admin request (`status`, `details`), when there is one. */
+export function errorBody(error: unknown): { status?: number; details?: unknown } {
+  const body = (error as { response?: { data?: { error?: { status?: unknown; details?: unknown } } } } | null)?.response?.data?.error;
+  return { status: typeof body?.status === 'number' ? body.status : undefined, details: body?.details };
+}
+
 export interface Resource<T> {
   data: T | undefined;
   error: string | undefined;

@@ -90,6 +90,21 @@ export interface KeyValue extends KeyRow {
   value: unknown;
   encoding?: 'utf8' | 'base64';
   truncated: boolean;
+  /** `session`: a session key, and the admin may not read session values (`value` is null). */
+  withheld?: 'session';
+}
+
+/** What a delete by pattern did. */
+export interface DeleteByPatternResult {
+  deleted: number;
+  /** False when the deadline ended it before every key was reached. */
+  complete: boolean;
+  elapsedMs: number;
+}
+
+/** `details` of a 409 from delete by pattern: the suite's own key families the pattern could reach. */
+export interface ProtectedRefusal {
+  protected: { family: string; prefix: string; named: boolean }[];
 }
 
 export interface CacheView {

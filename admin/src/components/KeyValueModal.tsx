@@ -100,7 +100,18 @@ export const KeyValueModal = ({ connection, keyName, onClose }: { connection: st
                   </Badge>
                 ) : null}
               </Flex>
-              <ValueBody value={value.data} />
+              {value.data.withheld === 'session' ? (
+                <Box background="warning100" padding={4} hasRadius data-testid="value-withheld">
+                  <Typography>
+                    {t(
+                      'value.withheldSession',
+                      'This key holds a session. Session data is as good as the user\'s credentials, so its value is shown only to admins with the "Read session values" permission (Settings > Roles > Plugins > Redis).',
+                    )}
+                  </Typography>
+                </Box>
+              ) : (
+                <ValueBody value={value.data} />
+              )}
             </Flex>
           ) : value.error ? null : (
             <Flex justifyContent="center" padding={6}>

@@ -21,8 +21,8 @@ import {
 import { Eye, Search, Trash } from '@strapi/icons';
 import { Layouts, Page, useFetchClient, useNotification } from '@strapi/strapi/admin';
 
-import { connectionPath, errorMessage } from '../api/client';
-import type { KeyPage, KeyRow } from '../api/types';
+import { connectionPath, errorBody, errorMessage } from '../api/client';
+import type { DeleteByPatternResult, KeyPage, KeyRow, ProtectedRefusal } from '../api/types';
 import { ConfirmDelete } from '../components/ConfirmDelete';
 import { ConnectionPicker, useSelectedConnection } from '../components/ConnectionPicker';
 import { ErrorAlert, Loading } from '../components/Feedback';
@@ -51,7 +51,17 @@ interface Listing {
   cursor: string | null;
 }
 
-type Pending = { kind: 'key'; key: string } | { kind: 'pattern'; pattern: string };
+/**
+ * What waits for confirmation. A pattern the server refused because it reaches the suite's own
+ * keys (locks, cron history, cache generations, sessions) and names them comes back with those
+ * families: the admin then confirms them by typing their prefix(es).
+ */
+type Pending =
+  | { kind: 'key'; key: string }
+  | { kind: 'pattern'; pattern: string; protected?: ProtectedRefusal['protected'] };
+
+const isRefusal = (details: unknown): details is ProtectedRefusal =>
+  Array.isArray((details as ProtectedRefusal | undefined)?.protected) && (details as ProtectedRefusal).protected.length > 0;
 
 export const KeysPage = () => {
   const t = useT();
@@ -133,22 +143,40 @@ export const KeysPage = () => {
           message: t('keys.deletedOne', 'Deleted {key} ({n})', { key: pending.key, n: response.data.data.deleted }),
         });
       } else {
-        const response = await post<{ data: { deleted: number } }>(connectionPath(listing.connection, '/keys/delete'), {
-          pattern: pending.pattern,
-          confirm: pending.pattern,
-        });
-        toggleNotification({
-          type: 'success',
-          message: t('keys.deletedPattern', 'Deleted {n, plural, one {# key} other {# keys}} matching {pattern}', {
-            n: response.data.data.deleted,
-            pattern: pending.pattern,
-          }),
-        });
+        const body: Record<string, unknown> = { pattern: pending.pattern, confirm: pending.pattern };
+        if (pending.protected) body.confirmProtected = pending.protected.map((family) => family.prefix);
+        const response = await post<{ data: DeleteByPatternResult }>(connectionPath(listing.connection, '/keys/delete'), body);
+        const result = response.data.data;
+        toggleNotification(
+          result.complete
+            ? {
+                type: 'success',
+                message: t('keys.deletedPattern', 'Deleted {n, plural, one {# key} other {# keys}} matching {pattern}', {
+                  n: result.deleted,
+                  pattern: pending.pattern,
+                }),
+              }
+            : {
+                type: 'warning',
+                message: t(
+                  'keys.deletedPatternPartly',
+                  'Deleted {n, plural, one {# key} other {# keys}} matching {pattern}, then the time limit ({seconds} s) ended the deletion before every key was reached: delete again to go on',
+                  { n: result.deleted, pattern: pending.pattern, seconds: Math.round(result.elapsedMs / 1000) },
+                ),
+              },
+        );
         void load({ ...listing, keys: [], cursor: null }, undefined);
       }
       setPending(undefined);
     } catch (failure) {
-      toggleNotification({ type: 'danger', message: errorMessage(failure) });
+      const { status, details } = errorBody(failure);
+      if (pending.kind === 'pattern' && !pending.protected && status === 409 && isRefusal(details) && details.protected.every((family) => family.named)) {
+        // The pattern names the suite's own keys: ask once more, for them.
+        setPending({ ...pending, protected: details.protected });
+      } else {
+        toggleNotification({ type: 'danger', message: errorMessage(failure) });
+        setPending(undefined);
+      }
     } finally {
       setDeleting(false);
     }
@@ -315,6 +343,17 @@ export const KeysPage = () => {
                   connection: connection ?? '',
                 })}
               </Typography>
+            ) : pending.protected ? (
+              <Typography data-testid="confirm-protected">
+                {t(
+                  'keys.confirmProtectedBody',
+                  '{pattern} reaches keys the suite itself relies on: {families}. Deleting them can break running locks and cron guards, let stale cache entries survive a purge, or sign users out. Type the prefix to delete them anyway.',
+                  {
+                    pattern: pending.pattern,
+                    families: pending.protected.map((family) => `${family.family} (${family.prefix})`).join(', '),
+                  },
+                )}
+              </Typography>
             ) : (
               <Typography>
                 {t('keys.confirmPatternBody', 'Every key matching {pattern} on {connection} is deleted (SCAN + UNLINK). This cannot be undone.', {
@@ -324,7 +363,11 @@ export const KeysPage = () => {
               </Typography>
             )
           }
-          typeToConfirm={pending.kind === 'pattern' ? pending.pattern : undefined}
+          // A fresh dialog (and typed text) for the second, protected-keys confirmation.
+          key={pending.kind === 'pattern' && pending.protected ? 'protected' : 'plain'}
+          typeToConfirm={
+            pending.kind === 'pattern' ? (pending.protected ? pending.protected.map((family) => family.prefix).join(' ') : pending.pattern) : undefined
+          }
           busy={deleting}
           onConfirm={() => void confirmDelete()}
           onClose={() => setPending(undefined)}
