@@ -53,7 +53,7 @@ export interface RedisSourceOptions {
   /** Plain Koa: a raw ioredis client (`Redis` or `Cluster`) instead of a registry. */
   client?: RedisClient;
   /**
-   * Bound on each Redis call, in ms. @default the connection's `requestTimeout` (1000 ms for `client`)
+   * Bound on each Redis call, in ms. @default the connection's `requestTimeout` (250 ms for `client`)
    */
   requestTimeout?: number;
 }
