@@ -5,6 +5,7 @@
  */
 import Koa from 'koa';
 import request from 'supertest';
+import { agentFor } from '../cache/helpers.js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { cacheView, connectionsView, cronView, purgeCache, serverView, statsView, AdminApiError } from '../../src/admin-api/index.js';
 import { CronHistory } from '../../src/core/cron-history.js';
@@ -204,7 +205,8 @@ describe('cache view', () => {
     });
     trackCache(host, mw.cache);
     const app = new Koa().use(mw).use((ctx) => void (ctx.body = { path: ctx.path }));
-    const agent = request(app.callback());
+    // one listening server: every request carries the same Host, which plain-Koa cache keys cover
+    const agent = agentFor(app);
     for (let i = 0; i < 3; i++) await agent.get(`/a/${i}`).expect(200);
     for (let i = 0; i < 2; i++) await agent.get(`/b/${i}`).expect(200);
 
