@@ -381,6 +381,10 @@ async function main() {
     process.exit(1);
   }
 
+  if (!fs.existsSync(path.join(ROOT_DIR, 'playground', 'node_modules', '@strapi', 'strapi'))) {
+    say('first run: installs the playground app (npm ci of Strapi 5.54: a few minutes, better-sqlite3 compiles)');
+    if (opts.admin) say('           and builds its admin panel (strapi build: 1-3 minutes); later runs reuse both');
+  }
   const installLog = [];
   const quiet = (line) => installLog.push(line);
   await step('installing the playground app with the packed plugin', async () => {
@@ -488,7 +492,7 @@ async function main() {
     ...(opts.admin ? [`       Redis views: ${ADMIN_VIEWS.map((view) => `/admin/plugins/redis/${view.path}`).join(', ')}`] : []),
     `       API token (full access, this run only): as a header in ${ctx.authFile} (curl -H @file)`,
     '',
-    `[demo] Tour: run each command; the line under it says what its output shows.${renderTour(ctx)}`,
+    `[demo] Tour: run each command; the line under it says what its output shows.\n${renderTour(ctx)}`,
     '',
     `[demo] ${stepsFor(ctx).length} steps. Ctrl-C stops everything the demo started.`,
     '',

@@ -426,7 +426,15 @@ export async function buildAdmin({ force = false, log = defaultLog } = {}) {
         return { built: false, ms: Date.now() - started, buildDir: ADMIN_BUILD_DIR };
       }
       const changed = stamp?.parts ? Object.keys(parts).filter((key) => stamp.parts[key] !== parts[key]) : [];
-      const reason = force ? '--force' : !stamp ? 'no earlier build' : changed.length ? `changed: ${changed.join(', ')}` : 'no index.html';
+      const reason = force
+        ? '--force'
+        : !stamp
+          ? 'no earlier build'
+          : !stamp.parts
+            ? 'the earlier build has no list of its inputs'
+            : changed.length
+              ? `changed: ${changed.join(', ')}`
+              : 'no index.html';
       log(`building the admin panel (${reason})`);
       createAppDir(ADMIN_APP_DIR);
       fs.rmSync(ADMIN_STAMP, { force: true });

@@ -245,6 +245,9 @@ export function describeDemo(mode: DemoMode): void {
         expect(out).toMatch(done(new RegExp(`booting Strapi ${run.state.ctx.names[i]} on ${escape(url)}${i === 0 ? ' \\(fresh database, seeded\\)' : ''}`)));
       });
       expect(out).toMatch(done(/creating the demo admin and an API token/));
+      // The server the harness runs (REDIS_SERVER_BIN: Valkey too).
+      const bin = path.basename(process.env.REDIS_SERVER_BIN || 'redis-server');
+      expect(out).toMatch(new RegExp(`\\(${escape(bin)} on 127\\.0\\.0\\.1:\\d+`));
       expect(run.state.ctx.urls).toHaveLength(multi ? 2 : 1);
       expect(out).toContain(`Admin panel: ${run.state.ctx.a}/admin   email ${run.state.ctx.admin!.email}   password ${run.state.ctx.admin!.password}`);
       console.log(`[demo test] ${args.join(' ') || '(no options)'}: ready in ${(run.state.readyMs / 1000).toFixed(1)} s`);
