@@ -149,13 +149,16 @@ function stopAll(code, reason) {
       strapis.length && `${strapis.length} Strapi instance${strapis.length > 1 ? 's' : ''}`,
       ...others.map((c) => c.name),
     ].filter(Boolean);
+    // After a failure the folder stays, for its logs (the next run removes it).
+    const keep = code !== 0 && children.some((c) => c.kind === 'strapi');
     if (what.length) {
       await step(`stopping ${what.join(', ')}`, async () => {
         await Promise.all(strapis.map((c) => stopChild(c)));
         for (const c of others) await stopChild(c);
-        if (runDir) fs.rmSync(runDir, { recursive: true, force: true });
       });
-    } else if (runDir) fs.rmSync(runDir, { recursive: true, force: true });
+    }
+    if (runDir && !keep) fs.rmSync(runDir, { recursive: true, force: true });
+    if (keep) say(`the logs are in ${runDir}`);
     if (code === 0) say(`stopped everything it started in ${seconds(Date.now() - started)}`);
     process.exit(code);
   })();
@@ -183,6 +186,22 @@ function onSignals() {
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
   process.on('SIGHUP', handler);
+}
+
+// A demo killed with SIGKILL leaves its folder (its children stop by themselves: their stdin
+// ends). The next run removes such folders.
+const RUN_DIR_PREFIX = 'redis-suite-demo-';
+function sweepRunDirs() {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    if (!name.startsWith(RUN_DIR_PREFIX)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    try {
+      const owner = Number(fs.readFileSync(path.join(dir, 'owner.pid'), 'utf8'));
+      if (owner > 0 && !alive(owner)) fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // not a run folder, or being made right now
+    }
+  }
 }
 
 // npm passes its settings to scripts as npm_* variables; the children must not see them.
@@ -321,12 +340,12 @@ async function bootStrapi({ name, appDir, host, port, env }) {
   let exited = false;
   child.once('exit', (code, signal) => {
     exited = true;
-    if (!shutdown) void stopAll(1, `Strapi ${name} exited (${signal ?? `code ${code}`}); its log: ${logFile}`);
+    if (!shutdown) void stopAll(1, `Strapi ${name} exited (${signal ?? `code ${code}`})`);
   });
   const deadline = Date.now() + 180_000;
   while (!(await httpAnswers(host, port))) {
-    if (exited) throw new Error(`Strapi ${name} exited during boot; its log: ${logFile}`);
-    if (Date.now() > deadline) throw new Error(`Strapi ${name} did not answer on ${host}:${port} within 180 s; its log: ${logFile}`);
+    if (exited) throw new Error(`Strapi ${name} exited during boot`);
+    if (Date.now() > deadline) throw new Error(`Strapi ${name} did not answer on ${host}:${port} within 180 s`);
     await sleep(100);
   }
   return entry;
@@ -430,7 +449,9 @@ async function main() {
     redisLabel = opts.cluster ? `Redis Cluster ${info.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(', ')} (+3 replicas)` : info.url;
   }
 
-  runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-demo-'));
+  sweepRunDirs();
+  runDir = fs.mkdtempSync(path.join(os.tmpdir(), RUN_DIR_PREFIX));
+  fs.writeFileSync(path.join(runDir, 'owner.pid'), String(process.pid));
   const appDir = createAppDir(path.join(runDir, 'app'));
   const ports = await pickPorts(opts.instances, host);
   const names = ports.map((_, i) => String.fromCharCode(65 + i));
