@@ -387,23 +387,24 @@ export function createAppDir(dir) {
 // config/ (which plugins are enabled), src/admin/ and favicon, and STRAPI_ADMIN_* variables
 // (Strapi bakes them into the bundle). Not the plugin's server code, nor the app's APIs or
 // bootstrap: `npm run demo` after a change there reuses the build.
-const adminBuildInputs = () => {
-  const installStamp = readJson(INSTALL_STAMP) ?? {};
-  const pluginDir = path.join(PLAYGROUND_MODULES, ...pluginPackageName().split('/'));
+// (Exported with its folders as options for tests/demo/admin-build-key.test.ts.)
+export const adminBuildInputs = ({
+  depsHash = (readJson(INSTALL_STAMP) ?? {}).depsHash,
+  pluginDir = path.join(PLAYGROUND_MODULES, ...pluginPackageName().split('/')),
+  appDir = PLAYGROUND_DIR,
+  env = process.env,
+} = {}) => {
   const pluginPkg = readJson(path.join(pluginDir, 'package.json')) ?? {};
   const filesHash = (base, files) =>
     sha256(...files.sort().flatMap((file) => [path.relative(base, file), '\0', fs.readFileSync(file), '\0']));
   const parts = {
-    strapi: String(installStamp.depsHash),
+    strapi: String(depsHash),
     pluginAdmin: sha256(
       JSON.stringify([pluginPkg.name, pluginPkg.strapi, pluginPkg.exports?.['./strapi-admin']]),
       filesHash(pluginDir, listFiles(path.join(pluginDir, 'dist', 'admin'))),
     ),
-    app: filesHash(
-      PLAYGROUND_DIR,
-      ['config', path.join('src', 'admin'), 'favicon.png'].flatMap((entry) => listFiles(path.join(PLAYGROUND_DIR, entry))),
-    ),
-    env: sha256(JSON.stringify(Object.entries(process.env).filter(([key]) => key.startsWith('STRAPI_ADMIN_')).sort())),
+    app: filesHash(appDir, ['config', path.join('src', 'admin'), 'favicon.png'].flatMap((entry) => listFiles(path.join(appDir, entry)))),
+    env: sha256(JSON.stringify(Object.entries(env).filter(([key]) => key.startsWith('STRAPI_ADMIN_')).sort())),
   };
   return { inputsHash: sha256(JSON.stringify(parts)), parts };
 };
