@@ -16,8 +16,8 @@
 //
 // Environment: REDIS_URL (use this Redis), PORT (first instance's port, the next ones follow;
 // default 1337, or the next free one), HOST (default 127.0.0.1), REDIS_SERVER_BIN / REDIS_CLI_BIN
-// (e.g. valkey-server / valkey-cli). DEMO_STATE_FILE: write the tour's context and every PID to this JSON file once ready
-// (tests/demo uses it; it holds the demo's credentials).
+// (e.g. valkey-server / valkey-cli). DEMO_STATE_FILE: once ready, write the tour's context and
+// every PID to this JSON file (tests/demo uses it; it holds the demo's credentials).
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
