@@ -222,7 +222,8 @@ export function describeDemo(mode: DemoMode): void {
     });
 
     afterAll(async () => {
-      if (!run || stopped) return;
+      if (!run) return;
+      if (stopped) return fs.rmSync(run.dir, { recursive: true, force: true });
       // A failed test above: stop it anyway, harder.
       try {
         process.kill(-run.npm.pid!, 'SIGINT');
