@@ -381,15 +381,32 @@ export function createAppDir(dir) {
   return dir;
 }
 
-// What the admin build is made from: the packed plugin, the playground's dependencies and app files.
-const adminBuildInputs = () => {
-  const installStamp = readJson(INSTALL_STAMP) ?? {};
-  const appFiles = APP_ENTRIES.flatMap((entry) => listFiles(path.join(PLAYGROUND_DIR, entry))).sort();
-  return sha256(
-    String(installStamp.pluginSha),
-    String(installStamp.depsHash),
-    ...appFiles.flatMap((file) => [path.relative(PLAYGROUND_DIR, file), '\0', fs.readFileSync(file), '\0']),
-  );
+// What `strapi build` reads, and nothing else, so that only a change to one of these rebuilds it:
+// Strapi and its dependencies (the playground's lock), the plugin's admin side as installed (the
+// `./strapi-admin` bundle, dist/admin, and the package.json fields that name it), the app's
+// config/ (which plugins are enabled), src/admin/ and favicon, and STRAPI_ADMIN_* variables
+// (Strapi bakes them into the bundle). Not the plugin's server code, nor the app's APIs or
+// bootstrap: `npm run demo` after a change there reuses the build.
+// (Exported with its folders as options for tests/demo/admin-build-key.test.ts.)
+export const adminBuildInputs = ({
+  depsHash = (readJson(INSTALL_STAMP) ?? {}).depsHash,
+  pluginDir = path.join(PLAYGROUND_MODULES, ...pluginPackageName().split('/')),
+  appDir = PLAYGROUND_DIR,
+  env = process.env,
+} = {}) => {
+  const pluginPkg = readJson(path.join(pluginDir, 'package.json')) ?? {};
+  const filesHash = (base, files) =>
+    sha256(...files.sort().flatMap((file) => [path.relative(base, file), '\0', fs.readFileSync(file), '\0']));
+  const parts = {
+    strapi: String(depsHash),
+    pluginAdmin: sha256(
+      JSON.stringify([pluginPkg.name, pluginPkg.strapi, pluginPkg.exports?.['./strapi-admin']]),
+      filesHash(pluginDir, listFiles(path.join(pluginDir, 'dist', 'admin'))),
+    ),
+    app: filesHash(appDir, ['config', path.join('src', 'admin'), 'favicon.png'].flatMap((entry) => listFiles(path.join(appDir, entry)))),
+    env: sha256(JSON.stringify(Object.entries(env).filter(([key]) => key.startsWith('STRAPI_ADMIN_')).sort())),
+  };
+  return { inputsHash: sha256(JSON.stringify(parts)), parts };
 };
 
 /**
@@ -403,12 +420,23 @@ export async function buildAdmin({ force = false, log = defaultLog } = {}) {
     log,
     async () => {
       const started = Date.now();
-      const inputs = adminBuildInputs();
+      const { inputsHash, parts } = adminBuildInputs();
       const stamp = readJson(ADMIN_STAMP);
-      if (!force && stamp && stamp.inputsHash === inputs && fs.existsSync(path.join(ADMIN_BUILD_DIR, 'index.html'))) {
+      if (!force && stamp && stamp.inputsHash === inputsHash && fs.existsSync(path.join(ADMIN_BUILD_DIR, 'index.html'))) {
         log(`admin build up to date (${ADMIN_BUILD_DIR})`);
         return { built: false, ms: Date.now() - started, buildDir: ADMIN_BUILD_DIR };
       }
+      const changed = stamp?.parts ? Object.keys(parts).filter((key) => stamp.parts[key] !== parts[key]) : [];
+      const reason = force
+        ? '--force'
+        : !stamp
+          ? 'no earlier build'
+          : !stamp.parts
+            ? 'the earlier build has no list of its inputs'
+            : changed.length
+              ? `changed: ${changed.join(', ')}`
+              : 'no index.html';
+      log(`building the admin panel (${reason})`);
       createAppDir(ADMIN_APP_DIR);
       fs.rmSync(ADMIN_STAMP, { force: true });
       const strapiBin = path.join(PLAYGROUND_MODULES, '@strapi', 'strapi', 'bin', 'strapi.js');
@@ -420,7 +448,7 @@ export async function buildAdmin({ force = false, log = defaultLog } = {}) {
       if (!fs.existsSync(path.join(ADMIN_BUILD_DIR, 'index.html'))) {
         throw new Error(`strapi build finished without ${path.join(ADMIN_BUILD_DIR, 'index.html')}`);
       }
-      writeJson(ADMIN_STAMP, { inputsHash: inputs, builtAt: new Date().toISOString() });
+      writeJson(ADMIN_STAMP, { inputsHash, parts, builtAt: new Date().toISOString() });
       const ms = Date.now() - started;
       log(`admin built in ${(ms / 1000).toFixed(1)}s (${ADMIN_BUILD_DIR})`);
       return { built: true, ms, buildDir: ADMIN_BUILD_DIR };

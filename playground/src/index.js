@@ -36,6 +36,8 @@ module.exports = {
         await permissions.create({ data: { action, role: publicRole.id } });
       }
     }
+    // `npm run demo`: articles, authors and tags from a JSON file (scripts/demo/seed.json).
+    if (process.env.PLAYGROUND_DEMO_SEED) await require('./demo-seed')(strapi, process.env.PLAYGROUND_DEMO_SEED);
   },
 
   destroy() {},
