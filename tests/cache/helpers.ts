@@ -21,7 +21,7 @@ afterEach(async () => {
  * the same `Host` (`127.0.0.1:<port>`), as a deployed app's clients do. `request(app.callback())`
  * would listen on a new port per request, and the host is part of a plain-Koa cache key.
  */
-export function agentFor(app: Koa) {
+export function agentFor(app: Pick<Koa, 'callback'>) {
   // listen(0) without a host binds at once (with a host it resolves later, and supertest would
   // then start and stop the server per request itself)
   const server = http.createServer(app.callback()).listen(0);
