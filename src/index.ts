@@ -41,7 +41,16 @@ export {
   RedisNotReadyError,
 } from './core/errors.js';
 export type { ConfigIssue } from './core/errors.js';
-export { LockService, LockBusyError, LockLostError, LockTimeoutError, LockUnavailableError, LOCK_KEY_PREFIX } from './core/locks.js';
+export {
+  LockService,
+  LockBusyError,
+  LockLostError,
+  LockTimeoutError,
+  LockUnavailableError,
+  LOCK_KEY_PREFIX,
+  FENCE_TTL_MS,
+  LOCK_COMMAND_TIMEOUT_MS,
+} from './core/locks.js';
 export type { HeldLock, LockContext, LockOptions, LockStats } from './core/locks.js';
 export { CronGuard } from './core/cron-guard.js';
 export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';

@@ -297,13 +297,13 @@ export class LockService {
    * `LockTimeoutError`.
    */
   async acquire(resources: string | readonly string[], options: LockOptions = {}): Promise<HeldLock> {
-    const list = typeof resources === 'string' ? [resources] : [...resources];
+    // a resource named twice is locked once
+    const list = typeof resources === 'string' ? [resources] : [...new Set(resources)];
     if (list.length === 0) throw new TypeError('acquire() needs at least one resource');
     for (const r of list) {
       if (typeof r !== 'string') throw new TypeError(`lock resource names are strings (got ${typeof r})`);
       if (r.startsWith(RESERVED)) throw new TypeError(`lock resource names may not start with "${RESERVED}" (reserved for fence counters): "${r}"`);
     }
-    if (new Set(list).size !== list.length) throw new TypeError(`acquire() got a resource twice: ${list.join(', ')}`);
     const ttl = options.ttl ?? this.#opts.ttl;
     const timeout = options.acquireTimeout ?? this.#opts.acquireTimeout;
     const wait = options.wait !== false;
@@ -334,7 +334,7 @@ export class LockService {
       if (fors.length >= this.#majority) {
         const tokens = keys.map((_, k) => Math.max(...fors.map((f) => f.tokens[k]!)));
         if (fence && n > 1) {
-          const stored = await this.#raise(keys, tokens, fors, { ms: Math.max(1, Math.min(deadline, start + ttl) - Date.now()), why: 'the time left to acquire' });
+          const stored = await this.#raise(keys, tokens, fors, { ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()), why: 'the time left to acquire' });
           // tokens from members that answered after the majority: raise them too, in the background
           votes.forEach((vote, i) => {
             if (seen[i] === undefined) void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], RELEASE_BOUND) : 0));
