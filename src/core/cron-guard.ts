@@ -243,7 +243,7 @@ export class CronGuard {
     const starts: number[] = fireMs <= now ? [fireMs] : [];
     try {
       const hint = job.previousRuns?.(1, new Date(now + 1))?.[0]?.getTime();
-      if (hint !== undefined && Number.isFinite(hint) && hint <= now) starts.push(hint);
+      if (hint !== undefined && Number.isFinite(hint) && hint <= now && this.#onSchedule(job, hint)) starts.push(hint);
     } catch {
       // a croner without previousRuns(), or one that throws for this pattern: walk from the fire date
     }
@@ -257,6 +257,15 @@ export class CronGuard {
     return at;
   }
 
+  /** True when `ms` is a time of the job's schedule. */
+  #onSchedule(job: CronJobLike | undefined, ms: number): boolean {
+    try {
+      return job?.nextRun?.(new Date(ms - 1))?.getTime() === ms;
+    } catch {
+      return false;
+    }
+  }
+
   /** The tick to key this run by, and the lag of Strapi's fire date behind the clock. */
   #tickFor(name: string, fireDate: Date): number {
     const now = Date.now();
@@ -267,6 +276,8 @@ export class CronGuard {
     this.stats.maxLagMs = Math.max(this.stats.maxLagMs, lag);
     // The scheduled second: instances whose clocks differ by less than 500 ms agree on it.
     const fired = Math.round(fireMs / 1000) * 1000;
+    // Only a date of the schedule is corrected: a job's invoke() passes the current time, a tick of its own.
+    if (!this.#onSchedule(state?.job, fireMs)) return fired;
     const scheduled = this.#scheduledAtOrBefore(state?.job, now, fireMs);
     if (scheduled === undefined) return fired;
     const tick = Math.round(scheduled / 1000) * 1000;
@@ -275,9 +286,10 @@ export class CronGuard {
       return fired;
     }
     this.stats.correctedTicks++;
+    const off = fireMs <= now ? `lags the clock by ${now - fireMs} ms` : `is ahead of the clock by ${fireMs - now} ms`;
     const message =
-      `cron task "${name}": Strapi's fire date lags the clock by ${lag} ms (${new Date(fireMs).toISOString()}; ` +
-      `was the event loop blocked, the process suspended, or cron started long after the task was added?); ` +
+      `cron task "${name}": Strapi's fire date ${off} (${new Date(fireMs).toISOString()}; ` +
+      `was the event loop blocked, the process suspended, cron started long after the task was added, or the clock set?); ` +
       `ticks are keyed by the schedule's time instead (${new Date(tick).toISOString()})`;
     if (state && !state.lagging) {
       state.lagging = true;

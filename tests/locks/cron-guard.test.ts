@@ -308,6 +308,27 @@ describe('fire dates that lag the clock (issue #13 item 1)', () => {
   }, 40_000);
 });
 
+describe("Strapi's invoke()", () => {
+  it('runs the task now, keyed by the current time, even between two ticks of its schedule', async () => {
+    const name = `invoked-${randomPrefix('i')}`;
+    const ticks: number[] = [];
+    const one = instance(redis.standalone.url);
+    await one.registry.waitUntilReady();
+    const cron = withCron(one);
+    // once a year: the last scheduled tick is months ago, and is not what invoke() means
+    cron.add({ [name]: { options: '0 0 0 1 1 *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => void ticks.push(g.tick.getTime()) } });
+    const handle = cron.jobs!.at(-1)!.job as unknown as { invoke(): Promise<unknown> };
+    const before = Date.now();
+    await handle.invoke();
+    await sleep(1100);
+    await handle.invoke();
+    expect(ticks).toHaveLength(2);
+    expect(ticks[0]).toBeGreaterThanOrEqual(Math.round(before / 1000) * 1000);
+    expect(ticks[1]! - ticks[0]!).toBeGreaterThanOrEqual(1000);
+    expect(one.guard.stats.correctedTicks).toBe(0);
+  });
+});
+
 describe('tick claims over three lock connections (issue #13 item 2)', () => {
   let servers: ServerHandle[] = [];
   const proxies: ProxyHandle[] = [];
