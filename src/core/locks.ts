@@ -16,8 +16,8 @@
  * at a majority of members within the TTL minus the clock drift; undo on every member otherwise.
  *
  * - Every command has its own bound, never the connection's default `requestTimeout`: an attempt
- *   is bounded by what is left of `acquireTimeout` (and the TTL), an extension by the time left on
- *   the lock, a release by `LOCK_COMMAND_TIMEOUT_MS`. Commands go through each connection's
+ *   waits `LOCK_COMMAND_TIMEOUT_MS` per member (less when less is left of `acquireTimeout`, or the
+ *   TTL is shorter), an extension the time left on the lock, a release `LOCK_COMMAND_TIMEOUT_MS`. Commands go through each connection's
  *   `run()`: a member that is down votes "against" at once instead of waiting in the offline queue.
  * - A split vote (no value holds a majority and none can) is retried with jitter within the
  *   acquire's bound, even with `wait: false`: nobody holds the lock, so it is not "busy". When the
@@ -53,6 +53,7 @@ export const LOCK_KEY_PREFIX = 'lock:';
 export const FENCE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 /** Bound on each lock command, per member, in ms: a release or undo, and each acquire attempt (or less: what is left of `acquireTimeout`, or the TTL). */
 export const LOCK_COMMAND_TIMEOUT_MS = 1000;
+
 /** A member that did not answer a lock command within the lock's own bound. */
 class LockCommandTimeoutError extends Error {
   override readonly name = 'LockCommandTimeoutError';
@@ -75,7 +76,7 @@ function runOn<T>(conn: RedisConnection, command: (client: RedisClient) => Promi
   return withTimeout(conn.run(command, NO_CONNECTION_BOUND), bound.ms, () => new LockCommandTimeoutError(conn.name, bound.ms, bound.why));
 }
 
-const RELEASE_BOUND: Bound = { ms: LOCK_COMMAND_TIMEOUT_MS, why: 'LOCK_COMMAND_TIMEOUT_MS' };
+const COMMAND_BOUND: Bound = { ms: LOCK_COMMAND_TIMEOUT_MS, why: 'LOCK_COMMAND_TIMEOUT_MS' };
 
 /** Resource names may not start with this: their lock keys would be fence counters. */
 const RESERVED = 'fence:';
@@ -337,7 +338,7 @@ export class LockService {
           const stored = await this.#raise(keys, tokens, fors, { ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()), why: 'the time left to acquire' });
           // tokens from members that answered after the majority: raise them too, in the background
           votes.forEach((vote, i) => {
-            if (seen[i] === undefined) void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], RELEASE_BOUND) : 0));
+            if (seen[i] === undefined) void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], COMMAND_BOUND) : 0));
           });
           if (stored < this.#majority) {
             await this.#undo(keys, value, votes, seen);
@@ -460,9 +461,9 @@ export class LockService {
   async #releaseOn(conn: RedisConnection, keys: Keys[], value: string): Promise<boolean> {
     try {
       if (!conn.isCluster || keys.length === 1) {
-        await runOn(conn, (c) => releaseScript.run(c, keys.map((k) => k.lock), value), RELEASE_BOUND);
+        await runOn(conn, (c) => releaseScript.run(c, keys.map((k) => k.lock), value), COMMAND_BOUND);
       } else {
-        await Promise.all(keys.map((k) => runOn(conn, (c) => releaseScript.run(c, [k.lock], value), RELEASE_BOUND)));
+        await Promise.all(keys.map((k) => runOn(conn, (c) => releaseScript.run(c, [k.lock], value), COMMAND_BOUND)));
       }
       return true;
     } catch (err) {
