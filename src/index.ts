@@ -51,7 +51,7 @@ export {
   FENCE_TTL_MS,
   LOCK_COMMAND_TIMEOUT_MS,
 } from './core/locks.js';
-export type { HeldLock, LockContext, LockOptions, LockStats } from './core/locks.js';
+export type { HeldLock, LockContext, LockOptions, LockStats, LockTimeoutReason } from './core/locks.js';
 export { CronGuard } from './core/cron-guard.js';
 export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';

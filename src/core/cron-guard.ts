@@ -4,18 +4,19 @@
  *
  * For each tick a task fires, the guard:
  * 1. claims the tick: a lock on `cron:<task>:tick:<scheduled time>` that is never released and is
- *    held for at least twice the task's interval, so an instance that fires the same tick later
- *    (clock skew) finds it taken. The tick is the latest time of the task's schedule at or before
- *    this instance's clock, from the croner job Strapi added: Strapi 5.54 hands tasks a fire date it
- *    chains from the one computed at `cron.add()` (`fireDate = nextFireDate; nextFireDate =
+ *    held for at least twice the task's interval (10 s at least), so an instance that fires the
+ *    same tick later (clock skew) finds it taken. The tick is Strapi's fire date, rounded to the
+ *    second, unless that date lags the clock by more than half the hold: Strapi 5.54 chains fire
+ *    dates from the one computed at `cron.add()` (`fireDate = nextFireDate; nextFireDate =
  *    job.nextRun(fireDate)`), so an instance whose event loop was blocked, whose process was
  *    suspended, or whose bootstrap was slow between `add` and `start`, keeps a fire date that lags
- *    real time by that long, for good; once the lag passes the claim's hold it would replay ticks
- *    the other instances ran long ago. The lag is counted (`lagMs`, `maxLagMs`, `correctedTicks`)
- *    and warned about once per task. Without a known schedule (a task wrapped by hand) the fire date
- *    is used, rounded to the second. The claim is retried with jitter when the votes of several
- *    lock connections split (it is never released, so retrying inside its window is safe), within
- *    half the interval.
+ *    real time by that long, for good, and past the hold it would replay ticks the other instances
+ *    ran long ago. Such a tick is taken from the schedule instead: the latest time of the croner
+ *    job Strapi added at or before this instance's clock. Below half the hold the date is kept: its
+ *    claim is still held by whoever ran it, and a tick croner fired late on a loaded machine is not
+ *    lost. The lag is counted (`lagMs`, `maxLagMs`, `correctedTicks`) and warned about once per
+ *    task. The claim is retried when the votes of several lock connections split (it is never
+ *    released, so retrying inside its window is safe), within half the interval.
  * 2. takes the task's run lock `cron:<task>` (TTL `lockTTL`, extended while the task runs): if a
  *    previous run still holds it, this tick is skipped and logged.
  * 3. runs the task with a trailing context argument `{ signal, fencingToken, tick, name }`.
@@ -66,7 +67,7 @@ export interface CronGuardStats {
   lagMs: number;
   /** The largest such lag seen, in ms. */
   maxLagMs: number;
-  /** Ticks keyed by the schedule's time instead of Strapi's fire date, because that lagged. */
+  /** Ticks keyed by the schedule's time instead of Strapi's fire date, because that lagged by more than half the claim's hold. */
   correctedTicks: number;
 }
 
@@ -101,6 +102,8 @@ const ONE_SHOT_HOLD_MS = 60 * 60 * 1000;
 const MIN_HOLD_MS = 10_000;
 /** The claim's window is at most this share of the interval (and `lockAcquireTimeout`). */
 const CLAIM_WINDOW_SHARE = 0.5;
+/** Strapi's fire date is re-keyed once it lags the clock by more than this share of the claim's hold. */
+const LAG_TOLERANCE_SHARE = 0.5;
 /** Bound on walking a schedule forward to the clock, in steps. */
 const MAX_SCHEDULE_STEPS = 1000;
 
@@ -278,13 +281,16 @@ export class CronGuard {
     const fired = Math.round(fireMs / 1000) * 1000;
     // Only a date of the schedule is corrected: a job's invoke() passes the current time, a tick of its own.
     if (!this.#onSchedule(state?.job, fireMs)) return fired;
-    const scheduled = this.#scheduledAtOrBefore(state?.job, now, fireMs);
-    if (scheduled === undefined) return fired;
-    const tick = Math.round(scheduled / 1000) * 1000;
-    if (tick === fired) {
+    // Within half the claim's hold, Strapi's date is kept: whoever ran that tick still holds its
+    // claim, so it cannot run twice, and a tick croner fired late (a loaded machine) is not lost.
+    if (Math.abs(now - fireMs) <= this.#holdFor(name, fired) * LAG_TOLERANCE_SHARE) {
       if (state?.lagging) state.lagging = false;
       return fired;
     }
+    const scheduled = this.#scheduledAtOrBefore(state?.job, now, fireMs);
+    if (scheduled === undefined) return fired;
+    const tick = Math.round(scheduled / 1000) * 1000;
+    if (tick === fired) return fired;
     this.stats.correctedTicks++;
     const off = fireMs <= now ? `lags the clock by ${now - fireMs} ms` : `is ahead of the clock by ${fireMs - now} ms`;
     const message =
@@ -347,7 +353,7 @@ export class CronGuard {
         this.#log.debug(`cron task "${name}" tick ${tickIso} was claimed by another instance`);
         return;
       }
-      if (err instanceof LockTimeoutError) split(err);
+      if (err instanceof LockTimeoutError && err.reason === 'split') split(err);
       else unavailable(err);
       return;
     }
@@ -364,7 +370,7 @@ export class CronGuard {
           this.#log.info(`cron task "${name}" tick ${tickIso} skipped: its previous run is still running`);
           return;
         }
-        if (err instanceof LockTimeoutError) split(err);
+        if (err instanceof LockTimeoutError && err.reason === 'split') split(err);
         else unavailable(err);
         return;
       }

@@ -138,11 +138,21 @@ export class LockUnavailableError extends Error {
   }
 }
 
+/** Why the last attempt before a `LockTimeoutError` failed. */
+export type LockTimeoutReason = 'held' | 'split' | 'no answer';
+
 export class LockTimeoutError extends Error {
   override readonly name = 'LockTimeoutError';
   readonly code = 'REDIS_SUITE_LOCK_TIMEOUT';
-  constructor(readonly resources: readonly string[], readonly timeoutMs: number) {
-    super(`Lock on ${resources.join(', ')} was not acquired within ${timeoutMs} ms (settings.lockAcquireTimeout).`);
+  /**
+   * `held`: another holder kept it; `split`: the votes stayed split (nobody held a majority);
+   * `no answer`: lock connections did not answer before the bound ran out.
+   */
+  readonly reason: LockTimeoutReason;
+  constructor(readonly resources: readonly string[], readonly timeoutMs: number, reason: LockTimeoutReason = 'held') {
+    const why = { held: 'it was held elsewhere', split: 'the votes of the lock connections stayed split', 'no answer': 'lock connections did not answer in time' }[reason];
+    super(`Lock on ${resources.join(', ')} was not acquired within ${timeoutMs} ms (settings.lockAcquireTimeout): ${why}.`);
+    this.reason = reason;
   }
 }
 
@@ -383,7 +393,7 @@ export class LockService {
       if (ranOut || noTime) {
         this.stats.timedOut++;
         this.#opts.log.debug(`lock on ${list.join(', ')}: not acquired within ${timeout} ms (last attempt: ${outcome}; ${this.#summary(seen, value)})`);
-        throw new LockTimeoutError(list, timeout);
+        throw new LockTimeoutError(list, timeout, ranOut || outcome === 'unavailable' ? 'no answer' : outcome === 'busy' ? 'held' : 'split');
       }
       await sleep(delay);
     }

@@ -308,6 +308,30 @@ describe('fire dates that lag the clock (issue #13 item 1)', () => {
   }, 40_000);
 });
 
+describe('a tick croner fires late (a blocked event loop, shorter than half the claim hold)', () => {
+  it('keeps the fire date: no tick is lost, the lag is counted', async () => {
+    const name = `blocked-${randomPrefix('b')}`;
+    const ticks: number[] = [];
+    const one = instance(redis.standalone.url);
+    await one.registry.waitUntilReady();
+    const cron = withCron(one);
+    cron.add({ [name]: { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => void ticks.push(g.tick.getTime()) } });
+    cron.start();
+    await waitFor(() => ticks.length >= 2, 5000, 'two runs');
+    // block this process for 2.5 s: croner fires the missed tick once, late, then runs on
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      // busy: the event loop is blocked, as under a long synchronous job
+    }
+    const after = ticks.length;
+    await waitFor(() => ticks.length >= after + 3, 8000, 'three more runs');
+    cron.destroy();
+    for (let k = 1; k < ticks.length; k++) expect(ticks[k]! - ticks[k - 1]!, JSON.stringify(ticks)).toBe(1000);
+    expect(one.guard.stats.maxLagMs).toBeGreaterThanOrEqual(1000);
+    expect(one.guard.stats.correctedTicks).toBe(0);
+  });
+});
+
 describe("Strapi's invoke()", () => {
   it('runs the task now, keyed by the current time, even between two ticks of its schedule', async () => {
     const name = `invoked-${randomPrefix('i')}`;
