@@ -41,8 +41,17 @@ export {
   RedisNotReadyError,
 } from './core/errors.js';
 export type { ConfigIssue } from './core/errors.js';
-export { LockService, LockBusyError, LockLostError, LockTimeoutError, LockUnavailableError, LOCK_KEY_PREFIX } from './core/locks.js';
-export type { HeldLock, LockContext, LockOptions, LockStats } from './core/locks.js';
+export {
+  LockService,
+  LockBusyError,
+  LockLostError,
+  LockTimeoutError,
+  LockUnavailableError,
+  LOCK_KEY_PREFIX,
+  FENCE_TTL_MS,
+  LOCK_COMMAND_TIMEOUT_MS,
+} from './core/locks.js';
+export type { HeldLock, LockContext, LockOptions, LockStats, LockTimeoutReason } from './core/locks.js';
 export { CronGuard } from './core/cron-guard.js';
 export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';

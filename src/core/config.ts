@@ -542,7 +542,14 @@ function serverOf(connection: unknown): string {
   return describeEndpoint(topology, connection);
 }
 
-/** `settings.redlockConnections` must name enabled, distinct, independent connections. */
+/** Ordinal words for the "add a third/fifth connection" hint. */
+const ORDINALS = ['first', 'second', 'third', 'fourth', 'fifth', 'sixth', 'seventh', 'eighth', 'ninth'];
+
+/**
+ * `settings.redlockConnections` must name enabled, distinct, independent connections, and an odd
+ * number of them: an even number tolerates no more failed members than one fewer (2 need both, like
+ * 1; 4 need 3, like 3) and lets the votes split evenly.
+ */
 function checkLockQuorum(c: Collector, input: Record<string, unknown>): void {
   const settings = isPlainObject(input.settings) ? input.settings : {};
   const names = settings.redlockConnections;
@@ -575,6 +582,16 @@ function checkLockQuorum(c: Collector, input: Record<string, unknown>): void {
       c.add(`${path}[${i}]`, name, `independent masters: "${name}" and "${twin}" point at the same server (${endpoint}), so one server would cast two votes`);
     } else if (endpoint) seenEndpoints.set(endpoint, name);
   });
+  const n = names.length;
+  if (n % 2 === 0 && c.issues.every((issue) => !issue.path.startsWith(path))) {
+    const fewer = names.slice(0, n - 1).map((x: string) => `'${x}'`).join(', ');
+    c.add(
+      path,
+      names,
+      `an odd number of lock connections (1, 3, 5, ...): ${n} connections tolerate no more failures than ${n - 1} (a majority of ${n} is ${n / 2 + 1}), ` +
+        `and their votes can split ${n / 2}-${n / 2}; use [${fewer}] or add a ${ORDINALS[n] ?? `${n + 1}th`} independent master`,
+    );
+  }
 }
 
 /** Throw one `RedisConfigError` listing every problem, or return nothing when the config is valid. */

@@ -4,9 +4,19 @@
  *
  * For each tick a task fires, the guard:
  * 1. claims the tick: a lock on `cron:<task>:tick:<scheduled time>` that is never released and is
- *    held for at least the task's interval, so an instance that fires the same tick later (clock
- *    skew) finds it taken. The scheduled time comes from Strapi (`task({ strapi }, fireDate)`),
- *    rounded to the second, not from the local clock.
+ *    held for at least twice the task's interval (10 s at least), so an instance that fires the
+ *    same tick later (clock skew) finds it taken. The tick is Strapi's fire date, rounded to the
+ *    second, unless that date lags the clock by more than half the hold: Strapi 5.54 chains fire
+ *    dates from the one computed at `cron.add()` (`fireDate = nextFireDate; nextFireDate =
+ *    job.nextRun(fireDate)`), so an instance whose event loop was blocked, whose process was
+ *    suspended, or whose bootstrap was slow between `add` and `start`, keeps a fire date that lags
+ *    real time by that long, for good, and past the hold it would replay ticks the other instances
+ *    ran long ago. Such a tick is taken from the schedule instead: the latest time of the croner
+ *    job Strapi added at or before this instance's clock. Below half the hold the date is kept: its
+ *    claim is still held by whoever ran it, and a tick croner fired late on a loaded machine is not
+ *    lost. The lag is counted (`lagMs`, `maxLagMs`, `correctedTicks`) and warned about once per
+ *    task. The claim is retried when the votes of several lock connections split (it is never
+ *    released, so retrying inside its window is safe), within half the interval.
  * 2. takes the task's run lock `cron:<task>` (TTL `lockTTL`, extended while the task runs): if a
  *    previous run still holds it, this tick is skipped and logged.
  * 3. runs the task with a trailing context argument `{ signal, fencingToken, tick, name }`.
@@ -15,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import { INSTANCE_ID, type CronHistory } from './cron-history.js';
 import type { SuiteLog } from './logger.js';
-import { LockBusyError, type LockService } from './locks.js';
+import { LockBusyError, LockTimeoutError, type LockService } from './locks.js';
 import { redactText } from './redact.js';
 
 /** What a guarded task receives after Strapi's own arguments. */
@@ -51,6 +61,14 @@ export interface CronGuardStats {
   skippedOverlap: number;
   /** Ticks skipped because Redis was unavailable. */
   skippedUnavailable: number;
+  /** Ticks skipped because the claim's votes stayed split for its whole window (several lock connections). */
+  skippedSplit: number;
+  /** How far the last tick's fire date from Strapi lagged this instance's clock, in ms. */
+  lagMs: number;
+  /** The largest such lag seen, in ms. */
+  maxLagMs: number;
+  /** Ticks keyed by the schedule's time instead of Strapi's fire date, because that lagged by more than half the claim's hold. */
+  correctedTicks: number;
 }
 
 export interface GuardedTaskInfo {
@@ -67,17 +85,33 @@ export interface GuardedTaskInfo {
 /** The subset of Strapi's cron service the guard wraps. */
 export interface CronServiceLike {
   add(tasks: Record<string, unknown>): unknown;
-  readonly jobs?: ReadonlyArray<{ job?: { nextRun?: (prev?: Date) => Date | null }; name?: string | null }>;
+  readonly jobs?: ReadonlyArray<{ job?: CronJobLike; name?: string | null }>;
+}
+
+/** The croner job methods the guard reads the schedule from. */
+interface CronJobLike {
+  /** The first scheduled time after `prev` (croner). */
+  nextRun?: (prev?: Date) => Date | null;
+  /** Up to `n` scheduled times before `ref`, latest first (croner 8+). */
+  previousRuns?: (n: number, ref?: Date) => Date[];
 }
 
 type TaskFn = (this: unknown, ...args: unknown[]) => unknown;
 
 const ONE_SHOT_HOLD_MS = 60 * 60 * 1000;
 const MIN_HOLD_MS = 10_000;
+/** The claim's window is at most this share of the interval (and `lockAcquireTimeout`). */
+const CLAIM_WINDOW_SHARE = 0.5;
+/** Strapi's fire date is re-keyed once it lags the clock by more than this share of the claim's hold. */
+const LAG_TOLERANCE_SHARE = 0.5;
+/** Bound on walking a schedule forward to the clock, in steps. */
+const MAX_SCHEDULE_STEPS = 1000;
 
 interface TaskState {
   info: GuardedTaskInfo;
-  nextRun?: (prev?: Date) => Date | null;
+  job?: CronJobLike;
+  /** A lag warning was logged and the lag has not gone away since. */
+  lagging?: boolean;
 }
 
 export class CronGuard {
@@ -87,7 +121,17 @@ export class CronGuard {
   readonly #history: CronHistory | undefined;
   readonly #tasks = new Map<string, TaskState>();
   readonly #running = new Set<Promise<unknown>>();
-  readonly stats: CronGuardStats = { runs: 0, failures: 0, claimedElsewhere: 0, skippedOverlap: 0, skippedUnavailable: 0 };
+  readonly stats: CronGuardStats = {
+    runs: 0,
+    failures: 0,
+    claimedElsewhere: 0,
+    skippedOverlap: 0,
+    skippedUnavailable: 0,
+    skippedSplit: 0,
+    lagMs: 0,
+    maxLagMs: 0,
+    correctedTicks: 0,
+  };
   #outageSince: number | null = null;
   #outageSkips = 0;
   #closing = false;
@@ -113,7 +157,8 @@ export class CronGuard {
         original.call(this, { [key]: guard.wrap(key, value, tasks) });
         const added = cron.jobs && cron.jobs.length > before ? cron.jobs[cron.jobs.length - 1] : undefined;
         const state = guard.#tasks.get(guard.#nameFor(key, value));
-        if (state && added?.job?.nextRun) state.nextRun = added.job.nextRun.bind(added.job);
+        // Strapi's handle proxies the croner job (and follows reschedule()): keep the handle.
+        if (state && typeof added?.job?.nextRun === 'function') state.job = added.job;
       }
       return this;
     };
@@ -179,16 +224,96 @@ export class CronGuard {
     return isFn ? guarded : { ...obj, task: guarded };
   }
 
+  /** The task's interval around `tickMs` from its schedule, in ms (undefined: one-shot or unknown). */
+  #intervalAt(name: string, tickMs: number): number | undefined {
+    const next = this.#tasks.get(name)?.job?.nextRun?.(new Date(tickMs));
+    return next ? next.getTime() - tickMs : undefined;
+  }
+
   #holdFor(name: string, tickMs: number): number {
-    const next = this.#tasks.get(name)?.nextRun?.(new Date(tickMs));
-    const interval = next ? next.getTime() - tickMs : ONE_SHOT_HOLD_MS;
+    const interval = this.#intervalAt(name, tickMs) ?? ONE_SHOT_HOLD_MS;
     return Math.max(MIN_HOLD_MS, 2 * interval, this.#lockTTL);
+  }
+
+  /**
+   * The latest scheduled time at or before `now` (ms), from the task's croner job; undefined when
+   * the schedule is unknown. croner's previousRuns() gives a starting point near `now` (the walk
+   * forward with nextRun() makes it exact); without it the walk starts at Strapi's fire date.
+   */
+  #scheduledAtOrBefore(job: CronJobLike | undefined, now: number, fireMs: number): number | undefined {
+    if (typeof job?.nextRun !== 'function') return undefined;
+    // Start from the later of croner's hint and Strapi's fire date (both scheduled times), if not after now.
+    const starts: number[] = fireMs <= now ? [fireMs] : [];
+    try {
+      const hint = job.previousRuns?.(1, new Date(now + 1))?.[0]?.getTime();
+      if (hint !== undefined && Number.isFinite(hint) && hint <= now && this.#onSchedule(job, hint)) starts.push(hint);
+    } catch {
+      // a croner without previousRuns(), or one that throws for this pattern: walk from the fire date
+    }
+    if (starts.length === 0) return undefined;
+    let at = Math.max(...starts);
+    for (let step = 0; step < MAX_SCHEDULE_STEPS; step++) {
+      const next: number | undefined = job.nextRun(new Date(at))?.getTime();
+      if (next === undefined || !Number.isFinite(next) || next > now) break;
+      at = next;
+    }
+    return at;
+  }
+
+  /** True when `ms` is a time of the job's schedule. */
+  #onSchedule(job: CronJobLike | undefined, ms: number): boolean {
+    try {
+      return job?.nextRun?.(new Date(ms - 1))?.getTime() === ms;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The tick to key this run by, and the lag of Strapi's fire date behind the clock. */
+  #tickFor(name: string, fireDate: Date): number {
+    const now = Date.now();
+    const fireMs = fireDate.getTime();
+    const state = this.#tasks.get(name);
+    const lag = Math.max(0, now - fireMs);
+    this.stats.lagMs = lag;
+    this.stats.maxLagMs = Math.max(this.stats.maxLagMs, lag);
+    // The scheduled second: instances whose clocks differ by less than 500 ms agree on it.
+    const fired = Math.round(fireMs / 1000) * 1000;
+    // Only a date of the schedule is corrected: a job's invoke() passes the current time, a tick of its own.
+    if (!this.#onSchedule(state?.job, fireMs)) return fired;
+    // Within half the claim's hold, Strapi's date is kept: whoever ran that tick still holds its
+    // claim, so it cannot run twice, and a tick croner fired late (a loaded machine) is not lost.
+    if (Math.abs(now - fireMs) <= this.#holdFor(name, fired) * LAG_TOLERANCE_SHARE) {
+      if (state?.lagging) state.lagging = false;
+      return fired;
+    }
+    const scheduled = this.#scheduledAtOrBefore(state?.job, now, fireMs);
+    if (scheduled === undefined) return fired;
+    const tick = Math.round(scheduled / 1000) * 1000;
+    if (tick === fired) return fired;
+    this.stats.correctedTicks++;
+    const off = fireMs <= now ? `lags the clock by ${now - fireMs} ms` : `is ahead of the clock by ${fireMs - now} ms`;
+    const message =
+      `cron task "${name}": Strapi's fire date ${off} (${new Date(fireMs).toISOString()}; ` +
+      `was the event loop blocked, the process suspended, cron started long after the task was added, or the clock set?); ` +
+      `ticks are keyed by the schedule's time instead (${new Date(tick).toISOString()})`;
+    if (state && !state.lagging) {
+      state.lagging = true;
+      this.#log.warn(message);
+    } else this.#log.debug(message);
+    return tick;
+  }
+
+  /** How long the claim may take: retries of a split vote stay well inside the interval. */
+  #claimWindow(name: string, tickMs: number): number {
+    const interval = this.#intervalAt(name, tickMs);
+    const bound = this.#locks.acquireTimeout;
+    return interval === undefined ? bound : Math.max(1, Math.min(bound, Math.floor(interval * CLAIM_WINDOW_SHARE)));
   }
 
   async #tick(name: string, info: GuardedTaskInfo, ttl: number, task: TaskFn, self: unknown, args: unknown[]): Promise<void> {
     const fireDate = args[1] instanceof Date ? args[1] : new Date();
-    // The scheduled second: instances whose clocks differ by less than 500 ms agree on it.
-    const tickMs = Math.round(fireDate.getTime() / 1000) * 1000;
+    const tickMs = this.#tickFor(name, fireDate);
     const tickIso = new Date(tickMs).toISOString();
     if (this.#closing) {
       this.#log.debug(`cron task "${name}" tick ${tickIso} not run: shutting down`);
@@ -208,16 +333,28 @@ export class CronGuard {
       }
     };
 
-    // 1. Claim the tick (never released: it expires after the hold).
+    const split = (err: LockTimeoutError) => {
+      this.stats.skippedSplit++;
+      this.#log.warn(
+        `cron task "${name}" tick ${tickIso} skipped: the votes of the lock connections stayed split for ${err.timeoutMs} ms ` +
+          `(no instance got a majority of settings.redlockConnections)`,
+      );
+    };
+
+    // 1. Claim the tick (never released: it expires after the hold). Split votes are retried
+    //    within the window; a majority held by another instance is final.
     try {
-      await this.#locks.acquire(`cron:${name}:tick:${tickMs}`, { ttl: this.#holdFor(name, tickMs), wait: false, autoExtend: false, fence: false });
+      const ttl = this.#holdFor(name, tickMs);
+      const acquireTimeout = this.#claimWindow(name, tickMs);
+      await this.#locks.acquire(`cron:${name}:tick:${tickMs}`, { ttl, acquireTimeout, wait: false, autoExtend: false, fence: false });
     } catch (err) {
       if (err instanceof LockBusyError) {
         this.stats.claimedElsewhere++;
         this.#log.debug(`cron task "${name}" tick ${tickIso} was claimed by another instance`);
         return;
       }
-      unavailable(err);
+      if (err instanceof LockTimeoutError && err.reason === 'split') split(err);
+      else unavailable(err);
       return;
     }
     this.#recovered();
@@ -233,7 +370,8 @@ export class CronGuard {
           this.#log.info(`cron task "${name}" tick ${tickIso} skipped: its previous run is still running`);
           return;
         }
-        unavailable(err);
+        if (err instanceof LockTimeoutError && err.reason === 'split') split(err);
+        else unavailable(err);
         return;
       }
     }

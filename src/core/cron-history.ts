@@ -4,7 +4,8 @@
  * `startedAt`, `instance` (`hostname:pid`), and, once the run ended, `durationMs`, `ok`, `error`.
  * Each write renews a TTL (7 days), so a task that is removed leaves nothing behind for long.
  *
- * Writes are bounded (the connection's `run()`), and a failure is logged at debug level and
+ * Writes are bounded (the connection's `run()`, by `CRON_HISTORY_TIMEOUT_MS` of their own, not the
+ * connection's request-path `requestTimeout`), and a failure is logged at debug level and
  * swallowed: recording never fails or delays a task beyond one bounded command.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,8 @@ import FINISH_LUA from './lua/cron-history-finish.lua';
 
 export const CRON_HISTORY_PREFIX = 'cron:last:';
 export const CRON_HISTORY_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Bound on each history write, in ms. */
+export const CRON_HISTORY_TIMEOUT_MS = 1000;
 /** Stored error messages are cut to this many characters. */
 const MAX_ERROR_CHARS = 500;
 
@@ -92,7 +95,7 @@ export class CronHistory {
 
   async #write(task: string, command: (client: RedisClient) => Promise<unknown>): Promise<void> {
     try {
-      await this.#conn().run(command);
+      await this.#conn().run(command, CRON_HISTORY_TIMEOUT_MS);
     } catch (err) {
       this.#log.debug(`cron task "${task}": its run could not be recorded for the admin panel: ${redactText((err as Error).message)}`);
     }

@@ -1,54 +1,102 @@
 /**
- * Distributed locks on the `redlock` package.
+ * Distributed locks: the Redlock algorithm over the connections in `settings.redlockConnections`
+ * (default: the first connection, never every connection: they must be independent masters).
  *
- * - The quorum is the connections named in `settings.redlockConnections` (default: the first
- *   connection), never every connection: they must be independent masters.
- * - Every acquire is bounded in time (`acquireTimeout`), whatever redlock does (its 5.0.0-beta.2
- *   `acquire()` never returns on a split vote).
- * - Commands go through each connection's bounded `run()`: a connection that is down votes
- *   "against" at once instead of waiting in ioredis' offline queue.
- * - A held lock is extended by the suite (not by redlock's `using()`) while the function runs; if
- *   an extension fails, the lock's `AbortSignal` fires with a `LockLostError`.
- * - Release is token-checked (redlock's script deletes only keys holding this lock's value).
- * - A fencing token (INCR of a per-resource counter on the first quorum connection) is handed to
- *   the holder: it grows with every acquisition of that resource.
- * - Keys are `lock:{locks}:<resource>`: one hash tag, so multi-resource locks stay in one Cluster slot.
+ * Why the suite implements Redlock itself instead of driving the `redlock` package (5.0.0-beta.2,
+ * its last release, 2022), which it used before:
+ * - a fencing token must be issued by the same script that takes the lock, on each member, and the
+ *   value each member returns must be used: redlock's public API keeps no per-member reply (a
+ *   script's result must equal the number of keys, a vote records only who cast it);
+ * - its `acquire()` never settles when the votes split (neither side reaches the quorum), so every
+ *   acquire needed an outer bound, and undoing an acquire abandoned at that bound needed the lock's
+ *   value before redlock drew it: only its private `_random` allows that (the suite patched it);
+ * - its retries know no time bound and do not tell "held elsewhere" from "nobody won the vote".
+ * The algorithm is small, and every piece is here: a random value per acquire; one script per
+ * member (SET NX PX of each key and INCR of each resource's fence counter, all or nothing); success
+ * at a majority of members within the TTL minus the clock drift; undo on every member otherwise.
+ *
+ * - Every command has its own bound, never the connection's default `requestTimeout`: an attempt
+ *   waits `LOCK_COMMAND_TIMEOUT_MS` per member (less when less is left of `acquireTimeout`, or the
+ *   TTL is shorter), an extension the time left on the lock, a release `LOCK_COMMAND_TIMEOUT_MS`. Commands go through each connection's
+ *   `run()`: a member that is down votes "against" at once instead of waiting in the offline queue.
+ * - A split vote (no value holds a majority and none can) is retried with jitter within the
+ *   acquire's bound, even with `wait: false`: nobody holds the lock, so it is not "busy". When the
+ *   votes split, the contender with the smallest value retries first and the others back off, so
+ *   a split settles in one retry when every contender saw every member.
+ * - A held lock is extended while its holder runs; if an extension fails, the lock's `AbortSignal`
+ *   fires with a `LockLostError`. Release and extension are token-checked (by the lock's value).
+ * - Fencing tokens: each member returns its counter + 1; the token is the highest of a majority,
+ *   and members of that majority that returned less are raised to it before it is handed out, so
+ *   any later majority (they all overlap) returns more. A counter expires `FENCE_TTL_MS` after its
+ *   last use and then restarts at the server's clock in ms, above any token it issued before.
+ * - Keys: `lock:<resource>` (each resource its own Cluster slot) and the fence counter
+ *   `lock:fence:{lock:<resource>}` in the same slot (a resource with its own hash tag keeps it:
+ *   `lock:fence:{<tag>}<resource>`). On a Cluster member a multi-resource lock is one script per
+ *   resource, all or nothing per member; elsewhere one script for all.
  */
-import { randomBytes } from 'node:crypto';
-import Redlock, { ExecutionError, ResourceLockedError, type Lock, type RedlockClient, type Settings } from 'redlock';
+import { createHash, randomBytes } from 'node:crypto';
+import type { RedisClient } from './client.js';
 import type { RedisConnection } from './connection.js';
+import { RedisUnavailableError } from './errors.js';
 import type { SuiteLog } from './logger.js';
 import { redactText } from './redact.js';
+import { defineScript } from './script.js';
 import { withTimeout } from './time.js';
+import ACQUIRE_LUA from './lua/lock-acquire.lua';
+import EXTEND_LUA from './lua/lock-extend.lua';
+import FENCE_RAISE_LUA from './lua/lock-fence-raise.lua';
+import RELEASE_LUA from './lua/lock-release.lua';
 
-export const LOCK_KEY_PREFIX = 'lock:{locks}:';
+/** Every key of the lock service (locks, fence counters, cron tick claims) starts with this. */
+export const LOCK_KEY_PREFIX = 'lock:';
+/** A fence counter expires this long after its last token (7 days); it then restarts above every token it issued. */
+export const FENCE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** Bound on each lock command, per member, in ms: a release or undo, and each acquire attempt (or less: what is left of `acquireTimeout`, or the TTL). */
+export const LOCK_COMMAND_TIMEOUT_MS = 1000;
 
-/**
- * KEYS[1] = fencing counter; ARGV[1] = token. Raises the counter to the token if it is lower.
- * Returns the counter's value afterwards.
- */
-/** KEYS = lock keys; ARGV[1] = lock value. Deletes each key that still holds this value. */
-const RELEASE_IF_OURS = `local n = 0
-for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) n = n + 1 end
-end
-return n`;
+/** A member that did not answer a lock command within the lock's own bound. */
+class LockCommandTimeoutError extends Error {
+  override readonly name = 'LockCommandTimeoutError';
+  constructor(connection: string, readonly timeoutMs: number, why: string) {
+    super(`lock connection "${connection}" did not answer within ${timeoutMs} ms (${why})`);
+  }
+}
 
-const RAISE_TO = `local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-local want = tonumber(ARGV[1])
-if cur < want then redis.call('SET', KEYS[1], want) return want end
-return cur`;
+/** The bound of a lock command is the suite's own (below), never the connection's `requestTimeout`. */
+const NO_CONNECTION_BOUND = 2 ** 31 - 1;
+
+interface Bound {
+  ms: number;
+  /** What set it, for the error message. */
+  why: string;
+}
+
+/** Run one lock command on one member, bounded by `bound`. */
+function runOn<T>(conn: RedisConnection, command: (client: RedisClient) => Promise<T>, bound: Bound): Promise<T> {
+  return withTimeout(conn.run(command, NO_CONNECTION_BOUND), bound.ms, () => new LockCommandTimeoutError(conn.name, bound.ms, bound.why));
+}
+
+const COMMAND_BOUND: Bound = { ms: LOCK_COMMAND_TIMEOUT_MS, why: 'LOCK_COMMAND_TIMEOUT_MS' };
+
+/** Resource names may not start with this: their lock keys would be fence counters. */
+const RESERVED = 'fence:';
+
+/** See the .lua headers. */
+const acquireScript = defineScript<[value: string, ttl: string, fence: string, fenceTtl: string], Array<number | string>>('lock-acquire', ACQUIRE_LUA, -1);
+const extendScript = defineScript<[value: string, ttl: string], number>('lock-extend', EXTEND_LUA, -1);
+const releaseScript = defineScript<[value: string], number>('lock-release', RELEASE_LUA, -1);
+const raiseScript = defineScript<[token: string, fenceTtl: string], number>('lock-fence-raise', FENCE_RAISE_LUA, 1);
 
 export interface LockOptions {
   /** Lock lifetime in ms; extended automatically while the holder runs. @default settings.lockTTL */
   ttl?: number;
   /** Bound on the whole acquire, retries included, in ms. @default settings.lockAcquireTimeout */
   acquireTimeout?: number;
-  /** Retry while the lock is held elsewhere (redlock `retryCount`/`retryDelay`); `false`: one attempt. @default true */
+  /** Retry while the lock is held elsewhere (`redlockConfig.retryCount`/`retryDelay`); `false`: no waiting for a holder. @default true */
   wait?: boolean;
   /** Extend the lock while the function runs. @default true */
   autoExtend?: boolean;
-  /** Hand out a fencing token (one counter key per resource, kept forever). @default true */
+  /** Hand out a fencing token (one counter key per resource, expiring `FENCE_TTL_MS` after its last use). @default true */
   fence?: boolean;
 }
 
@@ -90,11 +138,21 @@ export class LockUnavailableError extends Error {
   }
 }
 
+/** Why the last attempt before a `LockTimeoutError` failed. */
+export type LockTimeoutReason = 'held' | 'split' | 'no answer';
+
 export class LockTimeoutError extends Error {
   override readonly name = 'LockTimeoutError';
   readonly code = 'REDIS_SUITE_LOCK_TIMEOUT';
-  constructor(readonly resources: readonly string[], readonly timeoutMs: number) {
-    super(`Lock on ${resources.join(', ')} was not acquired within ${timeoutMs} ms (settings.lockAcquireTimeout).`);
+  /**
+   * `held`: another holder kept it; `split`: the votes stayed split (nobody held a majority);
+   * `no answer`: lock connections did not answer before the bound ran out.
+   */
+  readonly reason: LockTimeoutReason;
+  constructor(readonly resources: readonly string[], readonly timeoutMs: number, reason: LockTimeoutReason = 'held') {
+    const why = { held: 'it was held elsewhere', split: 'the votes of the lock connections stayed split', 'no answer': 'lock connections did not answer in time' }[reason];
+    super(`Lock on ${resources.join(', ')} was not acquired within ${timeoutMs} ms (settings.lockAcquireTimeout): ${why}.`);
+    this.reason = reason;
   }
 }
 
@@ -106,21 +164,28 @@ export class LockLostError extends Error {
   }
 }
 
+/** `settings.redlockConfig` (v2 name): how acquires retry and how much clock drift is allowed for. */
+export interface RedlockSettings {
+  /** Share of the TTL allowed for clock drift between the members (plus 2 ms). @default 0.01 */
+  driftFactor: number;
+  /** Retries while the lock is held elsewhere (`-1`: until `acquireTimeout`). @default 10 */
+  retryCount: number;
+  /** Pause between retries, ms. @default 200 */
+  retryDelay: number;
+  /** Random +/- added to each pause, ms. @default 200 */
+  retryJitter: number;
+}
+
+const DEFAULT_REDLOCK: RedlockSettings = { driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 200 };
+
 export interface LockServiceOptions {
   /** The quorum: independent masters. */
   connections: readonly RedisConnection[];
   ttl: number;
   acquireTimeout: number;
-  redlock: Partial<Settings>;
+  /** Other keys (a v2 config may carry redlock's `automaticExtensionThreshold`) are ignored. */
+  redlock: Partial<RedlockSettings> & Record<string, unknown>;
   log: SuiteLog;
-}
-
-/** How the suite talks to one quorum member: bounded, never through the offline queue. */
-function boundedClient(conn: RedisConnection): RedlockClient {
-  return {
-    evalsha: (hash, numKeys, args) => conn.run((c) => c.evalsha(hash, numKeys, ...args)),
-    eval: (script, numKeys, args) => conn.run((c) => c.eval(script, numKeys, ...args)),
-  };
 }
 
 /** In-process counters of one lock service (since it was created). */
@@ -137,28 +202,84 @@ export interface LockStats {
   lost: number;
 }
 
+/** The first hash tag of a key, as Redis Cluster reads it (none: the whole key is hashed). */
+function hashTag(key: string): string | undefined {
+  const open = key.indexOf('{');
+  if (open < 0) return undefined;
+  const close = key.indexOf('}', open + 1);
+  return close > open + 1 ? key.slice(open + 1, close) : undefined;
+}
+
+/** The lock key of a resource: its own slot. */
+function lockKeyOf(resource: string): string {
+  const key = `${LOCK_KEY_PREFIX}${resource}`;
+  if (hashTag(key) !== undefined || !key.includes('}')) return key;
+  // A '}' outside any hash tag: no tag can name this key's slot, so give it one of its own.
+  return `${LOCK_KEY_PREFIX}{#${createHash('sha1').update(resource).digest('hex').slice(0, 16)}}${resource}`;
+}
+
+/** The fence counter of a resource, in its lock key's slot. */
+function fenceKeyOf(resource: string): string {
+  const key = lockKeyOf(resource);
+  const tag = hashTag(key);
+  return tag === undefined ? `${LOCK_KEY_PREFIX}fence:{${key}}` : `${LOCK_KEY_PREFIX}fence:{${tag}}${resource}`;
+}
+
+interface Keys {
+  lock: string;
+  fence: string;
+}
+
+/** One member's answer to an acquire. `changed`: it may have written something (an undo is due). */
+type Vote =
+  | { kind: 'for'; tokens: number[]; changed: true }
+  | { kind: 'held'; holder: string; changed: boolean }
+  | { kind: 'error'; error: Error; changed: boolean };
+
+/** Settle with what answered so far once `enough` says so (or all answered). */
+function gather<T>(tasks: ReadonlyArray<Promise<T>>, enough: (answers: ReadonlyArray<T | undefined>) => boolean): Promise<Array<T | undefined>> {
+  return new Promise((resolve) => {
+    const answers: Array<T | undefined> = tasks.map(() => undefined);
+    let left = tasks.length;
+    let done = false;
+    const check = () => {
+      if (done || (left > 0 && !enough(answers))) return;
+      done = true;
+      resolve([...answers]);
+    };
+    tasks.forEach((task, i) =>
+      task.then((value) => {
+        answers[i] = value;
+        left--;
+        check();
+      }),
+    );
+    check();
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
 export class LockService {
   /** Counters on this instance; read them through the status service or the admin panel. */
   readonly stats: LockStats = { acquired: 0, busy: 0, timedOut: 0, unavailable: 0, lost: 0 };
-  readonly #redlock: Redlock;
   readonly #conns: readonly RedisConnection[];
   readonly #opts: LockServiceOptions;
+  readonly #settings: RedlockSettings;
+  readonly #majority: number;
 
   constructor(options: LockServiceOptions) {
     if (options.connections.length === 0) throw new Error('LockService needs at least one connection');
     this.#opts = options;
     this.#conns = options.connections;
-    this.#redlock = new Redlock(options.connections.map(boundedClient), {
-      driftFactor: 0.01,
-      retryCount: 10,
-      retryDelay: 200,
-      retryJitter: 200,
-      ...options.redlock,
-    });
-    // redlock emits every failed vote as 'error'; an EventEmitter 'error' without listener throws.
-    this.#redlock.on('error', (err: Error) => {
-      if (!(err instanceof ResourceLockedError)) options.log.debug(`lock vote failed: ${redactText(err.message)}`);
-    });
+    this.#majority = Math.floor(options.connections.length / 2) + 1;
+    const s = { ...DEFAULT_REDLOCK };
+    for (const k of Object.keys(DEFAULT_REDLOCK) as Array<keyof RedlockSettings>) {
+      const v = options.redlock[k];
+      if (typeof v === 'number' && Number.isFinite(v)) s[k] = v;
+    }
+    this.#settings = s;
   }
 
   /** Names of the quorum connections. */
@@ -166,9 +287,19 @@ export class LockService {
     return this.#conns.map((c) => c.name);
   }
 
+  /** The default bound on an acquire (`settings.lockAcquireTimeout`), in ms. */
+  get acquireTimeout(): number {
+    return this.#opts.acquireTimeout;
+  }
+
   /** The Redis key of a resource's lock. */
   key(resource: string): string {
-    return `${LOCK_KEY_PREFIX}${resource}`;
+    return lockKeyOf(resource);
+  }
+
+  /** The Redis key of a resource's fence counter (same Cluster slot as its lock). */
+  fenceKey(resource: string): string {
+    return fenceKeyOf(resource);
   }
 
   /**
@@ -177,52 +308,95 @@ export class LockService {
    * `LockTimeoutError`.
    */
   async acquire(resources: string | readonly string[], options: LockOptions = {}): Promise<HeldLock> {
-    const list = typeof resources === 'string' ? [resources] : [...resources];
+    // a resource named twice is locked once
+    const list = typeof resources === 'string' ? [resources] : [...new Set(resources)];
     if (list.length === 0) throw new TypeError('acquire() needs at least one resource');
+    for (const r of list) {
+      if (typeof r !== 'string') throw new TypeError(`lock resource names are strings (got ${typeof r})`);
+      if (r.startsWith(RESERVED)) throw new TypeError(`lock resource names may not start with "${RESERVED}" (reserved for fence counters): "${r}"`);
+    }
     const ttl = options.ttl ?? this.#opts.ttl;
     const timeout = options.acquireTimeout ?? this.#opts.acquireTimeout;
-    const keys = list.map((r) => this.key(r));
-    const settings: Partial<Settings> = options.wait === false ? { retryCount: 0 } : {};
-    // Choose the lock's value ourselves (redlock draws it synchronously at the start of acquire()),
-    // so that an acquire we stop waiting for can still be undone on every member.
+    const wait = options.wait !== false;
+    const fence = options.fence !== false;
+    const keys = list.map((r) => ({ lock: lockKeyOf(r), fence: fenceKeyOf(r) }));
     const value = randomBytes(16).toString('hex');
-    const internals = this.#redlock as unknown as { _random: () => string };
-    const draw = internals._random;
-    internals._random = () => value;
-    let attempt: Promise<Lock>;
-    try {
-      attempt = this.#redlock.acquire(keys, ttl, settings);
-    } finally {
-      internals._random = draw;
-    }
-    let lock: Lock;
-    try {
-      lock = await withTimeout(attempt, timeout, () => new LockTimeoutError(list, timeout));
-    } catch (err) {
-      if (err instanceof LockTimeoutError) {
-        this.stats.timedOut++;
-        // redlock may still hold a minority of votes (it never settles a split vote): remove our
-        // value from every member now, and again if a late attempt ever completes.
-        const undo = () => this.#releaseEverywhere(keys, value);
-        await undo();
-        attempt.then(undo, () => undefined);
-        throw err;
+    const { retryCount } = this.#settings;
+    const maxAttempts = retryCount < 0 ? Infinity : retryCount + 1;
+    const deadline = Date.now() + timeout;
+    const n = this.#conns.length;
+
+    let splits = 0;
+    for (let attempt = 1; ; attempt++) {
+      const start = Date.now();
+      const left = deadline - start;
+      const bound: Bound =
+        left <= Math.min(LOCK_COMMAND_TIMEOUT_MS, ttl)
+          ? { ms: Math.max(1, left), why: 'what was left of acquireTimeout' }
+          : { ms: Math.min(LOCK_COMMAND_TIMEOUT_MS, ttl), why: ttl < LOCK_COMMAND_TIMEOUT_MS ? 'the lock TTL' : 'LOCK_COMMAND_TIMEOUT_MS' };
+      const votes = this.#conns.map((c) => this.#acquireOn(c, keys, value, ttl, fence, bound));
+      const seen = await gather(votes, (a) => {
+        const yes = a.filter((v) => v?.kind === 'for').length;
+        const no = a.filter((v) => v !== undefined && v.kind !== 'for').length;
+        return yes >= this.#majority || no > n - this.#majority;
+      });
+      const fors = seen.flatMap((v, i) => (v?.kind === 'for' ? [{ i, tokens: v.tokens }] : []));
+      let failure: 'expired' | undefined;
+      if (fors.length >= this.#majority) {
+        const tokens = keys.map((_, k) => Math.max(...fors.map((f) => f.tokens[k]!)));
+        if (fence && n > 1) {
+          const stored = await this.#raise(keys, tokens, fors, { ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()), why: 'the time left to acquire' });
+          // tokens from members that answered after the majority: raise them too, in the background
+          votes.forEach((vote, i) => {
+            if (seen[i] === undefined) void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], COMMAND_BOUND) : 0));
+          });
+          if (stored < this.#majority) {
+            await this.#undo(keys, value, votes, seen);
+            this.stats.unavailable++;
+            throw new LockUnavailableError(list, `only ${stored} of ${n} lock connections stored the fencing token`);
+          }
+        }
+        const expiration = start + ttl - this.#drift(ttl);
+        if (expiration > Date.now()) {
+          this.stats.acquired++;
+          const fencingTokens = Object.fromEntries(list.map((r, k) => [r, fence ? tokens[k]! : 0]));
+          // a member that answers after the release would hold a stale minority vote: undo it then
+          const late = votes.flatMap((vote, i) => (seen[i] === undefined ? [{ i, vote }] : []));
+          return this.#held(list, keys, value, ttl, expiration, fencingTokens, options.autoExtend !== false, late);
+        }
+        failure = 'expired'; // the majority answered too late for the lock to be worth anything
       }
-      const failure = await this.#classify(list, err);
-      if (failure instanceof LockBusyError) this.stats.busy++;
-      else this.stats.unavailable++;
-      throw failure;
+
+      await this.#undo(keys, value, votes, seen);
+      const outcome = failure ?? this.#classify(seen, value);
+      const duration = Date.now() - start;
+      // members that did not answer because the acquire's own bound ran out: it timed out
+      const ranOut = bound.why === 'what was left of acquireTimeout' && seen.some((v) => v?.kind === 'error' && v.error instanceof LockCommandTimeoutError);
+      let delay = this.#retryDelay();
+      if (outcome === 'split' || outcome === 'expired') {
+        splits++;
+        delay = this.#splitDelay(seen, value, duration, splits, deadline);
+        this.#opts.log.debug(`lock on ${list.join(', ')}: votes split (${this.#summary(seen, value)}); retrying in ${delay} ms`);
+      }
+      // the last attempt starts early enough to finish before the deadline; none starts after that
+      const room = deadline - Date.now() - duration;
+      if (delay > room) delay = Math.max(0, Math.floor(room / 2));
+      const noTime = room <= 0;
+      if (outcome === 'unavailable' && !ranOut && (!wait || attempt >= maxAttempts || noTime)) {
+        this.stats.unavailable++;
+        throw this.#unavailableError(list, seen);
+      }
+      if (outcome === 'busy' && (!wait || attempt >= maxAttempts)) {
+        this.stats.busy++;
+        throw new LockBusyError(list);
+      }
+      if (ranOut || noTime) {
+        this.stats.timedOut++;
+        this.#opts.log.debug(`lock on ${list.join(', ')}: not acquired within ${timeout} ms (last attempt: ${outcome}; ${this.#summary(seen, value)})`);
+        throw new LockTimeoutError(list, timeout, ranOut || outcome === 'unavailable' ? 'no answer' : outcome === 'busy' ? 'held' : 'split');
+      }
+      await sleep(delay);
     }
-    let fencingTokens: Record<string, number> = Object.fromEntries(list.map((r) => [r, 0]));
-    try {
-      if (options.fence !== false) fencingTokens = await this.#fence(list);
-    } catch (err) {
-      await this.#redlock.release(lock).catch(() => undefined);
-      this.stats.unavailable++;
-      throw new LockUnavailableError(list, `the fencing counter could not be incremented (${redactText((err as Error).message)})`, { cause: err });
-    }
-    this.stats.acquired++;
-    return this.#held(list, lock, ttl, fencingTokens, options.autoExtend !== false);
   }
 
   /**
@@ -238,64 +412,179 @@ export class LockService {
     }
   }
 
+  #drift(ttl: number): number {
+    return Math.round(this.#settings.driftFactor * ttl) + 2;
+  }
+
+  #retryDelay(): number {
+    const { retryDelay, retryJitter } = this.#settings;
+    return Math.max(0, Math.round(retryDelay + (Math.random() * 2 - 1) * retryJitter));
+  }
+
+  /** One member's vote: one script for every resource, or (Cluster) one per resource, each its own slot. */
+  async #acquireOn(conn: RedisConnection, keys: Keys[], value: string, ttl: number, fence: boolean, bound: Bound): Promise<Vote> {
+    const args = [value, String(ttl), fence ? '1' : '0', String(FENCE_TTL_MS)] as const;
+    const once = async (group: Keys[]): Promise<Vote> => {
+      const reply = await runOn(conn, (c) => acquireScript.run(c, group.flatMap((k) => [k.lock, k.fence]), ...args), bound);
+      if (reply[0] === 1) return { kind: 'for', tokens: reply.slice(1).map(Number), changed: true };
+      return { kind: 'held', holder: String(reply[1]), changed: false };
+    };
+    try {
+      if (!conn.isCluster || keys.length === 1) return await once(keys);
+      const parts = await Promise.all(keys.map((k) => once([k])));
+      const held = parts.find((p) => p.kind === 'held');
+      if (held) return { ...held, changed: parts.some((p) => p.kind === 'for') };
+      return { kind: 'for', tokens: parts.flatMap((p) => (p.kind === 'for' ? p.tokens : [])), changed: true };
+    } catch (err) {
+      // Not sent (the client is not ready): nothing to undo. Anything else may have been applied.
+      return { kind: 'error', error: asError(err), changed: !(err instanceof RedisUnavailableError) };
+    }
+  }
+
   /**
-   * Fencing tokens, safe with several quorum members: read the counter on every reachable member,
-   * take the highest, and write highest + 1 back to a majority. Any two majorities share a member,
-   * so the token is above every token handed out before, even when members were down meanwhile.
-   * Runs while the lock is held, so no other holder races it.
+   * Raise the fence counters of the members in `voters` that returned less than `tokens` (all of
+   * them, for late voters). Returns, for the resource stored on the fewest members, how many
+   * members now hold a counter at least its token.
    */
-  async #fence(resources: string[]): Promise<Record<string, number>> {
-    const majority = Math.floor(this.#conns.length / 2) + 1;
-    const out: Record<string, number> = {};
-    for (const r of resources) {
-      const key = `${LOCK_KEY_PREFIX}fence:${r}`;
-      if (this.#conns.length === 1) {
-        // one member: read-max-then-raise is a plain INCR, one round trip
-        out[r] = await this.#conns[0]!.run((client) => client.incr(key));
-        continue;
+  async #raise(keys: Keys[], tokens: number[], voters: Array<{ i: number; tokens: number[] }>, bound: Bound): Promise<number> {
+    const counts = await Promise.all(
+      keys.map(async (k, r) => {
+        const results = await Promise.all(
+          voters.map(async (v) => {
+            if (v.tokens[r]! >= tokens[r]!) return true;
+            try {
+              await runOn(this.#conns[v.i]!, (c) => raiseScript.run(c, [k.fence], String(tokens[r]), String(FENCE_TTL_MS)), bound);
+              return true;
+            } catch (err) {
+              this.#opts.log.debug(`fence counter ${k.fence} not raised on "${this.#conns[v.i]!.name}": ${redactText(asError(err).message)}`);
+              return false;
+            }
+          }),
+        );
+        return results.filter(Boolean).length;
+      }),
+    );
+    return Math.min(...counts);
+  }
+
+  /** Token-checked delete of `keys` holding `value` on one member, bounded; never throws. */
+  async #releaseOn(conn: RedisConnection, keys: Keys[], value: string): Promise<boolean> {
+    try {
+      if (!conn.isCluster || keys.length === 1) {
+        await runOn(conn, (c) => releaseScript.run(c, keys.map((k) => k.lock), value), COMMAND_BOUND);
+      } else {
+        await Promise.all(keys.map((k) => runOn(conn, (c) => releaseScript.run(c, [k.lock], value), COMMAND_BOUND)));
       }
-      const reads = await Promise.allSettled(this.#conns.map((c) => c.run((client) => client.get(key))));
-      const values = reads.flatMap((x) => (x.status === 'fulfilled' ? [Number(x.value ?? 0)] : []));
-      if (values.length < majority) throw new Error(`only ${values.length} of ${this.#conns.length} lock connections answered`);
-      const next = Math.max(0, ...values) + 1;
-      const writes = await Promise.allSettled(this.#conns.map((c) => c.run((client) => client.eval(RAISE_TO, 1, key, next))));
-      const acked = writes.filter((x) => x.status === 'fulfilled').length;
-      if (acked < majority) throw new Error(`only ${acked} of ${this.#conns.length} lock connections stored the token`);
-      out[r] = next;
+      return true;
+    } catch (err) {
+      this.#opts.log.debug(`lock release on "${conn.name}" failed (it will expire): ${redactText(asError(err).message)}`);
+      return false;
     }
-    return out;
   }
 
-  /** Token-checked delete of `keys` holding `value`, on every member, each bounded; never throws. */
-  async #releaseEverywhere(keys: string[], value: string): Promise<void> {
-    await Promise.allSettled(this.#conns.map((c) => c.run((client) => client.eval(RELEASE_IF_OURS, keys.length, ...keys, value))));
+  /** Remove this acquire's value from every member that may hold it, now and when a late vote lands. */
+  async #undo(keys: Keys[], value: string, votes: ReadonlyArray<Promise<Vote>>, seen: ReadonlyArray<Vote | undefined>): Promise<void> {
+    const now: Array<Promise<boolean>> = [];
+    votes.forEach((vote, i) => {
+      const answer = seen[i];
+      if (answer === undefined) {
+        void vote.then((late) => (late.changed ? this.#releaseOn(this.#conns[i]!, keys, value) : false));
+      } else if (answer.changed) now.push(this.#releaseOn(this.#conns[i]!, keys, value));
+    });
+    await Promise.all(now);
   }
 
-  /** Tell "held elsewhere" from "Redis unavailable" by what the quorum answered. */
-  async #classify(resources: string[], err: unknown): Promise<Error> {
-    if (!(err instanceof ExecutionError)) {
-      return new LockUnavailableError(resources, redactText((err as Error)?.message ?? String(err)), { cause: err });
+  /**
+   * Why an attempt failed. `unavailable`: too few members answered to ever form a majority;
+   * `busy`: some other value holds, or may hold (counting members that did not answer), a
+   * majority; `split`: nobody holds a majority and nobody can.
+   */
+  #classify(seen: ReadonlyArray<Vote | undefined>, value: string): 'unavailable' | 'busy' | 'split' {
+    const answered = seen.filter((v) => v !== undefined && v.kind !== 'error').length;
+    const unknown = seen.length - answered;
+    if (answered < this.#majority) return 'unavailable';
+    const holders = new Map<string, number>();
+    for (const v of seen) if (v?.kind === 'held' && v.holder !== value) holders.set(v.holder, (holders.get(v.holder) ?? 0) + 1);
+    const most = Math.max(0, ...holders.values());
+    return most + unknown >= this.#majority ? 'busy' : 'split';
+  }
+
+  /**
+   * The pause before retrying a split vote. Every contender of a split saw the same values (when
+   * every member answered): the one with the smallest value retries at once, the others right
+   * after its attempt had time to settle (and then find the lock held). From the third split in a
+   * row (a contender missed some votes, or a very loaded process), random jitter within what is
+   * left of the bound.
+   */
+  #splitDelay(seen: ReadonlyArray<Vote | undefined>, value: string, duration: number, splits: number, deadline: number): number {
+    const jitter = (max: number) => Math.floor(Math.random() * Math.max(1, max));
+    if (splits <= 2) {
+      return this.#smallestContender(seen, value) ? jitter(10) : 2 * duration + 10 + jitter(duration + 10);
     }
-    const last = err.attempts.length ? await err.attempts[err.attempts.length - 1] : undefined;
-    if (!last) return new LockUnavailableError(resources, 'no vote was cast', { cause: err });
-    const errors = [...last.votesAgainst.values()];
-    const locked = errors.filter((e) => e instanceof ResourceLockedError).length;
-    // Enough members answered (for, or "held by someone else") to form a quorum: it is held elsewhere.
-    if (locked > 0 && locked + last.votesFor.size >= last.quorumSize) return new LockBusyError(resources, { cause: err });
-    const other = errors.find((e) => !(e instanceof ResourceLockedError));
+    return jitter((deadline - Date.now() - duration) / 2);
+  }
+
+  /** True when this acquire's value is below every other value seen holding a member (and it holds one). */
+  #smallestContender(seen: ReadonlyArray<Vote | undefined>, value: string): boolean {
+    if (!seen.some((v) => v?.kind === 'for')) return false;
+    return seen.every((v) => v?.kind !== 'held' || v.holder === value || value < v.holder);
+  }
+
+  #summary(seen: ReadonlyArray<Vote | undefined>, value: string): string {
+    const names = new Map<string, string>();
+    return seen
+      .map((v, i) => {
+        const name = this.#conns[i]!.name;
+        if (v === undefined) return `${name}: no answer yet`;
+        if (v.kind === 'for') return `${name}: for`;
+        if (v.kind === 'error') return `${name}: ${redactText(v.error.message)}`;
+        if (v.holder === value) return `${name}: ours, stale`;
+        if (!names.has(v.holder)) names.set(v.holder, `holder ${names.size + 1}`);
+        return `${name}: ${names.get(v.holder)}`;
+      })
+      .join(', ');
+  }
+
+  #unavailableError(resources: string[], seen: ReadonlyArray<Vote | undefined>): LockUnavailableError {
+    const failed = seen.filter((v) => v?.kind === 'error');
+    const first = seen.find((v): v is Extract<Vote, { kind: 'error' }> => v?.kind === 'error');
     return new LockUnavailableError(
       resources,
-      `${last.votesAgainst.size - locked} of ${last.membershipSize} lock connections failed${other ? ` (${redactText(other.message)})` : ''}`,
-      { cause: err },
+      `${failed.length} of ${seen.length} lock connections failed${first ? ` (${redactText(first.error.message)})` : ''}`,
+      first ? { cause: first.error } : undefined,
     );
   }
 
-  #held(resources: string[], initial: Lock, ttl: number, fencingTokens: Record<string, number>, autoExtend: boolean): HeldLock {
+  /** Extend `keys` holding `value` on one member; true when it still held them all. */
+  async #extendOn(conn: RedisConnection, keys: Keys[], value: string, ttl: number, bound: Bound): Promise<boolean | Error> {
+    try {
+      const locks = keys.map((k) => k.lock);
+      if (!conn.isCluster || keys.length === 1) {
+        return (await runOn(conn, (c) => extendScript.run(c, locks, value, String(ttl)), bound)) === keys.length;
+      }
+      const parts = await Promise.all(locks.map((k) => runOn(conn, (c) => extendScript.run(c, [k], value, String(ttl)), bound)));
+      return parts.every((p) => p === 1);
+    } catch (err) {
+      return asError(err);
+    }
+  }
+
+  #held(
+    resources: string[],
+    keys: Keys[],
+    value: string,
+    ttl: number,
+    initialExpiration: number,
+    fencingTokens: Record<string, number>,
+    autoExtend: boolean,
+    lateVotes: ReadonlyArray<{ i: number; vote: Promise<Vote> }>,
+  ): HeldLock {
     const controller = new AbortController();
-    const redlock = this.#redlock;
     const log = this.#opts.log;
     const stats = this.stats;
-    let lock = initial;
+    const conns = this.#conns;
+    const majority = this.#majority;
+    let expiration = initialExpiration;
     let released = false;
     let timer: NodeJS.Timeout | undefined;
 
@@ -309,22 +598,35 @@ export class LockService {
 
     const extend = async (by = ttl): Promise<void> => {
       if (controller.signal.aborted) throw controller.signal.reason;
-      if (lock.expiration < Date.now()) {
-        lose('it expired before it could be extended (was the event loop blocked?)');
-        throw controller.signal.reason;
+      let detail = 'it expired before it could be extended (was the event loop blocked?)';
+      for (let attempt = 0; attempt < 3 && expiration > Date.now(); attempt++) {
+        if (attempt > 0) await sleep(100);
+        const start = Date.now();
+        if (expiration <= start) break;
+        const bound: Bound = { ms: expiration - start, why: 'the time left on the lock' };
+        const votes = conns.map((c) => this.#extendOn(c, keys, value, by, bound));
+        const seen = await gather(votes, (a) => a.filter((v) => v === true).length >= majority || a.filter((v) => v !== undefined && v !== true).length > conns.length - majority);
+        const yes = seen.filter((v) => v === true).length;
+        if (yes >= majority && expiration > Date.now()) {
+          expiration = start + by - this.#drift(by);
+          return;
+        }
+        const notOurs = seen.filter((v) => v === false).length;
+        const error = seen.find((v): v is Error => v instanceof Error);
+        if (notOurs > conns.length - majority) {
+          lose(`another value holds it on ${notOurs} of ${conns.length} lock connections`);
+          throw controller.signal.reason;
+        }
+        detail = `only ${yes} of ${conns.length} lock connections extended it${error ? ` (${redactText(error.message)})` : ''}`;
       }
-      try {
-        lock = await redlock.extend(lock, by, { retryCount: 2, retryDelay: 100 });
-      } catch (err) {
-        lose(`extending it failed (${redactText((err as Error).message)})`, err);
-        throw controller.signal.reason;
-      }
+      lose(expiration > Date.now() ? `extending it failed: ${detail}` : detail);
+      throw controller.signal.reason;
     };
 
     const schedule = () => {
       if (released || !autoExtend || controller.signal.aborted) return;
       // Extend when a third of the TTL is left, leaving room for a slow round trip.
-      const delay = Math.max(0, lock.expiration - Date.now() - Math.floor(ttl / 3));
+      const delay = Math.max(0, expiration - Date.now() - Math.floor(ttl / 3));
       timer = setTimeout(() => {
         extend().then(schedule, () => undefined);
       }, delay);
@@ -338,19 +640,15 @@ export class LockService {
       fencingTokens,
       fencingToken: fencingTokens[resources[0]!]!,
       extend,
-      async release() {
+      release: async () => {
         if (released) return;
         released = true;
         clearTimeout(timer);
-        try {
-          // redlock settles at a quorum of votes; wait (bounded) for the rest too, so that a member
-          // still releasing cannot make the very next acquire of this resource look held elsewhere.
-          const { attempts } = (await redlock.release(lock, { retryCount: 2, retryDelay: 100 })) as { attempts?: Array<Promise<unknown>> };
-          const last = attempts?.[attempts.length - 1];
-          if (last) await withTimeout(last, 1000, () => new Error('release votes still in flight')).catch(() => undefined);
-        } catch (err) {
-          log.debug(`lock release on ${resources.join(', ')} failed (it will expire): ${redactText((err as Error).message)}`);
-        }
+        expiration = 0;
+        // every member, each bounded: a member still holding the value would make the very next
+        // acquire of this resource look held elsewhere
+        await Promise.all(conns.map((c) => this.#releaseOn(c, keys, value)));
+        for (const { i, vote } of lateVotes) void vote.then((late) => (late.changed ? this.#releaseOn(conns[i]!, keys, value) : false));
       },
     };
   }

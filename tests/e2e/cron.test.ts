@@ -41,6 +41,14 @@ module.exports = {
       await new Promise((r) => setTimeout(r, 4000));
     },
   },
+  wallClock: {
+    options: '* * * * * *',
+    async task({ strapi }, fireDate, guard) {
+      if (!process.env.WALL_KEY) return;
+      const c = strapi.redis.connections.default.client;
+      await c.rpush(process.env.WALL_KEY, Math.floor(Date.now() / 1000) + ':' + guard.tick.getTime() / 1000 + ':' + process.env.INSTANCE_ID);
+    },
+  },
   throws: {
     options: '* * * * * *',
     async task() {
@@ -118,4 +126,41 @@ describe('the instance running a long task dies', () => {
       await Promise.all(apps.map((a) => (a.isRunning() ? a.stop() : undefined)));
     }
   }, 90_000);
+});
+
+describe('an instance frozen (SIGSTOP) for longer than a tick claim is held (issue #13 item 1)', () => {
+  it('after SIGCONT, each of the next 10 wall-clock seconds runs the task once', async () => {
+    const key = `${randomPrefix('cron-freeze')}wall`;
+    const apps = await startInstances(2, { RUNS_KEY: `${key}:runs`, WALL_KEY: key });
+    const [running, frozen] = apps as [AppHandle, AppHandle];
+    try {
+      // both instances are up and guarded (not necessarily both running ticks yet)
+      await waitFor(async () => (await client.llen(key)) >= 2, 30_000, 'ticks running');
+      process.kill(frozen.pid, 'SIGSTOP');
+      // 13 s: the frozen instance's fire dates will lag by more than a claim's 10 s hold
+      await new Promise((r) => setTimeout(r, 13_000));
+      const resumedAt = Date.now();
+      process.kill(frozen.pid, 'SIGCONT');
+      await waitFor(() => Date.now() > resumedAt + 11_500, 20_000, '10 s after the resume');
+      const entries = (await client.lrange(key, 0, -1)).map((e) => {
+        const [wall, tick, who] = e.split(':');
+        return { wall: Number(wall), tick: Number(tick), who: who! };
+      });
+      // no tick ran twice: the resumed instance does not replay the ticks it slept through
+      const perTick = new Map<number, string[]>();
+      for (const e of entries) perTick.set(e.tick, [...(perTick.get(e.tick) ?? []), `${e.who}@${e.wall}`]);
+      expect([...perTick].filter(([, runs]) => runs.length > 1), 'ticks run twice').toEqual([]);
+      // each of the 10 wall-clock seconds after the resume ran the task once
+      const first = Math.floor(resumedAt / 1000) + 1;
+      const window = Array.from({ length: 10 }, (_, k) => first + k);
+      const perSecond = window.map((sec) => entries.filter((e) => e.wall === sec).map((e) => `${e.who}:${e.tick}`));
+      expect(perSecond.map((runs) => runs.length), JSON.stringify(perSecond)).toEqual(window.map(() => 1));
+      expect(frozen.isRunning() && running.isRunning()).toBe(true);
+      // the resumed instance saw its fire dates lag, and said so
+      expect(frozen.logs()).toMatch(/cron task "wallClock": Strapi's fire date lags the clock by \d+ ms/);
+    } finally {
+      if (frozen.isRunning()) process.kill(frozen.pid, 'SIGCONT');
+      await Promise.all(apps.map((a) => (a.isRunning() ? a.stop() : undefined)));
+    }
+  }, 120_000);
 });

@@ -9,6 +9,7 @@ import { CronGuard, createRedisRegistry, type CronServiceLike, type RedisRegistr
 import { createSuiteLog } from '../../src/core/logger.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, waitFor, type CapturedLogger } from '../helpers/logger.js';
+import { startProxy, type ProxyHandle } from '../helpers/proxy.js';
 import { ROOT_DIR, ensurePlaygroundInstalled } from '../e2e/app.js';
 
 const redis = inject('redis');
@@ -37,11 +38,16 @@ const instances: Instance[] = [];
 
 /** One "instance": its own registry (connection `main`) and guard. */
 function instance(connection: string | object, lockTTL = 1000, redlockConfig?: Record<string, number>): Instance {
-  const logger = captureLogger();
-  const registry = createRedisRegistry(
+  return instanceOf(
     { settings: { lockTTL, ...(redlockConfig ? { redlockConfig } : {}) }, connections: { main: { connection: connection as never, requestTimeout: 300 } } },
-    { logger },
+    lockTTL,
   );
+}
+
+/** One "instance" from a whole plugin config. */
+function instanceOf(config: Parameters<typeof createRedisRegistry>[0], lockTTL = 1000): Instance {
+  const logger = captureLogger();
+  const registry = createRedisRegistry(config, { logger });
   const guard = new CronGuard({ locks: registry.locks, log: createSuiteLog(logger, 'cron'), lockTTL });
   const inst = { registry, guard, logger };
   instances.push(inst);
@@ -250,4 +256,154 @@ describe('on Cluster and Sentinel lock connections', () => {
     expect(runs.size).toBe(10);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
   });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('fire dates that lag the clock (issue #13 item 1)', () => {
+  it("an instance whose cron starts 12 s after its task was added does not replay old ticks: every wall-clock second runs once", async () => {
+    // Strapi chains fire dates from the one computed at add(): started 12 s late, this instance's
+    // fire dates lag real time by 12 s for good, longer than a tick claim is held (10 s minimum).
+    const name = `lagging-${randomPrefix('l')}`;
+    const ran: Array<{ wall: number; tick: number; who: 'onTime' | 'late' }> = [];
+    const [onTime, late] = [instance(redis.standalone.url), instance(redis.standalone.url)];
+    await Promise.all([onTime, late].map((i) => i.registry.waitUntilReady()));
+    const spec = (who: 'onTime' | 'late') => ({
+      [name]: {
+        options: '* * * * * *',
+        async task(_c: unknown, _fireDate: Date, g: { tick: Date }) {
+          ran.push({ wall: Math.floor(Date.now() / 1000), tick: g.tick.getTime() / 1000, who });
+        },
+      },
+    });
+    const onTimeCron = withCron(onTime);
+    const lateCron = withCron(late);
+    onTimeCron.add(spec('onTime'));
+    lateCron.add(spec('late'));
+    onTimeCron.start();
+    await sleep(12_000); // the lag under test: it has to outlast the 10 s hold of a tick claim
+    const startedAt = Date.now();
+    lateCron.start();
+    await waitFor(() => Date.now() > startedAt + 11_200, 15_000, '10 s after the late start');
+    onTimeCron.destroy();
+    lateCron.destroy();
+    // no tick ran twice (the lagging instance replaying ticks the other had run 12 s before)
+    const perTick = new Map<number, string[]>();
+    for (const r of ran) perTick.set(r.tick, [...(perTick.get(r.tick) ?? []), `${r.who}@${r.wall}`]);
+    expect([...perTick].filter(([, runs]) => runs.length > 1), 'ticks run twice').toEqual([]);
+    // each wall-clock second of the 10 after the late start ran the task once
+    const first = Math.floor(startedAt / 1000) + 1;
+    const seconds = Array.from({ length: 10 }, (_, k) => first + k);
+    const perSecond = seconds.map((sec) => ran.filter((r) => r.wall === sec).map((r) => `${r.who}:${r.tick}`));
+    expect(perSecond.map((runs) => runs.length), JSON.stringify(perSecond)).toEqual(seconds.map(() => 1));
+    // a run's tick is the second it ran in
+    for (const r of ran) expect(r.tick, JSON.stringify(r)).toBe(r.wall);
+    const stats = late.guard.stats;
+    expect(stats.maxLagMs).toBeGreaterThanOrEqual(10_000);
+    expect(stats.lagMs).toBeGreaterThanOrEqual(10_000);
+    expect(stats.correctedTicks).toBeGreaterThanOrEqual(9);
+    expect(onTime.guard.stats.correctedTicks).toBe(0);
+    expect(onTime.guard.stats.maxLagMs).toBeLessThan(1000);
+    expect(late.logger.of('warn').join('\n')).toMatch(new RegExp(`cron task "${name}": Strapi's fire date lags the clock by \\d+ ms`));
+  }, 40_000);
+});
+
+describe('a tick croner fires late (a blocked event loop, shorter than half the claim hold)', () => {
+  it('keeps the fire date: no tick is lost, the lag is counted', async () => {
+    const name = `blocked-${randomPrefix('b')}`;
+    const ticks: number[] = [];
+    const one = instance(redis.standalone.url);
+    await one.registry.waitUntilReady();
+    const cron = withCron(one);
+    cron.add({ [name]: { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => void ticks.push(g.tick.getTime()) } });
+    cron.start();
+    await waitFor(() => ticks.length >= 2, 5000, 'two runs');
+    // block this process for 2.5 s: croner fires the missed tick once, late, then runs on
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      // busy: the event loop is blocked, as under a long synchronous job
+    }
+    const after = ticks.length;
+    await waitFor(() => ticks.length >= after + 3, 8000, 'three more runs');
+    cron.destroy();
+    for (let k = 1; k < ticks.length; k++) expect(ticks[k]! - ticks[k - 1]!, JSON.stringify(ticks)).toBe(1000);
+    expect(one.guard.stats.maxLagMs).toBeGreaterThanOrEqual(1000);
+    expect(one.guard.stats.correctedTicks).toBe(0);
+  });
+});
+
+describe("Strapi's invoke()", () => {
+  it('runs the task now, keyed by the current time, even between two ticks of its schedule', async () => {
+    const name = `invoked-${randomPrefix('i')}`;
+    const ticks: number[] = [];
+    const one = instance(redis.standalone.url);
+    await one.registry.waitUntilReady();
+    const cron = withCron(one);
+    // once a year: the last scheduled tick is months ago, and is not what invoke() means
+    cron.add({ [name]: { options: '0 0 0 1 1 *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => void ticks.push(g.tick.getTime()) } });
+    const handle = cron.jobs!.at(-1)!.job as unknown as { invoke(): Promise<unknown> };
+    const before = Date.now();
+    await handle.invoke();
+    await sleep(1100);
+    await handle.invoke();
+    expect(ticks).toHaveLength(2);
+    expect(ticks[0]).toBeGreaterThanOrEqual(Math.round(before / 1000) * 1000);
+    expect(ticks[1]! - ticks[0]!).toBeGreaterThanOrEqual(1000);
+    expect(one.guard.stats.correctedTicks).toBe(0);
+  });
+});
+
+describe('tick claims over three lock connections (issue #13 item 2)', () => {
+  let servers: ServerHandle[] = [];
+  const proxies: ProxyHandle[] = [];
+  beforeAll(async () => {
+    servers = await Promise.all([startStandalone(), startStandalone(), startStandalone()]);
+  });
+  afterAll(async () => {
+    await Promise.all(proxies.splice(0).map((p) => p.close()));
+    await Promise.all(servers.map((s) => s.stop()));
+  });
+
+  it('three instances that each reach "their" member first (every claim starts 1-1-1) still run every tick once', async () => {
+    const name = `split-${randomPrefix('v')}`;
+    const runs = new Map<number, number>();
+    const members = ['a', 'b', 'c'];
+    // instance i reaches server i directly and the other two through 25 ms of added latency, so
+    // each instance's claim lands first on its own member: without retries no claim gets a majority
+    const trio = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const connections: Record<string, { connection: string; requestTimeout: number }> = {};
+        for (const [j, m] of members.entries()) {
+          let url = servers[j]!.url;
+          if (i !== j) {
+            const proxy = await startProxy({ target: { port: servers[j]!.port }, latencyMs: 25 });
+            proxies.push(proxy);
+            url = proxy.url;
+          }
+          connections[m] = { connection: url, requestTimeout: 300 };
+        }
+        return instanceOf({ settings: { lockTTL: 1000, redlockConnections: members, debug: true }, connections });
+      }),
+    );
+    await Promise.all(trio.map((i) => i.registry.waitUntilReady()));
+    for (const i of trio) {
+      const cron = withCron(i);
+      cron.add({ [name]: { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => countRun(runs, g.tick) } });
+      cron.start();
+    }
+    await waitFor(() => runs.size >= 6, 20_000, '6 ticks run').catch(() => undefined);
+    for (const i of trio) i.cron?.destroy();
+    expect(runs.size, 'ticks run within 20 s').toBeGreaterThanOrEqual(6);
+    await sleep(600); // let in-flight ticks settle
+    const ticks = [...runs.keys()].sort((a, b) => a - b);
+    expect([...runs.values()].every((n) => n === 1), JSON.stringify([...runs])).toBe(true);
+    // no tick lost between the first and the last that ran
+    for (let k = 1; k < ticks.length; k++) expect(ticks[k]! - ticks[k - 1]!).toBe(1000);
+    // the claims did split, and were retried
+    const logs = trio.map((i) => i.logger.all()).join('\n');
+    expect(logs).toMatch(/votes split/);
+    // and no tick was given up on (the warnings and the split retries are the message if one was)
+    const skipped = trio.reduce((n, i) => n + i.guard.stats.skippedSplit + i.guard.stats.skippedUnavailable, 0);
+    expect(skipped, trio.map((i) => i.logger.of('warn').concat(i.logger.of('info')).join('\n')).join('\n')).toBe(0);
+  }, 40_000);
 });

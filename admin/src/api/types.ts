@@ -142,7 +142,10 @@ export interface StatsView {
   instance: string;
   cache: Record<'hits' | 'misses' | 'bypasses' | 'stores' | 'discarded' | 'coalesced' | 'purges' | 'purgedKeys' | 'errors', number> | null;
   rateLimit: Record<'passed' | 'limited' | 'delayed' | 'storeErrors' | 'failedOpen' | 'failedClosed' | 'limitedInMemory', number>;
-  cron: Record<'runs' | 'failures' | 'claimedElsewhere' | 'skippedOverlap' | 'skippedUnavailable', number> | null;
+  cron: Record<
+    'runs' | 'failures' | 'claimedElsewhere' | 'skippedOverlap' | 'skippedUnavailable' | 'skippedSplit' | 'lagMs' | 'maxLagMs' | 'correctedTicks',
+    number
+  > | null;
   sessions: Record<'loaded' | 'missing' | 'saved' | 'destroyed' | 'corrupt' | 'failures', number>;
   locks: Record<'acquired' | 'busy' | 'timedOut' | 'unavailable' | 'lost', number> | null;
 }
