@@ -201,8 +201,9 @@ describe.each([
     const unconfirmed = await refused(deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern }, { protected: families }));
     expect(unconfirmed.status).toBe(409);
     expect(unconfirmed.message).toContain(`confirmProtected: "${LOCK_KEY_PREFIX}"`);
-    expect((await refused(deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: 'lock:' }, { protected: families }))).status).toBe(409);
-    expect(await c.exists(own.lock, own.fence, own.tick)).toBe(3);
+    expect((await refused(deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: 'cron:last:' }, { protected: families }))).status).toBe(409);
+    // one EXISTS per key: lock keys live in a slot per resource on a Cluster
+    expect((await Promise.all([own.lock, own.fence, own.tick].map((k) => c.exists(k)))).reduce((a, b) => a + b, 0)).toBe(3);
 
     // Named and confirmed: that family only.
     expect(await deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: LOCK_KEY_PREFIX }, { protected: families })).toMatchObject({ deleted: 3, complete: true });

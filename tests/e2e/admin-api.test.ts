@@ -305,7 +305,7 @@ describe('data', () => {
 
 describe('the suite\'s own keys and session values (issue 13 item 13)', () => {
   it('delete by pattern refuses a pattern that could reach locks, cron history, cache generations or sessions (409 naming them); deletes them when named and confirmed', async () => {
-    const own = [`lock:{locks}:${p}res`, `lock:{locks}:fence:${p}res`, `lock:{locks}:cron:${p}t:tick:1`, `cron:last:${p}t`, `${p}cache:g:x`, `sess:${p}a`, `${p}sess:b`];
+    const own = [`lock:${p}res`, `lock:fence:{lock:${p}res}`, `lock:cron:${p}t:tick:1`, `cron:last:${p}t`, `${p}cache:g:x`, `sess:${p}a`, `${p}sess:b`];
     const app = [`${p}app:1`, `${p}app:2`];
     await Promise.all([...own, ...app].map((k) => scratchClient.set(k, '1')));
     const path = '/redis/connections/scratch/keys/delete';
@@ -321,14 +321,14 @@ describe('the suite\'s own keys and session values (issue 13 item 13)', () => {
     );
     // The session middleware's prefix and the cache middleware's generations come from the app's config.
     const prefixes = star.body.error.details.protected.map((f: { prefix: string }) => f.prefix);
-    expect(prefixes).toEqual(expect.arrayContaining(['lock:{locks}:', 'cron:last:', `${p}cache:g:`, `${p}sess:`, 'sess:']));
+    expect(prefixes).toEqual(expect.arrayContaining(['lock:', 'cron:last:', `${p}cache:g:`, `${p}sess:`, 'sess:']));
     expect((await scanAll(scratchClient, '*')).length).toBe(own.length + app.length);
 
     expect(await ok('POST', path, tokens.superAdmin, { pattern: `${p}app:*`, confirm: `${p}app:*` })).toMatchObject({ deleted: 2, complete: true });
-    const named = await call('POST', path, tokens.superAdmin, { pattern: 'lock:{locks}:*', confirm: 'lock:{locks}:*' });
+    const named = await call('POST', path, tokens.superAdmin, { pattern: 'lock:*', confirm: 'lock:*' });
     expect(named.status).toBe(409);
-    expect(named.body.error.details.protected).toEqual([{ family: 'locks', prefix: 'lock:{locks}:', named: true }]);
-    expect(await ok('POST', path, tokens.superAdmin, { pattern: 'lock:{locks}:*', confirm: 'lock:{locks}:*', confirmProtected: 'lock:{locks}:' })).toMatchObject({ deleted: 3, complete: true });
+    expect(named.body.error.details.protected).toEqual([{ family: 'locks', prefix: 'lock:', named: true }]);
+    expect(await ok('POST', path, tokens.superAdmin, { pattern: 'lock:*', confirm: 'lock:*', confirmProtected: 'lock:' })).toMatchObject({ deleted: 3, complete: true });
     expect((await scanAll(scratchClient, '*')).sort()).toEqual(own.slice(3).sort());
     await Promise.all(own.map((k) => scratchClient.unlink(k)));
   });
