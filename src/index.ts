@@ -43,6 +43,8 @@ export {
 export type { ConfigIssue } from './core/errors.js';
 export { LockService, LockBusyError, LockLostError, LockTimeoutError, LockUnavailableError, LOCK_KEY_PREFIX } from './core/locks.js';
 export type { HeldLock, LockContext, LockOptions, LockStats } from './core/locks.js';
+export { BootLockTimeoutError, BootLockUnavailableError } from './strapi/boot-lock.js';
+export type { BootLockOnError } from './strapi/boot-lock.js';
 export { CronGuard } from './core/cron-guard.js';
 export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';

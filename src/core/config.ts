@@ -81,6 +81,21 @@ export interface RedisSettingsInput {
   redlockConnections?: string[];
   /** Bound, in ms, on every lock acquire, retries included. @default 5000 */
   lockAcquireTimeout?: number;
+  /**
+   * Hold a distributed lock around Strapi's schema sync at boot (migrations, schema diff, the
+   * content-types schema write), so that one instance migrates while the others wait.
+   * On whenever there is a lock connection (`redlockConnections`). @default true
+   */
+  bootLock?: boolean;
+  /** Bound, in ms, on how long boot waits for the boot lock held by another instance; then boot stops. @default 300000 */
+  bootLockTimeout?: number;
+  /** The boot lock's TTL in ms: extended while this instance syncs, expires this long after a holder died. @default 10000 */
+  bootLockTTL?: number;
+  /**
+   * When the boot lock cannot be taken because Redis is unavailable: `'proceed'` syncs without it
+   * (with a warning), `'fail'` retries until `bootLockTimeout`, then stops boot. @default 'proceed'
+   */
+  bootLockOnError?: 'proceed' | 'fail';
 }
 
 export interface RedisPluginConfigInput {
@@ -99,6 +114,10 @@ export interface ResolvedSettings {
   /** Resolved: never empty once connections exist. */
   readonly redlockConnections: readonly string[];
   readonly lockAcquireTimeout: number;
+  readonly bootLock: boolean;
+  readonly bootLockTimeout: number;
+  readonly bootLockTTL: number;
+  readonly bootLockOnError: 'proceed' | 'fail';
 }
 
 export interface ResolvedConnectionConfig {
@@ -130,6 +149,10 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   readyTimeout: 5000,
   redlockConnections: Object.freeze([]) as readonly string[],
   lockAcquireTimeout: 5000,
+  bootLock: true,
+  bootLockTimeout: 300_000,
+  bootLockTTL: 10_000,
+  bootLockOnError: 'proceed',
 });
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
@@ -174,6 +197,10 @@ const SETTINGS_SPEC: Record<keyof RedisSettingsInput, Check> = {
       ? null
       : "a non-empty array of connection names, like ['default'] or ['lockA', 'lockB', 'lockC']",
   lockAcquireTimeout: intMs(1),
+  bootLock: boolean,
+  bootLockTimeout: intMs(1),
+  bootLockTTL: intMs(1000),
+  bootLockOnError: (v) => (v === 'proceed' || v === 'fail' ? null : '"proceed" or "fail"'),
 };
 
 const ENTRY_SPEC: Record<keyof ConnectionEntryInput, Check | null> = {

@@ -17,11 +17,13 @@ import { createCacheService, registerCacheInvalidation } from '../middlewares/ca
 import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
+import { setupBootLock, type BootLock } from './boot-lock.js';
 import { createConnectionsService, createCronService, createLocksService, type ConnectionsService, type CronService, type LocksService } from './services.js';
 import type { StrapiLike } from './types.js';
 
 const registries = new WeakMap<object, RedisRegistry>();
 const guards = new WeakMap<object, CronGuard>();
+const bootLocks = new WeakMap<object, BootLock>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -44,6 +46,14 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
     connections: registry.connections as Record<string, RedisConnection>,
   };
   await registry.waitUntilReady();
+  // Held around Strapi's schema sync in its bootstrap (which runs after every register()).
+  const bootLock = setupBootLock(strapi, {
+    settings: config.settings,
+    locks: () => registry.locks,
+    connection: (name) => registry.get(name, 'settings.redlockConnections'),
+    log: createSuiteLog(strapi.log, 'boot-lock', config.settings.debug),
+  });
+  if (bootLock) bootLocks.set(strapi, bootLock);
   // Purges plugin::redis.cache entries after document-service writes (a no-op without cache rules).
   registerCacheInvalidation(strapi);
 
@@ -71,6 +81,7 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
 }
 
 async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
+  bootLocks.get(strapi)?.release('at shutdown');
   // Strapi destroys plugins before it stops cron: stop taking ticks and let guarded runs finish
   // (bounded) while their locks can still be extended, then close the connections.
   await guards.get(strapi)?.close();
@@ -86,6 +97,8 @@ const plugin = {
   },
   register,
   async bootstrap({ strapi }: { strapi: StrapiLike }) {
+    // Normally released once Strapi stored the content-types schema; at the latest here.
+    bootLocks.get(strapi)?.release("at the plugin's bootstrap");
     await registerPermissions(strapi);
   },
   destroy,
