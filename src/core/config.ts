@@ -96,6 +96,15 @@ export interface RedisSettingsInput {
    * (with a warning), `'fail'` retries until `bootLockTimeout`, then stops boot. @default 'proceed'
    */
   bootLockOnError?: 'proceed' | 'fail';
+  /**
+   * Keep every instance's webhook runner in step: changes made through one instance's admin are
+   * announced on a Redis channel and applied by the others. @default true
+   */
+  webhookSync?: boolean;
+  /** The connection that carries the webhook announcements. @default the first enabled connection */
+  webhookSyncConnection?: string;
+  /** The pub/sub channel of the webhook announcements. @default 'strapi-redis-suite:webhooks' */
+  webhookSyncChannel?: string;
 }
 
 export interface RedisPluginConfigInput {
@@ -118,6 +127,10 @@ export interface ResolvedSettings {
   readonly bootLockTimeout: number;
   readonly bootLockTTL: number;
   readonly bootLockOnError: 'proceed' | 'fail';
+  readonly webhookSync: boolean;
+  /** Resolved: the first enabled connection by default; null when none is enabled. */
+  readonly webhookSyncConnection: string | null;
+  readonly webhookSyncChannel: string;
 }
 
 export interface ResolvedConnectionConfig {
@@ -153,6 +166,9 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   bootLockTimeout: 300_000,
   bootLockTTL: 10_000,
   bootLockOnError: 'proceed',
+  webhookSync: true,
+  webhookSyncConnection: null,
+  webhookSyncChannel: 'strapi-redis-suite:webhooks',
 });
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 1000;
@@ -201,6 +217,9 @@ const SETTINGS_SPEC: Record<keyof RedisSettingsInput, Check> = {
   bootLockTimeout: intMs(1),
   bootLockTTL: intMs(1000),
   bootLockOnError: (v) => (v === 'proceed' || v === 'fail' ? null : '"proceed" or "fail"'),
+  webhookSync: boolean,
+  webhookSyncConnection: nonEmptyString,
+  webhookSyncChannel: nonEmptyString,
 };
 
 const ENTRY_SPEC: Record<keyof ConnectionEntryInput, Check | null> = {
@@ -546,6 +565,7 @@ export function collectConfigIssues(input: unknown): ConfigIssue[] {
     }
   }
   checkLockQuorum(c, input);
+  checkNamedConnection(c, input, 'webhookSyncConnection');
   return c.issues;
 }
 
@@ -596,6 +616,18 @@ function checkLockQuorum(c: Collector, input: Record<string, unknown>): void {
   });
 }
 
+/** A setting that names one connection must name a configured, enabled one. */
+function checkNamedConnection(c: Collector, input: Record<string, unknown>, key: keyof RedisSettingsInput): void {
+  const settings = isPlainObject(input.settings) ? input.settings : {};
+  const name = settings[key];
+  if (typeof name !== 'string' || name === '') return;
+  const conns = isPlainObject(input.connections) && Object.keys(input.connections).length ? input.connections : { default: { connection: DEFAULT_REDIS_URL } };
+  const entry = (conns as Record<string, unknown>)[name];
+  const path = `${PLUGIN_ID}.settings.${key}`;
+  if (!isPlainObject(entry)) c.add(path, name, `the name of a configured connection: ${Object.keys(conns).map((n) => `"${n}"`).join(', ')}`);
+  else if (entry.enabled === false) c.add(path, name, `an enabled connection ("${name}" has enabled: false)`);
+}
+
 /** Throw one `RedisConfigError` listing every problem, or return nothing when the config is valid. */
 export function validateConfig(input: unknown): void {
   const issues = collectConfigIssues(input);
@@ -641,6 +673,10 @@ export function resolveConfig(input: RedisPluginConfigInput | unknown): Resolved
   if (settings.redlockConnections.length === 0) {
     const first = Object.values(connections).find((c) => c.enabled);
     (settings as { redlockConnections: readonly string[] }).redlockConnections = first ? [first.name] : [];
+  }
+  if (settings.webhookSyncConnection === null) {
+    const first = Object.values(connections).find((c) => c.enabled);
+    (settings as { webhookSyncConnection: string | null }).webhookSyncConnection = first ? first.name : null;
   }
   return freezePlain({ settings, connections });
 }

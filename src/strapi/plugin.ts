@@ -18,12 +18,14 @@ import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
 import { setupBootLock, type BootLock } from './boot-lock.js';
+import { WebhookSync } from './webhooks.js';
 import { createConnectionsService, createCronService, createLocksService, type ConnectionsService, type CronService, type LocksService } from './services.js';
 import type { StrapiLike } from './types.js';
 
 const registries = new WeakMap<object, RedisRegistry>();
 const guards = new WeakMap<object, CronGuard>();
 const bootLocks = new WeakMap<object, BootLock>();
+const webhookSyncs = new WeakMap<object, WebhookSync>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -54,6 +56,17 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
     log: createSuiteLog(strapi.log, 'boot-lock', config.settings.debug),
   });
   if (bootLock) bootLocks.set(strapi, bootLock);
+  // Webhook changes made through one instance reach every instance's runner.
+  const { webhookSync, webhookSyncConnection, webhookSyncChannel } = config.settings;
+  if (webhookSync && webhookSyncConnection !== null) {
+    const sync = new WebhookSync({
+      connection: registry.get(webhookSyncConnection, 'settings.webhookSyncConnection'),
+      channel: webhookSyncChannel,
+      log: createSuiteLog(strapi.log, 'webhooks', config.settings.debug),
+    });
+    const host = strapi as unknown as { get?(name: string): unknown };
+    if (typeof host.get === 'function' && sync.install((name) => host.get!(name))) webhookSyncs.set(strapi, sync);
+  }
   // Purges plugin::redis.cache entries after document-service writes (a no-op without cache rules).
   registerCacheInvalidation(strapi);
 
@@ -85,6 +98,7 @@ async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
   // Strapi destroys plugins before it stops cron: stop taking ticks and let guarded runs finish
   // (bounded) while their locks can still be extended, then close the connections.
   await guards.get(strapi)?.close();
+  await webhookSyncs.get(strapi)?.close();
   const registry = registries.get(strapi);
   if (!registry) return;
   await registry.close();
@@ -99,6 +113,7 @@ const plugin = {
   async bootstrap({ strapi }: { strapi: StrapiLike }) {
     // Normally released once Strapi stored the content-types schema; at the latest here.
     bootLocks.get(strapi)?.release("at the plugin's bootstrap");
+    webhookSyncs.get(strapi)?.start();
     await registerPermissions(strapi);
   },
   destroy,

@@ -44,3 +44,22 @@ describe('bootLockResource()', () => {
     expect(bootLockResource({ client: 'postgres', connection: 'postgres://u:hunter2@db/cms' })).not.toContain('hunter2');
   });
 });
+
+describe('webhook sync settings', () => {
+  it('default: on, on the first enabled connection, channel strapi-redis-suite:webhooks', () => {
+    const { settings } = resolveConfig({ connections: { off: { connection: 'redis://127.0.0.1:1', enabled: false }, main: { connection: 'redis://127.0.0.1:6379' } } });
+    expect([settings.webhookSync, settings.webhookSyncConnection, settings.webhookSyncChannel]).toEqual([true, 'main', 'strapi-redis-suite:webhooks']);
+    expect(resolveConfig({ connections: { off: { connection: 'redis://127.0.0.1:1', enabled: false } } }).settings.webhookSyncConnection).toBeNull();
+  });
+
+  it('webhookSyncConnection must name a configured, enabled connection', () => {
+    const connections = { main: { connection: 'redis://127.0.0.1:6379' }, off: { connection: 'redis://127.0.0.1:1', enabled: false } };
+    expect(collectConfigIssues({ settings: { webhookSyncConnection: 'nope' }, connections })).toEqual([
+      { path: 'redis.settings.webhookSyncConnection', got: '"nope" (string)', expected: 'the name of a configured connection: "main", "off"' },
+    ]);
+    expect(collectConfigIssues({ settings: { webhookSyncConnection: 'off' }, connections })).toEqual([
+      { path: 'redis.settings.webhookSyncConnection', got: '"off" (string)', expected: 'an enabled connection ("off" has enabled: false)' },
+    ]);
+    expect(collectConfigIssues({ settings: { webhookSyncChannel: '' } })[0]?.path).toBe('redis.settings.webhookSyncChannel');
+  });
+});
