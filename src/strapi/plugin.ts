@@ -26,6 +26,8 @@ const registries = new WeakMap<object, RedisRegistry>();
 const guards = new WeakMap<object, CronGuard>();
 const bootLocks = new WeakMap<object, BootLock>();
 const webhookSyncs = new WeakMap<object, WebhookSync>();
+/** Clients made for other code through the services (Socket.IO adapters): closed on destroy. */
+const owned = new WeakMap<object, Set<{ close(): Promise<void> }>>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -99,6 +101,7 @@ async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
   // (bounded) while their locks can still be extended, then close the connections.
   await guards.get(strapi)?.close();
   await webhookSyncs.get(strapi)?.close();
+  await Promise.allSettled([...(owned.get(strapi) ?? [])].map((c) => c.close()));
   const registry = registries.get(strapi);
   if (!registry) return;
   await registry.close();
@@ -124,7 +127,15 @@ const plugin = {
       createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log }),
   },
   services: {
-    connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
+    connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService =>
+      createConnectionsService(
+        () => registryOf(strapi),
+        (closable) => {
+          let set = owned.get(strapi);
+          if (!set) owned.set(strapi, (set = new Set()));
+          set.add(closable);
+        },
+      ),
     locks: ({ strapi }: { strapi: StrapiLike }): LocksService => createLocksService(() => registryOf(strapi).locks),
     cron: ({ strapi }: { strapi: StrapiLike }): CronService => createCronService(() => guards.get(strapi)),
     cache: ({ strapi }: { strapi: StrapiLike }) => createCacheService(strapi),

@@ -19,6 +19,7 @@ import type { Cluster } from 'ioredis';
 import type { RedisClient } from '../core/client.js';
 import type { RedisConnection } from '../core/connection.js';
 import type { SuiteLog } from '../core/logger.js';
+import { duplicateClient, type OwnedClient } from '../core/owned-client.js';
 import { redactText } from '../core/redact.js';
 import { withTimeout } from '../core/time.js';
 
@@ -82,10 +83,8 @@ export class WebhookSync {
   #runner: WebhookRunnerLike | undefined;
   /** Ids this instance has seen in the database (so a reload removes only those, never a webhook added by code). */
   readonly #known = new Set<string>();
-  #sub: RedisClient | undefined;
+  #sub: OwnedClient | undefined;
   #queue: Promise<void> = Promise.resolve();
-  #readyOnce = false;
-  #down = false;
   #pendingNotify = false;
   #closed = false;
 
@@ -164,31 +163,24 @@ export class WebhookSync {
   start(): void {
     if (!this.#store || this.#sub || this.#closed) return;
     const { connection, channel, log } = this.#o;
-    const sub = connection.client.duplicate() as RedisClient;
-    this.#sub = sub;
-    sub.on('error', (err: Error) => {
-      if (this.#closed) return;
-      if (!this.#down) {
-        this.#down = true;
-        log.warn(`webhook sync: the subscriber on connection "${connection.name}" is down (${redactText(err.message)}); webhook changes on other instances are applied here once it is back.`);
-      } else log.debug(`webhook sync subscriber: ${redactText(err.message)}`);
+    const owned = duplicateClient(connection.client, {
+      purpose: 'the webhook sync subscriber',
+      connection: connection.name,
+      log,
+      // Back after an outage: read the list again once the subscription is in place (a PING
+      // queued behind the re-SUBSCRIBE answers after it).
+      onReconnect: () => {
+        void this.#settled(sub).then(() => {
+          this.#enqueue(() => this.#reload('the subscriber reconnected'));
+          if (this.#pendingNotify) void this.#publish('reload');
+        });
+      },
     });
+    this.#sub = owned;
+    const sub = owned.client;
     sub.on('message', (ch: string, raw: string) => {
       if (ch === channel) this.#onMessage(raw);
     });
-    const onReady = () => {
-      if (this.#closed) return;
-      const again = this.#readyOnce;
-      this.#readyOnce = true;
-      if (this.#down) log.info(`webhook sync: the subscriber on connection "${connection.name}" is back; reloading the webhooks from the database.`);
-      this.#down = false;
-      // Read after the (re)subscription is in place: a PING queued behind SUBSCRIBE answers after it.
-      void this.#settled(sub).then(() => {
-        if (again) this.#enqueue(() => this.#reload('the subscriber reconnected'));
-        if (this.#pendingNotify) void this.#publish('reload');
-      });
-    };
-    sub.on('ready', onReady);
     if (connection.isCluster) {
       // A Cluster's subscriber is one node connection of its own; it reconnects on its own.
       let first = true;
@@ -213,14 +205,7 @@ export class WebhookSync {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    const sub = this.#sub;
-    if (!sub) return;
-    try {
-      if (sub.status === 'ready') await withTimeout(sub.quit(), 2000, () => new Error('QUIT timed out'));
-    } catch {
-      // disconnect below
-    }
-    if (sub.status !== 'end') sub.disconnect();
+    await this.#sub?.close();
     await withTimeout(this.#queue, 2000, () => new Error('webhook reload still running')).catch(() => undefined);
   }
 
