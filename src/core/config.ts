@@ -82,8 +82,8 @@ export interface RedisSettingsInput {
   /** Bound, in ms, on every lock acquire, retries included. @default 5000 */
   lockAcquireTimeout?: number;
   /**
-   * Hold a distributed lock around Strapi's schema sync at boot (migrations, schema diff, the
-   * content-types schema write), so that one instance migrates while the others wait.
+   * Hold a distributed lock around Strapi's bootstrap (migrations, the schema sync, the plugins'
+   * and the app's seeding), so that one instance migrates while the others wait.
    * On whenever there is a lock connection (`redlockConnections`). @default true
    */
   bootLock?: boolean;

@@ -1,8 +1,9 @@
 /**
  * Extra clients a feature needs of its own (pub/sub: a subscribed connection can send nothing
  * else): duplicates of a named connection's client, owned by the feature and closed by it. Each
- * has an `error` listener (no "Unhandled error event") and logs its outage once, and its recovery
- * once, like the connection it comes from.
+ * has an `error` listener (no "Unhandled error event"). Their outages are the connection's own
+ * (same server), which the connection logs once as a warning: a duplicate logs its own at debug
+ * level only, and the feature says what it does about it (the webhook sync logs its reload).
  */
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import type { Cluster, Redis } from 'ioredis';
@@ -42,14 +43,14 @@ export function duplicateClient(source: RedisClient, options: DuplicateOptions):
     if (closing) return;
     if (!down) {
       down = true;
-      log.warn(`${purpose} on connection "${connection}" is down: ${redactText(err.message)}. ioredis keeps reconnecting.`);
+      log.debug(`${purpose} on connection "${connection}" lost its link (${redactText(err.message)}); ioredis keeps reconnecting`);
     } else log.debug(`${purpose} on connection "${connection}": ${redactText(err.message)}`);
   });
   client.on('ready', () => {
     if (closing) return;
     const again = readyOnce;
     readyOnce = true;
-    if (down) log.info(`${purpose} on connection "${connection}" is ready again.`);
+    if (down) log.debug(`${purpose} on connection "${connection}" has its link again`);
     down = false;
     if (again) options.onReconnect?.();
   });

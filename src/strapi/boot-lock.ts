@@ -6,12 +6,14 @@
  * Strapi 5.54's `bootstrap()` (after every plugin's `register()`) does, in order:
  *   `db.init()` → read the stored content-types schema (`oldContentTypes`) → `beforeSync` hooks →
  *   `db.schema.sync()` (internal and user migrations, then the schema diff) → repairs →
- *   `afterSync` hooks → `store.set(strapi content_types schema)` → middlewares, routes, plugins'
- *   bootstrap.
- * The lock is taken when `db.init()` has resolved and released once the content-types schema is
- * stored: the hooks that compare old and new content types (data migrations of i18n, draft &
- * publish, ...) are inside it too, and an instance that waited reads the schema the holder stored
- * and finds nothing to do. As a fallback the plugin's own `bootstrap()` releases it.
+ *   `afterSync` hooks → `store.set(strapi content_types schema)` → middlewares, routes → every
+ *   plugin's `bootstrap()` → providers' bootstrap → the app's `bootstrap()`.
+ * The lock is held for the whole of it: taken before it starts, released when it settles. Not
+ * only the sync collides: the bootstraps after it seed data with check-then-insert (the admin's
+ * roles and permissions, users-permissions' roles, an app's own seeding), and three instances
+ * bootstrapping at once on an empty database failed a boot in this project's test (a foreign key
+ * violation in `admin_permissions_role_lnk`) with a lock around the sync phase alone. An instance
+ * that waited finds the schema stored and the data seeded, and does nothing twice.
  *
  * Cost on a single instance: one lock attempt (`wait: false`, no fencing token) on the boot path;
  * the holder record and the release are sent without being awaited.
@@ -195,7 +197,7 @@ export class BootLock {
   }
 
   /** Release (not awaited: the boot goes on at once; an unreleased lock expires after its TTL). */
-  release(where = 'after the schema sync'): void {
+  release(where = "after Strapi's bootstrap"): void {
     if (this.#state !== 'held') return;
     this.#state = 'released';
     clearInterval(this.#refresh);
@@ -268,52 +270,43 @@ function databaseFromUrl(url: string): string | undefined {
   }
 }
 
-/** The parts of Strapi the boot lock wraps (5.54 internals: see the module comment). */
-interface StrapiDbSurface {
-  db?: {
-    init?: (...args: unknown[]) => Promise<unknown>;
-    schema?: { sync?: (...args: unknown[]) => Promise<unknown> };
-  };
-  store?: { set?: (params: unknown) => Promise<unknown> };
+/** The parts of Strapi the boot lock wraps (5.54: see the module comment). */
+interface StrapiBootSurface {
+  bootstrap?: (...args: unknown[]) => Promise<unknown>;
+  db?: { schema?: { sync?: (...args: unknown[]) => Promise<unknown> } };
 }
 
-const isSchemaWrite = (params: unknown): boolean => {
-  const p = params as { type?: unknown; name?: unknown; key?: unknown } | null;
-  return !!p && p.type === 'strapi' && p.name === 'content_types' && p.key === 'schema';
-};
-
 /**
- * Wrap Strapi's boot so that `lock` is held from `db.init()` to the content-types schema write.
- * Returns false (and wraps nothing) when this Strapi does not look like 5.x.
+ * Wrap Strapi's `bootstrap()` so that `lock` is held while it runs (taken first, released when it
+ * settles, whether it succeeded or threw). Returns false (and wraps nothing) when this Strapi has
+ * no `bootstrap()` method to wrap.
  */
 export function installBootLock(strapi: unknown, lock: BootLock, log: SuiteLog): boolean {
-  const s = strapi as StrapiDbSurface;
-  const db = s.db;
-  const store = s.store;
-  const init = db?.init;
-  const sync = db?.schema?.sync;
-  const set = store?.set;
-  if (!db || typeof init !== 'function' || typeof sync !== 'function' || !store || typeof set !== 'function') {
-    log.warn('boot lock: this Strapi has no db.init / db.schema.sync / store.set to wrap; schema sync runs without the lock.');
+  const s = strapi as StrapiBootSurface;
+  const bootstrap = s.bootstrap;
+  if (typeof bootstrap !== 'function') {
+    log.warn("boot lock: this Strapi has no bootstrap() to wrap; the schema sync runs without the lock.");
     return false;
   }
-  const schema = db.schema!;
-  db.init = async function initUnderBootLock(this: unknown, ...args: unknown[]) {
-    const result = await init.apply(this ?? db, args);
+  s.bootstrap = async function bootstrapUnderBootLock(this: unknown, ...args: unknown[]) {
     await lock.acquire();
-    return result;
+    try {
+      return await bootstrap.apply(this ?? strapi, args);
+    } finally {
+      lock.release("after Strapi's bootstrap");
+    }
   };
-  schema.sync = async function syncUnderBootLock(this: unknown, ...args: unknown[]) {
-    const started = Date.now();
-    const status = await sync.apply(this ?? schema, args);
-    lock.noteSync(String(status), Date.now() - started);
-    return status;
-  };
-  store.set = async function setThenRelease(this: unknown, params: unknown) {
-    const result = await set.call(this ?? store, params);
-    if (isSchemaWrite(params)) lock.release();
-    return result;
-  };
+  // Only for the log line: what the schema sync found (CHANGED / UNCHANGED) and how long it took.
+  const schema = s.db?.schema;
+  const sync = schema?.sync;
+  if (schema && typeof sync === 'function') {
+    schema.sync = async function syncNoted(this: unknown, ...args: unknown[]) {
+      const started = Date.now();
+      const status = await sync.apply(this ?? schema, args);
+      lock.noteSync(String(status), Date.now() - started);
+      return status;
+    };
+  }
   return true;
 }
 

@@ -50,7 +50,7 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
     connections: registry.connections as Record<string, RedisConnection>,
   };
   await registry.waitUntilReady();
-  // Held around Strapi's schema sync in its bootstrap (which runs after every register()).
+  // Held around Strapi's bootstrap (schema sync, migrations, seeding), which runs after every register().
   const bootLock = setupBootLock(strapi, {
     settings: config.settings,
     locks: () => registry.locks,
@@ -114,8 +114,6 @@ const plugin = {
   },
   register,
   async bootstrap({ strapi }: { strapi: StrapiLike }) {
-    // Normally released once Strapi stored the content-types schema; at the latest here.
-    bootLocks.get(strapi)?.release("at the plugin's bootstrap");
     webhookSyncs.get(strapi)?.start();
     await registerPermissions(strapi);
   },

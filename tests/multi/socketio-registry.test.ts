@@ -6,6 +6,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Cluster, Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -59,8 +60,18 @@ describe.each([
     one.io.emit('news', 'hello from one');
     await waitFor(() => c1.got.length === 1 && c2.got.length === 1, 5000, 'the broadcast on both clients');
     expect([c1.got, c2.got]).toEqual([['hello from one'], ['hello from one']]);
+    const subscribers = async (): Promise<number> => {
+      const main = one.registry.client('main') as Redis | Cluster;
+      if (mode === 'classic') return Number(((await (main as Redis).pubsub('NUMSUB', `${key}-request#/#`)) as [string, number])[1]);
+      const counts = await Promise.all((main as Cluster).nodes('master').map((n) => n.call('PUBSUB', 'SHARDNUMSUB', `${key}#/#`) as Promise<[string, number]>));
+      return counts.reduce((sum, [, n]) => sum + Number(n), 0);
+    };
+    expect(await subscribers()).toBe(2);
     await one.adapter.close();
-    expect([one.adapter.pubClient.status, one.adapter.subClient.status]).toEqual(['end', 'end']);
+    // Closed: no socket left (a Cluster with sharded subscribers may stay at 'close'), its subscription gone.
+    expect(['end', 'close']).toContain(one.adapter.pubClient.status);
+    expect(['end', 'close']).toContain(one.adapter.subClient.status);
+    await waitFor(async () => (await subscribers()) === 1, 5000, "one server's subscription to go");
     // The registry's own client is untouched.
     expect(one.registry.get('main').isReady).toBe(true);
   });
