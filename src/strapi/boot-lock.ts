@@ -38,7 +38,7 @@ export class BootLockTimeoutError extends Error {
   ) {
     super(
       `The boot lock "${resource}" was still held by ${holder ?? 'another instance'} after ${timeoutMs} ms ` +
-        `(settings.bootLockTimeout), so this instance did not run Strapi's schema sync and migrations. ` +
+        `(settings.bootLockTimeout), so this instance did not start Strapi's bootstrap (schema sync, migrations). ` +
         `A holder that dies releases it within settings.bootLockTTL; one that is alive keeps extending it while it migrates: ` +
         `raise redis.settings.bootLockTimeout for long migrations, or look at that instance.`,
     );
@@ -146,7 +146,7 @@ export class BootLock {
             holder = await this.#readHolder();
             log.info(
               `boot lock "${this.resource}" is held by ${holder ?? 'another instance'}: ${this.identity} waits for it ` +
-                `(up to ${timeout} ms, settings.bootLockTimeout) before Strapi's schema sync and migrations.`,
+                `(up to ${timeout} ms, settings.bootLockTimeout) before Strapi's bootstrap (schema sync, migrations, seeding).`,
             );
           }
           // redlock's retries pace the waiting; with retryCount 0 they do not, so pace it here.
@@ -166,7 +166,7 @@ export class BootLock {
           this.#state = 'skipped';
           this.#waitedMs = Date.now() - started;
           log.warn(
-            `boot lock "${this.resource}" could not be taken (${detail}): ${this.identity} runs Strapi's schema sync and migrations ` +
+            `boot lock "${this.resource}" could not be taken (${detail}): ${this.identity} runs Strapi's bootstrap (schema sync, migrations) ` +
               `WITHOUT it, as Strapi does without this plugin. Another instance booting now may migrate at the same time. ` +
               `Set redis.settings.bootLockOnError to 'fail' to stop boot instead.`,
           );
@@ -185,8 +185,8 @@ export class BootLock {
     held.signal.addEventListener('abort', () => {
       if (this.#state !== 'held') return;
       log.warn(
-        `boot lock "${this.resource}" was lost while ${this.identity} synced the schema (${redactText(String((held.signal.reason as Error)?.message ?? 'unknown'))}): ` +
-          `another instance may start its own sync now. Strapi's sync cannot be interrupted; it goes on.`,
+        `boot lock "${this.resource}" was lost while ${this.identity} ran Strapi's bootstrap (${redactText(String((held.signal.reason as Error)?.message ?? 'unknown'))}): ` +
+          `another instance may start its own now. Strapi's bootstrap cannot be interrupted; it goes on.`,
       );
     });
     log.info(

@@ -257,7 +257,7 @@ export class WebhookSync {
       if (webhook) this.#runner!.update(webhook);
       else this.#runner!.remove({ id });
       this.stats.applied++;
-      this.#o.log.debug(`webhook sync: webhook ${id} ${webhook ? (msg.op === 'create' ? 'added' : 'updated') : 'removed'} (announced by ${msg.from})`);
+      this.#o.log.info(`webhook sync: webhook ${id} ${webhook ? (msg.op === 'create' ? 'added' : 'updated') : 'removed'} (announced by ${msg.from})`);
     });
   }
 

@@ -262,7 +262,7 @@ describe('boot lock: bounded, and says what it did', () => {
       console.log(`[boot-lock] three bounded boots settled after ${Date.now() - started} ms`);
       if (process.env.BOOT_LOCK_PRINT_LOGS) for (const a of [proceed, fail, timeout]) console.log(`---\n${a.logs()}`);
       expect(proceed.logs()).toMatch(
-        /warn: \[redis\] boot lock "boot:schema-sync:sqlite\/[^"]+" could not be taken \(.*\): \S+ runs Strapi's schema sync and migrations WITHOUT it/,
+        /warn: \[redis\] boot lock "boot:schema-sync:sqlite\/[^"]+" could not be taken \(.*\): \S+ runs Strapi's bootstrap \(schema sync, migrations\) WITHOUT it/,
       );
       expect((await fetch(`${proceed.url}/api/articles`)).status).toBe(200);
 
