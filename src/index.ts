@@ -52,6 +52,8 @@ export {
   LOCK_COMMAND_TIMEOUT_MS,
 } from './core/locks.js';
 export type { HeldLock, LockContext, LockOptions, LockStats, LockTimeoutReason } from './core/locks.js';
+export { BootLockTimeoutError, BootLockUnavailableError } from './strapi/boot-lock.js';
+export type { BootLockOnError } from './strapi/boot-lock.js';
 export { CronGuard } from './core/cron-guard.js';
 export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';
@@ -85,6 +87,8 @@ export type {
 } from './middlewares/rate-limit/index.js';
 export { responseCache, createStrapiCache, registerCacheInvalidation, createCacheService, CacheConfigError, CACHE_DEFAULTS, WRITE_ACTIONS } from './middlewares/cache/index.js';
 export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
+export { createSocketIoAdapter, SocketIoAdapterMissingError, SOCKET_IO_ADAPTER_PACKAGE } from './socketio/index.js';
+export type { SocketIoAdapter, SocketIoAdapterMode, SocketIoAdapterOptions } from './socketio/index.js';
 export { lazyConnection } from './core/resolve.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';
 export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';

@@ -38,11 +38,21 @@ const loadUsersPermissionsRateLimit = () => {
   return { ratelimit: mod && mod.__esModule ? mod.default : mod };
 };
 
+// EMAIL_RATELIMIT_CONFIG: path to a CommonJS module exporting the email plugin's `ratelimit` object
+// (its limiter guards the admin's /admin/forgot-password). Unset: Strapi's default.
+const loadEmailPlugin = () => {
+  const file = process.env.EMAIL_RATELIMIT_CONFIG;
+  if (!file) return {};
+  const mod = require(path.resolve(file));
+  return { email: { config: { ratelimit: mod && mod.__esModule ? mod.default : mod } } };
+};
+
 module.exports = ({ env }) => ({
   redis: {
     config: loadRedisConfig(),
   },
   graphql: loadGraphqlPlugin(),
+  ...loadEmailPlugin(),
   'users-permissions': {
     config: {
       jwtSecret: env('JWT_SECRET', 'playground-jwt-secret'),

@@ -83,6 +83,30 @@ export interface RedisSettingsInput {
   redlockConnections?: string[];
   /** Bound, in ms, on every lock acquire, retries included. @default 5000 */
   lockAcquireTimeout?: number;
+  /**
+   * Hold a distributed lock around Strapi's bootstrap (migrations, the schema sync, the plugins'
+   * and the app's seeding), so that one instance migrates while the others wait.
+   * On whenever there is a lock connection (`redlockConnections`). @default true
+   */
+  bootLock?: boolean;
+  /** Bound, in ms, on how long boot waits for the boot lock held by another instance; then boot stops. @default 300000 */
+  bootLockTimeout?: number;
+  /** The boot lock's TTL in ms: extended while this instance syncs, expires this long after a holder died. @default 10000 */
+  bootLockTTL?: number;
+  /**
+   * When the boot lock cannot be taken because Redis is unavailable: `'proceed'` syncs without it
+   * (with a warning), `'fail'` retries until `bootLockTimeout`, then stops boot. @default 'proceed'
+   */
+  bootLockOnError?: 'proceed' | 'fail';
+  /**
+   * Keep every instance's webhook runner in step: changes made through one instance's admin are
+   * announced on a Redis channel and applied by the others. @default true
+   */
+  webhookSync?: boolean;
+  /** The connection that carries the webhook announcements. @default the first enabled connection */
+  webhookSyncConnection?: string;
+  /** The pub/sub channel of the webhook announcements. @default 'strapi-redis-suite:webhooks' */
+  webhookSyncChannel?: string;
 }
 
 export interface RedisPluginConfigInput {
@@ -101,6 +125,14 @@ export interface ResolvedSettings {
   /** Resolved: never empty once connections exist. */
   readonly redlockConnections: readonly string[];
   readonly lockAcquireTimeout: number;
+  readonly bootLock: boolean;
+  readonly bootLockTimeout: number;
+  readonly bootLockTTL: number;
+  readonly bootLockOnError: 'proceed' | 'fail';
+  readonly webhookSync: boolean;
+  /** Resolved: the first enabled connection by default; null when none is enabled. */
+  readonly webhookSyncConnection: string | null;
+  readonly webhookSyncChannel: string;
 }
 
 export interface ResolvedConnectionConfig {
@@ -132,6 +164,13 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   readyTimeout: 5000,
   redlockConnections: Object.freeze([]) as readonly string[],
   lockAcquireTimeout: 5000,
+  bootLock: true,
+  bootLockTimeout: 300_000,
+  bootLockTTL: 10_000,
+  bootLockOnError: 'proceed',
+  webhookSync: true,
+  webhookSyncConnection: null,
+  webhookSyncChannel: 'strapi-redis-suite:webhooks',
 });
 
 /**
@@ -182,6 +221,13 @@ const SETTINGS_SPEC: Record<keyof RedisSettingsInput, Check> = {
       ? null
       : "a non-empty array of connection names, like ['default'] or ['lockA', 'lockB', 'lockC']",
   lockAcquireTimeout: intMs(1),
+  bootLock: boolean,
+  bootLockTimeout: intMs(1),
+  bootLockTTL: intMs(1000),
+  bootLockOnError: (v) => (v === 'proceed' || v === 'fail' ? null : '"proceed" or "fail"'),
+  webhookSync: boolean,
+  webhookSyncConnection: nonEmptyString,
+  webhookSyncChannel: nonEmptyString,
 };
 
 const ENTRY_SPEC: Record<keyof ConnectionEntryInput, Check | null> = {
@@ -527,6 +573,7 @@ export function collectConfigIssues(input: unknown): ConfigIssue[] {
     }
   }
   checkLockQuorum(c, input);
+  checkNamedConnection(c, input, 'webhookSyncConnection');
   return c.issues;
 }
 
@@ -594,6 +641,18 @@ function checkLockQuorum(c: Collector, input: Record<string, unknown>): void {
   }
 }
 
+/** A setting that names one connection must name a configured, enabled one. */
+function checkNamedConnection(c: Collector, input: Record<string, unknown>, key: keyof RedisSettingsInput): void {
+  const settings = isPlainObject(input.settings) ? input.settings : {};
+  const name = settings[key];
+  if (typeof name !== 'string' || name === '') return;
+  const conns = isPlainObject(input.connections) && Object.keys(input.connections).length ? input.connections : { default: { connection: DEFAULT_REDIS_URL } };
+  const entry = (conns as Record<string, unknown>)[name];
+  const path = `${PLUGIN_ID}.settings.${key}`;
+  if (!isPlainObject(entry)) c.add(path, name, `the name of a configured connection: ${Object.keys(conns).map((n) => `"${n}"`).join(', ')}`);
+  else if (entry.enabled === false) c.add(path, name, `an enabled connection ("${name}" has enabled: false)`);
+}
+
 /** Throw one `RedisConfigError` listing every problem, or return nothing when the config is valid. */
 export function validateConfig(input: unknown): void {
   const issues = collectConfigIssues(input);
@@ -639,6 +698,10 @@ export function resolveConfig(input: RedisPluginConfigInput | unknown): Resolved
   if (settings.redlockConnections.length === 0) {
     const first = Object.values(connections).find((c) => c.enabled);
     (settings as { redlockConnections: readonly string[] }).redlockConnections = first ? [first.name] : [];
+  }
+  if (settings.webhookSyncConnection === null) {
+    const first = Object.values(connections).find((c) => c.enabled);
+    (settings as { webhookSyncConnection: string | null }).webhookSyncConnection = first ? first.name : null;
   }
   return freezePlain({ settings, connections });
 }

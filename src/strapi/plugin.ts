@@ -17,11 +17,17 @@ import { createCacheService, registerCacheInvalidation } from '../middlewares/ca
 import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
+import { setupBootLock, type BootLock } from './boot-lock.js';
+import { WebhookSync } from './webhooks.js';
 import { createConnectionsService, createCronService, createLocksService, type ConnectionsService, type CronService, type LocksService } from './services.js';
 import type { StrapiLike } from './types.js';
 
 const registries = new WeakMap<object, RedisRegistry>();
 const guards = new WeakMap<object, CronGuard>();
+const bootLocks = new WeakMap<object, BootLock>();
+const webhookSyncs = new WeakMap<object, WebhookSync>();
+/** Clients made for other code through the services (Socket.IO adapters): closed on destroy. */
+const owned = new WeakMap<object, Set<{ close(): Promise<void> }>>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -44,6 +50,25 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
     connections: registry.connections as Record<string, RedisConnection>,
   };
   await registry.waitUntilReady();
+  // Held around Strapi's bootstrap (schema sync, migrations, seeding), which runs after every register().
+  const bootLock = setupBootLock(strapi, {
+    settings: config.settings,
+    locks: () => registry.locks,
+    connection: (name) => registry.get(name, 'settings.redlockConnections'),
+    log: createSuiteLog(strapi.log, 'boot-lock', config.settings.debug),
+  });
+  if (bootLock) bootLocks.set(strapi, bootLock);
+  // Webhook changes made through one instance reach every instance's runner.
+  const { webhookSync, webhookSyncConnection, webhookSyncChannel } = config.settings;
+  if (webhookSync && webhookSyncConnection !== null) {
+    const sync = new WebhookSync({
+      connection: registry.get(webhookSyncConnection, 'settings.webhookSyncConnection'),
+      channel: webhookSyncChannel,
+      log: createSuiteLog(strapi.log, 'webhooks', config.settings.debug),
+    });
+    const host = strapi as unknown as { get?(name: string): unknown };
+    if (typeof host.get === 'function' && sync.install((name) => host.get!(name))) webhookSyncs.set(strapi, sync);
+  }
   // Purges plugin::redis.cache entries after document-service writes (a no-op without cache rules).
   registerCacheInvalidation(strapi);
 
@@ -71,9 +96,12 @@ async function register({ strapi }: { strapi: StrapiLike }): Promise<void> {
 }
 
 async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
+  bootLocks.get(strapi)?.release('at shutdown');
   // Strapi destroys plugins before it stops cron: stop taking ticks and let guarded runs finish
   // (bounded) while their locks can still be extended, then close the connections.
   await guards.get(strapi)?.close();
+  await webhookSyncs.get(strapi)?.close();
+  await Promise.allSettled([...(owned.get(strapi) ?? [])].map((c) => c.close()));
   const registry = registries.get(strapi);
   if (!registry) return;
   await registry.close();
@@ -86,6 +114,7 @@ const plugin = {
   },
   register,
   async bootstrap({ strapi }: { strapi: StrapiLike }) {
+    webhookSyncs.get(strapi)?.start();
     await registerPermissions(strapi);
   },
   destroy,
@@ -96,7 +125,15 @@ const plugin = {
       createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log }),
   },
   services: {
-    connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
+    connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService =>
+      createConnectionsService(
+        () => registryOf(strapi),
+        (closable) => {
+          let set = owned.get(strapi);
+          if (!set) owned.set(strapi, (set = new Set()));
+          set.add(closable);
+        },
+      ),
     locks: ({ strapi }: { strapi: StrapiLike }): LocksService => createLocksService(() => registryOf(strapi).locks),
     cron: ({ strapi }: { strapi: StrapiLike }): CronService => createCronService(() => guards.get(strapi)),
     cache: ({ strapi }: { strapi: StrapiLike }) => createCacheService(strapi),

@@ -5,6 +5,7 @@ import type { RedisConnection } from '../core/connection.js';
 import type { CronGuard, CronGuardStats, GuardedTaskInfo } from '../core/cron-guard.js';
 import type { HeldLock, LockContext, LockOptions, LockService } from '../core/locks.js';
 import type { ReadyReport, RedisRegistry, RedisStatus } from '../core/registry.js';
+import { buildSocketIoAdapter, type SocketIoAdapter, type SocketIoAdapterOptions } from '../socketio/index.js';
 
 /** `strapi.plugin('redis').service('connections')`. */
 export interface ConnectionsService {
@@ -23,9 +24,14 @@ export interface ConnectionsService {
   registry(): RedisRegistry;
   /** A Keyv on connection `name`: keys `<namespace>:<key>`, PX expiry capped by maxTtl, bounded commands. */
   keyv<Value = unknown>(name: string, options?: ConnectionKeyvOptions): Keyv<Value>;
+  /**
+   * An `@socket.io/redis-adapter` on connection `name` (classic; sharded on a Cluster), for
+   * `io.adapter(...)`. Its two duplicated connections are closed by the plugin on Strapi's destroy.
+   */
+  socketIoAdapter(name: string, options?: Omit<SocketIoAdapterOptions, 'connection' | 'registry' | 'client'>): SocketIoAdapter;
 }
 
-export function createConnectionsService(registry: () => RedisRegistry): ConnectionsService {
+export function createConnectionsService(registry: () => RedisRegistry, own: (closable: { close(): Promise<void> }) => void = () => undefined): ConnectionsService {
   return {
     get: (name) => registry().get(name),
     client: (name) => registry().client(name),
@@ -35,6 +41,13 @@ export function createConnectionsService(registry: () => RedisRegistry): Connect
     waitUntilReady: () => registry().waitUntilReady(),
     registry,
     keyv: <Value = unknown>(name: string, options?: ConnectionKeyvOptions) => keyvOnRegistry<Value>(registry, name, options),
+    socketIoAdapter: (name, options = {}) => {
+      const conn = registry().get(name, 'socketIoAdapter(name)');
+      const { connection: _c, registry: _r, client: _cl, ...rest } = options as SocketIoAdapterOptions;
+      const adapter = buildSocketIoAdapter(conn.client, conn.name, rest);
+      own(adapter);
+      return adapter;
+    },
   };
 }
 

@@ -34,6 +34,19 @@ export interface StartAppOptions {
   middlewares?: ModuleSpec;
   /** Module source (or object) for Strapi's `server.cron.tasks`; cron is enabled only when given. */
   cronTasks?: ModuleSpec;
+  /**
+   * PostgreSQL instead of the app's own SQLite file (`DATABASE_URL`), e.g. a database of the
+   * throw-away cluster from tests/harness/postgres.ts that several apps share.
+   */
+  databaseUrl?: string;
+  /**
+   * Files written into the app folder before boot, by path relative to it, e.g.
+   * `{ 'database/migrations/2020.01.01T00.00.00.probe.js': source }` (user migrations) or a
+   * changed content-type schema under `src/api/...`.
+   */
+  files?: Record<string, string>;
+  /** Called with each chunk of the child's stdout/stderr as it arrives (ANSI colours left in). */
+  onOutput?: (chunk: string) => void;
   /** Extra environment for the child (wins over everything the runner sets). */
   env?: Record<string, string>;
   /** Fixed port; default: a free port picked per start (retried if it was taken meanwhile). */
@@ -150,7 +163,7 @@ const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
 const DROPPED_ENV = [
   /^npm_/i,
   /^REDIS_/,
-  /^(PORT|HOST|APP_DIR|DATABASE_FILENAME|MIDDLEWARES_CONFIG|CRON_TASKS_CONFIG|NODE_ENV)$/,
+  /^(PORT|HOST|APP_DIR|DATABASE_FILENAME|DATABASE_URL|MIDDLEWARES_CONFIG|CRON_TASKS_CONFIG|NODE_ENV)$/,
   /^VITEST/,
   /^NODE_OPTIONS$/,
 ];
@@ -250,6 +263,12 @@ async function startOnce(opts: StartAppOptions, port: number): Promise<AppHandle
   let child: ChildProcess;
   try {
     mod.createAppDir(appDir);
+    for (const [rel, content] of Object.entries(opts.files ?? {})) {
+      const file = path.resolve(appDir, rel);
+      if (!file.startsWith(appDir + path.sep)) throw new Error(`startApp: files["${rel}"] is outside the app folder`);
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, content);
+    }
     const env: Record<string, string> = {
       ...baseEnv(),
       NODE_ENV: 'production',
@@ -259,6 +278,7 @@ async function startOnce(opts: StartAppOptions, port: number): Promise<AppHandle
       PLAYGROUND_EXIT_ON_STDIN_END: '1',
     };
     if (opts.redisUrl !== undefined) env.REDIS_URL = opts.redisUrl;
+    if (opts.databaseUrl !== undefined) env.DATABASE_URL = opts.databaseUrl;
     if (opts.pluginConfig !== undefined) env.REDIS_PLUGIN_CONFIG = writeModule(appDir, 'redis-plugin-config', opts.pluginConfig);
     if (opts.middlewares !== undefined) env.MIDDLEWARES_CONFIG = writeModule(appDir, 'middlewares-config', opts.middlewares);
     if (opts.cronTasks !== undefined) env.CRON_TASKS_CONFIG = writeModule(appDir, 'cron-tasks-config', opts.cronTasks);
@@ -276,8 +296,13 @@ async function startOnce(opts: StartAppOptions, port: number): Promise<AppHandle
   const started = Date.now();
   child.stdin?.on('error', () => undefined);
   let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const onOutput = (chunk: Buffer): void => {
+    const text = chunk.toString();
+    output += text;
+    opts.onOutput?.(text);
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   const logs = (): string => output.replace(ANSI, '');
 
   running.add(child);
