@@ -206,7 +206,7 @@ describe('boot lock: the holder dies', () => {
     const common = { pluginConfig: pluginConfig({ bootLockTTL: ttl }), databaseUrl: pg.url(db), files: { [MIGRATION_FILE]: MIGRATION } };
     // The holder: its migration stays in its transaction until it is killed.
     const holderBoot = startApp({ ...common, env: { INSTANCE_ID: 'holder', SLOW_MIGRATION: '120000' }, readyTimeoutMs: 180_000 }).catch((e: Error) => e);
-    const holderKey = () => client.get(`lock:{locks}:boot:schema-sync:postgres/${db}:holder`);
+    const holderKey = () => client.get(`lock:boot:schema-sync:postgres/${db}:holder`);
     await waitFor(async () => (await holderKey()) !== null, 120_000, 'the holder to take the boot lock');
     const holder = (await holderKey())!;
     const holderPid = Number(/:(\d+) since /.exec(holder)?.[1]);
@@ -246,7 +246,7 @@ describe('boot lock: bounded, and says what it did', () => {
     });
     // A holder that keeps the lock: the key set (and kept) by this test, with its holder record.
     const heldDb = await pg.createDatabase('held');
-    const lockKey = `lock:{locks}:boot:schema-sync:postgres/${heldDb}`;
+    const lockKey = `lock:boot:schema-sync:postgres/${heldDb}`;
     await client.set(lockKey, 'someone-else', 'PX', 120_000);
     await client.set(`${lockKey}:holder`, 'other-host:4242 since 2026-01-01T00:00:00.000Z', 'PX', 120_000);
     const started = Date.now();
