@@ -83,6 +83,13 @@ export interface RedisSettingsInput {
   redlockConnections?: string[];
   /** Bound, in ms, on every lock acquire, retries included. @default 5000 */
   lockAcquireTimeout?: number;
+  /**
+   * Sample every connection's INFO for the admin panel's health charts, once per `healthInterval`
+   * across all instances (a lock claim per interval elects the sampler). @default true
+   */
+  healthSampling?: boolean;
+  /** How often the health sampler runs, in ms (the charts keep the last 15 minutes). @default 10000 */
+  healthInterval?: number;
 }
 
 export interface RedisPluginConfigInput {
@@ -101,6 +108,8 @@ export interface ResolvedSettings {
   /** Resolved: never empty once connections exist. */
   readonly redlockConnections: readonly string[];
   readonly lockAcquireTimeout: number;
+  readonly healthSampling: boolean;
+  readonly healthInterval: number;
 }
 
 export interface ResolvedConnectionConfig {
@@ -132,6 +141,8 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   readyTimeout: 5000,
   redlockConnections: Object.freeze([]) as readonly string[],
   lockAcquireTimeout: 5000,
+  healthSampling: true,
+  healthInterval: 10_000,
 });
 
 /**
@@ -182,6 +193,8 @@ const SETTINGS_SPEC: Record<keyof RedisSettingsInput, Check> = {
       ? null
       : "a non-empty array of connection names, like ['default'] or ['lockA', 'lockB', 'lockC']",
   lockAcquireTimeout: intMs(1),
+  healthSampling: boolean,
+  healthInterval: intMs(1000),
 };
 
 const ENTRY_SPEC: Record<keyof ConnectionEntryInput, Check | null> = {

@@ -10,7 +10,7 @@
  */
 import { PLUGIN_ID, validateConfig, type ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
-import { adminRoutes, createAdminController, registerPermissions } from '../admin-api/index.js';
+import { adminRoutes, createAdminController, registerPermissions, startHealthSampler, type HealthSampler } from '../admin-api/index.js';
 import { CronGuard } from '../core/cron-guard.js';
 import { CronHistory } from '../core/cron-history.js';
 import { createCacheService, registerCacheInvalidation } from '../middlewares/cache/invalidation.js';
@@ -22,6 +22,7 @@ import type { StrapiLike } from './types.js';
 
 const registries = new WeakMap<object, RedisRegistry>();
 const guards = new WeakMap<object, CronGuard>();
+const samplers = new WeakMap<object, HealthSampler>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -74,6 +75,7 @@ async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
   // Strapi destroys plugins before it stops cron: stop taking ticks and let guarded runs finish
   // (bounded) while their locks can still be extended, then close the connections.
   await guards.get(strapi)?.close();
+  samplers.get(strapi)?.stop();
   const registry = registries.get(strapi);
   if (!registry) return;
   await registry.close();
@@ -87,13 +89,15 @@ const plugin = {
   register,
   async bootstrap({ strapi }: { strapi: StrapiLike }) {
     await registerPermissions(strapi);
+    const sampler = startHealthSampler(registryOf(strapi), strapi.log);
+    if (sampler) samplers.set(strapi, sampler);
   },
   destroy,
   middlewares,
   routes: { admin: adminRoutes },
   controllers: {
     admin: ({ strapi }: { strapi: StrapiLike }) =>
-      createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log }),
+      createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log, health: () => samplers.get(strapi) }),
   },
   services: {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService => createConnectionsService(() => registryOf(strapi)),
