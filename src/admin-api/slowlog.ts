@@ -10,8 +10,8 @@
  * key only to admins who may read session values. Redis itself already replaces the arguments of
  * AUTH and similar commands with `(redacted)`.
  */
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisConnection } from '../core/connection.js';
+import { Redis as RedisClient, type Cluster, type Redis } from 'ioredis';
+import { parseClusterNodes, type RedisConnection } from '../core/connection.js';
 import { RedisTimeoutError } from '../core/errors.js';
 import { redactText } from '../core/redact.js';
 import type { Topology } from '../core/config.js';
@@ -96,31 +96,54 @@ interface Node {
   send: Send;
 }
 
-function nodesOf(conn: RedisConnection): Node[] {
+/**
+ * The nodes of a connection. Cluster: every node CLUSTER NODES lists; those the client has no
+ * link to (replicas CLUSTER SLOTS leaves out) through one short-lived connection each, closed by
+ * `close()`.
+ */
+async function nodesOf(conn: RedisConnection): Promise<{ nodes: Node[]; close(): void }> {
   const timeout = adminTimeout(conn);
+  const single = (address: string): Node => ({ address, send: (command) => conn.run((c) => command(c as Redis), timeout) });
   if (!conn.isCluster) {
     const client = conn.client as Redis;
     const s = client.stream;
     const address =
       conn.topology === 'sentinel' && s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : client.options.path ?? `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`;
-    return [{ address, send: (command) => conn.run((c) => command(c as Redis), timeout) }];
+    return { nodes: [single(address)], close: () => undefined };
   }
   // Not ready: fail like every admin route (503) instead of listing nothing.
-  if (!conn.isReady) return [{ address: conn.config.endpoint, send: (command) => conn.run((c) => command(c as Redis), timeout) }];
+  if (!conn.isReady) return { nodes: [single(conn.config.endpoint)], close: () => undefined };
   const cluster = conn.client as Cluster;
-  const masters = new Set(cluster.nodes('master'));
-  return cluster
-    .nodes('all')
-    .filter((node) => node.status !== 'end')
-    .map((node) => {
-      const address = `${node.options.host ?? '127.0.0.1'}:${node.options.port ?? 6379}`;
-      return {
-        address,
-        role: masters.has(node) ? ('master' as const) : ('replica' as const),
-        send: <T>(command: (client: Redis) => Promise<T>) => withTimeout(command(node), timeout, () => new RedisTimeoutError(`${conn.name} (node ${address})`, timeout)),
-      };
-    })
-    .sort((a, b) => (a.role === b.role ? a.address.localeCompare(b.address, 'en', { numeric: true }) : a.role === 'master' ? -1 : 1));
+  const described = parseClusterNodes(await conn.run((c) => (c as Cluster).cluster('NODES') as Promise<string>, timeout));
+  const linked = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
+  const opened: Redis[] = [];
+  const nodes = described.map((n): Node => {
+    let client = linked.get(n.address);
+    if (!client || client.status === 'end') {
+      const i = n.address.lastIndexOf(':');
+      client = new RedisClient({
+        ...(cluster.options.redisOptions ?? {}),
+        host: n.address.slice(0, i),
+        port: Number(n.address.slice(i + 1)),
+        lazyConnect: true,
+        connectTimeout: timeout,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      client.on('error', () => undefined); // the command's rejection reports it
+      opened.push(client);
+    }
+    const node = client;
+    return {
+      address: n.address,
+      ...(n.role ? { role: n.role } : {}),
+      send: <T>(command: (client: Redis) => Promise<T>) =>
+        n.state === 'fail'
+          ? Promise.reject(new Error('the cluster marks this node as failed'))
+          : withTimeout(command(node), timeout, () => new RedisTimeoutError(`${conn.name} (node ${n.address})`, timeout)),
+    };
+  });
+  return { nodes, close: () => opened.forEach((c) => c.disconnect()) };
 }
 
 const toText = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
@@ -216,11 +239,12 @@ async function nodeSlowlog(node: Node, count: number, options: SlowlogOptions): 
  */
 export async function slowlogView(conn: RedisConnection, query: { count?: unknown }, options: SlowlogOptions = {}): Promise<SlowlogView> {
   const count = countParam(query.count);
-  const nodes = nodesOf(conn);
   const fetchedAt = new Date().toISOString();
   if (!conn.isCluster || !conn.isReady) {
+    const { nodes } = await nodesOf(conn);
     return { connection: conn.name, topology: conn.topology, nodes: [await nodeSlowlog(nodes[0]!, count, options)], fetchedAt };
   }
+  const { nodes, close } = await nodesOf(conn);
   const views = await Promise.all(
     nodes.map((node) =>
       nodeSlowlog(node, count, options).catch((err: unknown): SlowlogNodeView => ({
@@ -234,6 +258,6 @@ export async function slowlogView(conn: RedisConnection, query: { count?: unknow
         error: redactText((err as Error)?.message ?? String(err)),
       })),
     ),
-  );
+  ).finally(close);
   return { connection: conn.name, topology: conn.topology, nodes: views, fetchedAt };
 }
