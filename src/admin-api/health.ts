@@ -205,6 +205,7 @@ export class HealthSampler {
   #running: Promise<unknown> | undefined;
   #stopped = false;
   #localSince: number | null = null;
+  #warmed = false;
 
   constructor(options: HealthSamplerOptions) {
     this.intervalMs = options.intervalMs;
@@ -261,6 +262,8 @@ export class HealthSampler {
         lazyConnect: true,
         connectTimeout: 2000,
         maxRetriesPerRequest: 0,
+        // The ready check is an INFO: this link sends the sampler's INFO only.
+        enableReadyCheck: false,
       });
       client.on('error', (err: Error) => this.#log.debug(`health sampler: node ${address}: ${redactText(err.message)}`));
       this.#extra.set(address, client);
@@ -291,6 +294,10 @@ export class HealthSampler {
    */
   async tick(now = Date.now()): Promise<'sampled' | 'claimed-elsewhere' | 'local'> {
     const slot = Math.floor(now / this.intervalMs);
+    if (!this.#warmed) {
+      this.#warmed = true;
+      await this.#warm();
+    }
     let shared = true;
     try {
       // Held for two intervals: an instance whose clock is behind by less than an interval still finds it.
@@ -375,6 +382,20 @@ export class HealthSampler {
       }),
     );
     return out;
+  }
+
+  /**
+   * ioredis links Cluster replicas lazily, and a new link sends an INFO (its ready check): a PING
+   * makes every link now, at the first tick, rather than at this instance's first sample.
+   */
+  async #warm(): Promise<void> {
+    await Promise.allSettled(
+      this.#registry
+        .names()
+        .map((name) => this.#registry.get(name))
+        .filter((conn) => conn.isCluster && conn.isReady)
+        .flatMap((conn) => (conn.client as Cluster).nodes('all').map((node) => withTimeout(node.ping(), 2000, () => new Error('PING timed out')))),
+    );
   }
 
   #goLocal(err: unknown): void {
