@@ -19,7 +19,7 @@ import {
   type HealthPoint,
 } from '../../src/admin-api/index.js';
 import { createSuiteLog } from '../../src/core/logger.js';
-import type { RedisRegistry } from '../../src/index.js';
+import { createRedisRegistry, type RedisRegistry } from '../../src/index.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, type CapturedLogger } from '../helpers/logger.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';
@@ -264,6 +264,13 @@ describe('when the lock connection does not answer', () => {
     } finally {
       await lockServer.stop();
     }
+  });
+});
+
+describe('settings', () => {
+  it('healthInterval below 1000 ms or a non-boolean healthSampling stops boot naming the path', () => {
+    expect(() => createRedisRegistry({ settings: { healthInterval: 10 } })).toThrow(/redis\.settings\.healthInterval.*10.*>= 1000/s);
+    expect(() => createRedisRegistry({ settings: { healthSampling: 'yes' as never } })).toThrow(/redis\.settings\.healthSampling/);
   });
 });
 

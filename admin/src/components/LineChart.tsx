@@ -1,8 +1,9 @@
 /**
  * Line charts drawn as SVG (the design system has no chart; see docs/admin-api.md, "Charts"):
- * a time axis over a fixed window (gaps where a point has no value), one line per series, a
- * horizontal reference line (e.g. maxmemory), a legend with each series' latest value, and the
- * values under the pointer. Colours come from the design system's theme, so dark mode works.
+ * a time axis over the window, or over the series' age while it is younger (gaps where a point has
+ * no value), one line per series, a horizontal reference line (e.g. maxmemory; left off the scale,
+ * and said so in the legend, when it is far above the data), a legend with each series' latest
+ * value, and the values under the pointer. Colours come from the design system's theme, so dark mode works.
  * `Sparkline` is the same drawing, small, with no axis or legend.
  */
 import * as React from 'react';
@@ -43,11 +44,28 @@ function lonely(values: (number | null)[]): number[] {
   return values.flatMap((_, i) => (has(i) && !has(i - 1) && !has(i + 1) ? [i] : []));
 }
 
-function scale(series: ChartSeries[], reference?: number | null): number {
-  let max = reference && reference > 0 ? reference : 0;
+/** A reference line this many times above the data is left off the scale (shown in the legend only). */
+const OFF_SCALE = 4;
+
+/** The top of the y axis, and whether the reference line fits under it. */
+function scale(series: ChartSeries[], reference?: number | null): { max: number; drawReference: boolean } {
+  let max = 0;
   for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
-  return max > 0 ? max * 1.1 : 1;
+  const drawReference = !!reference && reference > 0 && (max === 0 ? false : reference <= max * OFF_SCALE);
+  if (drawReference) max = Math.max(max, reference!);
+  return { max: max > 0 ? max * 1.1 : 1, drawReference };
 }
+
+/**
+ * The time axis: the window, or less while the series is younger than it (a fresh app's few
+ * seconds would otherwise be a sliver at the right edge).
+ */
+function timeAxis(t: number[], windowMs: number, now: number): { start: number; span: number } {
+  const start = t.length >= 2 ? Math.max(now - windowMs, t[0]!) : now - windowMs;
+  return { start, span: Math.max(1, now - start) };
+}
+
+const ago = (ms: number): string => (ms >= 90_000 ? `${Math.round(ms / 60_000)} min ago` : `${Math.max(1, Math.round(ms / 1000))} s ago`);
 
 export const LineChart = ({
   title,
@@ -77,9 +95,9 @@ export const LineChart = ({
   const colors = palette(theme);
   const neutral = ((theme?.colors ?? {}) as unknown as Record<string, string>).neutral150 ?? '#eaeaef';
   const [hover, setHover] = React.useState<number | null>(null);
-  const start = now - windowMs;
-  const max = scale(series, reference);
-  const x = (time: number) => ((time - start) / windowMs) * WIDTH;
+  const { start, span } = timeAxis(t, windowMs, now);
+  const { max, drawReference } = scale(series, reference);
+  const x = (time: number) => ((time - start) / span) * WIDTH;
   const y = (v: number) => height - (v / max) * (height - 4) - 2;
   const last = (values: (number | null)[]) => {
     for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return values[i]!;
@@ -88,7 +106,7 @@ export const LineChart = ({
   const onMove = (event: React.MouseEvent<HTMLDivElement>) => {
     if (t.length === 0) return;
     const box = event.currentTarget.getBoundingClientRect();
-    const at = start + ((event.clientX - box.left) / box.width) * windowMs;
+    const at = start + ((event.clientX - box.left) / box.width) * span;
     let best = 0;
     for (let i = 1; i < t.length; i++) if (Math.abs(t[i]! - at) < Math.abs(t[best]! - at)) best = i;
     setHover(best);
@@ -117,7 +135,7 @@ export const LineChart = ({
           {[0.25, 0.5, 0.75].map((f) => (
             <line key={f} x1={0} x2={WIDTH} y1={height * f} y2={height * f} stroke={neutral} strokeWidth={1} vectorEffect="non-scaling-stroke" />
           ))}
-          {reference && reference > 0 ? (
+          {drawReference && reference ? (
             <line x1={0} x2={WIDTH} y1={y(reference)} y2={y(reference)} stroke={colors[3]} strokeDasharray="6 4" strokeWidth={1} vectorEffect="non-scaling-stroke" data-testid="chart-reference" />
           ) : null}
           {series.map((s, i) => (
@@ -150,7 +168,7 @@ export const LineChart = ({
         ) : null}
       </div>
       <Flex justifyContent="space-between" paddingTop={1}>
-        <Typography variant="pi" textColor="neutral500">{`${Math.round(windowMs / 60_000)} min ago`}</Typography>
+        <Typography variant="pi" textColor="neutral500">{ago(now - start)}</Typography>
         <Typography variant="pi" textColor="neutral500">now</Typography>
       </Flex>
       <Flex gap={4} wrap="wrap" paddingTop={2}>
@@ -166,7 +184,7 @@ export const LineChart = ({
         {reference && reference > 0 && referenceLabel ? (
           <Flex gap={1} alignItems="center" data-testid="chart-legend-reference" data-value={reference}>
             <span style={{ display: 'inline-block', width: 10, height: 2, background: colors[3] }} />
-            <Typography variant="pi">{`${referenceLabel}: ${format(reference)}`}</Typography>
+            <Typography variant="pi">{`${referenceLabel}: ${format(reference)}${drawReference ? '' : ' (off the scale)'}`}</Typography>
           </Flex>
         ) : null}
       </Flex>
@@ -178,13 +196,13 @@ export const LineChart = ({
 export const Sparkline = ({ t, values, windowMs, now, reference, height = 36, label, testId }: { t: number[]; values: (number | null)[]; windowMs: number; now: number; reference?: number | null; height?: number; label: string; testId?: string }) => {
   const theme = useTheme();
   const colors = palette(theme);
-  const start = now - windowMs;
-  const max = scale([{ label, values }], reference);
-  const x = (time: number) => ((time - start) / windowMs) * WIDTH;
+  const { start, span } = timeAxis(t, windowMs, now);
+  const { max, drawReference } = scale([{ label, values }], reference);
+  const x = (time: number) => ((time - start) / span) * WIDTH;
   const y = (v: number) => height - (v / max) * (height - 4) - 2;
   return (
     <svg viewBox={`0 0 ${WIDTH} ${height}`} preserveAspectRatio="none" width="100%" height={height} role="img" aria-label={label} data-testid={testId} data-points={values.filter((v) => v !== null).length} style={{ display: 'block' }}>
-      {reference && reference > 0 ? <line x1={0} x2={WIDTH} y1={y(reference)} y2={y(reference)} stroke={colors[3]} strokeDasharray="6 4" strokeWidth={1} vectorEffect="non-scaling-stroke" /> : null}
+      {drawReference && reference ? <line x1={0} x2={WIDTH} y1={y(reference)} y2={y(reference)} stroke={colors[3]} strokeDasharray="6 4" strokeWidth={1} vectorEffect="non-scaling-stroke" /> : null}
       <path d={pathOf(t, values, x, y)} fill="none" stroke={colors[0]} strokeWidth={2} vectorEffect="non-scaling-stroke" strokeLinejoin="round" />
     </svg>
   );

@@ -191,7 +191,7 @@ export const KeysPage = () => {
       <Page.Title>{t('keys.title', 'Keys')}</Page.Title>
       <Layouts.Header
         title={t('keys.title', 'Keys')}
-        subtitle={t('keys.subtitle', 'Browse keys with SCAN, view and delete them')}
+        subtitle={t('keys.subtitle', 'Browse keys with SCAN, view them, change their TTL, delete them')}
         primaryAction={
           allowed.deleteKeys && listing ? (
             <Button

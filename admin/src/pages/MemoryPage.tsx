@@ -4,7 +4,7 @@
  * flight is dropped; the server never runs past its page's budget).
  */
 import * as React from 'react';
-import { Badge, Box, Button, Field, Flex, Grid, ProgressBar, Table, Tbody, Td, TextInput, Th, Thead, Tr, Typography } from '@strapi/design-system';
+import { Badge, Box, Button, Field, Flex, Table, Tbody, Td, TextInput, Th, Thead, Tr, Typography } from '@strapi/design-system';
 import { Play, Stop } from '@strapi/icons';
 import { Layouts, Page, useFetchClient } from '@strapi/strapi/admin';
 
@@ -166,18 +166,16 @@ export const MemoryPage = () => {
                     })}
                   </Typography>
                 </Flex>
-                {pattern === '*' && view.totalKeys > 0 ? <ProgressBar value={Math.min(100, (view.scanned / view.totalKeys) * 100)} size="S" /> : null}
               </Box>
             ) : null}
             {view && view.scanned > 0 ? (
-              <Grid.Root gap={4}>
-                <Grid.Item col={5} s={12} alignItems="stretch">
-                  <Box width="100%">
+              <>
                     <Panel title={t('memory.groups', 'By prefix')}>
-                      <Table colCount={4} rowCount={groups.length + 1}>
+                      <Table colCount={5} rowCount={groups.length + 1}>
                         <Thead>
                           <Tr>
                             <Th><Typography variant="sigma">{t('memory.prefix', 'Prefix')}</Typography></Th>
+                            <Th><Typography variant="sigma">{t('memory.family', 'Feature')}</Typography></Th>
                             <Th><Typography variant="sigma">{t('memory.keys', 'Keys')}</Typography></Th>
                             <Th><Typography variant="sigma">{t('memory.bytes', 'Memory')}</Typography></Th>
                             <Th><Typography variant="sigma">%</Typography></Th>
@@ -186,12 +184,10 @@ export const MemoryPage = () => {
                         <Tbody>
                           {groups.slice(0, 30).map((g) => (
                             <Tr key={g.prefix} data-testid="memory-group" data-prefix={g.prefix} data-keys={g.keys} data-bytes={g.bytes}>
-                              <Td style={{ maxWidth: '240px' }}>
-                                <Flex direction="column" alignItems="flex-start" gap={1}>
-                                  <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all' }}>{g.prefix === '' ? t('memory.noPrefix', '(no prefix)') : g.prefix}</Typography>
-                                  {g.family ? <Badge variant="secondary">{g.family}</Badge> : null}
-                                </Flex>
+                              <Td style={{ maxWidth: '480px' }}>
+                                <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all', whiteSpace: 'normal' }}>{g.prefix === '' ? t('memory.noPrefix', '(no prefix)') : g.prefix}</Typography>
                               </Td>
+                              <Td>{g.family ? <Badge variant="secondary">{g.family}</Badge> : <Typography textColor="neutral500">{t('memory.app', 'the app')}</Typography>}</Td>
                               <Td><Typography>{formatCount(g.keys)}</Typography></Td>
                               <Td><Typography>{formatBytes(g.bytes)}</Typography></Td>
                               <Td><Typography>{view.bytes > 0 ? `${((g.bytes / view.bytes) * 100).toFixed(1)}%` : '—'}</Typography></Td>
@@ -200,10 +196,6 @@ export const MemoryPage = () => {
                         </Tbody>
                       </Table>
                     </Panel>
-                  </Box>
-                </Grid.Item>
-                <Grid.Item col={7} s={12} alignItems="stretch">
-                  <Box width="100%">
                     <Panel title={t('memory.top', 'Biggest keys')}>
                       <Table colCount={4} rowCount={view.top.length + 1}>
                         <Thead>
@@ -217,8 +209,8 @@ export const MemoryPage = () => {
                         <Tbody>
                           {view.top.slice(0, 20).map((k) => (
                             <Tr key={k.key} data-testid="memory-key" data-key={k.key} data-bytes={k.bytes}>
-                              <Td style={{ maxWidth: '360px' }}>
-                                <Typography style={{ wordBreak: 'break-all' }}>{k.key}</Typography>
+                              <Td style={{ maxWidth: '640px' }}>
+                                <Typography style={{ wordBreak: 'break-all', whiteSpace: 'normal' }}>{k.key}</Typography>
                               </Td>
                               <Td><Badge>{k.type}</Badge></Td>
                               <Td><Typography>{formatBytes(k.bytes)}</Typography></Td>
@@ -228,9 +220,7 @@ export const MemoryPage = () => {
                         </Tbody>
                       </Table>
                     </Panel>
-                  </Box>
-                </Grid.Item>
-              </Grid.Root>
+              </>
             ) : view?.running ? (
               <Loading label={t('memory.running', 'scanning')} />
             ) : null}

@@ -91,7 +91,9 @@ const NodeSlowlog = ({ node }: { node: SlowlogNodeView }) => {
               </Box>
             )}
             <Box paddingTop={4} data-testid="latency" data-enabled={node.latency.enabled}>
-              <Typography variant="sigma" textColor="neutral600">{t('slowlog.latency', 'Latency monitor (LATENCY LATEST)')}</Typography>
+              <Box paddingBottom={2}>
+                <Typography variant="sigma" textColor="neutral600">{t('slowlog.latency', 'Latency monitor (LATENCY LATEST)')}</Typography>
+              </Box>
               {!node.latency.enabled ? (
                 <Typography variant="pi" textColor="neutral600" tag="p">
                   {t('slowlog.latencyOff', 'Off on this server: CONFIG SET latency-monitor-threshold <ms> turns it on.')}
