@@ -6,17 +6,19 @@ import { PERMISSIONS } from './permissions';
 export interface Allowed {
   browseKeys: boolean;
   deleteKeys: boolean;
+  /** Set or remove a key's TTL (`plugin::redis.keys.edit`). */
+  editKeys: boolean;
   purgeCache: boolean;
   /** True until Strapi answered the permission check (actions stay hidden meanwhile). */
   loading: boolean;
 }
 
 // Stable across renders: useRBAC compares its argument and re-checks when it changes.
-const CHECKED = [...PERMISSIONS.keysRead, ...PERMISSIONS.keysDelete, ...PERMISSIONS.cachePurge];
+const CHECKED = [...PERMISSIONS.keysRead, ...PERMISSIONS.keysDelete, ...PERMISSIONS.keysEdit, ...PERMISSIONS.cachePurge];
 
 /**
  * What the signed-in admin may do beyond reading. useRBAC names each answer after the last
- * segment of the action (`can` + `Read` / `Delete` / `Purge`), which is unique in this list.
+ * segment of the action (`can` + `Read` / `Delete` / `Edit` / `Purge`), which is unique in this list.
  */
 export function useAllowed(): Allowed {
   const { allowedActions, isLoading } = useRBAC(CHECKED);
@@ -24,6 +26,7 @@ export function useAllowed(): Allowed {
     () => ({
       browseKeys: !isLoading && allowedActions.canRead === true,
       deleteKeys: !isLoading && allowedActions.canDelete === true,
+      editKeys: !isLoading && allowedActions.canEdit === true,
       purgeCache: !isLoading && allowedActions.canPurge === true,
       loading: isLoading,
     }),

@@ -1,7 +1,7 @@
 /**
  * The admin side of the plugin (package export `./strapi-admin`): one menu link, "Redis", to a
- * page with five views (connections, server, keys, cache, cron). The page is loaded lazily, so
- * the admin's first paint does not wait for it.
+ * page with its views (dashboard, connections, server, health, slow log, keys, memory, cache,
+ * cron, counters). The page is loaded lazily, so the admin's first paint does not wait for it.
  */
 import type { StrapiApp } from '@strapi/strapi/admin';
 

@@ -11,6 +11,8 @@ export const PERMISSIONS = {
   keysReadSessions: [{ action: 'plugin::redis.keys.read-sessions', subject: null }],
   /** Delete one key, delete by pattern. */
   keysDelete: [{ action: 'plugin::redis.keys.delete', subject: null }],
+  /** Set or remove a key's TTL. */
+  keysEdit: [{ action: 'plugin::redis.keys.edit', subject: null }],
   /** Purge a cache tag or the whole cache. */
   cachePurge: [{ action: 'plugin::redis.cache.purge', subject: null }],
 };

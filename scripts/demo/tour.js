@@ -57,6 +57,7 @@ const header = (output, header) => new RegExp(`^${header}: *(\\S+)`, 'im').exec(
 
 /** The admin panel's views (/admin/plugins/redis/<path>), each with its page heading. */
 const ADMIN_VIEWS = [
+  { path: 'dashboard', heading: 'Dashboard' },
   { path: 'connections', heading: 'Connections' },
   { path: 'server', heading: 'Server' },
   { path: 'keys', heading: 'Keys' },

@@ -18,6 +18,10 @@ import { protectedFamilies } from './protected.js';
 import { connectionsView, serverView } from './server.js';
 import { statsView } from './stats.js';
 import { INSTANCE_ID } from '../core/cron-history.js';
+import { healthView, type HealthSampler } from './health.js';
+import { memoryPage } from './memory.js';
+import { slowlogView } from './slowlog.js';
+import { setKeyTtl } from './ttl.js';
 
 /** The part of a Koa context (as Strapi hands it) the controller uses. */
 export interface AdminContext {
@@ -36,6 +40,8 @@ export interface AdminApiHost {
   /** The object cache middlewares are tracked on (the Strapi instance). */
   cacheHost: object;
   log: RedisLogger;
+  /** The health sampler of this instance (undefined: `settings.healthSampling` is off). */
+  health?(): HealthSampler | undefined;
 }
 
 type Handler = (ctx: AdminContext) => Promise<void>;
@@ -97,6 +103,27 @@ export function createAdminController(host: AdminApiHost): Record<string, Handle
       log(ctx, `deleted keys matching ${JSON.stringify(pattern)} on connection "${conn.name}" (${deleted} removed${complete ? '' : `, stopped by the ${elapsedMs} ms deadline before the end`})`);
       return { deleted, complete, elapsedMs };
     }),
+    keyTtl: handler(async (ctx) => {
+      const conn = connection(ctx);
+      const result = await setKeyTtl(conn, (ctx.request.body ?? {}) as Record<string, unknown>, families());
+      log(
+        ctx,
+        result.requested === null
+          ? `removed the TTL of key ${JSON.stringify(result.key)} on connection "${conn.name}"${result.changed ? '' : ' (it had none)'}`
+          : `set the TTL of key ${JSON.stringify(result.key)} on connection "${conn.name}" to ${result.requested} ms`,
+      );
+      return { ttlMs: result.ttlMs, changed: result.changed };
+    }),
+    health: handler((ctx) => healthView(connection(ctx), host.health?.())),
+    slowlog: handler((ctx) => {
+      const can = (action: string) => ctx.state.userAbility?.can(action) === true;
+      return slowlogView(connection(ctx), ctx.query, {
+        showArguments: can(ACTIONS.keysRead),
+        canReadSessions: can(ACTIONS.keysReadSessions),
+        sessionPrefixes: families().filter((f) => f.family === 'sessions').map((f) => f.prefix),
+      });
+    }),
+    memory: handler((ctx) => memoryPage(connection(ctx), ctx.query, host.cacheHost)),
     cache: handler(() => cacheView(host.cacheHost)),
     purgeCache: handler(async (ctx) => {
       const result = await purgeCache(host.cacheHost, (ctx.request.body ?? {}) as Record<string, unknown>);

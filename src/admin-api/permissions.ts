@@ -8,6 +8,8 @@ export const ACTIONS = Object.freeze({
   read: `plugin::${PLUGIN_ID}.read`,
   keysRead: `plugin::${PLUGIN_ID}.keys.read`,
   keysDelete: `plugin::${PLUGIN_ID}.keys.delete`,
+  /** Set or remove one key's TTL. */
+  keysEdit: `plugin::${PLUGIN_ID}.keys.edit`,
   /** Session values (`sess:` keys and every session store's prefix) are credentials-equivalent: shown only with it, next to keys.read. */
   keysReadSessions: `plugin::${PLUGIN_ID}.keys.read-sessions`,
   cachePurge: `plugin::${PLUGIN_ID}.cache.purge`,
@@ -20,6 +22,7 @@ export const ACTION_DEFINITIONS = Object.freeze([
   { section: 'plugins', pluginName: PLUGIN_ID, uid: 'read', displayName: 'Read status' },
   { section: 'plugins', pluginName: PLUGIN_ID, uid: 'keys.read', displayName: 'Browse keys', subCategory: 'keys' },
   { section: 'plugins', pluginName: PLUGIN_ID, uid: 'keys.delete', displayName: 'Delete keys', subCategory: 'keys' },
+  { section: 'plugins', pluginName: PLUGIN_ID, uid: 'keys.edit', displayName: 'Edit keys', subCategory: 'keys' },
   { section: 'plugins', pluginName: PLUGIN_ID, uid: 'keys.read-sessions', displayName: 'Read session values', subCategory: 'keys' },
   { section: 'plugins', pluginName: PLUGIN_ID, uid: 'cache.purge', displayName: 'Purge cache', subCategory: 'cache' },
 ]);

@@ -10,14 +10,16 @@
  * - cache generations: each response cache's generation keys, derived from its store's `genKey()`
  *   (deleting one can let an entry written before a purge survive it);
  * - sessions: the prefix of every session store created in this process, and the default `sess:`
- *   (deleting them logs everyone out; their values are credentials-equivalent, see `keyValue`).
+ *   (deleting them logs everyone out; their values are credentials-equivalent, see `keyValue`);
+ * - health series: the admin panel's health history (`HEALTH_KEY_PREFIX`).
  */
 import { CRON_HISTORY_PREFIX } from '../core/cron-history.js';
 import { LOCK_KEY_PREFIX } from '../core/locks.js';
 import { cachesOf } from '../middlewares/cache/invalidation.js';
 import { sessionKeyPrefixes } from '../session/store.js';
+import { HEALTH_KEY_PREFIX } from './health.js';
 
-export type ProtectedFamilyName = 'locks' | 'cron history' | 'cache generations' | 'sessions';
+export type ProtectedFamilyName = 'locks' | 'cron history' | 'cache generations' | 'sessions' | 'health series';
 
 export interface ProtectedFamily {
   family: ProtectedFamilyName;
@@ -56,6 +58,7 @@ export function protectedFamilies(host: object, guard: HistoryHolder | undefined
   for (const prefix of sessionKeyPrefixes()) {
     out.push({ family: 'sessions', prefix, what: 'sessions (deleting them signs everyone out)' });
   }
+  out.push({ family: 'health series', prefix: HEALTH_KEY_PREFIX, what: 'the admin panel\'s health history of every connection' });
   return out;
 }
 

@@ -107,6 +107,13 @@ export interface RedisSettingsInput {
   webhookSyncConnection?: string;
   /** The pub/sub channel of the webhook announcements. @default 'strapi-redis-suite:webhooks' */
   webhookSyncChannel?: string;
+  /**
+   * Sample every connection's INFO for the admin panel's health charts, once per `healthInterval`
+   * across all instances (a lock claim per interval elects the sampler). @default true
+   */
+  healthSampling?: boolean;
+  /** How often the health sampler runs, in ms (the charts keep the last 15 minutes). @default 10000 */
+  healthInterval?: number;
 }
 
 export interface RedisPluginConfigInput {
@@ -133,6 +140,8 @@ export interface ResolvedSettings {
   /** Resolved: the first enabled connection by default; null when none is enabled. */
   readonly webhookSyncConnection: string | null;
   readonly webhookSyncChannel: string;
+  readonly healthSampling: boolean;
+  readonly healthInterval: number;
 }
 
 export interface ResolvedConnectionConfig {
@@ -171,6 +180,8 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
   webhookSync: true,
   webhookSyncConnection: null,
   webhookSyncChannel: 'strapi-redis-suite:webhooks',
+  healthSampling: true,
+  healthInterval: 10_000,
 });
 
 /**
@@ -228,6 +239,8 @@ const SETTINGS_SPEC: Record<keyof RedisSettingsInput, Check> = {
   webhookSync: boolean,
   webhookSyncConnection: nonEmptyString,
   webhookSyncChannel: nonEmptyString,
+  healthSampling: boolean,
+  healthInterval: intMs(1000),
 };
 
 const ENTRY_SPEC: Record<keyof ConnectionEntryInput, Check | null> = {

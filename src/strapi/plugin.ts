@@ -10,7 +10,7 @@
  */
 import { PLUGIN_ID, validateConfig, type ResolvedRedisConfig } from '../core/config.js';
 import type { RedisConnection } from '../core/connection.js';
-import { adminRoutes, createAdminController, registerPermissions } from '../admin-api/index.js';
+import { adminRoutes, createAdminController, registerPermissions, startHealthSampler, type HealthSampler } from '../admin-api/index.js';
 import { CronGuard } from '../core/cron-guard.js';
 import { CronHistory } from '../core/cron-history.js';
 import { createCacheService, registerCacheInvalidation } from '../middlewares/cache/invalidation.js';
@@ -28,6 +28,7 @@ const bootLocks = new WeakMap<object, BootLock>();
 const webhookSyncs = new WeakMap<object, WebhookSync>();
 /** Clients made for other code through the services (Socket.IO adapters): closed on destroy. */
 const owned = new WeakMap<object, Set<{ close(): Promise<void> }>>();
+const samplers = new WeakMap<object, HealthSampler>();
 
 /** The registry of a Strapi instance (after the plugin's `register()`). */
 export function registryOf(strapi: StrapiLike): RedisRegistry {
@@ -102,6 +103,7 @@ async function destroy({ strapi }: { strapi: StrapiLike }): Promise<void> {
   await guards.get(strapi)?.close();
   await webhookSyncs.get(strapi)?.close();
   await Promise.allSettled([...(owned.get(strapi) ?? [])].map((c) => c.close()));
+  samplers.get(strapi)?.stop();
   const registry = registries.get(strapi);
   if (!registry) return;
   await registry.close();
@@ -116,13 +118,15 @@ const plugin = {
   async bootstrap({ strapi }: { strapi: StrapiLike }) {
     webhookSyncs.get(strapi)?.start();
     await registerPermissions(strapi);
+    const sampler = startHealthSampler(registryOf(strapi), strapi.log);
+    if (sampler) samplers.set(strapi, sampler);
   },
   destroy,
   middlewares,
   routes: { admin: adminRoutes },
   controllers: {
     admin: ({ strapi }: { strapi: StrapiLike }) =>
-      createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log }),
+      createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log, health: () => samplers.get(strapi) }),
   },
   services: {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService =>

@@ -30,6 +30,15 @@ const contract: {
   cronTask: Same<Panel.CronTaskView, Api.CronTaskView>;
   cron: Same<Panel.CronView, Api.CronView>;
   stats: Same<Panel.StatsView, Api.StatsView>;
+  healthNode: Same<Panel.HealthNodeSeries, Api.HealthNodeSeries>;
+  healthSampler: Same<Panel.HealthSamplerStatus, Api.HealthSamplerStatus>;
+  health: Same<Panel.HealthView, Api.HealthView>;
+  slowlogEntry: Same<Panel.SlowlogEntryView, Api.SlowlogEntryView>;
+  slowlogNode: Same<Panel.SlowlogNodeView, Api.SlowlogNodeView>;
+  slowlog: Same<Panel.SlowlogView, Api.SlowlogView>;
+  memoryPage: Same<Panel.MemoryPage, Api.MemoryPage>;
+  // The route answers the result without the key and the request.
+  ttl: Same<Panel.TtlEditResult, Omit<Api.TtlEditResult, 'key' | 'requested'>>;
 } = {
   feature: true,
   connection: true,
@@ -46,6 +55,14 @@ const contract: {
   cronTask: true,
   cron: true,
   stats: true,
+  healthNode: true,
+  healthSampler: true,
+  health: true,
+  slowlogEntry: true,
+  slowlogNode: true,
+  slowlog: true,
+  memoryPage: true,
+  ttl: true,
 };
 
 it('the panel and the server agree on every response shape (checked by the type checker)', () => {

@@ -145,9 +145,16 @@ async function searchKeys(target: Page, pattern: string): Promise<string[]> {
   return (await target.getByTestId('key-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''))).sort();
 }
 
+let superTokenCache: Promise<string> | undefined;
+/** The super admin's token, from one login (Strapi limits admin logins per IP and email). */
+function superToken(): Promise<string> {
+  superTokenCache ??= api('POST', '/admin/login', SUPER).then((data) => data.token as string);
+  return superTokenCache;
+}
+
 /** A role with exactly `actions` and a registered admin in it (through the admin API, as the super admin). */
 async function adminWithActions(who: { email: string; password: string }, label: string, actions: string[]): Promise<void> {
-  const token = (await api('POST', '/admin/login', SUPER)).token as string;
+  const token = await superToken();
   const role = await api('POST', '/admin/roles', { name: `${label} ${p}`, description: 'browser test' }, token);
   await api(
     'PUT',
@@ -180,7 +187,12 @@ beforeAll(async () => {
   await ensurePlaygroundInstalled({ quiet: true });
 
   [standalone, cluster, sentinel] = await timed('redis', () =>
-    Promise.all([startStandalone({ password: PASSWORD }), startCluster(), startSentinel({ downAfterMs: 15_000 })]),
+    Promise.all([
+      // maxmemory: the health view draws it; DEBUG: the slow log test makes a command slow on purpose (this file's own server)
+      startStandalone({ password: PASSWORD, args: ['--maxmemory', '256mb', '--enable-debug-command', 'yes'] }),
+      startCluster(),
+      startSentinel({ downAfterMs: 15_000 }),
+    ]),
   );
   redis = new Redis(standalone.url);
   clusterClient = new Cluster(cluster.nodes);
@@ -201,7 +213,8 @@ beforeAll(async () => {
   app = await timed('boot', () =>
     startApp({
       pluginConfig: {
-        settings: { enableRedlock: true },
+        // Health samples every second, so the charts have points within the test.
+        settings: { enableRedlock: true, healthInterval: 1000 },
         connections: {
           default: { connection: standalone.url },
           cluster: { connection: { nodes: cluster.nodes } },
@@ -266,12 +279,55 @@ describe('admin panel in Chromium', () => {
     await link.waitFor();
     await link.click();
     await page.keyboard.press('Escape'); // the menu link's tooltip, which its click leaves open
-    // The plugin page opens on the Connections view.
-    await page.getByRole('heading', { name: 'Connections', level: 1 }).waitFor();
-    expect(new URL(page.url()).pathname).toBe('/admin/plugins/redis/connections');
+    // The plugin page opens on the dashboard.
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/admin/plugins/redis/dashboard');
+  });
+
+  it('Dashboard: a card per connection with its state, memory and ops from the shared series, and the features with their counters', async () => {
+    // A miss then a hit, so the cache's counters say something.
+    for (let i = 0; i < 2; i++) expect((await fetch(`${app.url}/api/articles`)).status).toBe(200);
+    const card = page.getByTestId('connection-default');
+    await expect.poll(() => card.getByTestId('connection-state').textContent()).toBe('ready');
+    // Points arrive every second; the dashboard refreshes every 5 s.
+    await expect.poll(async () => Number(await card.getByTestId('spark-ops').getAttribute('data-points')), { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+    const shown = Number(await card.getByTestId('card-memory').getAttribute('data-value'));
+    expect(shown).toBeGreaterThan(used * 0.7);
+    expect(shown).toBeLessThan(used * 1.3);
+    expect(await card.getByTestId('card-memory').textContent()).toContain('/ 256 MiB');
+    const features = await card.getByTestId('connection-features').textContent();
+    for (const feature of ['locks', 'cron', 'cache']) expect(features).toContain(feature);
+    const token = await superToken();
+    await expect
+      .poll(async () => {
+        const stats = await api('GET', '/redis/stats', undefined, token);
+        const ratio = `${((stats.cache.hits / (stats.cache.hits + stats.cache.misses)) * 100).toFixed(1)}%`;
+        return (await card.getByTestId('feature-cache-hit-ratio').getAttribute('data-value')) === ratio && stats.cache.hits >= 1;
+      }, { timeout: 15_000 })
+      .toBe(true);
+    expect(Number(await card.getByTestId('feature-cron-runs').getAttribute('data-value'))).toBeGreaterThanOrEqual(1);
+
+    // The Cluster's memory is its masters'.
+    const clusterCard = page.getByTestId('connection-cluster');
+    await expect.poll(async () => Number(await clusterCard.getByTestId('spark-memory').getAttribute('data-points')), { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+    let masters = 0;
+    for (const node of cluster.servers) {
+      const client = new Redis({ host: '127.0.0.1', port: node.port });
+      const text = await client.info().finally(() => client.disconnect());
+      if (/role:master/.test(text)) masters += Number(/used_memory:(\d+)/.exec(text)![1]);
+    }
+    const clusterShown = Number(await clusterCard.getByTestId('card-memory').getAttribute('data-value'));
+    expect(clusterShown).toBeGreaterThan(masters * 0.7);
+    expect(clusterShown).toBeLessThan(masters * 1.3);
+    await expect.poll(() => page.getByTestId('connection-ha').getByTestId('connection-state').textContent()).toBe('ready');
+    expect(await page.getByTestId('dashboard-ready').textContent()).toBe('3 of 3 connections ready');
+    expect(await page.getByTestId('dashboard-sampler').textContent()).toContain('every 1 s across every instance');
+    expect(await page.content()).not.toContain(PASSWORD);
   });
 
   it('Connections: every connection with topology, state, ping and features, no credentials', async () => {
+    await openView(page, 'Connections');
     const main = page.getByTestId('connection-default');
     await expect.poll(() => main.getByTestId('connection-state').textContent()).toBe('ready');
     expect(await main.getByTestId('connection-topology').textContent()).toBe('Standalone');
@@ -331,6 +387,63 @@ describe('admin panel in Chromium', () => {
     expect(roles.filter((role) => role === 'master')).toHaveLength(3);
     expect(roles.filter((role) => role === 'slave' || role === 'replica')).toHaveLength(3);
     await screenshot(page, '3-server-cluster');
+  });
+
+  it('Health: the charts of the standalone server, as the sampler saw it', async () => {
+    await openView(page, 'Health');
+    const memory = page.getByTestId('chart-memory');
+    await memory.waitFor();
+    expect(await page.locator('[data-testid^="chart-"][data-testid]').filter({ has: page.locator('svg') }).count()).toBe(8);
+    const used = memory.locator('[data-testid="chart-legend"][data-label="used"]');
+    await expect.poll(async () => Number(await used.getAttribute('data-value')), { timeout: 30_000 }).toBeGreaterThan(0);
+    const info = await redis.info('memory');
+    const usedNow = Number(/used_memory:(\d+)/.exec(info)![1]);
+    expect(Number(await used.getAttribute('data-value'))).toBeGreaterThan(usedNow * 0.7);
+    expect(Number(await used.getAttribute('data-value'))).toBeLessThan(usedNow * 1.3);
+    // maxmemory, drawn as the reference line
+    expect(Number(await memory.getByTestId('chart-legend-reference').getAttribute('data-value'))).toBe(256 * 1024 * 1024);
+    // rates need two points
+    const ops = page.getByTestId('chart-ops').getByTestId('chart-legend');
+    await expect.poll(async () => (await ops.getAttribute('data-value')) !== '', { timeout: 30_000 }).toBe(true);
+    expect(Number(await ops.getAttribute('data-value'))).toBeGreaterThan(0);
+    const clients = page.getByTestId('chart-clients').locator('[data-testid="chart-legend"][data-label="connected"]');
+    expect(Number(await clients.getAttribute('data-value'))).toBeGreaterThanOrEqual(2);
+    expect(await page.getByTestId('health-source').getAttribute('data-source')).toBe('redis');
+    await page.waitForTimeout(3000); // a few more points for the picture
+    await screenshot(page, '14-health');
+  });
+
+  it('Health: a Cluster connection has a series per node', async () => {
+    await choose(page, 'Connection', 'cluster (cluster)');
+    await page.getByRole('combobox', { name: 'Node' }).click();
+    const options = await page.getByRole('option').allTextContents();
+    await page.keyboard.press('Escape');
+    expect(options.filter((o) => o.endsWith('(master)'))).toHaveLength(3);
+    expect(options.filter((o) => o.endsWith('(replica)'))).toHaveLength(3);
+    for (const option of options) expect(cluster.nodes.some((node) => option.startsWith(`127.0.0.1:${node.port}`))).toBe(true);
+    await page.getByTestId('chart-cpu').waitFor();
+    await screenshot(page, '15-health-cluster');
+  });
+
+  it('Slow log: a command made slow on purpose, with its duration and client, the threshold and the latency monitor', async () => {
+    await redis.config('SET', 'latency-monitor-threshold', '100');
+    await redis.client('SETNAME', 'browser-test');
+    await redis.call('DEBUG', 'SLEEP', '0.2');
+    await openView(page, 'Slow log');
+    const node = page.getByTestId(`slowlog-node-127.0.0.1:${standalone.port}`);
+    await node.waitFor();
+    const [, threshold] = (await redis.config('GET', 'slowlog-log-slower-than')) as [string, string];
+    expect(await node.getByTestId('slowlog-threshold').getAttribute('data-us')).toBe(threshold);
+    const entry = node.getByTestId('slowlog-entry').filter({ has: page.getByTestId('slowlog-command').getByText('DEBUG SLEEP 0.2', { exact: true }) });
+    await entry.first().waitFor();
+    expect(Number(await entry.first().getByTestId('slowlog-duration').getAttribute('data-us'))).toBeGreaterThanOrEqual(200_000);
+    expect(await entry.first().getByTestId('slowlog-client').textContent()).toBe(`127.0.0.1:${redis.stream.localPort} (browser-test)`);
+    const [latest] = (await redis.call('LATENCY', 'LATEST')) as [string, number, number, number][];
+    const event = node.locator(`[data-testid="latency-event"][data-event="${latest![0]}"]`);
+    expect(await event.getByTestId('latency-latest').textContent()).toBe(`${latest![2]} ms`);
+    expect(await page.content()).not.toContain(PASSWORD);
+    await screenshot(page, '16-slowlog');
+    await redis.config('SET', 'latency-monitor-threshold', '0');
   });
 
   it('Keys: SCAN by pattern lists the seeded keys with type, TTL and length', async () => {
@@ -460,6 +573,66 @@ describe('admin panel in Chromium', () => {
     expect(await summary.textContent()).toBe(`${MANY} keys matching ${pattern}, scan complete`);
   });
 
+  it('Keys: changing a key\'s TTL sets and removes it in Redis; a session key asks for its prefix first', async () => {
+    expect(await searchKeys(page, SEEDED.str.key)).toEqual([SEEDED.str.key]);
+    await page.getByRole('button', { name: `Change the TTL of ${SEEDED.str.key}` }).click();
+    let dialog = page.getByRole('alertdialog');
+    await dialog.getByLabel('Expire in (seconds)').fill('120');
+    await dialog.getByRole('button', { name: 'Set TTL' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => redis.pttl(SEEDED.str.key)).toBeGreaterThan(110_000);
+    expect(await redis.pttl(SEEDED.str.key)).toBeLessThanOrEqual(120_000);
+    await expect.poll(async () => Number(await row(page, SEEDED.str.key).getByTestId('key-ttl').getAttribute('data-ttl-ms'))).toBeLessThanOrEqual(120_000);
+
+    await page.getByRole('button', { name: `Change the TTL of ${SEEDED.str.key}` }).click();
+    dialog = page.getByRole('alertdialog');
+    await dialog.getByRole('button', { name: 'Remove TTL' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => redis.pttl(SEEDED.str.key)).toBe(-1);
+    expect(await row(page, SEEDED.str.key).getByTestId('key-ttl').textContent()).toBe('no expiry');
+
+    expect(await searchKeys(page, SESSION.key)).toEqual([SESSION.key]);
+    await page.getByRole('button', { name: `Change the TTL of ${SESSION.key}` }).click();
+    dialog = page.getByRole('alertdialog');
+    await dialog.getByLabel('Expire in (seconds)').fill('7200');
+    await dialog.getByRole('button', { name: 'Set TTL' }).click();
+    await dialog.getByTestId('ttl-protected').waitFor();
+    expect(await dialog.getByTestId('ttl-protected').textContent()).toContain('sessions (sess:)');
+    expect(await redis.pttl(SESSION.key)).toBeLessThanOrEqual(3_600_000);
+    const anyway = dialog.getByRole('button', { name: 'Change it anyway' });
+    expect(await anyway.isDisabled()).toBe(true);
+    await dialog.getByLabel('Confirmation').fill('sess:');
+    await screenshot(page, '18-keys-ttl-protected');
+    await anyway.click();
+    await dialog.waitFor({ state: 'detached' });
+    await expect.poll(() => redis.pttl(SESSION.key)).toBeGreaterThan(3_600_000);
+  });
+
+  it('Memory: the whole keyspace ranked by size and grouped by prefix, a planted big key first', async () => {
+    await redis.mset(Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`${p}-mem:${i}`, `v${i}`])));
+    const big = `${p}-mem:big`;
+    await redis.set(big, 'x'.repeat(300_000));
+    await openView(page, 'Memory');
+    await page.getByLabel('Keys (SCAN MATCH)').fill('*');
+    await page.getByRole('button', { name: 'Analyse' }).click();
+    await expect.poll(() => page.getByTestId('memory-state').textContent(), { timeout: 60_000 }).toBe('complete');
+    expect(await page.getByTestId('memory-key').first().getAttribute('data-key')).toBe(big);
+    expect(Number(await page.getByTestId('memory-key').first().getAttribute('data-bytes'))).toBe(Number(await redis.call('MEMORY', 'USAGE', big, 'SAMPLES', '5')));
+    const scanned = Number(await page.getByTestId('memory-summary').getAttribute('data-scanned'));
+    const size = await redis.dbsize();
+    expect(scanned).toBeGreaterThan(size - 20); // tick claims come and go meanwhile
+    expect(scanned).toBeLessThan(size + 20);
+    const group = (prefix: string) => page.locator(`[data-testid="memory-group"][data-prefix="${prefix}"]`);
+    expect(Number(await group('t:').getAttribute('data-keys'))).toBeGreaterThanOrEqual(2001 + MANY);
+    await group('redis-suite:health:').waitFor();
+    expect(await group('redis-suite:health:').textContent()).toContain('health series');
+    expect(await group('sess:').textContent()).toContain('sessions');
+    expect(await group('lock:{locks}:').textContent()).toContain('locks');
+    expect(await group(CACHE_PREFIX).textContent()).toContain('response cache');
+    await screenshot(page, '17-memory');
+    await openView(page, 'Keys');
+  });
+
   it('Keys: the Cluster connection is scanned across its masters', async () => {
     await choose(page, 'Connection', 'cluster (cluster)');
     expect(await searchKeys(page, `${p}:*`)).toEqual([`${p}:on-cluster`]);
@@ -498,7 +671,7 @@ describe('admin panel in Chromium', () => {
     await openView(page, 'Counters');
     const cacheHits = page.getByTestId('counters-cache').getByTestId('counter-hits');
     await cacheHits.waitFor();
-    const token = (await api('POST', '/admin/login', SUPER)).token as string;
+    const token = await superToken();
     const stats = await api('GET', '/redis/stats', undefined, token);
     // The cache test's second read was a hit, and its purge a purge; nothing has read since.
     expect(stats.cache.hits).toBeGreaterThanOrEqual(1);
@@ -506,6 +679,15 @@ describe('admin panel in Chromium', () => {
     expect(await page.getByTestId('counters-cache').getByTestId('counter-purges').textContent()).toBe(String(stats.cache.purges));
     expect(Number(await page.getByTestId('counters-cron').getByTestId('counter-runs').textContent())).toBeGreaterThanOrEqual(1);
     await screenshot(page, '9-counters');
+  });
+
+  it('Dashboard, after the other views: the sparklines hold the history of the whole run', async () => {
+    await openView(page, 'Dashboard');
+    const card = page.getByTestId('connection-default');
+    // about one point a second since the app started
+    await expect.poll(async () => Number(await card.getByTestId('spark-memory').getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThanOrEqual(30);
+    await expect.poll(async () => Number(await page.getByTestId('connection-cluster').getByTestId('spark-ops').getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThanOrEqual(20);
+    await screenshot(page, '13-dashboard');
   });
 
   it('an admin with only "Read status" sees the views but no key browsing, deletion or purge', async () => {
@@ -545,6 +727,7 @@ describe('admin panel in Chromium', () => {
       expect(await searchKeys(viewer, `${p}:*`)).toContain(SEEDED.str.key);
       await viewer.getByRole('button', { name: `View ${SEEDED.str.key}` }).waitFor();
       expect(await viewer.getByRole('button', { name: `Delete ${SEEDED.str.key}` }).count()).toBe(0);
+      expect(await viewer.getByRole('button', { name: `Change the TTL of ${SEEDED.str.key}` }).count()).toBe(0);
       expect(await viewer.getByRole('button', { name: 'Delete by pattern' }).count()).toBe(0);
 
       // A session key is listed, but without "Read session values" its value is withheld, with why.

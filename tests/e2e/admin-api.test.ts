@@ -157,10 +157,10 @@ const routes: { method: string; path: () => string; action: 'read' | 'keys.read'
 ];
 
 describe('RBAC on every route', () => {
-  it('registers the five actions with Strapi (section plugins, plugin redis)', async () => {
+  it('registers the six actions with Strapi (section plugins, plugin redis)', async () => {
     const data = await ok('GET', '/admin/permissions', tokens.superAdmin);
     const plugins = JSON.stringify(data.sections.plugins);
-    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.cache.purge', 'plugin::redis.keys.read-sessions']) {
+    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.keys.edit', 'plugin::redis.cache.purge', 'plugin::redis.keys.read-sessions']) {
       expect(plugins).toContain(`"action":"${action}"`);
     }
   });

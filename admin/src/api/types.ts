@@ -149,3 +149,115 @@ export interface StatsView {
   sessions: Record<'loaded' | 'missing' | 'saved' | 'destroyed' | 'corrupt' | 'failures', number>;
   locks: Record<'acquired' | 'busy' | 'timedOut' | 'unavailable' | 'lost', number> | null;
 }
+
+/** A node's health series: one value per point of `HealthView.t` (null: no value at that point). */
+export interface HealthNodeSeries {
+  address: string;
+  role: 'master' | 'replica';
+  cpuPercent: (number | null)[];
+  opsPerSec: (number | null)[];
+  usedMemoryBytes: (number | null)[];
+  rssBytes: (number | null)[];
+  fragmentation: (number | null)[];
+  maxMemoryBytes: (number | null)[];
+  connectedClients: (number | null)[];
+  blockedClients: (number | null)[];
+  netInBytesPerSec: (number | null)[];
+  netOutBytesPerSec: (number | null)[];
+  hitRatio: (number | null)[];
+  evictedPerSec: (number | null)[];
+  expiredPerSec: (number | null)[];
+  errors: (string | null)[];
+}
+
+export interface HealthSamplerStatus {
+  mode: 'shared' | 'local';
+  intervalMs: number;
+  instance: string;
+  samples: number;
+  claimedElsewhere: number;
+  lastSampleAt?: string;
+  lastError?: string;
+}
+
+export interface HealthView {
+  connection: string;
+  topology: Topology;
+  enabled: boolean;
+  intervalMs: number;
+  windowMs: number;
+  source: 'redis' | 'local';
+  sharedError?: string;
+  sampler: HealthSamplerStatus | null;
+  t: number[];
+  sampledBy: string[];
+  nodes: HealthNodeSeries[];
+}
+
+export interface SlowlogEntryView {
+  id: number;
+  time: string;
+  durationUs: number;
+  command: string[];
+  argumentsWithheld?: number;
+  withheld?: 'keys.read' | 'session' | 'length';
+  client: string;
+  clientName: string;
+}
+
+export interface LatencyEventView {
+  event: string;
+  time: string;
+  latestMs: number;
+  maxMs: number;
+}
+
+export interface SlowlogNodeView {
+  address: string;
+  role?: 'master' | 'replica';
+  entries: SlowlogEntryView[];
+  slowerThanUs: number | null;
+  maxLen: number | null;
+  length: number | null;
+  latency: { enabled: boolean; thresholdMs: number | null; events: LatencyEventView[] };
+  error?: string;
+}
+
+export interface SlowlogView {
+  connection: string;
+  topology: Topology;
+  nodes: SlowlogNodeView[];
+  fetchedAt: string;
+}
+
+export interface MemoryKeyView {
+  key: string;
+  bytes: number;
+  type: string;
+  ttlMs: number;
+}
+
+export interface MemoryGroupView {
+  prefix: string;
+  family: string | null;
+  keys: number;
+  bytes: number;
+}
+
+/** One page of the memory walk. */
+export interface MemoryPage {
+  cursor: string | null;
+  scanned: number;
+  bytes: number;
+  top: MemoryKeyView[];
+  groups: MemoryGroupView[];
+  totalKeys: number;
+  stoppedBy: 'end' | 'time' | 'keys';
+  elapsedMs: number;
+}
+
+/** What a TTL edit answers. */
+export interface TtlEditResult {
+  ttlMs: number;
+  changed: boolean;
+}

@@ -18,7 +18,7 @@ import {
   Tr,
   Typography,
 } from '@strapi/design-system';
-import { Eye, Search, Trash } from '@strapi/icons';
+import { Clock, Eye, Search, Trash } from '@strapi/icons';
 import { Layouts, Page, useFetchClient, useNotification } from '@strapi/strapi/admin';
 
 import { connectionPath, errorBody, errorMessage } from '../api/client';
@@ -27,6 +27,7 @@ import { ConfirmDelete } from '../components/ConfirmDelete';
 import { ConnectionPicker, useSelectedConnection } from '../components/ConnectionPicker';
 import { ErrorAlert, Loading } from '../components/Feedback';
 import { KeyValueModal } from '../components/KeyValueModal';
+import { TtlDialog } from '../components/TtlDialog';
 import { useAllowed } from '../hooks';
 import { formatBytes, formatCount, formatTtl } from '../utils/format';
 import { useT } from '../utils/intl';
@@ -79,6 +80,7 @@ export const KeysPage = () => {
   const [viewing, setViewing] = React.useState<string | undefined>();
   const [pending, setPending] = React.useState<Pending | undefined>();
   const [deleting, setDeleting] = React.useState(false);
+  const [editingTtl, setEditingTtl] = React.useState<KeyRow | undefined>();
 
   // Only the latest search or "load more" may change the listing (an earlier one can answer later).
   const latest = React.useRef(0);
@@ -189,7 +191,7 @@ export const KeysPage = () => {
       <Page.Title>{t('keys.title', 'Keys')}</Page.Title>
       <Layouts.Header
         title={t('keys.title', 'Keys')}
-        subtitle={t('keys.subtitle', 'Browse keys with SCAN, view and delete them')}
+        subtitle={t('keys.subtitle', 'Browse keys with SCAN, view them, change their TTL, delete them')}
         primaryAction={
           allowed.deleteKeys && listing ? (
             <Button
@@ -295,6 +297,11 @@ export const KeysPage = () => {
                           <IconButton label={t('keys.view', 'View {key}', { key: row.key })} onClick={() => setViewing(row.key)}>
                             <Eye />
                           </IconButton>
+                          {allowed.editKeys ? (
+                            <IconButton label={t('keys.editTtl', 'Change the TTL of {key}', { key: row.key })} onClick={() => setEditingTtl(row)}>
+                              <Clock />
+                            </IconButton>
+                          ) : null}
                           {allowed.deleteKeys ? (
                             <IconButton
                               label={t('keys.delete', 'Delete {key}', { key: row.key })}
@@ -331,6 +338,18 @@ export const KeysPage = () => {
       </Layouts.Content>
       {viewing && connection ? (
         <KeyValueModal connection={connection} keyName={viewing} onClose={() => setViewing(undefined)} />
+      ) : null}
+      {editingTtl && listing ? (
+        <TtlDialog
+          connection={listing.connection}
+          keyName={editingTtl.key}
+          ttlMs={editingTtl.ttlMs}
+          onClose={() => setEditingTtl(undefined)}
+          onDone={(ttlMs) => {
+            setListing({ ...listing, keys: listing.keys.map((r) => (r.key === editingTtl.key ? { ...r, ttlMs } : r)) });
+            setEditingTtl(undefined);
+          }}
+        />
       ) : null}
       {pending ? (
         <ConfirmDelete

@@ -60,3 +60,30 @@ export function formatTime(iso: string | undefined): string {
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
 }
+
+/** A rate: 0.25 -> "0.25/s", 1234 -> "1,234/s", 12_345 -> "12.3k/s"; null -> "—". */
+export function formatRate(perSec: number | null | undefined): string {
+  if (perSec === null || perSec === undefined || !Number.isFinite(perSec)) return '—';
+  if (perSec >= 10_000) return `${(perSec / 1000).toFixed(1)}k/s`;
+  if (perSec >= 100) return `${Math.round(perSec).toLocaleString('en-US')}/s`;
+  return `${Number(perSec.toFixed(2))}/s`;
+}
+
+/** Bytes per second: "1.5 KiB/s". */
+export function formatByteRate(perSec: number | null | undefined): string {
+  return perSec === null || perSec === undefined || !Number.isFinite(perSec) ? '—' : `${formatBytes(Math.round(perSec))}/s`;
+}
+
+/** A percentage already in 0..100 (CPU of one core may exceed 100): "12.5%". */
+export function formatPercent(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '—';
+  return `${value.toFixed(value >= 10 ? 0 : 1)}%`;
+}
+
+/** µs -> "850 µs", "12.3 ms", "1.2 s". */
+export function formatMicros(us: number | null | undefined): string {
+  if (us === null || us === undefined || !Number.isFinite(us)) return '—';
+  if (us < 1000) return `${Math.round(us)} µs`;
+  if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
+  return `${(us / 1_000_000).toFixed(2)} s`;
+}
