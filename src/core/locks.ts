@@ -327,6 +327,7 @@ export class LockService {
     const n = this.#conns.length;
 
     let splits = 0;
+    let last = false;
     for (let attempt = 1; ; attempt++) {
       const start = Date.now();
       const left = deadline - start;
@@ -378,15 +379,19 @@ export class LockService {
         delay = this.#splitDelay(seen, value, duration, splits, deadline);
         this.#opts.log.debug(`lock on ${list.join(', ')}: votes split (${this.#summary(seen, value)}); retrying in ${delay} ms`);
       }
-      // the last attempt starts early enough to finish before the deadline; none starts after that
+      // the last attempt starts early enough to finish by the deadline (a retry that does not fit
+      // moves there), and none starts after it: the deadline, not the retry count, ends the wait
       const room = deadline - Date.now() - duration;
-      if (delay > room) delay = Math.max(0, Math.floor(room / 2));
-      const noTime = room <= 0;
+      const noTime = room <= 0 || last;
+      if (delay >= room) {
+        delay = Math.max(0, room);
+        last = true;
+      }
       if (outcome === 'unavailable' && !ranOut && (!wait || attempt >= maxAttempts || noTime)) {
         this.stats.unavailable++;
         throw this.#unavailableError(list, seen);
       }
-      if (outcome === 'busy' && (!wait || attempt >= maxAttempts)) {
+      if (outcome === 'busy' && (!wait || (attempt >= maxAttempts && !noTime))) {
         this.stats.busy++;
         throw new LockBusyError(list);
       }

@@ -91,6 +91,22 @@ describe('locks on one connection', () => {
     await held.release();
   });
 
+  it('the deadline, not the retry count, ends a wait cut short by acquireTimeout: one last attempt at the deadline, then LockTimeoutError', async () => {
+    // retries every 1 s, 4 attempts, but only 300 ms to wait: the attempts that fit are the first and one at the deadline
+    const reg = make({ settings: { lockTTL: 1000, redlockConfig: { retryCount: 3, retryDelay: 1000, retryJitter: 0 } }, connections: { main: { connection: redis.standalone.url } } });
+    await reg.waitUntilReady();
+    const r = randomPrefix('deadline');
+    const held = await reg.locks.acquire(r, { ttl: 5000 });
+    const started = performance.now();
+    const error = await reg.locks.acquire(r, { acquireTimeout: 300 }).catch((e: unknown) => e);
+    const waited = performance.now() - started;
+    expect(error).toBeInstanceOf(LockTimeoutError);
+    expect((error as LockTimeoutError).reason).toBe('held');
+    expect(waited).toBeGreaterThanOrEqual(290);
+    expect(reg.lockStats).toMatchObject({ acquired: 1, timedOut: 1, busy: 0 });
+    await held.release();
+  });
+
   it('multi-resource locks on a Cluster connection (one hash tag, no CROSSSLOT)', async () => {
     const reg = make({ settings: { redlockConnections: ['cl'] }, connections: { cl: { connection: { nodes: redis.cluster.nodes } } } });
     await reg.waitUntilReady();
