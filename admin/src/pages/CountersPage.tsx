@@ -22,6 +22,8 @@ const sections = (t: Translate): Section[] => [
       stores: 'Stored',
       discarded: 'Discarded',
       coalesced: 'Coalesced',
+      stale: 'Served stale',
+      refreshes: 'Background refreshes',
       purges: 'Purges',
       purgedKeys: 'Purged keys',
       errors: 'Errors',

@@ -10,13 +10,15 @@
  * Koa by default. Options, rules and the connection are settled once, in the factory.
  */
 import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import type { Context, Next } from 'koa';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
 import { markUsedBy } from '../../core/usage.js';
 import { awaitCommitPurges, trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
-import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResponseCacheOptions } from './options.js';
+import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResolvedRule, type ResponseCacheOptions } from './options.js';
 import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
 
 /** A named Koa middleware carrying its cache handle (purge, counters). */
@@ -82,6 +84,33 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
   // Normally called from the plugin's register(); idempotent, so a missing call still purges.
   registerCacheInvalidation(s);
   return mw;
+}
+
+/** Requests the cache itself makes to refresh an entry: which middleware refreshes which entry key. */
+const refreshRequests = new WeakMap<object, { owner: CacheHandle; key: string }>();
+/** One request handler per Koa app (its whole middleware stack, as a server runs it). */
+const handlers = new WeakMap<object, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>>();
+
+/**
+ * Run a GET/HEAD through `app` as the server would (every middleware, the router, the handler),
+ * on a request made here: no socket (no client address), no body, the original URL and headers.
+ * Its response goes nowhere; the cache middleware that asked stores it. Resolves when the app has
+ * answered it.
+ */
+async function replay(app: Context['app'], method: string, url: string, headers: http.IncomingHttpHeaders, refresh: { owner: CacheHandle; key: string }): Promise<void> {
+  let handler = handlers.get(app);
+  if (!handler) {
+    handler = app.callback() as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+    handlers.set(app, handler);
+  }
+  const req = new http.IncomingMessage(new net.Socket());
+  req.method = method;
+  req.url = url;
+  req.headers = headers;
+  req.push(null);
+  const res = new http.ServerResponse(req);
+  refreshRequests.set(req, refresh);
+  await handler(req, res);
 }
 
 function etagMatches(header: string, etag: string): boolean {
@@ -169,8 +198,15 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   // Request headers the key covers (a response may vary on these).
   const covered: ReadonlySet<string> = new Set([...o.keyHeaders, ...(o.keyHost ? ['host'] : [])]);
 
+  const now = o.now;
+  /** Entry keys this instance is refreshing in the background (one attempt per key at a time). */
+  const refreshing = new Set<string>();
+
   const fn = async function responseCache(ctx: Context, next: Next): Promise<void> {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return strapi ? awaitCommitPurges(next) : void (await next());
+    const refresh = refreshRequests.get(ctx.req);
+    // A background refresh passes every other cache middleware (an outer one must not answer it from its own entry).
+    if (refresh && refresh.owner !== handle) return void (await next());
     if (!o.enabled) return void (await next());
     const rule = o.rules.find((r) => r.matches(ctx.path));
     if (!rule) return void (await next());
@@ -186,8 +222,25 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     }
 
     const key = store.entryKey(buildKey(ctx, keyOptions, caller));
-    const cached = await store.read(key);
-    if (cached) return serve(ctx, cached);
+    if (refresh) {
+      // The refresh of `refresh.key` (see startRefresh): run the handler and store; never serve an entry.
+      if (key !== refresh.key) return void (await next());
+      return fill(ctx, next, rule, key, caller, null);
+    }
+    const read = await store.read(key);
+    let cached: CachedResponse | null | undefined = read;
+    if (read) {
+      const age = now() - read.meta.t;
+      if (age < rule.maxAge) return serve(ctx, read, 'HIT');
+      if (age < rule.maxAge + rule.staleWhileRevalidate) {
+        serve(ctx, read, 'STALE');
+        startRefresh(ctx, key, read.meta.t);
+        return;
+      }
+      // Expired on our clock (Redis keeps it for the stale windows): a miss.
+      cached = null;
+    }
+    const fresh = (entry: CachedResponse) => now() - entry.meta.t < rule.maxAge;
 
     // Coalescing: one request per key fills the entry; the others wait for it (bounded).
     let token: string | null | undefined;
@@ -197,52 +250,89 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         // Another request may have filled the entry and released its lock between our read and
         // our lock: look once more before running the handler.
         const late = await store.read(key);
-        if (late) {
+        if (late && fresh(late)) {
           await store.unlock(key, token);
           counters.coalesced++;
-          return serve(ctx, late);
+          return serve(ctx, late, 'HIT');
         }
       } else if (token === null) {
-        const filled = await store.waitForFill(key, o.coalesce);
+        const filled = await store.waitForFill(key, o.coalesce, fresh);
         if (filled) {
           counters.coalesced++;
-          return serve(ctx, filled);
+          return serve(ctx, filled, 'HIT');
         }
       }
     }
     try {
-      counters.misses++;
-      // Read before the handler runs: a purge after this point is seen by write() and not undone.
-      const generation = cached === null ? await store.generations(rule.tags) : undefined;
-      if (o.xCache) ctx.set('X-Cache', 'MISS');
-      const varyBefore = varyNames(ctx.response.get('vary'));
-      await next();
-      const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
-      if (body === null) return;
-      const headers: Record<string, string> = {};
-      for (const name of KEPT_HEADERS) {
-        const value = ctx.response.get(name);
-        if (value) headers[name] = String(value);
-      }
-      // etag: false stores none ('') and sends none, so a hit never answers 304.
-      const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
-      if (etag) ctx.set('ETag', etag);
-      if (generation !== undefined) {
-        const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: Date.now() };
-        await store.write(key, encodeEntry(meta, body), rule.maxAge, rule.tags, generation);
-      }
-      if (etag && ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
+      await fill(ctx, next, rule, key, caller, cached);
     } finally {
       if (token) await store.unlock(key, token);
     }
   };
 
-  function serve(ctx: Context, { meta, body }: CachedResponse): void {
-    counters.hits++;
+  /** Run the handler and store its response when it may be kept. `cached` undefined: Redis failed (nothing is written). */
+  async function fill(ctx: Context, next: Next, rule: ResolvedRule, key: string, caller: string | null, cached: CachedResponse | null | undefined): Promise<void> {
+    counters.misses++;
+    // Read before the handler runs: a purge after this point is seen by write() and not undone.
+    const generation = cached !== undefined ? await store.generations(rule.tags) : undefined;
+    if (o.xCache) ctx.set('X-Cache', 'MISS');
+    const varyBefore = varyNames(ctx.response.get('vary'));
+    await next();
+    const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
+    if (body === null) return;
+    const headers: Record<string, string> = {};
+    for (const name of KEPT_HEADERS) {
+      const value = ctx.response.get(name);
+      if (value) headers[name] = String(value);
+    }
+    // etag: false stores none ('') and sends none, so a hit never answers 304.
+    const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
+    if (etag) ctx.set('ETag', etag);
+    if (generation !== undefined) {
+      const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: now() };
+      // Kept past maxAge for the stale windows; freshness is judged from `t` on read.
+      await store.write(key, encodeEntry(meta, body), rule.maxAge + rule.staleWhileRevalidate, rule.tags, generation);
+    }
+    if (etag && ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
+  }
+
+  /**
+   * Refresh a stale entry in the background, once across instances: take the entry's fill lock
+   * (the one coalescing uses), look again (another instance may have refreshed it meanwhile), then
+   * run the request anew through the app (a copy of it with no body and no conditional headers,
+   * answered into the void); its response replaces the entry. Never throws.
+   */
+  function startRefresh(ctx: Context, key: string, storedAt: number): void {
+    if (refreshing.has(key)) return;
+    refreshing.add(key);
+    const app = ctx.app;
+    const method = ctx.method;
+    const url = ctx.originalUrl;
+    const headers = { ...ctx.req.headers };
+    for (const h of ['if-none-match', 'if-modified-since', 'content-length', 'transfer-encoding', 'expect']) delete headers[h];
+    void (async () => {
+      const token = await store.lock(key, o.lockTTL);
+      if (!token) return; // another request refreshes it (or Redis failed: the next stale read tries again)
+      try {
+        const late = await store.read(key);
+        if (!late || late.meta.t !== storedAt) return; // refreshed, or purged (purged means gone: the next request fills it), meanwhile
+        counters.refreshes++;
+        await replay(app, method, url, headers, { owner: handle, key });
+      } finally {
+        await store.unlock(key, token);
+      }
+    })()
+      .catch((err: unknown) => log.warn(`background refresh of ${key.slice(o.prefix.length + 2)} failed: ${(err as Error).message}`))
+      .finally(() => refreshing.delete(key));
+  }
+
+  function serve(ctx: Context, { meta, body }: CachedResponse, state: 'HIT' | 'STALE'): void {
+    if (state === 'HIT') counters.hits++;
+    else counters.stale++;
     ctx.status = meta.s;
     for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
-    ctx.set('Age', String(Math.max(0, Math.floor((Date.now() - meta.t) / 1000))));
-    if (o.xCache) ctx.set('X-Cache', 'HIT');
+    ctx.set('Age', String(Math.max(0, Math.floor((now() - meta.t) / 1000))));
+    if (o.xCache) ctx.set('X-Cache', state);
     // An entry stored with etag: false has none; one stored with an ETag is served without it when etag is now off.
     if (!o.etag || !meta.e) {
       ctx.body = body;

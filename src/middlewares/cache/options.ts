@@ -20,6 +20,12 @@ export interface CacheRuleInput {
   relatedContentTypes?: string[];
   /** Override the top-level `byCaller` for this rule. */
   byCaller?: boolean;
+  /** Override the top-level `staleWhileRevalidate` for this rule (ms). */
+  staleWhileRevalidate?: number;
+  /** Override the top-level `staleIfError` for this rule (ms). */
+  staleIfError?: number;
+  /** Override the top-level `originTimeout` for this rule (ms). */
+  originTimeout?: number;
 }
 
 export interface ResponseCacheOptions extends ConnectionSource {
@@ -70,6 +76,24 @@ export interface ResponseCacheOptions extends ConnectionSource {
    * too. `true` uses the defaults. @default false
    */
   coalesce?: boolean | CoalesceInput;
+  /**
+   * After `maxAge`, keep serving an entry for this long (`X-Cache: STALE`) while one request,
+   * across all instances (the fill lock), refreshes it in the background. Entries are stored for
+   * `maxAge` plus the longer of this and `staleIfError`. `0` = off. Per rule too. @default 0
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * When the handler throws, answers 5xx or passes `originTimeout`, serve an entry that expired
+   * less than this long ago instead (`X-Cache: STALE-IF-ERROR`). `0` = off. Per rule too. @default 0
+   */
+  staleIfError?: number;
+  /**
+   * With `staleIfError` and a stored entry to fall back on: how long the handler may take before
+   * the stored entry is served instead (the handler goes on; its answer is dropped). @default none
+   */
+  originTimeout?: number;
+  /** The clock entries are stored and judged by, ms since the epoch (tests inject one). @default Date.now */
+  now?: () => number;
 }
 
 export interface CoalesceInput {
@@ -90,6 +114,10 @@ export const CACHE_DEFAULTS = Object.freeze({
   readTimeout: 50,
   maxKeyLength: 200,
   coalesce: Object.freeze({ lockTTL: 10_000, maxWait: 1_000, pollInterval: 25 }),
+  staleWhileRevalidate: 0,
+  staleIfError: 0,
+  /** No origin timeout. */
+  originTimeout: null as number | null,
 });
 
 export interface ResolvedRule {
@@ -99,6 +127,12 @@ export interface ResolvedRule {
   readonly maxAge: number;
   readonly tags: readonly string[];
   readonly byCaller: boolean;
+  /** ms after maxAge an entry is served STALE while it is refreshed; 0 = off. */
+  readonly staleWhileRevalidate: number;
+  /** ms after maxAge an entry may stand in for a failing handler; 0 = off. */
+  readonly staleIfError: number;
+  /** ms the handler may take when a stored entry can stand in for it; null = no bound. */
+  readonly originTimeout: number | null;
 }
 
 export interface ResolvedCacheOptions {
@@ -118,6 +152,9 @@ export interface ResolvedCacheOptions {
   readonly coalesce: Readonly<{ lockTTL: number; maxWait: number; pollInterval: number }> | null;
   /** Every tag any rule uses (purge-all purges these). */
   readonly tags: readonly string[];
+  /** Fill (and background refresh) lock TTL, ms: `coalesce.lockTTL`, or its default. */
+  readonly lockTTL: number;
+  readonly now: () => number;
 }
 
 /** What the Strapi factory knows about content types. */
@@ -134,9 +171,9 @@ export class CacheConfigError extends TypeError {
 const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
-  'etag', 'xCache', 'keyHost',
+  'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'now',
 ]);
-const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller']);
+const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate']);
 
 /** The tag of a content type (also what the document-service middleware purges). */
 export const contentTypeTag = (uid: string): string => `ct:${uid}`;
@@ -199,6 +236,10 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
   if (typeof defaultByCaller !== 'boolean') fail(where, 'byCaller', o.byCaller, 'a boolean');
   if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix === '')) fail(where, 'prefix', o.prefix, "a non-empty string like 'cache:'");
   if (o.enabled !== undefined && typeof o.enabled !== 'boolean') fail(where, 'enabled', o.enabled, 'a boolean');
+  if (o.now !== undefined && typeof o.now !== 'function') fail(where, 'now', o.now, 'a function returning ms since the epoch');
+  const staleWhileRevalidate = intMs(where, 'staleWhileRevalidate', o.staleWhileRevalidate, 0) ?? CACHE_DEFAULTS.staleWhileRevalidate;
+  const staleIfError = intMs(where, 'staleIfError', o.staleIfError, 0) ?? CACHE_DEFAULTS.staleIfError;
+  const originTimeout = intMs(where, 'originTimeout', o.originTimeout, 1) ?? CACHE_DEFAULTS.originTimeout;
 
   const rules: ResolvedRule[] = [];
   const ruleOf = (raw: string | RegExp | CacheRuleInput, path: string, fromContentTypes: boolean) => {
@@ -245,7 +286,18 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
       if (rule.contentType === undefined && tags.size === 0) tags.add(`route:${String(rule.path)}`);
     }
     if (matchers.length === 0) fail(where, path, raw, 'a rule with `contentType` or `path`');
-    rules.push(Object.freeze({ label: labels.join(' '), matches: (p: string) => matchers.some((m) => m(p)), maxAge: ttl, tags: Object.freeze([...tags]), byCaller }));
+    rules.push(
+      Object.freeze({
+        label: labels.join(' '),
+        matches: (p: string) => matchers.some((m) => m(p)),
+        maxAge: ttl,
+        tags: Object.freeze([...tags]),
+        byCaller,
+        staleWhileRevalidate: intMs(where, `${path}.staleWhileRevalidate`, rule.staleWhileRevalidate, 0) ?? staleWhileRevalidate,
+        staleIfError: intMs(where, `${path}.staleIfError`, rule.staleIfError, 0) ?? staleIfError,
+        originTimeout: intMs(where, `${path}.originTimeout`, rule.originTimeout, 1) ?? originTimeout,
+      }),
+    );
   };
   if (o.contentTypes !== undefined && !Array.isArray(o.contentTypes)) fail(where, 'contentTypes', o.contentTypes, 'an array of content type UIDs or rules');
   if (o.routes !== undefined && !Array.isArray(o.routes)) fail(where, 'routes', o.routes, 'an array of path patterns or rules');
@@ -282,5 +334,7 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     xCache: flag(where, 'xCache', o.xCache),
     coalesce,
     tags: Object.freeze([...allTags]),
+    lockTTL: coalesce?.lockTTL ?? CACHE_DEFAULTS.coalesce.lockTTL,
+    now: o.now ?? (() => Date.now()),
   });
 }

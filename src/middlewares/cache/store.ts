@@ -116,6 +116,10 @@ export interface CacheCounters {
   discarded: number;
   /** Misses answered by another request's fill (coalescing), counted in `hits` too. */
   coalesced: number;
+  /** Expired entries served within `staleWhileRevalidate` (`X-Cache: STALE`; not counted in `hits`). */
+  stale: number;
+  /** Background refreshes of stale entries this instance ran (the one holding the fill lock). */
+  refreshes: number;
   purges: number;
   purgedKeys: number;
   errors: number;
@@ -142,7 +146,7 @@ function unlinkAll(client: RedisClient, keys: readonly string[]): Promise<number
 
 export class CacheStore {
   readonly prefix: string;
-  readonly counters: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, purges: 0, purgedKeys: 0, errors: 0 };
+  readonly counters: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, purges: 0, purgedKeys: 0, errors: 0 };
   readonly #conn: () => BoundedConnection;
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
@@ -197,7 +201,7 @@ export class CacheStore {
    * at most `maxWait`. Resolves with the entry, or null when the filler gave up (its lock is gone
    * with no entry: the response was not cacheable, or it failed), the bound passed, or Redis failed.
    */
-  async waitForFill(entryKey: string, settings: CoalesceSettings): Promise<CachedResponse | null> {
+  async waitForFill(entryKey: string, settings: CoalesceSettings, accept: (entry: CachedResponse) => boolean = () => true): Promise<CachedResponse | null> {
     const deadline = Date.now() + settings.maxWait;
     const lockKey = this.lockKey(entryKey);
     while (Date.now() < deadline) {
@@ -205,7 +209,9 @@ export class CacheStore {
       const polled = await this.#read((c) => Promise.all([c.getBuffer(entryKey), c.exists(lockKey)]));
       if (polled === undefined) return null;
       const [raw, locked] = polled;
-      if (raw) return decodeEntry(raw);
+      const entry = raw ? decodeEntry(raw) : null;
+      // An expired entry kept for staleIfError is not the fill we wait for.
+      if (entry && accept(entry)) return entry;
       if (locked === 0) return null;
     }
     return null;
