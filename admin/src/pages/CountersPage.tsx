@@ -24,6 +24,7 @@ const sections = (t: Translate): Section[] => [
       coalesced: 'Coalesced',
       stale: 'Served stale',
       refreshes: 'Background refreshes',
+      staleIfError: 'Served stale on error',
       purges: 'Purges',
       purgedKeys: 'Purged keys',
       errors: 'Errors',

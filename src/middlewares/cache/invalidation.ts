@@ -186,7 +186,7 @@ export function createCacheService(strapi: unknown): CacheService {
     purgeTag: (tag) => sum((h) => (h.tags.includes(tag) ? h.purgeTag(tag) : Promise.resolve(0))),
     purgeAll: () => sum((h) => h.purgeAll()),
     stats: () => {
-      const total: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, purges: 0, purgedKeys: 0, errors: 0 };
+      const total: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, staleIfError: 0, purges: 0, purgedKeys: 0, errors: 0 };
       for (const h of cachesOf(s)) for (const k of Object.keys(total) as Array<keyof CacheCounters>) total[k] += h.counters[k];
       return total;
     },

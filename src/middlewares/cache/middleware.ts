@@ -86,6 +86,61 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
   return mw;
 }
 
+/**
+ * Run the handler; resolve with why it failed (threw, answered 5xx, took longer than
+ * `timeoutMs`), or null. A handler past its timeout goes on: its late answer or error is dropped.
+ */
+async function runGuarded(ctx: Context, next: Next, timeoutMs: number | null): Promise<string | null> {
+  const running = next();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (timeoutMs === null) await running;
+    else {
+      running.catch(() => undefined); // a late rejection, after the timeout answered, is dropped
+      const timedOut = await Promise.race([
+        running.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
+        }),
+      ]);
+      if (timedOut) return `took longer than originTimeout (${timeoutMs} ms)`;
+    }
+  } catch (err) {
+    return `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  return ctx.status >= 500 ? `answered ${ctx.status}` : null;
+}
+
+/** Failing origins per route: one warning when a route starts failing (and a stored entry stands in), one info line when it answers again. */
+class OriginOutages {
+  readonly #down = new Map<string, { since: number; served: number }>();
+  constructor(
+    private readonly log: SuiteLog,
+    private readonly now: () => number,
+  ) {}
+  failed(rule: ResolvedRule, reason: string, during = 'request'): void {
+    const outage = this.#down.get(rule.label);
+    if (outage) {
+      outage.served++;
+      return;
+    }
+    this.#down.set(rule.label, { since: this.now(), served: 1 });
+    const serving =
+      during === 'request'
+        ? `serving stored entries up to staleIfError (${rule.staleIfError} ms) past their maxAge (X-Cache: STALE-IF-ERROR)`
+        : `stale entries stay (X-Cache: STALE) until their staleWhileRevalidate (${rule.staleWhileRevalidate} ms) ends`;
+    this.log.warn(`response cache: the handler of ${rule.label} ${reason} (${during}); ${serving} until it answers again`);
+  }
+  ok(rule: ResolvedRule): void {
+    const outage = this.#down.get(rule.label);
+    if (!outage) return;
+    this.#down.delete(rule.label);
+    this.log.info(`response cache: the handler of ${rule.label} answers again after ${this.now() - outage.since} ms (${outage.served} response(s) served from stale entries)`);
+  }
+}
+
 /** Requests the cache itself makes to refresh an entry: which middleware refreshes which entry key. */
 const refreshRequests = new WeakMap<object, { owner: CacheHandle; key: string }>();
 /** One request handler per Koa app (its whole middleware stack, as a server runs it). */
@@ -199,6 +254,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   const covered: ReadonlySet<string> = new Set([...o.keyHeaders, ...(o.keyHost ? ['host'] : [])]);
 
   const now = o.now;
+  const originOutages = new OriginOutages(log, now);
   /** Entry keys this instance is refreshing in the background (one attempt per key at a time). */
   const refreshing = new Set<string>();
 
@@ -225,10 +281,11 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     if (refresh) {
       // The refresh of `refresh.key` (see startRefresh): run the handler and store; never serve an entry.
       if (key !== refresh.key) return void (await next());
-      return fill(ctx, next, rule, key, caller, null);
+      return fill(ctx, next, rule, key, caller, null, undefined, true);
     }
     const read = await store.read(key);
     let cached: CachedResponse | null | undefined = read;
+    let fallback: CachedResponse | undefined;
     if (read) {
       const age = now() - read.meta.t;
       if (age < rule.maxAge) return serve(ctx, read, 'HIT');
@@ -237,6 +294,8 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         startRefresh(ctx, key, read.meta.t);
         return;
       }
+      // Within staleIfError it stands in for a failing handler.
+      if (age < rule.maxAge + rule.staleIfError) fallback = read;
       // Expired on our clock (Redis keeps it for the stale windows): a miss.
       cached = null;
     }
@@ -264,20 +323,37 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       }
     }
     try {
-      await fill(ctx, next, rule, key, caller, cached);
+      await fill(ctx, next, rule, key, caller, cached, fallback);
     } finally {
       if (token) await store.unlock(key, token);
     }
   };
 
   /** Run the handler and store its response when it may be kept. `cached` undefined: Redis failed (nothing is written). */
-  async function fill(ctx: Context, next: Next, rule: ResolvedRule, key: string, caller: string | null, cached: CachedResponse | null | undefined): Promise<void> {
+  async function fill(ctx: Context, next: Next, rule: ResolvedRule, key: string, caller: string | null, cached: CachedResponse | null | undefined, fallback?: CachedResponse, background = false): Promise<void> {
     counters.misses++;
     // Read before the handler runs: a purge after this point is seen by write() and not undone.
     const generation = cached !== undefined ? await store.generations(rule.tags) : undefined;
     if (o.xCache) ctx.set('X-Cache', 'MISS');
     const varyBefore = varyNames(ctx.response.get('vary'));
-    await next();
+    if (background) {
+      // A refresh whose handler fails leaves the stale entry in place: logged once per outage, never thrown.
+      const failure = await runGuarded(ctx, next, rule.originTimeout);
+      if (failure !== null) return originOutages.failed(rule, failure, 'background refresh');
+    } else if (fallback) {
+      const headersBefore = new Set(Object.keys(ctx.response.headers));
+      const failure = await runGuarded(ctx, next, rule.originTimeout);
+      if (failure !== null) {
+        originOutages.failed(rule, failure);
+        // Drop what the failed handler set (headers set before the cache ran stay), then answer from the entry.
+        for (const name of Object.keys(ctx.response.headers)) if (!headersBefore.has(name)) ctx.remove(name);
+        serve(ctx, fallback, 'STALE-IF-ERROR');
+        return;
+      }
+    } else {
+      await next();
+    }
+    if (ctx.status < 500) originOutages.ok(rule);
     const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
     if (body === null) return;
     const headers: Record<string, string> = {};
@@ -291,7 +367,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     if (generation !== undefined) {
       const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: now() };
       // Kept past maxAge for the stale windows; freshness is judged from `t` on read.
-      await store.write(key, encodeEntry(meta, body), rule.maxAge + rule.staleWhileRevalidate, rule.tags, generation);
+      await store.write(key, encodeEntry(meta, body), rule.maxAge + Math.max(rule.staleWhileRevalidate, rule.staleIfError), rule.tags, generation);
     }
     if (etag && ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
   }
@@ -326,9 +402,10 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       .finally(() => refreshing.delete(key));
   }
 
-  function serve(ctx: Context, { meta, body }: CachedResponse, state: 'HIT' | 'STALE'): void {
+  function serve(ctx: Context, { meta, body }: CachedResponse, state: 'HIT' | 'STALE' | 'STALE-IF-ERROR'): void {
     if (state === 'HIT') counters.hits++;
-    else counters.stale++;
+    else if (state === 'STALE') counters.stale++;
+    else counters.staleIfError++;
     ctx.status = meta.s;
     for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
     ctx.set('Age', String(Math.max(0, Math.floor((now() - meta.t) / 1000))));

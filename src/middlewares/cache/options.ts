@@ -171,9 +171,9 @@ export class CacheConfigError extends TypeError {
 const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
-  'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'now',
+  'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
 ]);
-const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate']);
+const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
 
 /** The tag of a content type (also what the document-service middleware purges). */
 export const contentTypeTag = (uid: string): string => `ct:${uid}`;
