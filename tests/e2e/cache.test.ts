@@ -44,6 +44,20 @@ const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/c
 
 const apiToken = async (app: AppHandle) => (await (await fetch(`${app.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
 
+/** Move both instances' cache clock `offset` ms ahead. */
+const setClock = (apps: AppHandle[], offset: number, failFind = false) =>
+  Promise.all(apps.map((app) => fetch(`${app.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset, failFind }) })));
+
+/** The article `find` controller's runs, summed over the instances. */
+async function findCalls(apps: AppHandle[]): Promise<number> {
+  let sum = 0;
+  for (const app of apps) sum += ((await (await fetch(`${app.url}/api/cache-probe/find-calls`)).json()) as { calls: number }).calls;
+  return sum;
+}
+
+const MAX_AGE = 60_000;
+const SWR = 600_000;
+
 const titles = (body: { data: unknown }) => (body.data as Article[]).map((a) => a.title);
 
 // The plugin's connection and a client for the test's own checks, per topology.
@@ -70,8 +84,10 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     await ensurePlaygroundInstalled({ quiet: true });
     // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
     // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
-    const config = { connection: 'default', prefix: run, maxAge: 60_000, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
-    const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(config)} }];`;
+    // staleWhileRevalidate: entries past maxAge on the probe's clock (moved by /cache-probe/clock) are served STALE.
+    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const clock = 'now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)';
+    const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { ...${JSON.stringify(config)}, ${clock} } }];`;
     // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
     const graphqlConfig = path.join(dbDir, 'graphql-config.js');
     fs.writeFileSync(graphqlConfig, 'module.exports = {};\n');
@@ -197,6 +213,49 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect(new Set(results.map((r) => r.text)).size).toBe(1);
     expect(await calls()).toBe(before + 1);
     expect(results.filter((r) => r.cache === 'MISS')).toHaveLength(1);
+  });
+
+  it('stale-while-revalidate: 50 concurrent requests for an expired entry, split over both instances, get the stale body; the controller runs once', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const path = `/api/articles?swr=${Date.now()}`;
+    const first = await get(a, path);
+    expect(first.cache).toBe('MISS');
+    const before = await findCalls(apps);
+    await setClock(apps, MAX_AGE + 1);
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get(i % 2 ? b : a, path)));
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(results.map((r) => r.cache)).toEqual(Array(50).fill('STALE'));
+      expect(new Set(results.map((r) => r.text))).toEqual(new Set([first.text]));
+      await waitFor(async () => (await get(b, path)).cache === 'HIT', 20_000, 'the refreshed entry');
+      expect((await get(a, path)).cache).toBe('HIT');
+      expect(await findCalls(apps)).toBe(before + 1);
+      const stats = await Promise.all(apps.map(async (app) => (await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { stale: number; refreshes: number }));
+      expect(stats.reduce((n, s) => n + s.refreshes, 0)).toBe(1);
+      expect(stats.reduce((n, s) => n + s.stale, 0)).toBeGreaterThanOrEqual(50);
+    } finally {
+      await setClock(apps, 0);
+    }
+  });
+
+  it('stale-if-error: past the SWR window the article controller throws on both instances; the stored body is served, one warning per instance', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const path = `/api/articles?sie=${Date.now()}`;
+    const first = await get(a, path);
+    expect(first.cache).toBe('MISS');
+    const warnings = () => apps.map((app) => app.logs().split('\n').filter((l) => l.includes('cache probe: find fails') && l.includes('STALE-IF-ERROR')).length);
+    expect(warnings()).toEqual([0, 0]);
+    await setClock(apps, MAX_AGE + SWR + 1, true);
+    try {
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => get(i % 2 ? b : a, path)));
+      expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+      expect(results.map((r) => r.cache)).toEqual(Array(6).fill('STALE-IF-ERROR'));
+      expect(new Set(results.map((r) => r.text))).toEqual(new Set([first.text]));
+      await waitFor(() => warnings().every((n) => n >= 1), 5_000, 'the warnings');
+      expect(warnings()).toEqual([1, 1]);
+    } finally {
+      await setClock(apps, 0);
+    }
   });
 
   it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {

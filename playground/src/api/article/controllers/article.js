@@ -9,6 +9,8 @@ let findCalls = 0;
 module.exports = factories.createCoreController('api::article.article', () => ({
   async find(ctx) {
     findCalls += 1;
+    // the cache e2e test of stale-if-error (set through /api/cache-probe/clock)
+    if (globalThis.__cacheProbeFailFind) throw new Error('cache probe: find fails');
     return super.find(ctx);
   },
 }));

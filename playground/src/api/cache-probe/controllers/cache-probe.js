@@ -78,6 +78,16 @@ module.exports = {
     ctx.body = { calls: require('../../article/controllers/article').findCalls() };
   },
 
+  // Moves the clock a cache config reads as `now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)`
+  // (the stale-while-revalidate and stale-if-error tests), and makes the article `find` controller
+  // throw while `failFind` is true: body { offset, failFind }, offset in ms.
+  clock(ctx) {
+    const body = ctx.request.body || {};
+    globalThis.__cacheProbeClockOffset = Number(body.offset) || 0;
+    globalThis.__cacheProbeFailFind = body.failFind === true;
+    ctx.body = { offset: globalThis.__cacheProbeClockOffset, failFind: globalThis.__cacheProbeFailFind };
+  },
+
   // Who the request was authenticated as, and how many times this handler ran on this instance.
   whoami(ctx) {
     whoamiCalls += 1;
