@@ -13,6 +13,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { contentTypeTag } from './options.js';
+import type { PurgeWebhook } from './purge-webhook.js';
 import type { CacheCounters, CacheStore } from './store.js';
 
 /** One cache middleware's purge surface. */
@@ -29,6 +30,8 @@ export interface CacheHandle {
   purgeContentType(uid: string): Promise<number>;
   /** Remove every entry of every rule. */
   purgeAll(): Promise<number>;
+  /** The built-in purge hook (`purgeWebhook`), or null. */
+  readonly purgeWebhook?: PurgeWebhook | null;
 }
 
 /** The document service's middleware context (Strapi 5). */

@@ -18,6 +18,7 @@ import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
 import { markUsedBy } from '../../core/usage.js';
 import { awaitCommitPurges, trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
+import { PurgeWebhook } from './purge-webhook.js';
 import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResolvedRule, type ResponseCacheOptions } from './options.js';
 import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
 
@@ -236,18 +237,52 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
 function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
   const store = new CacheStore({ prefix: o.prefix, connection, log: () => log, readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, name });
   const counters = store.counters;
+  const webhook = o.purgeWebhook ? new PurgeWebhook(o.purgeWebhook, log) : null;
+  /** Tell the hooks (never awaited: a purge, and the write behind it, does not wait for a CDN). */
+  const notifyPurge = (tags: string[], keys: string[]): void => {
+    if (o.onPurge) {
+      try {
+        Promise.resolve(o.onPurge([...tags], [...keys])).catch((err: unknown) => log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`));
+      } catch (err) {
+        log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+    webhook?.notify(tags, keys);
+  };
+  const purgeTags = async (tags: string[]): Promise<number> => {
+    if (tags.length === 0) return 0;
+    const keys: string[] = [];
+    let n = 0;
+    try {
+      for (const tag of tags) n += await store.purge(tag, keys);
+    } finally {
+      // a purge that failed midway is still told: a CDN purge by tag is safe to repeat
+      if (o.onPurge || webhook) notifyPurge(tags, keys);
+    }
+    return n;
+  };
   const handle: CacheHandle = {
     store,
     connection: name,
     tags: o.tags,
     counters,
-    purgeTag: (tag) => store.purge(tag),
-    purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? store.purge(contentTypeTag(uid)) : 0),
-    purgeAll: async () => {
-      let n = 0;
-      for (const tag of o.tags) n += await store.purge(tag);
-      return n;
-    },
+    purgeTag: (tag) => purgeTags([tag]),
+    purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? purgeTags([contentTypeTag(uid)]) : 0),
+    purgeAll: () => purgeTags([...o.tags]),
+    purgeWebhook: webhook,
+  };
+  /** `Cache-Control` and the tags header for a CDN in front (`cdn`), from the rule. */
+  const cdnHeaders = (ctx: Context, rule: ResolvedRule): void => {
+    const cdn = o.cdn;
+    if (!cdn) return;
+    if (cdn.cacheControl) {
+      const sec = (ms: number) => Math.floor(ms / 1000);
+      let value = `public, max-age=${sec(cdn.browserMaxAge)}, s-maxage=${sec(rule.maxAge)}`;
+      if (rule.staleWhileRevalidate > 0) value += `, stale-while-revalidate=${sec(rule.staleWhileRevalidate)}`;
+      if (rule.staleIfError > 0) value += `, stale-if-error=${sec(rule.staleIfError)}`;
+      ctx.set('Cache-Control', value);
+    }
+    if (cdn.tagsHeader && rule.tags.length > 0) ctx.set(cdn.tagsHeader, rule.tags.join(cdn.tagsHeader.toLowerCase() === 'cache-tag' ? ',' : ' '));
   };
   const keyOptions = { keyHost: o.keyHost, keyHeaders: o.keyHeaders, queryKeys: o.queryKeys, maxKeyLength: o.maxKeyLength, prefixLength: o.prefix.length + 2 };
   // Request headers the key covers (a response may vary on these).
@@ -288,9 +323,9 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     let fallback: CachedResponse | undefined;
     if (read) {
       const age = now() - read.meta.t;
-      if (age < rule.maxAge) return serve(ctx, read, 'HIT');
+      if (age < rule.maxAge) return serve(ctx, read, 'HIT', rule);
       if (age < rule.maxAge + rule.staleWhileRevalidate) {
-        serve(ctx, read, 'STALE');
+        serve(ctx, read, 'STALE', rule);
         startRefresh(ctx, key, read.meta.t);
         return;
       }
@@ -312,13 +347,13 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         if (late && fresh(late)) {
           await store.unlock(key, token);
           counters.coalesced++;
-          return serve(ctx, late, 'HIT');
+          return serve(ctx, late, 'HIT', rule);
         }
       } else if (token === null) {
         const filled = await store.waitForFill(key, o.coalesce, fresh);
         if (filled) {
           counters.coalesced++;
-          return serve(ctx, filled, 'HIT');
+          return serve(ctx, filled, 'HIT', rule);
         }
       }
     }
@@ -347,7 +382,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         originOutages.failed(rule, failure);
         // Drop what the failed handler set (headers set before the cache ran stay), then answer from the entry.
         for (const name of Object.keys(ctx.response.headers)) if (!headersBefore.has(name)) ctx.remove(name);
-        serve(ctx, fallback, 'STALE-IF-ERROR');
+        serve(ctx, fallback, 'STALE-IF-ERROR', rule);
         return;
       }
     } else {
@@ -364,6 +399,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     // etag: false stores none ('') and sends none, so a hit never answers 304.
     const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
     if (etag) ctx.set('ETag', etag);
+    cdnHeaders(ctx, rule);
     if (generation !== undefined) {
       const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: now() };
       // Kept past maxAge for the stale windows; freshness is judged from `t` on read.
@@ -402,7 +438,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       .finally(() => refreshing.delete(key));
   }
 
-  function serve(ctx: Context, { meta, body }: CachedResponse, state: 'HIT' | 'STALE' | 'STALE-IF-ERROR'): void {
+  function serve(ctx: Context, { meta, body }: CachedResponse, state: 'HIT' | 'STALE' | 'STALE-IF-ERROR', rule: ResolvedRule): void {
     if (state === 'HIT') counters.hits++;
     else if (state === 'STALE') counters.stale++;
     else counters.staleIfError++;
@@ -410,6 +446,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
     ctx.set('Age', String(Math.max(0, Math.floor((now() - meta.t) / 1000))));
     if (o.xCache) ctx.set('X-Cache', state);
+    cdnHeaders(ctx, rule);
     // An entry stored with etag: false has none; one stored with an ETag is served without it when etag is now off.
     if (!o.etag || !meta.e) {
       ctx.body = body;

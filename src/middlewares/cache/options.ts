@@ -94,6 +94,55 @@ export interface ResponseCacheOptions extends ConnectionSource {
   originTimeout?: number;
   /** The clock entries are stored and judged by, ms since the epoch (tests inject one). @default Date.now */
   now?: () => number;
+  /**
+   * Headers for a CDN in front (opt-in): `Cache-Control` from the rule and a header listing the
+   * entry's tags, on every answer from or into the cache (HIT, STALE, STALE-IF-ERROR, a stored
+   * MISS). `true` uses the defaults. @default false
+   */
+  cdn?: boolean | CdnInput;
+  /**
+   * Called after every purge this cache runs (a write, the service, the endpoint), with the tags
+   * purged and the cache keys removed (`GET /path?query|...`, without the prefix). Not awaited:
+   * a slow or failing hook never delays the write; its errors are logged. @default none
+   */
+  onPurge?: (tags: string[], keys: string[]) => void | Promise<void>;
+  /** A built-in `onPurge` that tells a CDN over HTTP (retried, bounded, never blocking). @default none */
+  purgeWebhook?: PurgeWebhookInput;
+}
+
+export interface CdnInput {
+  /** Send `Cache-Control: public, max-age, s-maxage, stale-while-revalidate, stale-if-error` (seconds, from the rule). @default true */
+  cacheControl?: boolean;
+  /** The browser's `max-age` in ms (a browser copy cannot be purged; `s-maxage` is the rule's `maxAge`). @default 0 */
+  browserMaxAge?: number;
+  /** The header listing the entry's tags: `'Surrogate-Key'` (space-separated), `'Cache-Tag'` (comma-separated), another name (space-separated), or `false`. @default 'Surrogate-Key' */
+  tagsHeader?: string | false;
+}
+
+export interface PurgeWebhookInput {
+  /** URLs to call on every purge (each its own delivery). Placeholders as in `body`, URL-encoded. */
+  urls: string[];
+  /** @default 'POST' */
+  method?: string;
+  /** Request headers (values may hold placeholders). @default { 'content-type': 'application/json' } */
+  headers?: Record<string, string>;
+  /**
+   * The request body. Placeholders: `{{tags}}` / `{{keys}}` (JSON arrays), `{{tags.space}}`,
+   * `{{tags.comma}}`, `{{keys.space}}`, `{{keys.comma}}`. @default '{"tags":{{tags}},"keys":{{keys}}}'
+   */
+  body?: string;
+  /** Attempts after the first, for a network error, a timeout, 429 or 5xx. @default 3 */
+  retries?: number;
+  /** Delay before the first retry, ms; doubled for each next one. @default 500 */
+  backoff?: number;
+  /** Bound on each attempt, ms. @default 5_000 */
+  timeout?: number;
+  /** Deliveries queued or running at most; more are dropped (counted, one warning per overflow). @default 100 */
+  maxPending?: number;
+  /** Deliveries in flight at once. @default 4 */
+  concurrency?: number;
+  /** Most keys listed per delivery (tags are always all listed). @default 1_000 */
+  maxKeys?: number;
 }
 
 export interface CoalesceInput {
@@ -118,7 +167,38 @@ export const CACHE_DEFAULTS = Object.freeze({
   staleIfError: 0,
   /** No origin timeout. */
   originTimeout: null as number | null,
+  cdn: Object.freeze({ cacheControl: true, browserMaxAge: 0, tagsHeader: 'Surrogate-Key' as string | false }),
+  purgeWebhook: Object.freeze({
+    method: 'POST',
+    headers: Object.freeze({ 'content-type': 'application/json' }) as Readonly<Record<string, string>>,
+    body: '{"tags":{{tags}},"keys":{{keys}}}',
+    retries: 3,
+    backoff: 500,
+    timeout: 5_000,
+    maxPending: 100,
+    concurrency: 4,
+    maxKeys: 1_000,
+  }),
 });
+
+export interface ResolvedCdn {
+  readonly cacheControl: boolean;
+  readonly browserMaxAge: number;
+  readonly tagsHeader: string | false;
+}
+
+export interface ResolvedPurgeWebhook {
+  readonly urls: readonly string[];
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+  readonly retries: number;
+  readonly backoff: number;
+  readonly timeout: number;
+  readonly maxPending: number;
+  readonly concurrency: number;
+  readonly maxKeys: number;
+}
 
 export interface ResolvedRule {
   /** Human-readable origin, for logs. */
@@ -155,6 +235,10 @@ export interface ResolvedCacheOptions {
   /** Fill (and background refresh) lock TTL, ms: `coalesce.lockTTL`, or its default. */
   readonly lockTTL: number;
   readonly now: () => number;
+  /** CDN headers, or null when off. */
+  readonly cdn: ResolvedCdn | null;
+  readonly onPurge: ((tags: string[], keys: string[]) => void | Promise<void>) | null;
+  readonly purgeWebhook: ResolvedPurgeWebhook | null;
 }
 
 /** What the Strapi factory knows about content types. */
@@ -172,6 +256,7 @@ const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
   'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
+  'cdn', 'onPurge', 'purgeWebhook',
 ]);
 const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
 
@@ -224,6 +309,61 @@ interface ResolveHost {
   restPrefix?: string;
   /** The default of `keyHost`. @default true */
   keyHostDefault?: boolean;
+}
+
+function resolveCdn(where: string, value: unknown): ResolvedCdn | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) return CACHE_DEFAULTS.cdn;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'cdn', value, 'true, false or { cacheControl, browserMaxAge, tagsHeader }');
+  const c = value as CdnInput;
+  for (const k of Object.keys(c)) if (!['cacheControl', 'browserMaxAge', 'tagsHeader'].includes(k)) fail(where, `cdn.${k}`, (c as Record<string, unknown>)[k], 'no such option; known: cacheControl, browserMaxAge, tagsHeader');
+  const tagsHeader = c.tagsHeader ?? CACHE_DEFAULTS.cdn.tagsHeader;
+  if (tagsHeader !== false && (typeof tagsHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(tagsHeader))) fail(where, 'cdn.tagsHeader', c.tagsHeader, "a header name like 'Surrogate-Key' or 'Cache-Tag', or false");
+  return Object.freeze({
+    cacheControl: c.cacheControl === undefined ? CACHE_DEFAULTS.cdn.cacheControl : flag(where, 'cdn.cacheControl', c.cacheControl),
+    browserMaxAge: intMs(where, 'cdn.browserMaxAge', c.browserMaxAge, 0) ?? CACHE_DEFAULTS.cdn.browserMaxAge,
+    tagsHeader,
+  });
+}
+
+const WEBHOOK_KNOWN = ['urls', 'method', 'headers', 'body', 'retries', 'backoff', 'timeout', 'maxPending', 'concurrency', 'maxKeys'];
+
+function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhook | null {
+  if (value === undefined) return null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'purgeWebhook', value, '{ urls: [...], method?, headers?, body?, retries?, backoff?, timeout?, maxPending?, concurrency?, maxKeys? }');
+  const w = value as PurgeWebhookInput;
+  const d = CACHE_DEFAULTS.purgeWebhook;
+  for (const k of Object.keys(w)) if (!WEBHOOK_KNOWN.includes(k)) fail(where, `purgeWebhook.${k}`, (w as unknown as Record<string, unknown>)[k], `no such option; known: ${WEBHOOK_KNOWN.join(', ')}`);
+  const urls = stringList(where, 'purgeWebhook.urls', w.urls);
+  if (!urls || urls.length === 0) fail(where, 'purgeWebhook.urls', w.urls, "a non-empty array of http(s) URLs like 'https://cdn.example/purge'");
+  urls.forEach((u, i) => {
+    let ok = false;
+    try {
+      ok = ['http:', 'https:'].includes(new URL(u.replace(/\{\{[^}]*\}\}/g, 'x')).protocol);
+    } catch {
+      ok = false;
+    }
+    // the URL may hold a secret: name its position, not its value
+    if (!ok) throw new CacheConfigError(`${where}: purgeWebhook.urls[${i}]: not an http(s) URL; expected a URL like 'https://cdn.example/purge'.`);
+  });
+  if (w.method !== undefined && (typeof w.method !== 'string' || !/^[A-Z]+$/.test(w.method))) fail(where, 'purgeWebhook.method', w.method, "an HTTP method in capitals like 'POST'");
+  if (w.headers !== undefined && (typeof w.headers !== 'object' || w.headers === null || Array.isArray(w.headers) || Object.values(w.headers).some((v) => typeof v !== 'string'))) {
+    // header values may be credentials: never echoed
+    throw new CacheConfigError(`${where}: purgeWebhook.headers: expected an object of header names to string values.`);
+  }
+  if (w.body !== undefined && typeof w.body !== 'string') fail(where, 'purgeWebhook.body', w.body, 'a string template');
+  return Object.freeze({
+    urls: Object.freeze([...urls]),
+    method: w.method ?? d.method,
+    headers: Object.freeze({ ...(w.headers ?? d.headers) }),
+    body: w.body ?? d.body,
+    retries: intMs(where, 'purgeWebhook.retries', w.retries, 0, 'retries') ?? d.retries,
+    backoff: intMs(where, 'purgeWebhook.backoff', w.backoff, 0) ?? d.backoff,
+    timeout: intMs(where, 'purgeWebhook.timeout', w.timeout, 1) ?? d.timeout,
+    maxPending: intMs(where, 'purgeWebhook.maxPending', w.maxPending, 1, 'deliveries') ?? d.maxPending,
+    concurrency: intMs(where, 'purgeWebhook.concurrency', w.concurrency, 1, 'deliveries') ?? d.concurrency,
+    maxKeys: intMs(where, 'purgeWebhook.maxKeys', w.maxKeys, 0, 'keys') ?? d.maxKeys,
+  });
 }
 
 /** Validate and resolve once (throws `CacheConfigError` naming the option). */
@@ -336,5 +476,8 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     tags: Object.freeze([...allTags]),
     lockTTL: coalesce?.lockTTL ?? CACHE_DEFAULTS.coalesce.lockTTL,
     now: o.now ?? (() => Date.now()),
+    cdn: resolveCdn(where, o.cdn),
+    onPurge: o.onPurge === undefined ? null : typeof o.onPurge === 'function' ? o.onPurge : fail(where, 'onPurge', o.onPurge, 'a function (tags, keys) => void'),
+    purgeWebhook: resolvePurgeWebhook(where, o.purgeWebhook),
   });
 }

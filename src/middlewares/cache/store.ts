@@ -168,6 +168,12 @@ export class CacheStore {
     this.#writeTimeout = options.writeTimeout;
   }
 
+  /** The cache key of an entry key (what key.ts built, without `<prefix>e:`). */
+  #cacheKey(entryKey: string): string {
+    const head = `${this.prefix}e:`;
+    return entryKey.startsWith(head) ? entryKey.slice(head.length) : entryKey;
+  }
+
   entryKey(key: string): string {
     return `${this.prefix}e:${key}`;
   }
@@ -289,7 +295,7 @@ export class CacheStore {
    * when Redis fails (the caller decides: log it, or report it); what was not drained then
    * expires with its entries' TTL.
    */
-  async purge(tag: string): Promise<number> {
+  async purge(tag: string, removedKeys?: string[]): Promise<number> {
     const conn = this.#conn();
     const t = this.#writeTimeout;
     const tagKey = this.tagKey(tag);
@@ -304,6 +310,7 @@ export class CacheStore {
       for (let i = 0; i < popped.length; i += 2) keys.push(popped[i]!);
       if (keys.length === 0) break;
       removed += await conn.run((c) => unlinkAll(c, keys), t);
+      removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
       members -= keys.length;
     }
     const legacyKey = this.legacyTagKey(tag);
@@ -311,6 +318,7 @@ export class CacheStore {
       const keys = await conn.run((c) => c.spop(legacyKey, PURGE_BATCH), t);
       if (keys.length === 0) break;
       removed += await conn.run((c) => unlinkAll(c, keys), t);
+      removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
     }
     this.counters.purges++;
     this.counters.purgedKeys += removed;
