@@ -312,7 +312,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       return void (await next());
     }
 
-    const key = store.entryKey(buildKey(ctx, keyOptions, caller));
+    const key = store.entryKey(buildKey(ctx, keyOptions, caller, rule.schema));
     if (refresh) {
       // The refresh of `refresh.key` (see startRefresh): run the handler and store; never serve an entry.
       if (key !== refresh.key) return void (await next());

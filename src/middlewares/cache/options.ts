@@ -3,6 +3,7 @@
  * resolved, frozen form the middleware uses. Validated once, in the factory; every error names the
  * option path, the value it got and what is expected. Milliseconds everywhere.
  */
+import { createHash } from 'node:crypto';
 import type { RedisLogger } from '../../core/logger.js';
 import type { ConnectionSource } from '../../core/resolve.js';
 
@@ -213,6 +214,8 @@ export interface ResolvedRule {
   readonly staleIfError: number;
   /** ms the handler may take when a stored entry can stand in for it; null = no bound. */
   readonly originTimeout: number | null;
+  /** Strapi: the schema hash of the content types the rule depends on (part of its keys), or null. */
+  readonly schema: string | null;
 }
 
 export interface ResolvedCacheOptions {
@@ -245,6 +248,37 @@ export interface ResolvedCacheOptions {
 export interface ContentTypeInfo {
   kind?: string;
   info?: { pluralName?: string; singularName?: string };
+  /** The schema's attributes (what a response is built from): part of the schema hash. */
+  attributes?: unknown;
+  /** The schema's options (draftAndPublish, ...): part of the schema hash. */
+  options?: unknown;
+}
+
+/** JSON with object keys sorted and functions left out, so equal schemas give equal text on every instance. */
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || value === undefined ? 'null' : JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .filter((k) => typeof (value as Record<string, unknown>)[k] !== 'function' && (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/**
+ * A short hash (8 hex characters of SHA-256) of the schemas of the content types `uids` (kind,
+ * attributes, options), sorted by UID: part of the entry keys of the rules depending on them, so
+ * entries built from an older schema are never read after a deploy that changed it.
+ */
+export function schemaHash(uids: readonly string[], contentTypes: Record<string, ContentTypeInfo | undefined>): string {
+  const text = [...new Set(uids)]
+    .sort()
+    .map((uid) => {
+      const ct = contentTypes[uid];
+      return `${uid}=${stableJson(ct ? { kind: ct.kind, attributes: ct.attributes, options: ct.options } : null)}`;
+    })
+    .join('\n');
+  return createHash('sha256').update(text).digest('hex').slice(0, 8);
 }
 
 export class CacheConfigError extends TypeError {
@@ -390,7 +424,8 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     const byCaller = rule.byCaller ?? defaultByCaller;
     if (typeof byCaller !== 'boolean') fail(where, `${path}.byCaller`, rule.byCaller, 'a boolean');
     const tags = new Set(stringList(where, `${path}.tags`, rule.tags) ?? []);
-    for (const uid of stringList(where, `${path}.relatedContentTypes`, rule.relatedContentTypes) ?? []) tags.add(contentTypeTag(uid));
+    const related = stringList(where, `${path}.relatedContentTypes`, rule.relatedContentTypes) ?? [];
+    for (const uid of related) tags.add(contentTypeTag(uid));
     const matchers: Array<(p: string) => boolean> = [];
     const labels: string[] = [];
     if (rule.contentType !== undefined) {
@@ -436,6 +471,7 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
         staleWhileRevalidate: intMs(where, `${path}.staleWhileRevalidate`, rule.staleWhileRevalidate, 0) ?? staleWhileRevalidate,
         staleIfError: intMs(where, `${path}.staleIfError`, rule.staleIfError, 0) ?? staleIfError,
         originTimeout: intMs(where, `${path}.originTimeout`, rule.originTimeout, 1) ?? originTimeout,
+        schema: host.contentTypes && (rule.contentType !== undefined || related.length > 0) ? schemaHash([...(rule.contentType ? [rule.contentType] : []), ...related], host.contentTypes) : null,
       }),
     );
   };
