@@ -17,6 +17,7 @@ import { createCacheService, registerCacheInvalidation } from '../middlewares/ca
 import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
+import { createPurgeController, purgeRouter } from './cache-purge.js';
 import { setupBootLock, type BootLock } from './boot-lock.js';
 import { WebhookSync } from './webhooks.js';
 import { createConnectionsService, createCronService, createLocksService, type ConnectionsService, type CronService, type LocksService } from './services.js';
@@ -123,8 +124,9 @@ const plugin = {
   },
   destroy,
   middlewares,
-  routes: { admin: adminRoutes },
+  routes: { admin: adminRoutes, 'content-api': purgeRouter },
   controllers: {
+    'cache-purge': createPurgeController,
     admin: ({ strapi }: { strapi: StrapiLike }) =>
       createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log, health: () => samplers.get(strapi) }),
   },

@@ -42,11 +42,15 @@ const purges = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/ca
 
 const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/tx-state`)).json()) as { state: string }).state;
 
-const apiToken = async (app: AppHandle) => (await (await fetch(`${app.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
+const apiToken = async (app: AppHandle, permissions?: string[]) =>
+  (await (await fetch(`${app.url}/api/cache-probe/tokens${permissions ? `?permissions=${permissions.join(',')}` : ''}`, { method: 'POST' })).json()) as { id: number; accessKey: string };
+
+const purgeCall = (app: AppHandle, body: unknown, token?: string) =>
+  fetch(`${app.url}/api/redis-cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
 
 /** Move both instances' cache clock `offset` ms ahead. */
-const setClock = (apps: AppHandle[], offset: number, failFind = false) =>
-  Promise.all(apps.map((app) => fetch(`${app.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset, failFind }) })));
+const setClock = (apps: AppHandle[], offset: number, probe: { failFind?: boolean; holdFind?: boolean } = {}) =>
+  Promise.all(apps.map((app) => fetch(`${app.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset, ...probe }) })));
 
 /** The article `find` controller's runs, summed over the instances. */
 async function findCalls(apps: AppHandle[]): Promise<number> {
@@ -85,7 +89,7 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
     // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
     // staleWhileRevalidate: entries past maxAge on the probe's clock (moved by /cache-probe/clock) are served STALE.
-    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
     const clock = 'now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)';
     const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { ...${JSON.stringify(config)}, ${clock} } }];`;
     // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
@@ -221,12 +225,15 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     const first = await get(a, path);
     expect(first.cache).toBe('MISS');
     const before = await findCalls(apps);
-    await setClock(apps, MAX_AGE + 1);
+    // the refresh's find waits until released: every request is answered while it runs
+    await setClock(apps, MAX_AGE + 1, { holdFind: true });
     try {
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get(i % 2 ? b : a, path)));
       expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
       expect(results.map((r) => r.cache)).toEqual(Array(50).fill('STALE'));
       expect(new Set(results.map((r) => r.text))).toEqual(new Set([first.text]));
+      await waitFor(async () => (await findCalls(apps)) === before + 1, 10_000, 'the refresh to reach the controller');
+      await setClock(apps, MAX_AGE + 1, { holdFind: false });
       await waitFor(async () => (await get(b, path)).cache === 'HIT', 20_000, 'the refreshed entry');
       expect((await get(a, path)).cache).toBe('HIT');
       expect(await findCalls(apps)).toBe(before + 1);
@@ -245,7 +252,7 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect(first.cache).toBe('MISS');
     const warnings = () => apps.map((app) => app.logs().split('\n').filter((l) => l.includes('cache probe: find fails') && l.includes('STALE-IF-ERROR')).length);
     expect(warnings()).toEqual([0, 0]);
-    await setClock(apps, MAX_AGE + SWR + 1, true);
+    await setClock(apps, MAX_AGE + SWR + 1, { failFind: true });
     try {
       const results = await Promise.all(Array.from({ length: 6 }, (_, i) => get(i % 2 ? b : a, path)));
       expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
@@ -256,6 +263,33 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     } finally {
       await setClock(apps, 0);
     }
+  });
+
+  it('purge endpoint: POST /api/redis-cache/purge needs the plugin::redis.cache-purge.purge permission; purges on every instance; logged with the token id', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const path = `/api/articles?purge-endpoint=${Date.now()}`;
+    await get(a, path);
+    expect((await get(b, path)).cache).toBe('HIT');
+    expect((await purgeCall(b, { all: true })).status).toBe(403); // no token: the public role lacks the action
+    const other = await apiToken(a, ['api::article.article.find']);
+    expect((await purgeCall(b, { all: true }, other.accessKey)).status).toBe(403);
+    const token = await apiToken(a, ['plugin::redis.cache-purge.purge']);
+    expect((await purgeCall(b, { tags: [] }, token.accessKey)).status).toBe(400);
+    expect((await purgeCall(b, { all: true, tags: ['x'] }, token.accessKey)).status).toBe(400);
+    const res = await purgeCall(b, { contentTypes: ['api::article.article'] }, token.accessKey);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = (await res.json()) as { purged: number; tags: string[] };
+    expect(body.tags).toEqual(['ct:api::article.article']);
+    expect(body.purged).toBeGreaterThanOrEqual(1);
+    expect((await get(a, path)).cache).toBe('MISS');
+    const all = await purgeCall(a, { all: true }, token.accessKey);
+    expect(all.status).toBe(200);
+    expect((await get(b, path)).cache).toBe('MISS');
+    const lines = b.logs().split('\n').filter((l) => l.includes('purge endpoint called by'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`API token id ${token.id}: contentTypes ct:api::article.article removed`);
+    expect(b.logs()).not.toContain(token.accessKey);
+    expect(a.logs().split('\n').filter((l) => l.includes(`purge endpoint called by API token id ${token.id}: all removed`))).toHaveLength(1);
   });
 
   it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {
@@ -360,6 +394,9 @@ describe('response cache in Strapi when Redis dies mid-load', () => {
       };
       await hit();
       expect((await hit()).cache).toBe('HIT');
+      // purgeEndpoint is off in this app: the route does not exist
+      const purge = await fetch(`${app.url}/api/redis-cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"all":true}' });
+      expect(purge.status).toBe(404);
       // load in flight while the server dies
       const load = Promise.all(Array.from({ length: 60 }, (_, i) => new Promise((r) => setTimeout(r, i * 10)).then(hit)));
       await new Promise((r) => setTimeout(r, 200));

@@ -32,6 +32,8 @@ export interface CacheHandle {
   purgeAll(): Promise<number>;
   /** The built-in purge hook (`purgeWebhook`), or null. */
   readonly purgeWebhook?: PurgeWebhook | null;
+  /** True when this cache enabled the purge endpoint (`purgeEndpoint`). */
+  readonly purgeEndpoint?: boolean;
 }
 
 /** The document service's middleware context (Strapi 5). */

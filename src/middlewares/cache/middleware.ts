@@ -270,6 +270,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? purgeTags([contentTypeTag(uid)]) : 0),
     purgeAll: () => purgeTags([...o.tags]),
     purgeWebhook: webhook,
+    purgeEndpoint: o.purgeEndpoint,
   };
   /** `Cache-Control` and the tags header for a CDN in front (`cdn`), from the rule. */
   const cdnHeaders = (ctx: Context, rule: ResolvedRule): void => {

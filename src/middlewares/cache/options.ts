@@ -109,6 +109,12 @@ export interface ResponseCacheOptions extends ConnectionSource {
   onPurge?: (tags: string[], keys: string[]) => void | Promise<void>;
   /** A built-in `onPurge` that tells a CDN over HTTP (retried, bounded, never blocking). @default none */
   purgeWebhook?: PurgeWebhookInput;
+  /**
+   * Strapi, global middleware list: serve `POST /api/redis-cache/purge` (`{ tags | contentTypes |
+   * all }`), for callers with the `plugin::redis.cache-purge.purge` permission (an API token scope).
+   * Off: the route does not exist (404). @default false
+   */
+  purgeEndpoint?: boolean;
 }
 
 export interface CdnInput {
@@ -242,6 +248,7 @@ export interface ResolvedCacheOptions {
   readonly cdn: ResolvedCdn | null;
   readonly onPurge: ((tags: string[], keys: string[]) => void | Promise<void>) | null;
   readonly purgeWebhook: ResolvedPurgeWebhook | null;
+  readonly purgeEndpoint: boolean;
 }
 
 /** What the Strapi factory knows about content types. */
@@ -290,7 +297,7 @@ const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
   'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
-  'cdn', 'onPurge', 'purgeWebhook',
+  'cdn', 'onPurge', 'purgeWebhook', 'purgeEndpoint',
 ]);
 const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
 
@@ -515,5 +522,6 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     cdn: resolveCdn(where, o.cdn),
     onPurge: o.onPurge === undefined ? null : typeof o.onPurge === 'function' ? o.onPurge : fail(where, 'onPurge', o.onPurge, 'a function (tags, keys) => void'),
     purgeWebhook: resolvePurgeWebhook(where, o.purgeWebhook),
+    purgeEndpoint: o.purgeEndpoint === undefined ? false : flag(where, 'purgeEndpoint', o.purgeEndpoint),
   });
 }

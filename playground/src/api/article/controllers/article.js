@@ -11,6 +11,7 @@ module.exports = factories.createCoreController('api::article.article', () => ({
     findCalls += 1;
     // the cache e2e test of stale-if-error (set through /api/cache-probe/clock)
     if (globalThis.__cacheProbeFailFind) throw new Error('cache probe: find fails');
+    if (globalThis.__cacheProbeFindGate) await globalThis.__cacheProbeFindGate;
     return super.find(ctx);
   },
 }));
