@@ -169,6 +169,16 @@ async function replay(app: Context['app'], method: string, url: string, headers:
   await handler(req, res);
 }
 
+/** Lower-case directive names of a request's `Cache-Control`. */
+function requestDirectives(value: string): Set<string> {
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const name = part.split('=')[0]!.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
+}
+
 function etagMatches(header: string, etag: string): boolean {
   if (!header) return false;
   const bare = (t: string) => t.trim().replace(/^W\//, '');
@@ -318,6 +328,19 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       // The refresh of `refresh.key` (see startRefresh): run the handler and store; never serve an entry.
       if (key !== refresh.key) return void (await next());
       return fill(ctx, next, rule, key, caller, null, undefined, true);
+    }
+    const honor = o.honorRequestCacheControl;
+    if (honor) {
+      const directives = requestDirectives(ctx.get('cache-control'));
+      if ((directives.has('no-store') || directives.has('no-cache')) && (await store.claimDirective(key, honor.interval))) {
+        if (directives.has('no-store')) {
+          counters.bypasses++;
+          if (o.xCache) ctx.set('X-Cache', 'BYPASS');
+          return void (await next());
+        }
+        // no-cache: revalidate (the handler's answer replaces the entry)
+        return fill(ctx, next, rule, key, caller, null);
+      }
     }
     const read = await store.read(key);
     let cached: CachedResponse | null | undefined = read;

@@ -115,6 +115,13 @@ export interface ResponseCacheOptions extends ConnectionSource {
    * Off: the route does not exist (404). @default false
    */
   purgeEndpoint?: boolean;
+  /**
+   * Honour a request's `Cache-Control`: `no-cache` runs the handler and refreshes the entry,
+   * `no-store` bypasses the cache. Rate-limited: at most one honoured directive per entry key per
+   * `interval` ms across instances (a `SET NX PX` in Redis); past it, or when Redis fails, the
+   * directive is ignored and the request is served as usual. `true` uses the defaults. @default false
+   */
+  honorRequestCacheControl?: boolean | { interval?: number };
 }
 
 export interface CdnInput {
@@ -186,6 +193,7 @@ export const CACHE_DEFAULTS = Object.freeze({
     concurrency: 4,
     maxKeys: 1_000,
   }),
+  honorRequestCacheControl: Object.freeze({ interval: 1_000 }),
 });
 
 export interface ResolvedCdn {
@@ -249,6 +257,8 @@ export interface ResolvedCacheOptions {
   readonly onPurge: ((tags: string[], keys: string[]) => void | Promise<void>) | null;
   readonly purgeWebhook: ResolvedPurgeWebhook | null;
   readonly purgeEndpoint: boolean;
+  /** Request directives honoured at most once per key per `interval` ms, or null when off. */
+  readonly honorRequestCacheControl: Readonly<{ interval: number }> | null;
 }
 
 /** What the Strapi factory knows about content types. */
@@ -298,6 +308,7 @@ const KNOWN = new Set([
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
   'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
   'cdn', 'onPurge', 'purgeWebhook', 'purgeEndpoint',
+  'honorRequestCacheControl',
 ]);
 const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
 
@@ -365,6 +376,14 @@ function resolveCdn(where: string, value: unknown): ResolvedCdn | null {
     browserMaxAge: intMs(where, 'cdn.browserMaxAge', c.browserMaxAge, 0) ?? CACHE_DEFAULTS.cdn.browserMaxAge,
     tagsHeader,
   });
+}
+
+function resolveHonor(where: string, value: unknown): ResolvedCacheOptions['honorRequestCacheControl'] {
+  if (value === undefined || value === false) return null;
+  if (value === true) return CACHE_DEFAULTS.honorRequestCacheControl;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'honorRequestCacheControl', value, 'true, false or { interval }');
+  for (const k of Object.keys(value)) if (k !== 'interval') fail(where, `honorRequestCacheControl.${k}`, (value as Record<string, unknown>)[k], 'no such option; known: interval');
+  return Object.freeze({ interval: intMs(where, 'honorRequestCacheControl.interval', (value as { interval?: unknown }).interval, 1) ?? CACHE_DEFAULTS.honorRequestCacheControl.interval });
 }
 
 const WEBHOOK_KNOWN = ['urls', 'method', 'headers', 'body', 'retries', 'backoff', 'timeout', 'maxPending', 'concurrency', 'maxKeys'];
@@ -523,5 +542,6 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     onPurge: o.onPurge === undefined ? null : typeof o.onPurge === 'function' ? o.onPurge : fail(where, 'onPurge', o.onPurge, 'a function (tags, keys) => void'),
     purgeWebhook: resolvePurgeWebhook(where, o.purgeWebhook),
     purgeEndpoint: o.purgeEndpoint === undefined ? false : flag(where, 'purgeEndpoint', o.purgeEndpoint),
+    honorRequestCacheControl: resolveHonor(where, o.honorRequestCacheControl),
   });
 }

@@ -24,6 +24,8 @@
  *   and keep its pre-write response.
  * - Fill lock `<prefix>l:<key>` (string, a random token, `PX` the coalesce lockTTL): taken with
  *   `SET NX` by the one request that fills a missing entry; released only by its token.
+ * - Directive rate key `<prefix>rd:<key>` (string, `PX` the `honorRequestCacheControl` interval):
+ *   taken with `SET NX` by the one request allowed to honour its `Cache-Control` in that interval.
  * - Legacy tag set `<prefix>t:<tag>` (plain set, written by 0.1 and never by this version):
  *   drained by every purge of its tag (SPOP in batches) so entries indexed before an upgrade are
  *   purged too; it expires on its own otherwise. The new index has another name, so no command
@@ -190,6 +192,16 @@ export class CacheStore {
   }
   lockKey(entryKey: string): string {
     return `${this.prefix}l:${entryKey.slice(this.prefix.length + 2)}`;
+  }
+
+  /** The rate key of request directives for an entry (`honorRequestCacheControl`). */
+  directiveKey(entryKey: string): string {
+    return `${this.prefix}rd:${entryKey.slice(this.prefix.length + 2)}`;
+  }
+
+  /** Claim the right to honour a request directive for an entry for `intervalMs` (false: claimed already, or Redis failed). */
+  async claimDirective(entryKey: string, intervalMs: number): Promise<boolean> {
+    return (await this.#run((c) => c.set(this.directiveKey(entryKey), '1', 'PX', intervalMs, 'NX'), this.#writeTimeout)) === 'OK';
   }
 
   /** Try to become the filler of an entry: a token when taken, null when another request holds it, undefined when Redis failed. */
