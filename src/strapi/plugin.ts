@@ -121,6 +121,11 @@ const plugin = {
     await registerPermissions(strapi);
     const sampler = startHealthSampler(registryOf(strapi), strapi.log);
     if (sampler) samplers.set(strapi, sampler);
+    // Response cache warm-up (the `warm` paths): once the server listens, not blocking the boot.
+    const server = (strapi as { server?: { httpServer?: { listening?: boolean; once(event: string, cb: () => void): unknown } } }).server?.httpServer;
+    const warmUp = () => void createCacheService(strapi).warm().catch(() => undefined);
+    if (server?.listening) warmUp();
+    else server?.once('listening', warmUp);
   },
   destroy,
   middlewares,

@@ -89,7 +89,7 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
     // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
     // staleWhileRevalidate: entries past maxAge on the probe's clock (moved by /cache-probe/clock) are served STALE.
-    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, warm: ['/api/articles?warm=1'], readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
     const clock = 'now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)';
     const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { ...${JSON.stringify(config)}, ${clock} } }];`;
     // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
@@ -128,6 +128,32 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect((await get(a, '/api/articles', { 'if-none-match': hit.etag! })).status).toBe(304);
     expect((await get(a, '/api/articles', { authorization: 'Bearer whatever' })).cache).toBe('BYPASS');
     expect((await get(a, '/api/redis-demo/status')).cache).toBeNull();
+  });
+
+  it('warm: the listed path was filled after boot (no request asked for it), and again after a purge', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const c = client();
+    try {
+      // the warm-up request carries no headers: its key has no accept-language (fetch sends '*' unless told otherwise)
+      const indexed = async () => (await c.zrange(`${run}ti:{ct:api::article.article}`, 0, -1)).filter((k) => k.includes('?warm=1'));
+      const entries = async () => {
+        const keys = await indexed();
+        let n = 0;
+        for (const k of keys) n += await c.exists(k);
+        return n;
+      };
+      expect(await entries()).toBe(1);
+      expect(await indexed()).toEqual([expect.stringMatching(/e:GET \/api\/articles\?warm=1\|schema=[0-9a-f]{8}$/)]);
+      expect((await get(b, '/api/articles?warm=1', { 'accept-language': '' })).cache).toBe('HIT');
+      await write(a, 'POST', '', { title: 'warm-after' });
+      // the purge removed it; the warm-up after the purge filled it again, with the new row
+      await waitFor(async () => (await entries()) === 1, 10_000, 'the warm-up after the purge');
+      const again = await get(b, '/api/articles?warm=1', { 'accept-language': '' });
+      expect(again.cache).toBe('HIT');
+      expect(titles(again.json())).toContain('warm-after');
+    } finally {
+      c.disconnect();
+    }
   });
 
   it('a write on A purges at once: A and B both serve fresh data on the next read', async () => {

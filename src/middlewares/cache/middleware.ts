@@ -143,7 +143,7 @@ class OriginOutages {
 }
 
 /** Requests the cache itself makes to refresh an entry: which middleware refreshes which entry key. */
-const refreshRequests = new WeakMap<object, { owner: CacheHandle; key: string }>();
+const refreshRequests = new WeakMap<object, { owner: CacheHandle; key: string | null }>();
 /** One request handler per Koa app (its whole middleware stack, as a server runs it). */
 const handlers = new WeakMap<object, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>>();
 
@@ -153,7 +153,7 @@ const handlers = new WeakMap<object, (req: http.IncomingMessage, res: http.Serve
  * Its response goes nowhere; the cache middleware that asked stores it. Resolves when the app has
  * answered it.
  */
-async function replay(app: Context['app'], method: string, url: string, headers: http.IncomingHttpHeaders, refresh: { owner: CacheHandle; key: string }): Promise<void> {
+async function replay(app: Context['app'], method: string, url: string, headers: http.IncomingHttpHeaders, refresh: { owner: CacheHandle; key: string | null }): Promise<void> {
   let handler = handlers.get(app);
   if (!handler) {
     handler = app.callback() as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -268,6 +268,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     } finally {
       // a purge that failed midway is still told: a CDN purge by tag is safe to repeat
       if (o.onPurge || webhook) notifyPurge(tags, keys);
+      warmSoon();
     }
     return n;
   };
@@ -281,7 +282,59 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     purgeAll: () => purgeTags([...o.tags]),
     purgeWebhook: webhook,
     purgeEndpoint: o.purgeEndpoint,
+    warm: (app, paths) => warm(app, paths),
   };
+  /** The app of the last request (warm-ups after a purge go through it). */
+  let lastApp: Context['app'] | undefined;
+  /** One warm-up at a time per middleware; a purge during one queues one more. */
+  let warming: Promise<number> | null = null;
+  let warmAgain = false;
+  const warm = async (app?: unknown, paths?: readonly string[]): Promise<number> => {
+    const target = (app as Context['app'] | undefined) ?? lastApp;
+    if (app && !lastApp) lastApp = app as Context['app'];
+    const list = paths ? paths.map((p) => ({ path: p, host: '' })) : o.warm;
+    if (!target || typeof (target as { callback?: unknown }).callback !== 'function' || list.length === 0) return 0;
+    let filled = 0;
+    for (const { path, host } of list) {
+      const request = `${host} ${path}`;
+      const token = await store.warmLock(request, o.lockTTL);
+      if (!token) continue; // another instance warms it now (or Redis failed)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        // a Host every request has (Koa and Strapi read it); with keyHost, name the host with a full URL
+        const headers: http.IncomingHttpHeaders = { host: host || 'localhost' };
+        const before = counters.misses;
+        const done = replay(target, 'GET', path, headers, { owner: handle, key: null });
+        done.catch(() => undefined);
+        const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), o.warmTimeout)))]);
+        if (timedOut) log.warn(`warm-up of ${path} took longer than warmTimeout (${o.warmTimeout} ms); moving on`);
+        else if (counters.misses > before) filled++;
+      } catch (err) {
+        log.warn(`warm-up of ${path} failed: ${(err as Error).message}`);
+      } finally {
+        if (timer) clearTimeout(timer);
+        await store.warmUnlock(request, token);
+      }
+    }
+    log.info(`warm-up: ${filled} of ${list.length} path(s) filled (the others were fresh, warmed by another instance, or failed)`);
+    return filled;
+  };
+  /** Warm after a purge (never awaited by the purge); one run at a time, one more queued. */
+  const warmSoon = (): void => {
+    if (o.warm.length === 0 || !lastApp) return;
+    if (warming) {
+      warmAgain = true;
+      return;
+    }
+    warming = warm().finally(() => {
+      warming = null;
+      if (warmAgain) {
+        warmAgain = false;
+        warmSoon();
+      }
+    });
+  };
+
   /** `Cache-Control` and the tags header for a CDN in front (`cdn`), from the rule. */
   const cdnHeaders = (ctx: Context, rule: ResolvedRule): void => {
     const cdn = o.cdn;
@@ -305,6 +358,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   const refreshing = new Set<string>();
 
   const fn = async function responseCache(ctx: Context, next: Next): Promise<void> {
+    lastApp = ctx.app;
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return strapi ? awaitCommitPurges(next) : void (await next());
     const refresh = refreshRequests.get(ctx.req);
     // A background refresh passes every other cache middleware (an outer one must not answer it from its own entry).
@@ -326,7 +380,13 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     const key = store.entryKey(buildKey(ctx, keyOptions, caller, rule.schema));
     if (refresh) {
       // The refresh of `refresh.key` (see startRefresh): run the handler and store; never serve an entry.
-      if (key !== refresh.key) return void (await next());
+      if (refresh.key !== null && key !== refresh.key) return void (await next());
+      if (refresh.key === null) {
+        // A warm-up: nothing to do when the entry is fresh
+        const current = await store.read(key);
+        if (current && now() - current.meta.t < rule.maxAge) return;
+        if (current === undefined) return; // Redis failed: a fill would not be stored
+      }
       return fill(ctx, next, rule, key, caller, null, undefined, true);
     }
     const honor = o.honorRequestCacheControl;

@@ -122,6 +122,15 @@ export interface ResponseCacheOptions extends ConnectionSource {
    * directive is ignored and the request is served as usual. `true` uses the defaults. @default false
    */
   honorRequestCacheControl?: boolean | { interval?: number };
+  /**
+   * Paths to fill after boot (Strapi) and after every purge of their tags, one at a time, each at
+   * most once at a time across instances (a lock), each bounded by `warmTimeout`; a path already
+   * fresh is not run. A path (`/api/articles?sort=title`), or a full URL whose host becomes the
+   * request's `Host` (for `keyHost`). Also `cache.warm()` / the service's `warm()`. @default []
+   */
+  warm?: string[];
+  /** Bound on each warm-up request, ms. @default 10_000 */
+  warmTimeout?: number;
 }
 
 export interface CdnInput {
@@ -194,6 +203,8 @@ export const CACHE_DEFAULTS = Object.freeze({
     maxKeys: 1_000,
   }),
   honorRequestCacheControl: Object.freeze({ interval: 1_000 }),
+  warm: Object.freeze([]) as readonly string[],
+  warmTimeout: 10_000,
 });
 
 export interface ResolvedCdn {
@@ -259,6 +270,9 @@ export interface ResolvedCacheOptions {
   readonly purgeEndpoint: boolean;
   /** Request directives honoured at most once per key per `interval` ms, or null when off. */
   readonly honorRequestCacheControl: Readonly<{ interval: number }> | null;
+  /** Warm-up requests: path (with query) and host ('' = none). */
+  readonly warm: ReadonlyArray<Readonly<{ path: string; host: string }>>;
+  readonly warmTimeout: number;
 }
 
 /** What the Strapi factory knows about content types. */
@@ -308,7 +322,7 @@ const KNOWN = new Set([
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
   'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
   'cdn', 'onPurge', 'purgeWebhook', 'purgeEndpoint',
-  'honorRequestCacheControl',
+  'honorRequestCacheControl', 'warm', 'warmTimeout',
 ]);
 const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
 
@@ -543,5 +557,18 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     purgeWebhook: resolvePurgeWebhook(where, o.purgeWebhook),
     purgeEndpoint: o.purgeEndpoint === undefined ? false : flag(where, 'purgeEndpoint', o.purgeEndpoint),
     honorRequestCacheControl: resolveHonor(where, o.honorRequestCacheControl),
+    warm: Object.freeze(
+      (stringList(where, 'warm', o.warm) ?? [...CACHE_DEFAULTS.warm]).map((w, i) => {
+        if (w.startsWith('/')) return Object.freeze({ path: w, host: '' });
+        try {
+          const u = new URL(w);
+          if (u.protocol === 'http:' || u.protocol === 'https:') return Object.freeze({ path: `${u.pathname}${u.search}`, host: u.host });
+        } catch {
+          // reported below
+        }
+        return fail(where, `warm[${i}]`, w, "a path starting with '/' or an http(s) URL");
+      }),
+    ),
+    warmTimeout: intMs(where, 'warmTimeout', o.warmTimeout, 1) ?? CACHE_DEFAULTS.warmTimeout,
   });
 }

@@ -26,6 +26,8 @@
  *   `SET NX` by the one request that fills a missing entry; released only by its token.
  * - Directive rate key `<prefix>rd:<key>` (string, `PX` the `honorRequestCacheControl` interval):
  *   taken with `SET NX` by the one request allowed to honour its `Cache-Control` in that interval.
+ * - Warm-up lock `<prefix>wl:<host> <path>` (string, a token, `PX` the fill lockTTL): held by the
+ *   one instance warming that request; released by its token when done.
  * - Legacy tag set `<prefix>t:<tag>` (plain set, written by 0.1 and never by this version):
  *   drained by every purge of its tag (SPOP in batches) so entries indexed before an upgrade are
  *   purged too; it expires on its own otherwise. The new index has another name, so no command
@@ -202,6 +204,17 @@ export class CacheStore {
   /** Claim the right to honour a request directive for an entry for `intervalMs` (false: claimed already, or Redis failed). */
   async claimDirective(entryKey: string, intervalMs: number): Promise<boolean> {
     return (await this.#run((c) => c.set(this.directiveKey(entryKey), '1', 'PX', intervalMs, 'NX'), this.#writeTimeout)) === 'OK';
+  }
+
+  /** Take the warm-up lock of a request (`<prefix>wl:<host> <path>`): a token, or null when held elsewhere or Redis failed. */
+  async warmLock(request: string, ttlMs: number): Promise<string | null> {
+    const token = randomUUID();
+    const ok = await this.#run((c) => c.set(`${this.prefix}wl:${request}`, token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
+    return ok === 'OK' ? token : null;
+  }
+
+  async warmUnlock(request: string, token: string): Promise<void> {
+    await this.#run((c) => unlockScript.run(c, [`${this.prefix}wl:${request}`], token), this.#writeTimeout);
   }
 
   /** Try to become the filler of an entry: a token when taken, null when another request holds it, undefined when Redis failed. */
