@@ -60,7 +60,7 @@ function env(name: string, fallback?: unknown): unknown {
 }
 
 /** Content types for the cache's rules: any `api::<name>.<name>` UID, as a collection type. */
-const anyContentType = new Proxy({} as Record<string, unknown>, {
+const anyContentType = new Proxy({} as Record<string, { kind: string; info: { pluralName: string } } | undefined>, {
   get: (_t, uid) => (typeof uid === 'string' && uid.startsWith('api::') ? { kind: 'collectionType', info: { pluralName: `${uid.split('.').pop()}s` } } : undefined),
 });
 
