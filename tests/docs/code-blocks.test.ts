@@ -76,7 +76,7 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 describe('complete config blocks in README.md and docs/', () => {
   it('are found (the marker is their first line)', () => {
-    expect(blocks.map((b) => b.where)).toContain('README.md:67');
+    expect(blocks.some((b) => b.where.startsWith('README.md:')), 'the README\'s install config').toBe(true);
     expect(new Set(blocks.map((b) => b.kind))).toEqual(new Set(['plugins', 'middlewares', 'admin', 'server', 'cron-tasks']));
   });
 
