@@ -26,6 +26,9 @@ import { SESSION_STORE_DEFAULTS } from '../../src/session/store.js';
 import { STRAPI_SESSION_DEFAULTS } from '../../src/session/middleware.js';
 import { APOLLO_CACHE_DEFAULTS } from '../../src/graphql/apollo-cache.js';
 import { KEYV_DEFAULTS } from '../../src/graphql/keyv-store.js';
+import { LOCK_OPTION_DEFAULTS } from '../../src/core/locks.js';
+import { CRON_TASK_OPTION_DEFAULTS } from '../../src/core/cron-guard.js';
+import { SOCKET_IO_ADAPTER_DEFAULTS } from '../../src/socketio/index.js';
 import { codeSpans, docFiles, optionTables, type OptionRow } from './markdown.js';
 
 type Accepted = Map<string, unknown>;
@@ -54,6 +57,10 @@ const FEATURES: Record<string, () => Accepted> = {
       CONNECTION_OPTION_NAMES.flatMap((name) => (name === 'settings' ? CONNECTION_SETTINGS_OPTION_NAMES.map((k) => `settings.${k}`) : [name])),
       CONNECTION_DEFAULTS,
     ),
+  // src/core/locks.ts, src/core/cron-guard.ts, src/socketio
+  locks: () => accepted(Object.keys(LOCK_OPTION_DEFAULTS), LOCK_OPTION_DEFAULTS),
+  'cron-task': () => accepted(Object.keys(CRON_TASK_OPTION_DEFAULTS), CRON_TASK_OPTION_DEFAULTS),
+  'socket-io': () => accepted(Object.keys(SOCKET_IO_ADAPTER_DEFAULTS), SOCKET_IO_ADAPTER_DEFAULTS),
   // src/middlewares/rate-limit/options.ts: durations are resolved to ms under a `...Ms` name.
   'rate-limit': () => {
     const { intervalMs, timeWaitMs, ...rest } = RATE_LIMIT_DEFAULTS;
