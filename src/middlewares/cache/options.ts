@@ -317,14 +317,16 @@ export class CacheConfigError extends TypeError {
   readonly code = 'REDIS_SUITE_CACHE_CONFIG';
 }
 
-const KNOWN = new Set([
+/** Every option the response cache accepts (`CACHE_DEFAULTS` holds the defaults that are constants). */
+export const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
   'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
   'cdn', 'onPurge', 'purgeWebhook', 'purgeEndpoint',
   'honorRequestCacheControl', 'warm', 'warmTimeout',
 ]);
-const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
+/** Every option a cache rule (`contentTypes[]` / `routes[]` object) accepts. */
+export const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
 
 /** The tag of a content type (also what the document-service middleware purges). */
 export const contentTypeTag = (uid: string): string => `ct:${uid}`;
@@ -400,7 +402,8 @@ function resolveHonor(where: string, value: unknown): ResolvedCacheOptions['hono
   return Object.freeze({ interval: intMs(where, 'honorRequestCacheControl.interval', (value as { interval?: unknown }).interval, 1) ?? CACHE_DEFAULTS.honorRequestCacheControl.interval });
 }
 
-const WEBHOOK_KNOWN = ['urls', 'method', 'headers', 'body', 'retries', 'backoff', 'timeout', 'maxPending', 'concurrency', 'maxKeys'];
+/** Every option of `purgeWebhook` (`CACHE_DEFAULTS.purgeWebhook` holds the defaults). */
+export const WEBHOOK_KNOWN = ['urls', 'method', 'headers', 'body', 'retries', 'backoff', 'timeout', 'maxPending', 'concurrency', 'maxKeys'];
 
 function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhook | null {
   if (value === undefined) return null;
