@@ -6,6 +6,7 @@
  * standalone server and on the shared Cluster (3 masters + 3 replicas).
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
@@ -84,12 +85,22 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
   // Both instances use one database (as a real deployment does), so a write on A is data B reads.
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-e2e-cache-db-'));
 
+  // The purge webhook's receiver: it takes every delivery and never answers (the write must not wait for it).
+  const hung: Array<{ url: string; body: string; at: number }> = [];
+  const receiver = http.createServer((req) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => hung.push({ url: req.url ?? '', body, at: performance.now() }));
+  });
+
   beforeAll(async () => {
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/purge`;
     await ensurePlaygroundInstalled({ quiet: true });
     // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
     // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
     // staleWhileRevalidate: entries past maxAge on the probe's clock (moved by /cache-probe/clock) are served STALE.
-    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, warm: ['/api/articles?warm=1'], readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, warm: ['/api/articles?warm=1'], purgeWebhook: { urls: [receiverUrl], timeout: 120_000, retries: 0, maxPending: 1000 }, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
     const clock = 'now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)';
     const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { ...${JSON.stringify(config)}, ${clock} } }];`;
     // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
@@ -107,6 +118,8 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
   }, 180_000);
 
   afterAll(async () => {
+    receiver.closeAllConnections();
+    receiver.close();
     await Promise.all(apps.map((a) => a.stop()));
     fs.rmSync(dbDir, { recursive: true, force: true });
   });
@@ -128,6 +141,19 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect((await get(a, '/api/articles', { 'if-none-match': hit.etag! })).status).toBe(304);
     expect((await get(a, '/api/articles', { authorization: 'Bearer whatever' })).cache).toBe('BYPASS');
     expect((await get(a, '/api/redis-demo/status')).cache).toBeNull();
+  });
+
+  it('purge webhook: a write answers while the receiver holds its delivery open; the delivery names the purged tag', async () => {
+    const [a] = apps as [AppHandle, AppHandle];
+    const before = hung.length;
+    const started = performance.now();
+    await write(a, 'POST', '', { title: 'webhook-hangs' });
+    const took = performance.now() - started;
+    await waitFor(() => hung.length > before, 5_000, 'the delivery');
+    const delivery = hung[hung.length - 1]!;
+    expect(JSON.parse(delivery.body).tags).toEqual(['ct:api::article.article']);
+    // the receiver never answered; the write did not wait for it (its timeout is 120 s)
+    expect(took).toBeLessThan(5_000);
   });
 
   it('warm: the listed path was filled after boot (no request asked for it), and again after a purge', async () => {
