@@ -86,7 +86,7 @@ export type {
   RedisSourceOptions,
 } from './middlewares/rate-limit/index.js';
 export { responseCache, createStrapiCache, registerCacheInvalidation, createCacheService, CacheConfigError, CACHE_DEFAULTS, WRITE_ACTIONS } from './middlewares/cache/index.js';
-export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
+export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, CdnInput, PurgeWebhookInput, PurgeWebhook, PurgeWebhookCounters, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
 export { createSocketIoAdapter, SocketIoAdapterMissingError, SOCKET_IO_ADAPTER_PACKAGE } from './socketio/index.js';
 export type { SocketIoAdapter, SocketIoAdapterMode, SocketIoAdapterOptions } from './socketio/index.js';
 export { lazyConnection } from './core/resolve.js';
