@@ -34,6 +34,7 @@ export type {
   Topology,
 } from './core/config.js';
 export {
+  RedisSuiteConfigError,
   RedisConfigError,
   UnknownConnectionError,
   RedisUnavailableError,

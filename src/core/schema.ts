@@ -101,6 +101,13 @@ export function always<S extends z.ZodType>(
   }) as unknown as z.ZodType<z.output<S>, z.input<S>>;
 }
 
+/**
+ * A value of type `T` checked by a function that may report several problems, each at its own
+ * path below the value (a URL with a bad port and a bad database is two problems).
+ */
+export const checked = <T>(check: (value: unknown, report: Report) => void) =>
+  always(z.custom<T>(() => true), check);
+
 /** An issue of a nested parse, handed on to the outer one with its path, message and value. */
 function passOn(issue: z.core.$ZodIssue): never {
   return { ...issue, code: 'custom', input: inputOf(issue) } as never;
@@ -123,7 +130,12 @@ export interface OptionsSettings {
  * An object of options: each key of `shape` checked by its schema, unknown keys reported one by
  * one with a "did you mean" (unless `open`). Unknown keys are kept in the output of an open set.
  */
-export function options<Shape extends z.ZodRawShape>(shape: Shape, settings: OptionsSettings = {}) {
+export function options<Shape extends z.core.$ZodLooseShape>(
+  shape: Shape,
+  settings: OptionsSettings & { open: true },
+): z.ZodObject<Shape, z.core.$loose>;
+export function options<Shape extends z.core.$ZodLooseShape>(shape: Shape, settings?: OptionsSettings): z.ZodObject<Shape, z.core.$strip>;
+export function options<Shape extends z.core.$ZodLooseShape>(shape: Shape, settings: OptionsSettings = {}): z.ZodObject<Shape, z.core.$loose | z.core.$strip> {
   const known = [...Object.keys(shape), ...(settings.alsoKnown ?? [])];
   const base = z.looseObject(shape, { error: settings.expected ?? 'an object' });
   if (settings.open) return base;
@@ -138,7 +150,8 @@ export function options<Shape extends z.ZodRawShape>(shape: Shape, settings: Opt
       payload.issues.push({ code: 'custom', message: expected, path: [key], input: payload.value[key] });
     }
   };
-  return base.check(unknownKeys);
+  // Typed as a closed set (its input type lists its keys only); at run time unknown keys reach the check above.
+  return base.check(unknownKeys) as unknown as z.ZodObject<Shape, z.core.$strip>;
 }
 
 /** `no such option (did you mean "max"?); known options: ...`. */

@@ -4,7 +4,7 @@
  * collected, each naming its path, the value and the fix), and the resolved, frozen form the
  * middleware runs on. Validated once, in the factory; never per request.
  */
-import { closest } from '../../core/config.js';
+import { closest } from '../../core/schema.js';
 import type { RedisLogger } from '../../core/logger.js';
 import type { ConfigIssue } from '../../core/errors.js';
 import { describeValue } from '../../core/redact.js';
