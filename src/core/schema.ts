@@ -59,27 +59,27 @@ export const plainObject = <T extends Record<string, unknown> = Record<string, u
   z.custom<T>(isPlainObject, { error: expected });
 
 /** A value checked by a function that returns what is expected, or null when the value is fine. */
-export const custom = <T>(check: (value: unknown) => string | null) =>
+export const custom = <T>(check: (value: unknown) => string | null): z.ZodType<T, T> =>
   z.unknown().transform((value, ctx) => {
     const expected = check(value);
     if (expected === null) return value as T;
     ctx.issues.push({ code: 'custom', message: expected, input: value });
     return z.NEVER;
-  });
+  }) as unknown as z.ZodType<T, T>;
 
 /**
- * A value turned into another by `convert`, which throws (or returns, as `{ expected }`) what is
- * expected when it cannot: unit conversion (a `{ min: 1 }` duration to ms) lives in the schema.
+ * A value turned into another by `convert`, which throws what is expected (a string) when it
+ * cannot: unit conversion (a `{ min: 1 }` duration to ms) lives in the schema.
  */
-export const convert = <T>(convert: (value: unknown) => T) =>
-  z.unknown().transform((value, ctx): T => {
+export const convert = <Out, In = unknown>(convert: (value: unknown) => Out): z.ZodType<Out, In> =>
+  z.unknown().transform((value, ctx): Out => {
     try {
       return convert(value);
     } catch (expected) {
       ctx.issues.push({ code: 'custom', message: expected instanceof Error ? expected.message : String(expected), input: value });
       return z.NEVER;
     }
-  });
+  }) as unknown as z.ZodType<Out, In>;
 
 /** Report a problem from a cross-field check: path relative to the checked object. */
 export type Report = (path: ReadonlyArray<string | number>, value: unknown, expected: string) => void;
