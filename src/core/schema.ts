@@ -17,7 +17,7 @@
  */
 import { z } from 'zod/v4';
 import type { ConfigIssue } from './errors.js';
-import { describeValue } from './redact.js';
+import { describeValue, redactValue } from './redact.js';
 
 export { z };
 
@@ -180,6 +180,16 @@ export function select<Out, In = unknown>(pick: (value: unknown) => z.ZodType | 
 
 /** How a value is shown in an issue: `describeValue` (`"abc" (string)`) unless a feature keeps its older form. */
 export type RenderValue = (value: unknown, key: string | undefined) => string;
+
+/** The value as JSON, secrets masked, without its type (`-1`, `""`): the older form some messages keep. */
+export const jsonValue: RenderValue = (value, key) => {
+  const safe = redactValue(value, key);
+  try {
+    return JSON.stringify(safe) ?? String(safe);
+  } catch {
+    return String(safe);
+  }
+};
 
 /** Check `input`: the parsed output, or every problem found, with paths prefixed by `root`. */
 export function collectIssues<S extends z.ZodType>(
