@@ -24,6 +24,7 @@
  */
 import koa2RateLimit from 'koa2-ratelimit';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
+import { describeValue } from '../../core/redact.js';
 import { bool, options, parseOptions, str, type z } from '../../core/schema.js';
 import { RateLimitConfigError, RateLimitUnavailableError } from './errors.js';
 import { loggerOption, sourceShape } from './options.js';
@@ -210,10 +211,14 @@ function prune(entry: Remembered, t: number): void {
 function intervalOf(options: { interval?: unknown }): number {
   const v = options?.interval;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 1) {
-    throw new TypeError(
-      `RedisRateLimitStore: koa2-ratelimit passed interval ${String(v)}; expected milliseconds >= 1. ` +
-        'Check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval).',
-    );
+    throw new RateLimitConfigError('interval koa2-ratelimit passed to RedisRateLimitStore', [
+      {
+        path: 'interval',
+        got: describeValue(v),
+        expected:
+          'milliseconds >= 1: check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval)',
+      },
+    ]);
   }
   return Math.ceil(v);
 }
