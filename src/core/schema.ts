@@ -154,6 +154,21 @@ export function options<Shape extends z.core.$ZodLooseShape>(shape: Shape, setti
   return base.check(unknownKeys) as unknown as z.ZodObject<Shape, z.core.$strip>;
 }
 
+/** The option names of a shape, in order (what the docs tables list). */
+export function optionNames(shape: z.core.$ZodLooseShape): string[] {
+  return Object.keys(shape);
+}
+
+/** The default of each option of a shape that has one (what its schema gives for a missing value). */
+export function optionDefaults(shape: z.core.$ZodLooseShape): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(shape)) {
+    const result = z.safeParse(schema, undefined);
+    if (result.success && result.data !== undefined) out[name] = result.data;
+  }
+  return out;
+}
+
 /** `no such option (did you mean "max"?); known options: ...`. */
 export function unknownKeyMessage(key: string, known: readonly string[], hint = ''): string {
   const near = closest(key, known);

@@ -27,7 +27,7 @@ import { int, str, z } from '../core/schema.js';
 import { LazyRedis, parseTargetOptions, targetOptions, type BoundRedis, type targetShape } from './target.js';
 import { DEFAULT_MAX_TTL_MS, expiryMs } from './ttl.js';
 
-const keyvStoreShape = {
+export const keyvStoreShape = {
   /**
    * Keys are stored as `<namespace>:<key>`. Keep namespaces of different uses apart; an empty
    * namespace stores keys as given. Default: none.
@@ -347,7 +347,7 @@ export function createKeyvStore(options: RedisKeyvStoreOptions = {}): RedisKeyvS
   return new RedisKeyvStore(options);
 }
 
-const keyvShape = {
+export const keyvShape = {
   ...keyvStoreShape,
   /** Default TTL of `set()` without one, in ms (Keyv's `ttl`); capped by `maxTtl`. Default: maxTtl. */
   ttl: int(1, Number.MAX_SAFE_INTEGER, 'a positive integer number of milliseconds').optional(),

@@ -15,6 +15,8 @@ import {
   int,
   ms,
   oneOf,
+  optionDefaults,
+  optionNames,
   options,
   parseOptions,
   plainObject,
@@ -159,5 +161,13 @@ describe('defaults and conversion come from the schema', () => {
         '  - options.interval: got "soon" (string); expected a duration in ms or { sec }\n' +
         '  - options.max: got -1 (number); expected an integer from 0 to 9007199254740991',
     );
+  });
+});
+
+describe('what the docs read', () => {
+  it('option names and defaults come from the shape', () => {
+    const shape = { interval: ms(1).default(60_000), keyBy: oneOf(['ip', 'user']).optional(), name: str().nullable().default(null), max: int(0).default(5) };
+    expect(optionNames(shape)).toEqual(['interval', 'keyBy', 'name', 'max']);
+    expect(optionDefaults(shape)).toEqual({ interval: 60_000, name: null, max: 5 });
   });
 });

@@ -155,7 +155,7 @@ type Weight = number | Hook<number | Promise<number>>;
 
 const duration = (min: number) => convert<number, TimeSpan>((v) => timeSpanToMs(v, min));
 
-const rateLimitShape = {
+export const rateLimitShape = {
   ...sourceShape,
   /** `false` installs a pass-through middleware (the options are still validated). */
   enabled: bool().default(true),

@@ -33,7 +33,7 @@ import { ExpiringLru } from './memory.js';
 import { counters } from './shared.js';
 import { boundKey, resolveConnection, WindowCounter, type RedisConnectionLike, type StrapiHost } from './source.js';
 
-const storeSchema = options(
+export const storeSchema = options(
   {
     ...sourceShape,
     /** First part of every Redis key (Strapi's key follows, e.g. `<email>:/admin/login:<ip>|<ip>`). */
