@@ -12,8 +12,9 @@
 import { KeyvAdapter } from '@apollo/utils.keyvadapter';
 import { Keyv, type Deserialize, type Serialize } from 'keyv';
 import { describeValue } from '../core/redact.js';
-import { keyvStoreSchema, RedisKeyvStore, type RedisKeyvStoreOptions, type StoreCounters } from './keyv-store.js';
-import { parseTargetOptions } from './target.js';
+import { str } from '../core/schema.js';
+import { keyvStoreShape, RedisKeyvStore, type RedisKeyvStoreOptions, type StoreCounters } from './keyv-store.js';
+import { parseTargetOptions, targetOptions } from './target.js';
 
 /** The namespace of Apollo's keys when none is given: `apollo:fqc:<hash>`, `apollo:apq:<hash>`. */
 export const DEFAULT_APOLLO_NAMESPACE = 'apollo';
@@ -26,6 +27,15 @@ export const DEFAULT_APOLLO_NAMESPACE = 'apollo';
  * default, live this long).
  */
 export type ApolloCacheOptions = RedisKeyvStoreOptions;
+
+export const apolloCacheShape = {
+  ...keyvStoreShape,
+  /** Keys are stored as `<namespace>:<Apollo's key>`, e.g. `apollo:fqc:<hash>`. */
+  namespace: str('a string; keys are stored as <namespace>:<key>').default(DEFAULT_APOLLO_NAMESPACE),
+};
+
+/** The schema of `createApolloCache()` options. */
+export const apolloCacheSchema = targetOptions(apolloCacheShape);
 
 /**
  * Values are stored as Apollo gives them (its response cache and persisted queries write strings)
@@ -50,9 +60,9 @@ export class RedisApolloCache extends KeyvAdapter<string> {
   readonly store: RedisKeyvStore;
 
   constructor(options: ApolloCacheOptions = {}) {
-    parseTargetOptions(keyvStoreSchema, options, 'createApolloCache()');
+    const { namespace } = parseTargetOptions(apolloCacheSchema, options, 'createApolloCache()');
     const store = new RedisKeyvStore(
-      { ...options, namespace: options.namespace ?? DEFAULT_APOLLO_NAMESPACE },
+      { ...options, namespace },
       {
         where: 'createApolloCache()',
         what: (target) => `Apollo cache (${target})`,
