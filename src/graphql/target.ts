@@ -62,8 +62,11 @@ export type RedisTargetOptions = z.input<z.ZodObject<typeof targetShape>>;
  * unchecked, as before), `client` and `registry` not both.
  */
 export function targetOptions<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
-  return always(options({ ...targetShape, ...shape }, { open: true, expected: 'an options object, e.g. { connection: "cache", namespace: "app" }' }), (raw, report) => {
-    if (isObject(raw) && raw.client !== undefined && raw.registry !== undefined) report(['registry'], raw.registry, 'one of client or registry, not both');
+  const expected = 'an options object, e.g. { connection: "cache", namespace: "app" }';
+  return always(options({ ...targetShape, ...shape }, { open: true, expected }), (raw, report) => {
+    if (isObject(raw) && raw.client !== undefined && raw.registry !== undefined) {
+      report(['registry'], raw.registry, 'one of client or registry, not both');
+    }
   });
 }
 

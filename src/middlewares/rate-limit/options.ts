@@ -175,7 +175,10 @@ export const rateLimitShape = {
   prefixKey: str("a non-empty string naming this limiter's keys", true).default('global'),
   /** First part of every Redis key. */
   keyPrefix: str('a string (the first part of every key, e.g. "rl:")').default('rl:'),
-  /** Bucket per client IP (`ctx.ip`), or per authenticated user (`getUserId`, default `ctx.state.user.id`; anonymous requests by IP). Default 'ip', or 'user' when `getUserId` is given. */
+  /**
+   * Bucket per client IP (`ctx.ip`), or per authenticated user (`getUserId`, default
+   * `ctx.state.user.id`; anonymous requests by IP). Default 'ip', or 'user' when `getUserId` is given.
+   */
   keyBy: oneOf(['ip', 'user']).optional(),
   /** The user id for `keyBy: 'user'`. Default `ctx => ctx.state.user?.id`. */
   getUserId: fn<Hook<unknown>>().optional(),
@@ -201,7 +204,10 @@ export const rateLimitShape = {
       ? null
       : 'a non-empty array of HTTP methods, e.g. ["POST", "PUT"]',
   ).optional(),
-  /** Only these paths are counted: a string matches that path and everything under it (case-insensitive); a RegExp is tested on the normalised path. Default: all. */
+  /**
+   * Only these paths are counted: a string matches that path and everything under it
+   * (case-insensitive); a RegExp is tested on the normalised path. Default: all.
+   */
   paths: convert<PathRule[], Array<string | RegExp>>((v) => {
     const rules = compilePaths(v);
     if (rules.length === 0) throw `${PATH_EXPECTED}, not empty (leave it out to count every path)`;
