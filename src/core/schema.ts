@@ -14,6 +14,11 @@
  *
  * Every builder takes the "expected" text of its error message: that text is the whole message
  * the user reads after "got <value>; expected", so the wording of today's errors is kept exactly.
+ *
+ * One check reaches below zod's classic API: the unknown-key check of `options()` is a
+ * `z.core.$ZodCheck` with `when: () => true` (zod core's documented hook for checks that must run
+ * after a failure), so that an unknown key and a bad value are reported in the same pass;
+ * tests/unit/schema.test.ts fails if a zod upgrade changes that.
  */
 import { z } from 'zod/v4';
 import type { ConfigIssue } from './errors.js';
