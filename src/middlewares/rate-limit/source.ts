@@ -41,22 +41,8 @@ export interface StrapiHost {
   plugin(name: string): { service(name: string): unknown } | undefined;
 }
 
-/** How a limiter or store finds Redis. */
-export interface RedisSourceOptions {
-  /**
-   * The connection's name under `redis.config.connections` (Strapi) or in `registry` (Koa), or a
-   * `RedisConnection` object. @default 'default'
-   */
-  connection?: string | RedisConnectionLike;
-  /** Plain Koa: the registry from `createRedisRegistry()` that holds `connection`. */
-  registry?: RedisRegistryLike;
-  /** Plain Koa: a raw ioredis client (`Redis` or `Cluster`) instead of a registry. */
-  client?: RedisClient;
-  /**
-   * Bound on each Redis call, in ms. @default the connection's `requestTimeout` (250 ms for `client`)
-   */
-  requestTimeout?: number;
-}
+export type { RedisSourceOptions } from './options.js';
+import type { RedisSourceOptions } from './options.js';
 
 /** A bounded runner over a raw client, with `RedisConnection.run()` semantics. */
 export function clientConnection(client: RedisClient, name = 'client', timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): RedisConnectionLike {
