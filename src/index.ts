@@ -59,8 +59,11 @@ export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
-export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, sessionCounters, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
-export type { RedisSessionStoreOptions, RedisSessionOptions } from './session/index.js';
+export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
+export type { RedisSessionStoreOptions, RedisSessionOptions, SessionCounters } from './session/index.js';
+export { featureCounters } from './counters.js';
+export type { FeatureCounters } from './counters.js';
+export type { CounterRegistry } from './core/counters.js';
 export { createApolloCache, RedisApolloCache, DEFAULT_APOLLO_NAMESPACE, createKeyv, createKeyvStore, RedisKeyvStore, DEFAULT_MAX_TTL_MS } from './graphql/index.js';
 export type { ApolloCacheOptions, ConnectionKeyvOptions, RedisKeyvOptions, RedisKeyvStoreOptions, RedisTargetOptions, StoreCounters } from './graphql/index.js';
 export {

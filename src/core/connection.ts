@@ -2,6 +2,7 @@
  * One named connection: its ioredis client, lifecycle logging (once per state change), a bounded
  * wait for readiness, bounded request-path commands, status, and a clean close.
  */
+import { CounterRegistry } from './counters.js';
 import type { Cluster, Redis } from 'ioredis';
 import { createClient, type RedisClient } from './client.js';
 import type { ResolvedConnectionConfig, Topology } from './config.js';
@@ -54,6 +55,8 @@ export class RedisConnection implements FeatureUsage {
   readonly config: ResolvedConnectionConfig;
   /** The ioredis client (a `Redis`, or a `Cluster` for `nodes` configs). v2-compatible. */
   readonly client: RedisClient;
+  /** The counters registry of the registry this connection belongs to (features on it register their counters there). */
+  readonly counters: CounterRegistry;
 
   #log: SuiteLog;
   #closing = false;
@@ -62,8 +65,9 @@ export class RedisConnection implements FeatureUsage {
   #lastError: string | undefined;
   readonly #features = new FeatureSet();
 
-  constructor(config: ResolvedConnectionConfig, log: SuiteLog) {
+  constructor(config: ResolvedConnectionConfig, log: SuiteLog, counters: CounterRegistry = new CounterRegistry()) {
     this.name = config.name;
+    this.counters = counters;
     this.topology = config.topology;
     this.config = config;
     this.#log = log;

@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import { INSTANCE_ID, type CronHistory } from './cron-history.js';
 import type { SuiteLog } from './logger.js';
 import { LockBusyError, LockTimeoutError, type LockService } from './locks.js';
+import { OutageLog } from './outage.js';
 import { redactText } from './redact.js';
 
 /** What a guarded task receives after Strapi's own arguments. */
@@ -132,8 +133,7 @@ export class CronGuard {
     maxLagMs: 0,
     correctedTicks: 0,
   };
-  #outageSince: number | null = null;
-  #outageSkips = 0;
+  readonly #outage: OutageLog;
   #closing = false;
 
   /** `history`: where each run is recorded for every instance to see (the admin panel's cron view). */
@@ -142,6 +142,11 @@ export class CronGuard {
     this.#history = options.history;
     this.#log = options.log;
     this.#lockTTL = options.lockTTL;
+    this.#outage = new OutageLog(() => this.#log, 'cron guard', 'ticks are skipped', {
+      started: (message, tick) => `cron guard: Redis unavailable, ${tick ?? 'a tick'} skipped (${message}). Ticks are skipped, never run unguarded, until the lock connections answer again.`,
+      again: (message, tick) => `cron guard: ${tick ?? 'a tick'} skipped: Redis unavailable (${message})`,
+      ended: (ms, skipped) => `cron guard: Redis available again after ${ms} ms; ${skipped} tick(s) were skipped meanwhile`,
+    });
   }
 
   /**
@@ -321,16 +326,7 @@ export class CronGuard {
     }
     const unavailable = (err: unknown) => {
       this.stats.skippedUnavailable++;
-      this.#outageSkips++;
-      if (this.#outageSince === null) {
-        this.#outageSince = Date.now();
-        this.#log.warn(
-          `cron guard: Redis unavailable, tick ${tickIso} of task "${name}" skipped (${redactText((err as Error).message)}). ` +
-            `Ticks are skipped, never run unguarded, until the lock connections answer again.`,
-        );
-      } else {
-        this.#log.debug(`cron task "${name}" tick ${tickIso} skipped: Redis unavailable`);
-      }
+      this.#outage.failed(err, `tick ${tickIso} of task "${name}"`);
     };
 
     const split = (err: LockTimeoutError) => {
@@ -411,11 +407,6 @@ export class CronGuard {
   }
 
   #recovered(): void {
-    if (this.#outageSince === null) return;
-    this.#log.info(
-      `cron guard: Redis available again after ${Date.now() - this.#outageSince} ms; ${this.#outageSkips} tick(s) were skipped meanwhile`,
-    );
-    this.#outageSince = null;
-    this.#outageSkips = 0;
+    this.#outage.ok();
   }
 }

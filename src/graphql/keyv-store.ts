@@ -116,7 +116,7 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     this.#prefix = namespace ? `${namespace}:` : '';
     this.#maxTtl = options.maxTtl ?? DEFAULT_MAX_TTL_MS;
     this.opts = Object.freeze({ dialect: 'redis', namespace, maxTtl: this.#maxTtl, requestTimeout: options.requestTimeout });
-    const redis = new LazyRedis(options, text.where, 'cache');
+    const redis = new LazyRedis(options, text.where, 'cache', { feature: 'apollo', read: () => this.counters });
     this.#redis = redis;
     const target = `${options.client ? 'ioredis client' : `connection "${redis.connectionName}"`}${namespace ? `, namespace "${namespace}"` : ''}`;
     this.#outage = new OutageLog(() => redis.log, text.what(target), text.meanwhile);

@@ -22,8 +22,8 @@ import {
 import { now } from '../../core/time.js';
 import { canonicalIp, ipBucket } from './ip.js';
 import { ExpiringLru } from './memory.js';
-import { claimNamespace, counters, type LimiterClaim } from './shared.js';
-import { boundKey, resolveConnection, WindowCounter, type StrapiHost } from './source.js';
+import { claimNamespace, zeroRateLimitCounters, type LimiterClaim, type RateLimitCounters } from './shared.js';
+import { boundKey, resolveSource, WindowCounter, type StrapiHost } from './source.js';
 
 /** A Koa middleware (named, as Koa's guide asks). */
 export type RateLimitMiddleware = (ctx: RateLimitContext, next: () => Promise<unknown>) => Promise<void>;
@@ -84,14 +84,16 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
   const log: SuiteLog = createSuiteLog(host.log, 'rate-limit');
   let connection;
   try {
-    connection = resolveConnection(source, host.where, host.strapi);
+    connection = resolveSource(source, host.where, host.strapi);
   } catch (err) {
     const base = host.strapi ? 'config' : 'options';
     throw new RateLimitConfigError(host.strapi ? `config of ${STRAPI_ID}` : 'options of rateLimit()', [
       { path: `${base}.connection`, got: JSON.stringify(typeof source.connection === 'string' ? source.connection : 'default'), expected: (err as Error).message },
     ]);
   }
+  const counters = zeroRateLimitCounters();
   const counter = new WindowCounter(() => connection, {
+    counters,
     policy: o.onError === 'memory' ? 'memory' : o.failOpen ? 'open' : 'closed',
     timeoutMs: o.requestTimeout,
     log: () => log,
@@ -256,7 +258,21 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     }
   };
   memoryOf.set(middleware, () => ({ blocked: blocked.size, fallback: local.size }));
+  countersOf.set(middleware, counters);
   return middleware;
+}
+
+const countersOf = new WeakMap<RateLimitMiddleware, RateLimitCounters>();
+
+/**
+ * A snapshot of one limiter's counters (since it was built). The sum over every limiter and store
+ * on a registry's connections is `featureCounters(registry).rateLimit` (Strapi: the `connections`
+ * service's `counters()`).
+ */
+export function rateLimitCounters(middleware: RateLimitMiddleware): RateLimitCounters {
+  const counters = countersOf.get(middleware);
+  if (!counters) throw new TypeError('rateLimitCounters(): not a rate-limit middleware built by rateLimit() or plugin::redis.rateLimit');
+  return { ...counters };
 }
 
 /** The in-process maps of each limiter, for tests (not part of the public API). */
