@@ -192,6 +192,13 @@ export const DEFAULT_SETTINGS: ResolvedSettings = Object.freeze({
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 250;
 
+/** Defaults of a `connections.<name>` entry (`readyTimeout` defaults to `settings.readyTimeout`, `settings.debug` to `settings.debug`). */
+export const CONNECTION_DEFAULTS = Object.freeze({
+  enabled: true,
+  required: false,
+  requestTimeout: DEFAULT_REQUEST_TIMEOUT_MS,
+});
+
 type Check = (value: unknown) => string | null;
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -304,6 +311,13 @@ const CLUSTER_OPTION_SPEC: Record<string, Check> = {
   dnsLookup: fn,
   useSRVRecords: boolean,
 };
+
+/** Every key `settings` accepts. */
+export const SETTINGS_OPTION_NAMES: readonly (keyof RedisSettingsInput)[] = Object.freeze(Object.keys(SETTINGS_SPEC) as (keyof RedisSettingsInput)[]);
+/** Every key a `connections.<name>` entry accepts. */
+export const CONNECTION_OPTION_NAMES: readonly (keyof ConnectionEntryInput)[] = Object.freeze(Object.keys(ENTRY_SPEC) as (keyof ConnectionEntryInput)[]);
+/** Every key a `connections.<name>.settings` object accepts (v2's per-connection settings). */
+export const CONNECTION_SETTINGS_OPTION_NAMES: readonly string[] = Object.freeze(['debug']);
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
@@ -575,7 +589,7 @@ export function collectConfigIssues(input: unknown): ConfigIssue[] {
       }
       if (entry.settings !== undefined && c.check(`${path}.settings`, entry.settings, plainObject)) {
         const s = entry.settings as Record<string, unknown>;
-        c.unknownKeys(`${path}.settings`, s, ['debug']);
+        c.unknownKeys(`${path}.settings`, s, CONNECTION_SETTINGS_OPTION_NAMES);
         if (s.debug !== undefined) c.check(`${path}.settings.debug`, s.debug, boolean);
       }
       if (entry.connection === undefined) {
@@ -698,12 +712,12 @@ export function resolveConfig(input: RedisPluginConfigInput | unknown): Resolved
     }
     connections[name] = {
       name,
-      enabled: entry.enabled ?? true,
+      enabled: entry.enabled ?? CONNECTION_DEFAULTS.enabled,
       topology,
       connection,
       readyTimeout: entry.readyTimeout ?? settings.readyTimeout,
-      required: entry.required ?? false,
-      requestTimeout: entry.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS,
+      required: entry.required ?? CONNECTION_DEFAULTS.required,
+      requestTimeout: entry.requestTimeout ?? CONNECTION_DEFAULTS.requestTimeout,
       debug: entry.settings?.debug ?? settings.debug,
       endpoint: describeEndpoint(topology, connection),
     };

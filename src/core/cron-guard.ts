@@ -53,6 +53,17 @@ export interface GuardedTaskOptions {
   lockTTL?: number;
 }
 
+/**
+ * Every per-task option with its default (`undefined`: `name` is the task's key, `lockTTL`
+ * `settings.lockTTL`). Typed against `GuardedTaskOptions`, so an option added there must be added here.
+ */
+export const CRON_TASK_OPTION_DEFAULTS = Object.freeze({
+  bypassRedlock: false,
+  name: undefined,
+  allowOverlap: false,
+  lockTTL: undefined,
+} satisfies Record<keyof GuardedTaskOptions, unknown>);
+
 export interface CronGuardStats {
   runs: number;
   failures: number;
@@ -208,8 +219,8 @@ export class CronGuard {
     const info: GuardedTaskInfo = {
       name,
       key,
-      bypassRedlock: obj?.bypassRedlock === true,
-      allowOverlap: obj?.allowOverlap === true,
+      bypassRedlock: (obj?.bypassRedlock ?? CRON_TASK_OPTION_DEFAULTS.bypassRedlock) === true,
+      allowOverlap: (obj?.allowOverlap ?? CRON_TASK_OPTION_DEFAULTS.allowOverlap) === true,
       running: false,
     };
     this.#tasks.set(name, { info });

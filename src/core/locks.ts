@@ -100,6 +100,19 @@ export interface LockOptions {
   fence?: boolean;
 }
 
+/**
+ * Every `LockOptions` key with its default (`undefined`: `ttl` and `acquireTimeout` default to
+ * `settings.lockTTL` and `settings.lockAcquireTimeout`). Typed against `LockOptions`, so an option
+ * added there must be added here.
+ */
+export const LOCK_OPTION_DEFAULTS = Object.freeze({
+  ttl: undefined,
+  acquireTimeout: undefined,
+  wait: true,
+  autoExtend: true,
+  fence: true,
+} satisfies Record<keyof LockOptions, unknown>);
+
 export interface LockContext {
   /** Fires when the lock is lost (an extension failed); `signal.reason` is a `LockLostError`. */
   readonly signal: AbortSignal;
@@ -317,8 +330,8 @@ export class LockService {
     }
     const ttl = options.ttl ?? this.#opts.ttl;
     const timeout = options.acquireTimeout ?? this.#opts.acquireTimeout;
-    const wait = options.wait !== false;
-    const fence = options.fence !== false;
+    const wait = (options.wait ?? LOCK_OPTION_DEFAULTS.wait) !== false;
+    const fence = (options.fence ?? LOCK_OPTION_DEFAULTS.fence) !== false;
     const keys = list.map((r) => ({ lock: lockKeyOf(r), fence: fenceKeyOf(r) }));
     const value = randomBytes(16).toString('hex');
     const { retryCount } = this.#settings;
@@ -363,7 +376,7 @@ export class LockService {
           const fencingTokens = Object.fromEntries(list.map((r, k) => [r, fence ? tokens[k]! : 0]));
           // a member that answers after the release would hold a stale minority vote: undo it then
           const late = votes.flatMap((vote, i) => (seen[i] === undefined ? [{ i, vote }] : []));
-          return this.#held(list, keys, value, ttl, expiration, fencingTokens, options.autoExtend !== false, late);
+          return this.#held(list, keys, value, ttl, expiration, fencingTokens, (options.autoExtend ?? LOCK_OPTION_DEFAULTS.autoExtend) !== false, late);
         }
         failure = 'expired'; // the majority answered too late for the lock to be worth anything
       }

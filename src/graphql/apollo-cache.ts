@@ -15,6 +15,7 @@ import type { ConfigIssue } from '../core/errors.js';
 import { describeValue } from '../core/redact.js';
 import { collectStoreIssues, RedisKeyvStore, type RedisKeyvStoreOptions, type StoreCounters } from './keyv-store.js';
 import { throwIfIssues } from './target.js';
+import { DEFAULT_MAX_TTL_MS } from './ttl.js';
 
 /** The namespace of Apollo's keys when none is given: `apollo:fqc:<hash>`, `apollo:apq:<hash>`. */
 export const DEFAULT_APOLLO_NAMESPACE = 'apollo';
@@ -32,6 +33,21 @@ export interface ApolloCacheOptions extends RedisKeyvStoreOptions {
    */
   maxTtl?: number;
 }
+
+/**
+ * Every option of `createApolloCache()`, with its default (`undefined`: none, or the connection's:
+ * `connection` is 'default', `requestTimeout` the connection's). Typed against
+ * `ApolloCacheOptions`, so an option added there must be added here.
+ */
+export const APOLLO_CACHE_DEFAULTS = Object.freeze({
+  connection: undefined,
+  registry: undefined,
+  client: undefined,
+  requestTimeout: undefined,
+  logger: undefined,
+  namespace: DEFAULT_APOLLO_NAMESPACE,
+  maxTtl: DEFAULT_MAX_TTL_MS,
+} satisfies Record<keyof ApolloCacheOptions, unknown>);
 
 /**
  * Values are stored as Apollo gives them (its response cache and persisted queries write strings)

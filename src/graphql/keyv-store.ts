@@ -367,6 +367,22 @@ export interface RedisKeyvOptions extends RedisKeyvStoreOptions {
   keyv?: Omit<KeyvOptions, 'store' | 'namespace' | 'useKeyPrefix' | 'ttl'>;
 }
 
+/**
+ * Every option of `createKeyv()`, with its default (`undefined`: none, or the connection's; `ttl`
+ * defaults to `maxTtl`). Typed against `RedisKeyvOptions`, so an option added there must be added here.
+ */
+export const KEYV_DEFAULTS = Object.freeze({
+  connection: undefined,
+  registry: undefined,
+  client: undefined,
+  requestTimeout: undefined,
+  logger: undefined,
+  namespace: undefined,
+  maxTtl: DEFAULT_MAX_TTL_MS,
+  ttl: undefined,
+  keyv: undefined,
+} satisfies Record<keyof RedisKeyvOptions, unknown>);
+
 /** Options of the connections service's `keyv(name, options)`: the connection is the service's. */
 export type ConnectionKeyvOptions = Omit<RedisKeyvOptions, 'connection' | 'registry' | 'client'>;
 

@@ -5,12 +5,13 @@
 import { createSession, type CreateSessionOptions } from 'koa-session';
 import type { Middleware } from 'koa';
 import { markUsedBy } from '../core/usage.js';
-import { RedisSessionStore, SessionStoreUnavailableError, type RedisSessionStoreOptions } from './store.js';
+import { RedisSessionStore, SESSION_STORE_DEFAULTS, SessionStoreUnavailableError, type RedisSessionStoreOptions } from './store.js';
 
 /** koa-session's own options (key, maxAge, rolling, renew, httpOnly, signed, secure, sameSite, ...) plus the store's. */
 export type RedisSessionOptions = Omit<CreateSessionOptions, 'store'> & RedisSessionStoreOptions;
 
-const STORE_KEYS = ['connection', 'registry', 'client', 'prefix', 'sessionTTL', 'maxTTL', 'timeout', 'logger'] as const;
+/** The options that go to the store; the others are koa-session's. */
+const STORE_KEYS: readonly string[] = Object.keys(SESSION_STORE_DEFAULTS);
 
 /** Strapi's `strapi::session` defaults, so `plugin::redis.session` can replace it as is. */
 export const STRAPI_SESSION_DEFAULTS: CreateSessionOptions = {
@@ -43,7 +44,7 @@ export function createRedisSession(app: { keys?: unknown }, options: RedisSessio
   const storeOptions: RedisSessionStoreOptions = {};
   const sessionOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
-    if ((STORE_KEYS as readonly string[]).includes(k)) (storeOptions as Record<string, unknown>)[k] = v;
+    if (STORE_KEYS.includes(k)) (storeOptions as Record<string, unknown>)[k] = v;
     else sessionOptions[k] = v;
   }
   const store = new RedisSessionStore(storeOptions);

@@ -46,6 +46,22 @@ export class SessionStoreUnavailableError extends Error {
 const DAY_MS = 86_400_000;
 export const DEFAULT_SESSION_PREFIX = 'sess:';
 
+/**
+ * Every option of the session store, with its default (`undefined`: none, or the connection's:
+ * `connection` is 'default', `timeout` the connection's `requestTimeout`). Typed against
+ * `RedisSessionStoreOptions`, so an option added there must be added here.
+ */
+export const SESSION_STORE_DEFAULTS = Object.freeze({
+  connection: undefined,
+  registry: undefined,
+  client: undefined,
+  prefix: DEFAULT_SESSION_PREFIX,
+  sessionTTL: DAY_MS,
+  maxTTL: 30 * DAY_MS,
+  timeout: undefined,
+  logger: undefined,
+} satisfies Record<keyof RedisSessionStoreOptions, unknown>);
+
 interface KoaSessionGetOptions {
   rolling?: boolean;
   ctx?: unknown;
@@ -109,8 +125,8 @@ export class RedisSessionStore {
     }
     this.prefix = options.prefix ?? DEFAULT_SESSION_PREFIX;
     sessionPrefixesStore.add(this.prefix);
-    this.sessionTTL = checkMs('sessionTTL', options.sessionTTL, 1) ?? DAY_MS;
-    this.maxTTL = checkMs('maxTTL', options.maxTTL, 1) ?? 30 * DAY_MS;
+    this.sessionTTL = checkMs('sessionTTL', options.sessionTTL, 1) ?? SESSION_STORE_DEFAULTS.sessionTTL;
+    this.maxTTL = checkMs('maxTTL', options.maxTTL, 1) ?? SESSION_STORE_DEFAULTS.maxTTL;
     this.#timeout = checkMs('timeout', options.timeout, 1);
     this.#logger = options.logger;
     // Created in config/middlewares.ts, before connections exist: resolved on first use.

@@ -56,7 +56,23 @@ export interface StoreHit {
 /** The koa2-ratelimit `Store` base class of the copy this package resolves (typed here: it ships no types). */
 const StoreBase = koa2RateLimit.Stores.Store as unknown as new () => object;
 
-const OPTION_NAMES = ['connection', 'registry', 'client', 'requestTimeout', 'keyPrefix', 'failOpen', 'logger', 'coalesce'];
+/**
+ * Every option of `RedisRateLimitStore`, with its default (`undefined`: none, or the connection's:
+ * `connection` is 'default', `requestTimeout` the connection's). Typed against the options
+ * interface, so an option added there must be added here.
+ */
+export const RATE_LIMIT_STORE_DEFAULTS = Object.freeze({
+  connection: undefined,
+  registry: undefined,
+  client: undefined,
+  requestTimeout: undefined,
+  keyPrefix: 'rl:',
+  failOpen: true,
+  logger: undefined,
+  coalesce: true,
+} satisfies Record<keyof RedisRateLimitStoreOptions, unknown>);
+
+const OPTION_NAMES: readonly string[] = Object.keys(RATE_LIMIT_STORE_DEFAULTS);
 const WHERE = 'options of RedisRateLimitStore';
 
 /** How many (options object, key) pairs the store remembers hits of, for `decrement`. */
@@ -101,15 +117,15 @@ export class RedisRateLimitStore extends StoreBase {
     const issues = checkStoreOptions(options);
     if (issues.length > 0) throw new RateLimitConfigError(WHERE, issues);
     super();
-    this.keyPrefix = options.keyPrefix ?? 'rl:';
-    this.failOpen = options.failOpen ?? true;
+    this.keyPrefix = options.keyPrefix ?? RATE_LIMIT_STORE_DEFAULTS.keyPrefix;
+    this.failOpen = options.failOpen ?? RATE_LIMIT_STORE_DEFAULTS.failOpen;
     this.#source = { ...options };
     this.#counter = new WindowCounter(() => this.#resolve(), {
       counters: this.#counters,
       policy: this.failOpen ? 'open' : 'closed',
       timeoutMs: options.requestTimeout,
       log: () => this.#logger(),
-      coalesce: options.coalesce ?? true,
+      coalesce: options.coalesce ?? RATE_LIMIT_STORE_DEFAULTS.coalesce,
     });
   }
 
