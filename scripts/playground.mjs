@@ -149,7 +149,7 @@ const withLock = async (log, fn, lockDir = LOCK_DIR) => {
         fs.rmSync(LOCK_DIR, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${LOCK_DIR} (held by pid ${owner || '?'})`);
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${LOCK_DIR} (held by pid ${owner || '?'})`, { cause: error });
       if (!announced) {
         log(`waiting for another install (pid ${owner || '?'}) to finish`);
         announced = true;

@@ -329,8 +329,8 @@ const lastErrorOf = new WeakMap<RedisClient, () => string | undefined>();
  * raw client the application owns reports errors).
  */
 function pendingOn(client: RedisClient): Set<PendingCommand> {
-  let set = inFlight.get(client);
-  if (set) return set;
+  const existing = inFlight.get(client);
+  if (existing) return existing;
   const pending = new Set<PendingCommand>();
   inFlight.set(client, pending);
   const closed = (event: 'close' | 'end') => () => {

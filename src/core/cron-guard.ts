@@ -166,6 +166,8 @@ export class CronGuard {
    */
   install(cron: CronServiceLike): void {
     const original = cron.add;
+    // the wrapper is a plain function: Strapi calls it with its own `this`, handed on to the task
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const guard = this;
     cron.add = function guardedAdd(this: unknown, tasks: Record<string, unknown> = {}) {
       for (const [key, value] of Object.entries(tasks ?? {})) {
@@ -231,6 +233,8 @@ export class CronGuard {
     const original = (isFn ? value : obj!.task) as TaskFn;
     const self = isFn ? tasks : obj;
     const ttl = typeof obj?.lockTTL === 'number' && obj.lockTTL > 0 ? obj.lockTTL : this.#lockTTL;
+    // the wrapper is a plain function: Strapi calls it with its own `this`, handed on to the task
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const guard = this;
     const guarded = function guardedTask(this: unknown, ...args: unknown[]) {
       const run = guard.#tick(name, info, ttl, original, self, args);

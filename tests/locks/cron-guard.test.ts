@@ -235,7 +235,7 @@ describe('Redis down', () => {
     expect(one.logger.of('warn').filter((l) => l.includes('cron guard: Redis unavailable'))).toHaveLength(1);
     await server.restart();
     await waitFor(() => one.registry.get('main').isReady, 10_000, 'reconnect');
-    await fn.task(ctx, new Date((t += 1000)));
+    await fn.task(ctx, new Date(t + 1000));
     expect(runs).toBe(2);
     expect(one.logger.of('info').join('\n')).toMatch(/cron guard: Redis available again after \d+ ms; 5 tick\(s\) were skipped/);
   });

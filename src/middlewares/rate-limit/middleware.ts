@@ -316,7 +316,7 @@ function claimKeys(connection: { name: string; client: object }, keyBase: string
 }
 
 /** `file:line:column` of the code that called `fn` (boot only: names a limiter in an error). */
-function callSite(fn: Function): string | undefined {
+function callSite(fn: (...args: never[]) => unknown): string | undefined {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, fn);
   const frame = holder.stack?.split('\n')[1]?.trim();
