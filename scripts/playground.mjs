@@ -282,7 +282,9 @@ export async function install({ force = false, log = defaultLog } = {}) {
     const did = { npmCi: false, build: false, pluginInstall: false };
 
     // 1. Strapi and friends, exactly as locked.
-    let { stamp, npmCi } = await ensureDeps({ force, log });
+    const deps = await ensureDeps({ force, log });
+    let stamp = deps.stamp;
+    const npmCi = deps.npmCi;
     did.npmCi = npmCi;
     linkAdminTypes();
 
