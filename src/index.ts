@@ -34,6 +34,7 @@ export type {
   Topology,
 } from './core/config.js';
 export {
+  RedisSuiteConfigError,
   RedisConfigError,
   UnknownConnectionError,
   RedisUnavailableError,
@@ -59,7 +60,7 @@ export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
-export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
+export { RedisSessionStore, SessionConfigError, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
 export type { RedisSessionStoreOptions, RedisSessionOptions, SessionCounters } from './session/index.js';
 export { featureCounters } from './counters.js';
 export type { FeatureCounters } from './counters.js';

@@ -17,20 +17,51 @@
 import type { RedisClient } from '../core/client.js';
 import { createSuiteLog, consoleLogger, type RedisLogger, type SuiteLog } from '../core/logger.js';
 import { OutageLog } from '../core/outage.js';
-import { lazyConnection, type BoundedConnection, type ConnectionSource } from '../core/resolve.js';
+import { RedisSuiteConfigError } from '../core/errors.js';
+import type { RedisRegistry } from '../core/registry.js';
+import { lazyConnection, type BoundedConnection } from '../core/resolve.js';
+import { jsonValue, ms, options, parseOptions, str, z } from '../core/schema.js';
 
-export interface RedisSessionStoreOptions extends ConnectionSource {
-  /** Key prefix. @default 'sess:' */
-  prefix?: string;
-  /** TTL for browser-session cookies (`maxAge: 'session'`) and sessions saved without a maxAge, in ms. @default 86_400_000 (1 day) */
-  sessionTTL?: number;
-  /** Upper bound on any session's TTL, in ms. @default 2_592_000_000 (30 days) */
-  maxTTL?: number;
-  /** Bound on each Redis command, in ms. @default the connection's requestTimeout */
-  timeout?: number;
-  /** Where warnings go outside Strapi. @default console (Strapi: strapi.log) */
-  logger?: RedisLogger;
+const DAY_MS = 86_400_000;
+export const DEFAULT_SESSION_PREFIX = 'sess:';
+
+/** Invalid options of the Redis session store or of `plugin::redis.session`. */
+export class SessionConfigError extends RedisSuiteConfigError {
+  override readonly name: string = 'SessionConfigError';
+  override readonly code: string = 'REDIS_SUITE_SESSION_CONFIG';
 }
+
+/**
+ * The store's options. Other keys are let through unchecked (as before: `createRedisSession`
+ * hands koa-session's own options to koa-session, which checks them with its own schema).
+ */
+export const sessionStoreSchema = options(
+  {
+    /** A connection name from the plugin config (or the registry). @default 'default' */
+    connection: z.custom<string>().optional(),
+    /** Plain Koa: the registry from `createRedisRegistry`. */
+    registry: z.custom<RedisRegistry>().optional(),
+    /** Plain Koa: a raw ioredis client (Redis or Cluster). */
+    client: z.custom<RedisClient>().optional(),
+    /** Key prefix. */
+    prefix: str("a non-empty string like 'sess:'", true).default(DEFAULT_SESSION_PREFIX),
+    /** TTL for browser-session cookies (`maxAge: 'session'`) and sessions saved without a maxAge, in ms (default 1 day). */
+    sessionTTL: ms(1).default(DAY_MS),
+    /** Upper bound on any session's TTL, in ms (default 30 days). */
+    maxTTL: ms(1).default(30 * DAY_MS),
+    /** Bound on each Redis command, in ms. Default: the connection's requestTimeout. */
+    timeout: ms(1).optional(),
+    /** Where warnings go outside Strapi. Default console (Strapi: strapi.log). */
+    logger: z.custom<RedisLogger>().optional(),
+  },
+  { open: true },
+);
+
+/** Options of `RedisSessionStore`, from its schema. */
+export type RedisSessionStoreOptions = z.input<z.ZodObject<typeof sessionStoreSchema.shape>>;
+
+/** The store keys among `plugin::redis.session`'s options (the others are koa-session's). */
+export const SESSION_STORE_KEYS = Object.keys(sessionStoreSchema.shape);
 
 export class SessionStoreUnavailableError extends Error {
   override readonly name = 'SessionStoreUnavailableError';
@@ -43,39 +74,12 @@ export class SessionStoreUnavailableError extends Error {
   }
 }
 
-const DAY_MS = 86_400_000;
-export const DEFAULT_SESSION_PREFIX = 'sess:';
-
-/**
- * Every option of the session store, with its default (`undefined`: none, or the connection's:
- * `connection` is 'default', `timeout` the connection's `requestTimeout`). Typed against
- * `RedisSessionStoreOptions`, so an option added there must be added here.
- */
-export const SESSION_STORE_DEFAULTS = Object.freeze({
-  connection: undefined,
-  registry: undefined,
-  client: undefined,
-  prefix: DEFAULT_SESSION_PREFIX,
-  sessionTTL: DAY_MS,
-  maxTTL: 30 * DAY_MS,
-  timeout: undefined,
-  logger: undefined,
-} satisfies Record<keyof RedisSessionStoreOptions, unknown>);
-
 interface KoaSessionGetOptions {
   rolling?: boolean;
   ctx?: unknown;
 }
 interface KoaSessionSetOptions extends KoaSessionGetOptions {
   changed?: boolean;
-}
-
-function checkMs(name: string, value: unknown, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new TypeError(`Redis session store option ${name}: got ${JSON.stringify(value)}; expected an integer number of milliseconds >= ${min}.`);
-  }
-  return value;
 }
 
 /** In-process counters of a Redis session store (since it was created). */
@@ -120,14 +124,16 @@ export class RedisSessionStore {
   readonly #counters = zeroSessionCounters();
 
   constructor(options: RedisSessionStoreOptions = {}) {
-    if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) {
-      throw new TypeError(`Redis session store option prefix: got ${JSON.stringify(options.prefix)}; expected a non-empty string like 'sess:'.`);
-    }
-    this.prefix = options.prefix ?? DEFAULT_SESSION_PREFIX;
+    const parsed = parseOptions(sessionStoreSchema, options, {
+      root: '',
+      render: jsonValue,
+      error: (issues) => new SessionConfigError('options of the Redis session store', issues),
+    });
+    this.prefix = parsed.prefix;
     sessionPrefixesStore.add(this.prefix);
-    this.sessionTTL = checkMs('sessionTTL', options.sessionTTL, 1) ?? SESSION_STORE_DEFAULTS.sessionTTL;
-    this.maxTTL = checkMs('maxTTL', options.maxTTL, 1) ?? SESSION_STORE_DEFAULTS.maxTTL;
-    this.#timeout = checkMs('timeout', options.timeout, 1);
+    this.sessionTTL = parsed.sessionTTL;
+    this.maxTTL = parsed.maxTTL;
+    this.#timeout = parsed.timeout;
     this.#logger = options.logger;
     // Created in config/middlewares.ts, before connections exist: resolved on first use.
     const what = `the Redis session store (connection "${options.connection ?? 'default'}")`;

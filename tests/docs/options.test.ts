@@ -5,27 +5,23 @@
  *
  * What the code accepts comes from one small function per feature below (name -> default, with
  * `undefined` for "no default, or one derived at run time": such a default cell is not checked).
- * When option parsing moves to schemas, each function becomes a read of its schema.
+ * Where a feature's options have a schema (src/core/schema.ts), its function reads the schema.
  *
  * A default cell states a default when it starts with a code span holding a literal: `5000`,
  * `'rl:'`, `true`, `null`, `[]`, `{}`, `['accept-language']` (underscores in numbers allowed).
  * Text after it (units, "(`{ min: 1 }`)", ...) is free.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  CONNECTION_DEFAULTS,
-  CONNECTION_OPTION_NAMES,
-  CONNECTION_SETTINGS_OPTION_NAMES,
-  DEFAULT_SETTINGS,
-  SETTINGS_OPTION_NAMES,
-} from '../../src/core/config.js';
-import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_OPTION_NAMES } from '../../src/middlewares/rate-limit/options.js';
-import { RATE_LIMIT_STORE_DEFAULTS } from '../../src/middlewares/rate-limit/store.js';
+import { connectionEntrySchema, settingsSchema } from '../../src/core/config-schema.js';
+import { optionDefaults, optionNames, type z } from '../../src/core/schema.js';
+import { rateLimitShape } from '../../src/middlewares/rate-limit/options.js';
+import { storeSchema as rateLimitStoreSchema } from '../../src/middlewares/rate-limit/store.js';
 import { CACHE_DEFAULTS, KNOWN as CACHE_OPTION_NAMES, RULE_KNOWN as CACHE_RULE_OPTION_NAMES } from '../../src/middlewares/cache/options.js';
-import { SESSION_STORE_DEFAULTS } from '../../src/session/store.js';
+import { sessionStoreSchema } from '../../src/session/store.js';
 import { STRAPI_SESSION_DEFAULTS } from '../../src/session/middleware.js';
-import { APOLLO_CACHE_DEFAULTS } from '../../src/graphql/apollo-cache.js';
-import { KEYV_DEFAULTS } from '../../src/graphql/keyv-store.js';
+import { apolloCacheShape } from '../../src/graphql/apollo-cache.js';
+import { keyvShape } from '../../src/graphql/keyv-store.js';
+import { targetShape } from '../../src/graphql/target.js';
 import { LOCK_OPTION_DEFAULTS } from '../../src/core/locks.js';
 import { CRON_TASK_OPTION_DEFAULTS } from '../../src/core/cron-guard.js';
 import { SOCKET_IO_ADAPTER_DEFAULTS } from '../../src/socketio/index.js';
@@ -43,30 +39,33 @@ function accepted(names: Iterable<string>, defaults: Record<string, unknown> = {
   return out;
 }
 
+/** The options of a schema's shape and their defaults, as the schema gives them. */
+const fromSchema = (shape: z.core.$ZodLooseShape): Accepted => accepted(optionNames(shape), optionDefaults(shape));
+
 /** What the code accepts, per feature (the `<!-- options: <feature> -->` id). */
 const FEATURES: Record<string, () => Accepted> = {
-  // src/core/config.ts: redis.config.settings. The lock quorum and the webhook connection are
-  // resolved from the connections (the first enabled one), so their defaults are not constants.
+  // src/core/config-schema.ts: redis.config.settings. The lock quorum and the webhook connection
+  // are resolved from the connections (the first enabled one), so their defaults are not constants.
   settings: () => {
-    const { redlockConnections: _q, webhookSyncConnection: _w, ...defaults } = DEFAULT_SETTINGS;
-    return accepted(SETTINGS_OPTION_NAMES, defaults);
+    const { redlockConnections: _q, webhookSyncConnection: _w, ...defaults } = optionDefaults(settingsSchema.shape);
+    return accepted(optionNames(settingsSchema.shape), defaults);
   },
-  // src/core/config.ts: redis.config.connections.<name> (its v2 `settings` object as `settings.<key>`).
-  connection: () =>
-    accepted(
-      CONNECTION_OPTION_NAMES.flatMap((name) => (name === 'settings' ? CONNECTION_SETTINGS_OPTION_NAMES.map((k) => `settings.${k}`) : [name])),
-      CONNECTION_DEFAULTS,
-    ),
+  // src/core/config-schema.ts: redis.config.connections.<name> (its v2 `settings` object as `settings.<key>`).
+  connection: () => {
+    const entry = connectionEntrySchema.shape;
+    const settingsKeys = optionNames(entry.settings.unwrap().shape);
+    return accepted(
+      optionNames(entry).flatMap((name) => (name === 'settings' ? settingsKeys.map((k) => `settings.${k}`) : [name])),
+      optionDefaults(entry),
+    );
+  },
   // src/core/locks.ts, src/core/cron-guard.ts, src/socketio
   locks: () => accepted(Object.keys(LOCK_OPTION_DEFAULTS), LOCK_OPTION_DEFAULTS),
   'cron-task': () => accepted(Object.keys(CRON_TASK_OPTION_DEFAULTS), CRON_TASK_OPTION_DEFAULTS),
   'socket-io': () => accepted(Object.keys(SOCKET_IO_ADAPTER_DEFAULTS), SOCKET_IO_ADAPTER_DEFAULTS),
-  // src/middlewares/rate-limit/options.ts: durations are resolved to ms under a `...Ms` name.
-  'rate-limit': () => {
-    const { intervalMs, timeWaitMs, ...rest } = RATE_LIMIT_DEFAULTS;
-    return accepted(RATE_LIMIT_OPTION_NAMES, { ...rest, interval: intervalMs, timeWait: timeWaitMs });
-  },
-  'rate-limit-store': () => accepted(Object.keys(RATE_LIMIT_STORE_DEFAULTS), RATE_LIMIT_STORE_DEFAULTS),
+  // src/middlewares/rate-limit: the middleware's schema (durations as given, in ms) and the store's.
+  'rate-limit': () => fromSchema(rateLimitShape),
+  'rate-limit-store': () => fromSchema(rateLimitStoreSchema.shape),
   // src/middlewares/cache/options.ts: CACHE_DEFAULTS.coalesce holds what `coalesce: true` means
   // (checked as cache-coalesce); `coalesce` itself is off unless given.
   cache: () => {
@@ -76,11 +75,11 @@ const FEATURES: Record<string, () => Accepted> = {
   'cache-rule': () => accepted(CACHE_RULE_OPTION_NAMES),
   'cache-coalesce': () => accepted(Object.keys(CACHE_DEFAULTS.coalesce), CACHE_DEFAULTS.coalesce),
   // src/session: the store's options, and the koa-session options plugin::redis.session defaults.
-  session: () => accepted(Object.keys(SESSION_STORE_DEFAULTS), SESSION_STORE_DEFAULTS),
+  session: () => fromSchema(sessionStoreSchema.shape),
   'session-cookie': () => accepted(Object.keys(STRAPI_SESSION_DEFAULTS), STRAPI_SESSION_DEFAULTS as Record<string, unknown>),
   // src/graphql
-  'apollo-cache': () => accepted(Object.keys(APOLLO_CACHE_DEFAULTS), APOLLO_CACHE_DEFAULTS),
-  keyv: () => accepted(Object.keys(KEYV_DEFAULTS), KEYV_DEFAULTS),
+  'apollo-cache': () => fromSchema({ ...targetShape, ...apolloCacheShape }),
+  keyv: () => fromSchema({ ...targetShape, ...keyvShape }),
 };
 
 const LITERAL = /^(-?[\d_]+(\.\d+)?|'[^']*'|true|false|null|\[.*\]|\{.*\})$/;

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { RedisTimeoutError } from '../../core/errors.js';
 import { now } from '../../core/time.js';
-import { requestTimeoutOf, resolveConnection, type BoundedConnection, type ConnectionRegistry, type ConnectionSource, type StrapiConnections } from '../../core/resolve.js';
+import { requestTimeoutOf, resolveConnection, type BoundedConnection, type ConnectionRegistry, type StrapiConnections } from '../../core/resolve.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { hitScript, loadRateLimitScripts, unhitScript } from './scripts.js';
@@ -25,18 +25,8 @@ export interface StrapiHost extends StrapiConnections {
   log?: { debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void };
 }
 
-/** How a limiter or store finds Redis: the suite's connection source, and the bound on each call. */
-export interface RedisSourceOptions extends Omit<ConnectionSource, 'connection'> {
-  /**
-   * The connection's name under `redis.config.connections` (Strapi) or in `registry` (Koa), or a
-   * connection object (a `RedisConnection`). @default 'default'
-   */
-  connection?: string | BoundedConnection;
-  /**
-   * Bound on each Redis call, in ms. @default the connection's `requestTimeout` (250 ms for `client`)
-   */
-  requestTimeout?: number;
-}
+export type { RedisSourceOptions } from './options.js';
+import type { RedisSourceOptions } from './options.js';
 
 /**
  * Resolve the connection now. `where` names the option for error messages. Throws
