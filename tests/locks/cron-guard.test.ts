@@ -5,7 +5,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CronGuard, createRedisRegistry, type CronServiceLike, type RedisRegistry } from '../../src/index.js';
+import { CronGuard, createRedisRegistry, type RedisRegistry } from '../../src/index.js';
+import type { CronServiceLike } from '../../src/core/cron-guard.js';
 import { createSuiteLog } from '../../src/core/logger.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, waitFor, type CapturedLogger } from '../helpers/logger.js';
