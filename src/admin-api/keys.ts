@@ -16,6 +16,9 @@
  *   deadline bounds the whole deletion, however many SCAN/UNLINK batches it takes.
  * - Session values are credentials-equivalent: `keyValue` withholds them unless told the admin
  *   may read them (`plugin::redis.keys.read-sessions`).
+ *
+ * Longer than 350 lines: listing, value views and deletion share the node walk and bounds of one
+ * key browser (the protected families are in protected.ts).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from '../core/connection.js';

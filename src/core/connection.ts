@@ -1,6 +1,9 @@
 /**
  * One named connection: its ioredis client, lifecycle logging (once per state change), a bounded
  * wait for readiness, bounded request-path commands, status, and a clean close.
+ *
+ * Longer than 350 lines: the client's lifecycle, the bounded run() and the in-flight failure on close
+ * share the connection's private state.
  */
 import { CounterRegistry } from './counters.js';
 import type { Cluster, Redis } from 'ioredis';

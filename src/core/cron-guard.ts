@@ -21,6 +21,9 @@
  *    previous run still holds it, this tick is skipped and logged.
  * 3. runs the task with a trailing context argument `{ signal, fencingToken, tick, name }`.
  * A tick is never run unguarded: when Redis is unavailable it is skipped (one warning per outage).
+ *
+ * Longer than 350 lines: the wrapper of Strapi's cron service, the tick arithmetic (schedule, lag)
+ * and the claim-run-record cycle are one flow; the run history is in cron-history.ts.
  */
 import { createHash } from 'node:crypto';
 import { INSTANCE_ID, type CronHistory } from './cron-history.js';

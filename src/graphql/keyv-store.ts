@@ -15,6 +15,9 @@
  * - One warning per outage (and one info line when Redis answers again), not one per command.
  *
  * The connection belongs to the registry (or to you, for a raw client): `disconnect()` leaves it open.
+ *
+ * Longer than 350 lines: Keyv's adapter contract (get, getMany, set, delete, clear, has) with its
+ * batching and outage handling on one store.
  */
 import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';

@@ -6,6 +6,9 @@
  * `whitelist`, then ONE atomic script call (INCRBY weight, PEXPIRE when the key has no TTL, return
  * count and PTTL), headers, and either the limit response, a delay, or `next()`. Everything else
  * (options, paths, the connection, the script registration) is settled once, in the factory.
+ *
+ * Longer than 350 lines: the request path (match, bucket, count, headers, 429, delay, skip failed)
+ * is one function over the limiter's resolved options; the counter is in source.ts.
  */
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { RateLimitConfigError } from './errors.js';
