@@ -49,6 +49,8 @@ export const ms = (min = 0, expected = `an integer number of milliseconds >= ${m
   z.number({ error: expected }).int({ error: expected }).min(min, { error: expected });
 
 /** A function (kept by reference). */
+// the default is the widest function type: a callback's own signature is the caller's to give
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export const fn = <F extends (...args: never[]) => unknown = (...args: any[]) => any>(expected = 'a function') =>
   z.custom<F>((v) => typeof v === 'function', { error: expected });
 

@@ -15,6 +15,9 @@
  * - One warning per outage (and one info line when Redis answers again), not one per command.
  *
  * The connection belongs to the registry (or to you, for a raw client): `disconnect()` leaves it open.
+ *
+ * Longer than 350 lines: Keyv's adapter contract (get, getMany, set, delete, clear, has) with its
+ * batching and outage handling on one store.
  */
 import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
@@ -103,7 +106,7 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     this.#prefix = namespace ? `${namespace}:` : '';
     this.#maxTtl = parsed.maxTtl;
     this.opts = Object.freeze({ dialect: 'redis', namespace, maxTtl: this.#maxTtl, requestTimeout: options.requestTimeout });
-    const redis = new LazyRedis(options, text.where, 'cache');
+    const redis = new LazyRedis(options, text.where, 'cache', { feature: 'apollo', read: () => this.counters });
     this.#redis = redis;
     const target = `${options.client ? 'ioredis client' : `connection "${redis.connectionName}"`}${namespace ? `, namespace "${namespace}"` : ''}`;
     this.#outage = new OutageLog(() => redis.log, text.what(target), text.meanwhile);

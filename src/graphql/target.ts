@@ -9,6 +9,9 @@
  * - `{ connection }` alone: inside Strapi, the redis plugin's connection of that name, found
  *   through the global `strapi` (`strapi.plugin('redis').service('connections').get(name)`).
  *
+ * The lookup itself is the suite's one (src/core/resolve.ts); this file adds the caches' option
+ * checks and the wording of their bounds.
+ *
  * Every command goes through `RedisConnection.run()` (or the same bound for a raw client): it
  * fails at once when the client is not ready, so nothing waits in ioredis' offline queue, and
  * rejects after the timeout.
@@ -19,9 +22,9 @@ import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/config.js';
 import { runBounded, type RedisConnection } from '../core/connection.js';
 import { RedisConfigError, RedisTimeoutError, RedisUnavailableError } from '../core/errors.js';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../core/logger.js';
+import type { CounterFeature, Counts } from '../core/counters.js';
+import { resolveConnection } from '../core/resolve.js';
 import { always, custom, int, options, parseOptions, str, type z } from '../core/schema.js';
-import { connectionFromStrapi } from '../core/resolve.js';
-import { markUsedBy } from '../core/usage.js';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
@@ -96,11 +99,14 @@ export class LazyRedis {
   #bound: BoundRedis | undefined;
   #log: SuiteLog | undefined;
   readonly #scope: string;
+  readonly #counted: { feature: CounterFeature; read(): Counts } | undefined;
 
-  constructor(options: RedisTargetOptions, where: string, scope: string) {
+  /** `counted`: the cache's counters, registered in its connection's registry once it is found. */
+  constructor(options: RedisTargetOptions, where: string, scope: string, counted?: { feature: CounterFeature; read(): Counts }) {
     this.#options = options;
     this.#where = where;
     this.#scope = scope;
+    this.#counted = counted;
   }
 
   /** The connection name this target uses (meaningless for a raw client). */
@@ -121,21 +127,12 @@ export class LazyRedis {
 
   resolve(): BoundRedis {
     if (this.#bound) return this.#bound;
-    const { client, registry, requestTimeout: timeout } = this.#options;
-    if (client) {
-      this.#bound = boundClient(client, timeout ?? DEFAULT_REQUEST_TIMEOUT_MS);
-      return this.#bound;
-    }
-    const name = this.connectionName;
-    const connection = registry ? registry.get(name, this.#where) : fromStrapi(name, this.#where);
-    markUsedBy(connection, 'apollo');
-    this.#bound = boundConnection(connection, timeout);
+    const { client, requestTimeout: timeout } = this.#options;
+    // the suite's one lookup (src/core/resolve.ts); the bound and its wording are the cache's own
+    const connection = resolveConnection(this.#options, this.#where, this.#counted ? { feature: 'apollo', counted: this.#counted } : { feature: 'apollo' });
+    this.#bound = client ? boundClient(client, timeout ?? DEFAULT_REQUEST_TIMEOUT_MS) : boundConnection(connection as RedisConnection, timeout);
     return this.#bound;
   }
-}
-
-function fromStrapi(name: string, where: string): RedisConnection {
-  return connectionFromStrapi(name, where) as RedisConnection;
 }
 
 function boundConnection(connection: RedisConnection, timeout: number | undefined): BoundRedis {

@@ -82,7 +82,7 @@ interface KoaSessionSetOptions extends KoaSessionGetOptions {
   changed?: boolean;
 }
 
-/** In-process counters of every Redis session store in this process (since start). */
+/** In-process counters of a Redis session store (since it was created). */
 export interface SessionCounters {
   /** Session reads that found a session. */
   loaded: number;
@@ -98,16 +98,8 @@ export interface SessionCounters {
   failures: number;
 }
 
-// On globalThis under a registered symbol: the CommonJS and the ESM build of the package share it.
-const COUNTERS_KEY = Symbol.for('strapi-plugin-redis-suite.session-counters');
-const sessionCountersStore = ((globalThis as Record<symbol, unknown>)[COUNTERS_KEY] ??= {
-  loaded: 0,
-  missing: 0,
-  saved: 0,
-  destroyed: 0,
-  corrupt: 0,
-  failures: 0,
-}) as SessionCounters;
+/** A fresh set of session counters, all zero. */
+export const zeroSessionCounters = (): SessionCounters => ({ loaded: 0, missing: 0, saved: 0, destroyed: 0, corrupt: 0, failures: 0 });
 
 // The key prefixes of every Redis session store created in this process (shared by the CommonJS
 // and the ESM build, like the counters): the admin API protects these keys and withholds their
@@ -120,11 +112,6 @@ export function sessionKeyPrefixes(): string[] {
   return [...new Set([DEFAULT_SESSION_PREFIX, ...sessionPrefixesStore])];
 }
 
-/** A snapshot of the session counters of this process. */
-export function sessionCounters(): SessionCounters {
-  return { ...sessionCountersStore };
-}
-
 export class RedisSessionStore {
   readonly prefix: string;
   readonly sessionTTL: number;
@@ -134,6 +121,7 @@ export class RedisSessionStore {
   readonly #logger: RedisLogger | undefined;
   #log: SuiteLog | undefined;
   readonly #outage: OutageLog;
+  readonly #counters = zeroSessionCounters();
 
   constructor(options: RedisSessionStoreOptions = {}) {
     const parsed = parseOptions(sessionStoreSchema, options, {
@@ -149,8 +137,13 @@ export class RedisSessionStore {
     this.#logger = options.logger;
     // Created in config/middlewares.ts, before connections exist: resolved on first use.
     const what = `the Redis session store (connection "${options.connection ?? 'default'}")`;
-    this.#conn = lazyConnection(options, what, 'session');
+    this.#conn = lazyConnection(options, what, { feature: 'session', counted: { feature: 'session', read: () => this.counters } });
     this.#outage = new OutageLog(() => this.#logs(), `session store (connection "${options.connection ?? 'default'}")`, 'requests that need a session get 503');
+  }
+
+  /** A snapshot of this store's counters (since it was created). */
+  get counters(): SessionCounters {
+    return { ...this.#counters };
   }
 
   /** The expiry for a koa-session maxAge, in ms. */
@@ -162,19 +155,19 @@ export class RedisSessionStore {
   async get(key: string, _maxAge?: unknown, _options?: KoaSessionGetOptions): Promise<Record<string, unknown> | undefined> {
     const raw = await this.#run((c) => c.get(this.prefix + key));
     if (raw === null || raw === undefined) {
-      sessionCountersStore.missing++;
+      this.#counters.missing++;
       return undefined;
     }
     try {
       const data: unknown = JSON.parse(raw);
       if (data && typeof data === 'object' && !Array.isArray(data)) {
-        sessionCountersStore.loaded++;
+        this.#counters.loaded++;
         return data as Record<string, unknown>;
       }
       throw new Error('not a JSON object');
     } catch (err) {
-      sessionCountersStore.corrupt++;
-      sessionCountersStore.missing++;
+      this.#counters.corrupt++;
+      this.#counters.missing++;
       this.#logs().warn(`session ${this.prefix}<id> holds data that is not a JSON object (${(err as Error).message}); treated as no session`);
       // removing it keeps the next request from hitting it again; bounded and best effort
       this.#run((c) => c.del(this.prefix + key)).catch(() => undefined);
@@ -184,12 +177,12 @@ export class RedisSessionStore {
 
   async set(key: string, sess: unknown, maxAge?: unknown, _options?: KoaSessionSetOptions): Promise<void> {
     await this.#run((c) => c.set(this.prefix + key, JSON.stringify(sess), 'PX', this.ttlFor(maxAge)));
-    sessionCountersStore.saved++;
+    this.#counters.saved++;
   }
 
   async destroy(key: string, _options?: { ctx?: unknown }): Promise<void> {
     await this.#run((c) => c.del(this.prefix + key));
-    sessionCountersStore.destroyed++;
+    this.#counters.destroyed++;
   }
 
   #logs(): SuiteLog {
@@ -207,7 +200,7 @@ export class RedisSessionStore {
     try {
       result = await conn.run(command, this.#timeout);
     } catch (err) {
-      sessionCountersStore.failures++;
+      this.#counters.failures++;
       this.#outage.failed(err);
       throw new SessionStoreUnavailableError({ cause: err });
     }

@@ -30,8 +30,9 @@ import { RateLimitConfigError, RateLimitUnavailableError } from './errors.js';
 import { loggerOption, sourceShape } from './options.js';
 import { now } from '../../core/time.js';
 import { ExpiringLru } from './memory.js';
-import { counters } from './shared.js';
-import { boundKey, resolveConnection, WindowCounter, type RedisConnectionLike, type StrapiHost } from './source.js';
+import { zeroRateLimitCounters, type RateLimitCounters } from './shared.js';
+import type { BoundedConnection } from '../../core/resolve.js';
+import { boundKey, resolveSource, WindowCounter, type StrapiHost } from './source.js';
 
 export const storeSchema = options(
   {
@@ -100,6 +101,7 @@ export class RedisRateLimitStore extends StoreBase {
    * the window it was counted in (capped, least recently used dropped: then nothing is taken back).
    */
   #hits = new ExpiringLru<Remembered>(STORE_REMEMBERED_HITS, 10_000);
+  readonly #counters = zeroRateLimitCounters();
 
   constructor(options: RedisRateLimitStoreOptions = {}) {
     const parsed = parseOptions(storeSchema, options, { root: 'options', error: (issues) => new RateLimitConfigError(WHERE, issues) });
@@ -108,6 +110,7 @@ export class RedisRateLimitStore extends StoreBase {
     this.failOpen = parsed.failOpen;
     this.#source = { ...options };
     this.#counter = new WindowCounter(() => this.#resolve(), {
+      counters: this.#counters,
       policy: this.failOpen ? 'open' : 'closed',
       timeoutMs: options.requestTimeout,
       log: () => this.#logger(),
@@ -115,8 +118,13 @@ export class RedisRateLimitStore extends StoreBase {
     });
   }
 
-  #resolve(): RedisConnectionLike {
-    return resolveConnection(this.#source, 'RedisRateLimitStore', (globalThis as { strapi?: StrapiHost }).strapi);
+  /** A snapshot of this store's counters (since it was created). */
+  get counters(): RateLimitCounters {
+    return { ...this.#counters };
+  }
+
+  #resolve(): BoundedConnection {
+    return resolveSource(this.#source, 'RedisRateLimitStore', (globalThis as { strapi?: StrapiHost }).strapi);
   }
 
   #logger(): SuiteLog {
@@ -135,7 +143,7 @@ export class RedisRateLimitStore extends StoreBase {
     const redisKey = this.#key(key);
     try {
       const { count, ttlMs } = await this.#counter.hit(redisKey, w, intervalMs);
-      counters.passed++;
+      this.#counters.passed++;
       if (typeof options === 'object' && options !== null) this.#remember(options, redisKey, intervalMs, now() + ttlMs);
       return { counter: count, dateEnd: Date.now() + ttlMs };
     } catch (err) {
@@ -194,8 +202,8 @@ export class RedisRateLimitStore extends StoreBase {
    * `incr`) to `limited`.
    */
   saveAbuse(): void {
-    counters.passed--;
-    counters.limited++;
+    this.#counters.passed--;
+    this.#counters.limited++;
   }
 
   #key(key: string): string {
