@@ -77,7 +77,7 @@ export type {
   RedisSourceOptions,
 } from './middlewares/rate-limit/index.js';
 export { responseCache, CacheConfigError, CACHE_DEFAULTS } from './middlewares/cache/index.js';
-export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
+export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, CdnInput, PurgeWebhookInput, PurgeWebhookCounters, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
 export { createSocketIoAdapter, SocketIoAdapterMissingError, SOCKET_IO_ADAPTER_PACKAGE } from './socketio/index.js';
 export type { SocketIoAdapter, SocketIoAdapterMode, SocketIoAdapterOptions } from './socketio/index.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';

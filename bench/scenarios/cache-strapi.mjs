@@ -5,8 +5,10 @@
 // seeded with the same rows through POST /api/bench-seed; every cache uses the run's redis-server.
 //
 // Processes: uncached (playground, no cache middleware), ours (playground + plugin::redis.cache,
-// ETag on), ours-noetag (etag: false), peer (peer-app, ETag off) and peer-etag (peer-app, ETag on).
-// One is loaded at a time.
+// ETag on), ours-noetag (etag: false), peer (peer-app, ETag off) and peer-etag (peer-app, ETag on);
+// issue #16: ours-expiry and ours-swr (maxAge EXPIRY_MS, so the load crosses an expiry every
+// EXPIRY_MS; coalescing on; SWR off vs on), ours-origin-down (staleIfError, the find controller
+// made to throw through the cache probe). One is loaded at a time.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +23,9 @@ const PLAYGROUND = path.join(ROOT, 'playground');
 // 20 articles, each with its author and 3 tags (about 30 KB of JSON).
 const ROUTE = '/api/articles?populate[0]=author&populate[1]=tags';
 const PEER_GOAL = 1.2;
+// issue #16: the hot route expires every EXPIRY_MS under load; SWR's p99 goal against a plain hit's
+const EXPIRY_MS = 1_000;
+const SWR_GOAL = 1.2;
 
 export const title = 'Response cache in Strapi: populated REST route, uncached vs ours vs plugin-rest-cache (Redis)';
 export const target = `issue #6: ours' speedup over \`uncached\` in requests/s >= ${PEER_GOAL}x the speedup of plugin-rest-cache 5.0.x (Redis provider) in the same run, ETag off (\`ours-noetag\` vs \`peer\`) and ETag on (\`ours\` vs \`peer-etag\`) (the same goal per CPU-second is in the note below)`;
@@ -75,6 +80,11 @@ function peerApp(label) {
   return { dir, env: { PLAYGROUND_BENCH_SEED: '1' } };
 }
 
+/** The article find controller's runs on an app with the cache probe on (PLAYGROUND_CACHE_PROBE). */
+async function findCalls(app) {
+  return (await (await fetch(`${app.url}/api/cache-probe/find-calls`)).json()).calls;
+}
+
 async function seed(app) {
   const res = await fetch(`${app.url}/api/bench-seed`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
   const body = await res.json();
@@ -119,6 +129,10 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       ['ours-noetag', await ourApp('ours-noetag', oursMiddlewares({ etag: false, prefix: 'bench:strapi-noetag:' }))],
       ['peer', peerApp('peer')],
       ['peer-etag', { ...peerApp('peer-etag'), extra: { PEER_ETAG: 'true', PEER_PREFIX: 'bench-peer-etag' } }],
+      // issue #16 (the probe's routes count find calls and make find throw)
+      ['ours-expiry', { ...(await ourApp('ours-expiry', oursMiddlewares({ prefix: 'bench:strapi-expiry:', maxAge: EXPIRY_MS, coalesce: true }))), extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-expiry:' } }],
+      ['ours-swr', { ...(await ourApp('ours-swr', oursMiddlewares({ prefix: 'bench:strapi-swr:', maxAge: EXPIRY_MS, staleWhileRevalidate: 60_000, coalesce: true }))), extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-swr:' } }],
+      ['ours-origin-down', { ...(await ourApp('ours-origin-down', oursMiddlewares({ prefix: 'bench:strapi-sie:', maxAge: EXPIRY_MS, staleIfError: 3_600_000 }))), extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-sie:' } }],
     ];
     // one boot at a time (2 cores)
     const byName = {};
@@ -146,6 +160,18 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       const r = await fetch(app.url + ROUTE, { headers: { 'if-none-match': tag } });
       if (r.status !== 304) throw new Error(`${app.label}: If-None-Match answered ${r.status}, not 304`);
     }
+    const oursExpiry = byName['ours-expiry'];
+    const oursSwr = byName['ours-swr'];
+    const oursDown = byName['ours-origin-down'];
+    for (const app of [oursExpiry, oursSwr, oursDown]) await warm(app, 'HIT');
+    // the origin fails from now on: past maxAge every request runs find, which throws, and gets the stored body
+    await fetch(`${oursDown.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset: 0, failFind: true }) });
+    await new Promise((r) => setTimeout(r, EXPIRY_MS + 50));
+    const down = await fetch(oursDown.url + ROUTE);
+    await down.arrayBuffer();
+    if (down.status !== 200 || down.headers.get('x-cache') !== 'STALE-IF-ERROR') throw new Error(`ours-origin-down: answered ${down.status} X-Cache: ${down.headers.get('x-cache')}, not 200 STALE-IF-ERROR`);
+    const callsBefore = { expiry: await findCalls(oursExpiry), swr: await findCalls(oursSwr) };
+    const loadStarted = Date.now();
     const distinct = ROUTE; // with `distinct: true`: `&bench=<n>` appended, new on every request
     // CPU per request is counted over the app's process and the redis-server every app uses.
     const cpu = (app) => (redisPid ? [app.pid, redisPid] : [app.pid]);
@@ -160,8 +186,11 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       { name: 'peer-etag', url: peerEtag.url, path: ROUTE, what: 'plugin-rest-cache, `enableEtag: true`, warmed, no `If-None-Match` (two GETs: the ETag, then the body)', baseline: 'uncached' },
       { name: 'peer-304', url: peerEtag.url, path: ROUTE, headers: { 'if-none-match': peerTag }, status: 304, what: 'plugin-rest-cache, `enableEtag: true`, `If-None-Match` matching: 304', baseline: 'uncached' },
       { name: 'peer-distinct', url: peer.url, path: distinct, distinct: true, what: 'plugin-rest-cache, a new query string per request: miss, controller, SET (not awaited)', baseline: 'uncached' },
+      { name: 'ours-expiry', url: oursExpiry.url, path: ROUTE, what: `ours, \`maxAge\` ${EXPIRY_MS} ms, coalescing, SWR off: every expiry under load is a coalesced miss (requests wait for the fill)`, baseline: 'ours' },
+      { name: 'ours-swr', url: oursSwr.url, path: ROUTE, what: `ours, \`maxAge\` ${EXPIRY_MS} ms, \`staleWhileRevalidate\` 60 s: at expiry requests get the stale body (STALE) while one background refresh runs`, baseline: 'ours' },
+      { name: 'ours-origin-down', url: oursDown.url, path: ROUTE, what: `ours, \`staleIfError\` 1 h, the find controller throwing: every request past \`maxAge\` runs it and gets the stored body (STALE-IF-ERROR)`, baseline: 'ours' },
     ];
-    const appOf = { uncached, ours, 'ours-noetag': oursNoEtag, 'ours-304': ours, 'ours-distinct': ours, 'peer-uncached': peer, peer, 'peer-etag': peerEtag, 'peer-304': peerEtag, 'peer-distinct': peer };
+    const appOf = { uncached, ours, 'ours-noetag': oursNoEtag, 'ours-304': ours, 'ours-distinct': ours, 'peer-uncached': peer, peer, 'peer-etag': peerEtag, 'peer-304': peerEtag, 'peer-distinct': peer, 'ours-expiry': oursExpiry, 'ours-swr': oursSwr, 'ours-origin-down': oursDown };
     const rows = await compare('', variants.map((v) => ({ ...v, cpuPids: cpu(appOf[v.name]) })), opts);
     const ratio = (name) => rows.find((r) => r.name === name).ratio;
     const cpuRatio = (name) => rows.find((r) => r.name === name).cpuRatio;
@@ -170,6 +199,11 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       const a = rows.find((r) => r.name === mine);
       rows.push({ ...a, name: `${mine}÷${theirs}`, what: `\`${mine}\` speedup relative to \`${theirs}\`'s (same samples)`, ratio: ratio(mine) / ratio(theirs), cpuRatio: cpuRatio(mine) / cpuRatio(theirs), baselineOf: theirs });
     }
+    // issue #16: controller runs per expiry over the whole run (the app is loaded only in its own slots, its entry expires all along)
+    const expiries = (Date.now() - loadStarted) / EXPIRY_MS;
+    const perExpiry = { expiry: ((await findCalls(oursExpiry)) - callsBefore.expiry) / expiries, swr: ((await findCalls(oursSwr)) - callsBefore.swr) / expiries };
+    const p99 = (name) => rows.find((r) => r.name === name).p99;
+    const swrP99 = p99('ours-swr') / p99('ours');
     const v = peerVersions();
     console.log(`peer: @strapi-community/plugin-rest-cache ${v.restCache}, provider-rest-cache-redis ${v.provider}, plugin-redis ${v.redisV2}, @strapi/strapi ${v.strapi}`);
     // Cache state after the run: every app still answered from its cache (no silent fail-open).
@@ -184,7 +218,10 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       `Per CPU-second (app + redis-server, less sensitive to other load on the machine): ours ${cpuRatio('ours').toFixed(2)}x of uncached, peer ${cpuRatio('peer').toFixed(2)}x, ` +
       `ETag off: ours-noetag÷peer ${(cpuRatio('ours-noetag') / cpuRatio('peer')).toFixed(2)}x, ETag on: ours÷peer-etag ${(cpuRatio('ours') / cpuRatio('peer-etag')).toFixed(2)}x ` +
       `(goal ${PEER_GOAL}x: ${cpuRatio('ours-noetag') >= PEER_GOAL * cpuRatio('peer') && cpuRatio('ours') >= PEER_GOAL * cpuRatio('peer-etag') ? 'met' : 'not met'}). ` +
-      `Ours during the run: ${f.episodes} Redis-failure episode(s) logged, ${f.failed} failed or timed-out command(s) (each a miss served by the controller).`;
+      `Ours during the run: ${f.episodes} Redis-failure episode(s) logged, ${f.failed} failed or timed-out command(s) (each a miss served by the controller). ` +
+      `Issue #16, a hot route expiring every ${EXPIRY_MS} ms: p99 with SWR ${swrP99.toFixed(2)}x a plain hit's (goal <= ${SWR_GOAL}x: ${swrP99 <= SWR_GOAL ? 'met' : 'not met'}), without SWR ${(p99('ours-expiry') / p99('ours')).toFixed(2)}x; ` +
+      `controller runs per expiry (find calls / elapsed run time in expiries, idle expiries included): SWR ${perExpiry.swr.toFixed(2)}, no SWR ${perExpiry.expiry.toFixed(2)} (goal with SWR: <= 1). ` +
+      `Origin down (\`ours-origin-down\`): ${p99('ours-origin-down').toFixed(1)} ms p99, ${rows.find((r) => r.name === 'ours-origin-down').ratio.toFixed(2)}x the requests/s of a hit.`;
     return { rows, pass: ratio('ours-noetag') >= PEER_GOAL * ratio('peer') && ratio('ours') >= PEER_GOAL * ratio('peer-etag'), note };
   } finally {
     await Promise.all(apps.map((a) => a.stop()));

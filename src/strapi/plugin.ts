@@ -17,6 +17,7 @@ import { createCacheService, registerCacheInvalidation } from '../middlewares/ca
 import { createSuiteLog } from '../core/logger.js';
 import { createRedisRegistry, resolveRegistryConfig, type RedisRegistry } from '../core/registry.js';
 import { middlewares } from './middlewares.js';
+import { createPurgeController, purgeRouter } from './cache-purge.js';
 import { setupBootLock, type BootLock } from './boot-lock.js';
 import { WebhookSync } from './webhooks.js';
 import { createConnectionsService, createCronService, createLocksService, type ConnectionsService, type CronService, type LocksService } from './services.js';
@@ -120,11 +121,17 @@ const plugin = {
     await registerPermissions(strapi);
     const sampler = startHealthSampler(registryOf(strapi), strapi.log);
     if (sampler) samplers.set(strapi, sampler);
+    // Response cache warm-up (the `warm` paths): once the server listens, not blocking the boot.
+    const server = (strapi as { server?: { httpServer?: { listening?: boolean; once(event: string, cb: () => void): unknown } } }).server?.httpServer;
+    const warmUp = () => void createCacheService(strapi).warm().catch(() => undefined);
+    if (server?.listening) warmUp();
+    else server?.once('listening', warmUp);
   },
   destroy,
   middlewares,
-  routes: { admin: adminRoutes },
+  routes: { admin: adminRoutes, 'content-api': purgeRouter },
   controllers: {
+    'cache-purge': createPurgeController,
     admin: ({ strapi }: { strapi: StrapiLike }) =>
       createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log, health: () => samplers.get(strapi) }),
   },

@@ -7,6 +7,7 @@ import Koa from 'koa';
 import request from 'supertest';
 import { describe, expect, inject, it } from 'vitest';
 import { createCacheService, createStrapiCache, registerCacheInvalidation, type StrapiCacheHost } from '../../src/middlewares/cache/index.js';
+import { schemaHash } from '../../src/middlewares/cache/options.js';
 import { randomPrefix } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
 import { registryFor } from './helpers.js';
@@ -66,7 +67,9 @@ describe('plugin::redis.cache in a Strapi-shaped host', () => {
       expect((await agent.get(path)).headers['x-cache'], path).toBe('HIT');
     }
     expect((await agent.get('/api/articles/abc/extra')).headers['x-cache']).toBeUndefined();
-    expect(await registry.client('default').pttl(`${prefix}e:GET /api/articles`)).toBeGreaterThan(19_000);
+    // the key ends with the hash of the schemas the rule depends on (article and its related author)
+    const schema = schemaHash(['api::article.article', 'api::author.author'], strapi.contentTypes);
+    expect(await registry.client('default').pttl(`${prefix}e:GET /api/articles|schema=${schema}`)).toBeGreaterThan(19_000);
 
     data['/api/articles'] = 'v2';
     await strapi.run('api::article.article', 'create', async () => ({ id: 1 }));

@@ -6,6 +6,7 @@
  * standalone server and on the shared Cluster (3 masters + 3 replicas).
  */
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Cluster, Redis } from 'ioredis';
@@ -42,7 +43,25 @@ const purges = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/ca
 
 const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/tx-state`)).json()) as { state: string }).state;
 
-const apiToken = async (app: AppHandle) => (await (await fetch(`${app.url}/api/cache-probe/tokens`, { method: 'POST' })).json()) as { id: number; accessKey: string };
+const apiToken = async (app: AppHandle, permissions?: string[]) =>
+  (await (await fetch(`${app.url}/api/cache-probe/tokens${permissions ? `?permissions=${permissions.join(',')}` : ''}`, { method: 'POST' })).json()) as { id: number; accessKey: string };
+
+const purgeCall = (app: AppHandle, body: unknown, token?: string) =>
+  fetch(`${app.url}/api/redis-cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+
+/** Move both instances' cache clock `offset` ms ahead. */
+const setClock = (apps: AppHandle[], offset: number, probe: { failFind?: boolean; holdFind?: boolean } = {}) =>
+  Promise.all(apps.map((app) => fetch(`${app.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset, ...probe }) })));
+
+/** The article `find` controller's runs, summed over the instances. */
+async function findCalls(apps: AppHandle[]): Promise<number> {
+  let sum = 0;
+  for (const app of apps) sum += ((await (await fetch(`${app.url}/api/cache-probe/find-calls`)).json()) as { calls: number }).calls;
+  return sum;
+}
+
+const MAX_AGE = 60_000;
+const SWR = 600_000;
 
 const titles = (body: { data: unknown }) => (body.data as Article[]).map((a) => a.title);
 
@@ -66,12 +85,24 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
   // Both instances use one database (as a real deployment does), so a write on A is data B reads.
   const dbDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-e2e-cache-db-'));
 
+  // The purge webhook's receiver: it takes every delivery and never answers (the write must not wait for it).
+  const hung: Array<{ url: string; body: string; at: number }> = [];
+  const receiver = http.createServer((req) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => hung.push({ url: req.url ?? '', body, at: performance.now() }));
+  });
+
   beforeAll(async () => {
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/purge`;
     await ensurePlaygroundInstalled({ quiet: true });
     // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
     // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
-    const config = { connection: 'default', prefix: run, maxAge: 60_000, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
-    const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify(config)} }];`;
+    // staleWhileRevalidate: entries past maxAge on the probe's clock (moved by /cache-probe/clock) are served STALE.
+    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, warm: ['/api/articles?warm=1'], purgeWebhook: { urls: [receiverUrl], timeout: 120_000, retries: 0, maxPending: 1000 }, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const clock = 'now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)';
+    const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { ...${JSON.stringify(config)}, ${clock} } }];`;
     // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
     const graphqlConfig = path.join(dbDir, 'graphql-config.js');
     fs.writeFileSync(graphqlConfig, 'module.exports = {};\n');
@@ -87,6 +118,8 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
   }, 180_000);
 
   afterAll(async () => {
+    receiver.closeAllConnections();
+    receiver.close();
     await Promise.all(apps.map((a) => a.stop()));
     fs.rmSync(dbDir, { recursive: true, force: true });
   });
@@ -108,6 +141,45 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect((await get(a, '/api/articles', { 'if-none-match': hit.etag! })).status).toBe(304);
     expect((await get(a, '/api/articles', { authorization: 'Bearer whatever' })).cache).toBe('BYPASS');
     expect((await get(a, '/api/redis-demo/status')).cache).toBeNull();
+  });
+
+  it('purge webhook: a write answers while the receiver holds its delivery open; the delivery names the purged tag', async () => {
+    const [a] = apps as [AppHandle, AppHandle];
+    const before = hung.length;
+    const started = performance.now();
+    await write(a, 'POST', '', { title: 'webhook-hangs' });
+    const took = performance.now() - started;
+    await waitFor(() => hung.length > before, 5_000, 'the delivery');
+    const delivery = hung[hung.length - 1]!;
+    expect(JSON.parse(delivery.body).tags).toEqual(['ct:api::article.article']);
+    // the receiver never answered; the write did not wait for it (its timeout is 120 s)
+    expect(took).toBeLessThan(5_000);
+  });
+
+  it('warm: the listed path was filled after boot (no request asked for it), and again after a purge', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const c = client();
+    try {
+      // the warm-up request carries no headers: its key has no accept-language (fetch sends '*' unless told otherwise)
+      const indexed = async () => (await c.zrange(`${run}ti:{ct:api::article.article}`, 0, -1)).filter((k) => k.includes('?warm=1'));
+      const entries = async () => {
+        const keys = await indexed();
+        let n = 0;
+        for (const k of keys) n += await c.exists(k);
+        return n;
+      };
+      expect(await entries()).toBe(1);
+      expect(await indexed()).toEqual([expect.stringMatching(/e:GET \/api\/articles\?warm=1\|schema=[0-9a-f]{8}$/)]);
+      expect((await get(b, '/api/articles?warm=1', { 'accept-language': '' })).cache).toBe('HIT');
+      await write(a, 'POST', '', { title: 'warm-after' });
+      // the purge removed it; the warm-up after the purge filled it again, with the new row
+      await waitFor(async () => (await entries()) === 1, 10_000, 'the warm-up after the purge');
+      const again = await get(b, '/api/articles?warm=1', { 'accept-language': '' });
+      expect(again.cache).toBe('HIT');
+      expect(titles(again.json())).toContain('warm-after');
+    } finally {
+      c.disconnect();
+    }
   });
 
   it('a write on A purges at once: A and B both serve fresh data on the next read', async () => {
@@ -197,6 +269,79 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     expect(new Set(results.map((r) => r.text)).size).toBe(1);
     expect(await calls()).toBe(before + 1);
     expect(results.filter((r) => r.cache === 'MISS')).toHaveLength(1);
+  });
+
+  it('stale-while-revalidate: 50 concurrent requests for an expired entry, split over both instances, get the stale body; the controller runs once', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const path = `/api/articles?swr=${Date.now()}`;
+    const first = await get(a, path);
+    expect(first.cache).toBe('MISS');
+    const before = await findCalls(apps);
+    // the refresh's find waits until released: every request is answered while it runs
+    await setClock(apps, MAX_AGE + 1, { holdFind: true });
+    try {
+      const results = await Promise.all(Array.from({ length: 50 }, (_, i) => get(i % 2 ? b : a, path)));
+      expect(results.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(results.map((r) => r.cache)).toEqual(Array(50).fill('STALE'));
+      expect(new Set(results.map((r) => r.text))).toEqual(new Set([first.text]));
+      await waitFor(async () => (await findCalls(apps)) === before + 1, 10_000, 'the refresh to reach the controller');
+      await setClock(apps, MAX_AGE + 1, { holdFind: false });
+      await waitFor(async () => (await get(b, path)).cache === 'HIT', 20_000, 'the refreshed entry');
+      expect((await get(a, path)).cache).toBe('HIT');
+      expect(await findCalls(apps)).toBe(before + 1);
+      const stats = await Promise.all(apps.map(async (app) => (await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { stale: number; refreshes: number }));
+      expect(stats.reduce((n, s) => n + s.refreshes, 0)).toBe(1);
+      expect(stats.reduce((n, s) => n + s.stale, 0)).toBeGreaterThanOrEqual(50);
+    } finally {
+      await setClock(apps, 0);
+    }
+  });
+
+  it('stale-if-error: past the SWR window the article controller throws on both instances; the stored body is served, one warning per instance', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const path = `/api/articles?sie=${Date.now()}`;
+    const first = await get(a, path);
+    expect(first.cache).toBe('MISS');
+    const warnings = () => apps.map((app) => app.logs().split('\n').filter((l) => l.includes('cache probe: find fails') && l.includes('STALE-IF-ERROR')).length);
+    expect(warnings()).toEqual([0, 0]);
+    await setClock(apps, MAX_AGE + SWR + 1, { failFind: true });
+    try {
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => get(i % 2 ? b : a, path)));
+      expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+      expect(results.map((r) => r.cache)).toEqual(Array(6).fill('STALE-IF-ERROR'));
+      expect(new Set(results.map((r) => r.text))).toEqual(new Set([first.text]));
+      await waitFor(() => warnings().every((n) => n >= 1), 5_000, 'the warnings');
+      expect(warnings()).toEqual([1, 1]);
+    } finally {
+      await setClock(apps, 0);
+    }
+  });
+
+  it('purge endpoint: POST /api/redis-cache/purge needs the plugin::redis.cache-purge.purge permission; purges on every instance; logged with the token id', async () => {
+    const [a, b] = apps as [AppHandle, AppHandle];
+    const path = `/api/articles?purge-endpoint=${Date.now()}`;
+    await get(a, path);
+    expect((await get(b, path)).cache).toBe('HIT');
+    expect((await purgeCall(b, { all: true })).status).toBe(403); // no token: the public role lacks the action
+    const other = await apiToken(a, ['api::article.article.find']);
+    expect((await purgeCall(b, { all: true }, other.accessKey)).status).toBe(403);
+    const token = await apiToken(a, ['plugin::redis.cache-purge.purge']);
+    expect((await purgeCall(b, { tags: [] }, token.accessKey)).status).toBe(400);
+    expect((await purgeCall(b, { all: true, tags: ['x'] }, token.accessKey)).status).toBe(400);
+    const res = await purgeCall(b, { contentTypes: ['api::article.article'] }, token.accessKey);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const body = (await res.json()) as { purged: number; tags: string[] };
+    expect(body.tags).toEqual(['ct:api::article.article']);
+    expect(body.purged).toBeGreaterThanOrEqual(1);
+    expect((await get(a, path)).cache).toBe('MISS');
+    const all = await purgeCall(a, { all: true }, token.accessKey);
+    expect(all.status).toBe(200);
+    expect((await get(b, path)).cache).toBe('MISS');
+    const lines = b.logs().split('\n').filter((l) => l.includes('purge endpoint called by'));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`API token id ${token.id}: contentTypes ct:api::article.article removed`);
+    expect(b.logs()).not.toContain(token.accessKey);
+    expect(a.logs().split('\n').filter((l) => l.includes(`purge endpoint called by API token id ${token.id}: all removed`))).toHaveLength(1);
   });
 
   it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {
@@ -301,6 +446,9 @@ describe('response cache in Strapi when Redis dies mid-load', () => {
       };
       await hit();
       expect((await hit()).cache).toBe('HIT');
+      // purgeEndpoint is off in this app: the route does not exist
+      const purge = await fetch(`${app.url}/api/redis-cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"all":true}' });
+      expect(purge.status).toBe(404);
       // load in flight while the server dies
       const load = Promise.all(Array.from({ length: 60 }, (_, i) => new Promise((r) => setTimeout(r, i * 10)).then(hit)));
       await new Promise((r) => setTimeout(r, 200));

@@ -2,7 +2,8 @@
 export { responseCache, createStrapiCache } from './middleware.js';
 export type { ResponseCacheMiddleware, StrapiCacheHost } from './middleware.js';
 export { CACHE_DEFAULTS, CacheConfigError, contentTypeTag } from './options.js';
-export type { CacheRuleInput, CoalesceInput, ResponseCacheOptions } from './options.js';
+export type { CacheRuleInput, CdnInput, CoalesceInput, PurgeWebhookInput, ResponseCacheOptions } from './options.js';
+export type { PurgeWebhook, PurgeWebhookCounters } from './purge-webhook.js';
 export { registerCacheInvalidation, createCacheService, WRITE_ACTIONS } from './invalidation.js';
 export type { CacheHandle, CacheService } from './invalidation.js';
 export type { CacheCounters } from './store.js';

@@ -13,6 +13,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { contentTypeTag } from './options.js';
+import type { PurgeWebhook } from './purge-webhook.js';
 import type { CacheCounters, CacheStore } from './store.js';
 
 /** One cache middleware's purge surface. */
@@ -29,6 +30,16 @@ export interface CacheHandle {
   purgeContentType(uid: string): Promise<number>;
   /** Remove every entry of every rule. */
   purgeAll(): Promise<number>;
+  /** The built-in purge hook (`purgeWebhook`), or null. */
+  readonly purgeWebhook?: PurgeWebhook | null;
+  /** True when this cache enabled the purge endpoint (`purgeEndpoint`). */
+  readonly purgeEndpoint?: boolean;
+  /**
+   * Fill `paths` (default: the `warm` option's) through `app` (default: the app of the last
+   * request seen), one at a time, each once at a time across instances, skipping fresh entries.
+   * Resolves with how many requests ran the handler path; never throws.
+   */
+  warm?(app?: unknown, paths?: readonly string[]): Promise<number>;
 }
 
 /** The document service's middleware context (Strapi 5). */
@@ -176,6 +187,8 @@ export interface CacheService {
   purgeAll(): Promise<number>;
   /** Counters summed over the cache middlewares of this instance. */
   stats(): CacheCounters;
+  /** Fill the `warm` paths of every cache middleware (or `paths`, in each) through Strapi's app; resolves with the count filled. */
+  warm(paths?: string[]): Promise<number>;
 }
 
 export function createCacheService(strapi: unknown): CacheService {
@@ -185,8 +198,9 @@ export function createCacheService(strapi: unknown): CacheService {
     purgeContentType: (uid) => sum((h) => h.purgeContentType(uid)),
     purgeTag: (tag) => sum((h) => (h.tags.includes(tag) ? h.purgeTag(tag) : Promise.resolve(0))),
     purgeAll: () => sum((h) => h.purgeAll()),
+    warm: (paths) => sum((h) => h.warm?.((s as { server?: { app?: unknown } }).server?.app, paths) ?? Promise.resolve(0)),
     stats: () => {
-      const total: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, purges: 0, purgedKeys: 0, errors: 0 };
+      const total: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, staleIfError: 0, purges: 0, purgedKeys: 0, errors: 0 };
       for (const h of cachesOf(s)) for (const k of Object.keys(total) as Array<keyof CacheCounters>) total[k] += h.counters[k];
       return total;
     },

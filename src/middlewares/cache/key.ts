@@ -4,7 +4,9 @@
  * optionally the caller's id. Never a credential. Keys longer than `maxKeyLength` are replaced by
  * their SHA-256 (hex).
  *
- *   GET /items?a=1&b=2|host=shop.example|accept-language=fr|caller=u:7
+ *   GET /items?a=1&b=2|host=shop.example|accept-language=fr|caller=u:7|schema=1a2b3c4d
+ *
+ * `schema` (Strapi rules naming content types): a short hash of those content types' schemas.
  */
 import { createHash } from 'node:crypto';
 
@@ -47,6 +49,7 @@ export function buildKey(
   req: KeyRequest,
   options: { keyHost: boolean; keyHeaders: readonly string[]; queryKeys: ReadonlySet<string> | null; maxKeyLength: number; prefixLength: number },
   caller: string | null,
+  schema: string | null = null,
 ): string {
   let key = `${req.method} ${req.path}`;
   const query = normaliseQuery(req.querystring, options.queryKeys);
@@ -58,6 +61,8 @@ export function buildKey(
     if (value) key += `|${h}=${encodeURIComponent(value)}`;
   }
   if (caller !== null) key += `|caller=${caller}`;
+  // Strapi: the schemas the response is built from (a deploy that changes one starts new entries)
+  if (schema !== null) key += `|schema=${schema}`;
   if (options.prefixLength + key.length > options.maxKeyLength) key = `sha256:${createHash('sha256').update(key).digest('hex')}`;
   return key;
 }

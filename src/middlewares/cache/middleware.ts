@@ -10,13 +10,16 @@
  * Koa by default. Options, rules and the connection are settled once, in the factory.
  */
 import { createHash } from 'node:crypto';
+import * as http from 'node:http';
+import * as net from 'node:net';
 import type { Context, Next } from 'koa';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
 import { markUsedBy } from '../../core/usage.js';
 import { awaitCommitPurges, trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
-import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResponseCacheOptions } from './options.js';
+import { PurgeWebhook } from './purge-webhook.js';
+import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResolvedRule, type ResponseCacheOptions } from './options.js';
 import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
 
 /** A named Koa middleware carrying its cache handle (purge, counters). */
@@ -82,6 +85,98 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
   // Normally called from the plugin's register(); idempotent, so a missing call still purges.
   registerCacheInvalidation(s);
   return mw;
+}
+
+/**
+ * Run the handler; resolve with why it failed (threw, answered 5xx, took longer than
+ * `timeoutMs`), or null. A handler past its timeout goes on: its late answer or error is dropped.
+ */
+async function runGuarded(ctx: Context, next: Next, timeoutMs: number | null): Promise<string | null> {
+  const running = next();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    if (timeoutMs === null) await running;
+    else {
+      running.catch(() => undefined); // a late rejection, after the timeout answered, is dropped
+      const timedOut = await Promise.race([
+        running.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), timeoutMs);
+        }),
+      ]);
+      if (timedOut) return `took longer than originTimeout (${timeoutMs} ms)`;
+    }
+  } catch (err) {
+    return `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+  return ctx.status >= 500 ? `answered ${ctx.status}` : null;
+}
+
+/** Failing origins per route: one warning when a route starts failing (and a stored entry stands in), one info line when it answers again. */
+class OriginOutages {
+  readonly #down = new Map<string, { since: number; served: number }>();
+  constructor(
+    private readonly log: SuiteLog,
+    private readonly now: () => number,
+  ) {}
+  failed(rule: ResolvedRule, reason: string, during = 'request'): void {
+    const outage = this.#down.get(rule.label);
+    if (outage) {
+      outage.served++;
+      return;
+    }
+    this.#down.set(rule.label, { since: this.now(), served: 1 });
+    const serving =
+      during === 'request'
+        ? `serving stored entries up to staleIfError (${rule.staleIfError} ms) past their maxAge (X-Cache: STALE-IF-ERROR)`
+        : `stale entries stay (X-Cache: STALE) until their staleWhileRevalidate (${rule.staleWhileRevalidate} ms) ends`;
+    this.log.warn(`response cache: the handler of ${rule.label} ${reason} (${during}); ${serving} until it answers again`);
+  }
+  ok(rule: ResolvedRule): void {
+    const outage = this.#down.get(rule.label);
+    if (!outage) return;
+    this.#down.delete(rule.label);
+    this.log.info(`response cache: the handler of ${rule.label} answers again after ${this.now() - outage.since} ms (${outage.served} response(s) served from stale entries)`);
+  }
+}
+
+/** Requests the cache itself makes to refresh an entry: which middleware refreshes which entry key. */
+const refreshRequests = new WeakMap<object, { owner: CacheHandle; key: string | null }>();
+/** One request handler per Koa app (its whole middleware stack, as a server runs it). */
+const handlers = new WeakMap<object, (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>>();
+
+/**
+ * Run a GET/HEAD through `app` as the server would (every middleware, the router, the handler),
+ * on a request made here: no socket (no client address), no body, the original URL and headers.
+ * Its response goes nowhere; the cache middleware that asked stores it. Resolves when the app has
+ * answered it.
+ */
+async function replay(app: Context['app'], method: string, url: string, headers: http.IncomingHttpHeaders, refresh: { owner: CacheHandle; key: string | null }): Promise<void> {
+  let handler = handlers.get(app);
+  if (!handler) {
+    handler = app.callback() as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
+    handlers.set(app, handler);
+  }
+  const req = new http.IncomingMessage(new net.Socket());
+  req.method = method;
+  req.url = url;
+  req.headers = headers;
+  req.push(null);
+  const res = new http.ServerResponse(req);
+  refreshRequests.set(req, refresh);
+  await handler(req, res);
+}
+
+/** Lower-case directive names of a request's `Cache-Control`. */
+function requestDirectives(value: string): Set<string> {
+  const names = new Set<string>();
+  for (const part of value.split(',')) {
+    const name = part.split('=')[0]!.trim().toLowerCase();
+    if (name) names.add(name);
+  }
+  return names;
 }
 
 function etagMatches(header: string, etag: string): boolean {
@@ -152,25 +247,122 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
 function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
   const store = new CacheStore({ prefix: o.prefix, connection, log: () => log, readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, name });
   const counters = store.counters;
+  const webhook = o.purgeWebhook ? new PurgeWebhook(o.purgeWebhook, log) : null;
+  /** Tell the hooks (never awaited: a purge, and the write behind it, does not wait for a CDN). */
+  const notifyPurge = (tags: string[], keys: string[]): void => {
+    if (o.onPurge) {
+      try {
+        Promise.resolve(o.onPurge([...tags], [...keys])).catch((err: unknown) => log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`));
+      } catch (err) {
+        log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`);
+      }
+    }
+    webhook?.notify(tags, keys);
+  };
+  const purgeTags = async (tags: string[]): Promise<number> => {
+    if (tags.length === 0) return 0;
+    const keys: string[] = [];
+    let n = 0;
+    try {
+      for (const tag of tags) n += await store.purge(tag, keys);
+    } finally {
+      // a purge that failed midway is still told: a CDN purge by tag is safe to repeat
+      if (o.onPurge || webhook) notifyPurge(tags, keys);
+      warmSoon();
+    }
+    return n;
+  };
   const handle: CacheHandle = {
     store,
     connection: name,
     tags: o.tags,
     counters,
-    purgeTag: (tag) => store.purge(tag),
-    purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? store.purge(contentTypeTag(uid)) : 0),
-    purgeAll: async () => {
-      let n = 0;
-      for (const tag of o.tags) n += await store.purge(tag);
-      return n;
-    },
+    purgeTag: (tag) => purgeTags([tag]),
+    purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? purgeTags([contentTypeTag(uid)]) : 0),
+    purgeAll: () => purgeTags([...o.tags]),
+    purgeWebhook: webhook,
+    purgeEndpoint: o.purgeEndpoint,
+    warm: (app, paths) => warm(app, paths),
+  };
+  /** The app of the last request (warm-ups after a purge go through it). */
+  let lastApp: Context['app'] | undefined;
+  /** One warm-up at a time per middleware; a purge during one queues one more. */
+  let warming: Promise<number> | null = null;
+  let warmAgain = false;
+  const warm = async (app?: unknown, paths?: readonly string[]): Promise<number> => {
+    const target = (app as Context['app'] | undefined) ?? lastApp;
+    if (app && !lastApp) lastApp = app as Context['app'];
+    const list = paths ? paths.map((p) => ({ path: p, host: '' })) : o.warm;
+    if (!target || typeof (target as { callback?: unknown }).callback !== 'function' || list.length === 0) return 0;
+    let filled = 0;
+    for (const { path, host } of list) {
+      const request = `${host} ${path}`;
+      const token = await store.warmLock(request, o.lockTTL);
+      if (!token) continue; // another instance warms it now (or Redis failed)
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        // a Host every request has (Koa and Strapi read it); with keyHost, name the host with a full URL
+        const headers: http.IncomingHttpHeaders = { host: host || 'localhost' };
+        const before = counters.misses;
+        const done = replay(target, 'GET', path, headers, { owner: handle, key: null });
+        done.catch(() => undefined);
+        const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), o.warmTimeout)))]);
+        if (timedOut) log.warn(`warm-up of ${path} took longer than warmTimeout (${o.warmTimeout} ms); moving on`);
+        else if (counters.misses > before) filled++;
+      } catch (err) {
+        log.warn(`warm-up of ${path} failed: ${(err as Error).message}`);
+      } finally {
+        if (timer) clearTimeout(timer);
+        await store.warmUnlock(request, token);
+      }
+    }
+    log.info(`warm-up: ${filled} of ${list.length} path(s) filled (the others were fresh, warmed by another instance, or failed)`);
+    return filled;
+  };
+  /** Warm after a purge (never awaited by the purge); one run at a time, one more queued. */
+  const warmSoon = (): void => {
+    if (o.warm.length === 0 || !lastApp) return;
+    if (warming) {
+      warmAgain = true;
+      return;
+    }
+    warming = warm().finally(() => {
+      warming = null;
+      if (warmAgain) {
+        warmAgain = false;
+        warmSoon();
+      }
+    });
+  };
+
+  /** `Cache-Control` and the tags header for a CDN in front (`cdn`), from the rule. */
+  const cdnHeaders = (ctx: Context, rule: ResolvedRule): void => {
+    const cdn = o.cdn;
+    if (!cdn) return;
+    if (cdn.cacheControl) {
+      const sec = (ms: number) => Math.floor(ms / 1000);
+      let value = `public, max-age=${sec(cdn.browserMaxAge)}, s-maxage=${sec(rule.maxAge)}`;
+      if (rule.staleWhileRevalidate > 0) value += `, stale-while-revalidate=${sec(rule.staleWhileRevalidate)}`;
+      if (rule.staleIfError > 0) value += `, stale-if-error=${sec(rule.staleIfError)}`;
+      ctx.set('Cache-Control', value);
+    }
+    if (cdn.tagsHeader && rule.tags.length > 0) ctx.set(cdn.tagsHeader, rule.tags.join(cdn.tagsHeader.toLowerCase() === 'cache-tag' ? ',' : ' '));
   };
   const keyOptions = { keyHost: o.keyHost, keyHeaders: o.keyHeaders, queryKeys: o.queryKeys, maxKeyLength: o.maxKeyLength, prefixLength: o.prefix.length + 2 };
   // Request headers the key covers (a response may vary on these).
   const covered: ReadonlySet<string> = new Set([...o.keyHeaders, ...(o.keyHost ? ['host'] : [])]);
 
+  const now = o.now;
+  const originOutages = new OriginOutages(log, now);
+  /** Entry keys this instance is refreshing in the background (one attempt per key at a time). */
+  const refreshing = new Set<string>();
+
   const fn = async function responseCache(ctx: Context, next: Next): Promise<void> {
+    lastApp = ctx.app;
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return strapi ? awaitCommitPurges(next) : void (await next());
+    const refresh = refreshRequests.get(ctx.req);
+    // A background refresh passes every other cache middleware (an outer one must not answer it from its own entry).
+    if (refresh && refresh.owner !== handle) return void (await next());
     if (!o.enabled) return void (await next());
     const rule = o.rules.find((r) => r.matches(ctx.path));
     if (!rule) return void (await next());
@@ -185,9 +377,48 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       return void (await next());
     }
 
-    const key = store.entryKey(buildKey(ctx, keyOptions, caller));
-    const cached = await store.read(key);
-    if (cached) return serve(ctx, cached);
+    const key = store.entryKey(buildKey(ctx, keyOptions, caller, rule.schema));
+    if (refresh) {
+      // The refresh of `refresh.key` (see startRefresh): run the handler and store; never serve an entry.
+      if (refresh.key !== null && key !== refresh.key) return void (await next());
+      if (refresh.key === null) {
+        // A warm-up: nothing to do when the entry is fresh
+        const current = await store.read(key);
+        if (current && now() - current.meta.t < rule.maxAge) return;
+        if (current === undefined) return; // Redis failed: a fill would not be stored
+      }
+      return fill(ctx, next, rule, key, caller, null, undefined, true);
+    }
+    const honor = o.honorRequestCacheControl;
+    if (honor) {
+      const directives = requestDirectives(ctx.get('cache-control'));
+      if ((directives.has('no-store') || directives.has('no-cache')) && (await store.claimDirective(key, honor.interval))) {
+        if (directives.has('no-store')) {
+          counters.bypasses++;
+          if (o.xCache) ctx.set('X-Cache', 'BYPASS');
+          return void (await next());
+        }
+        // no-cache: revalidate (the handler's answer replaces the entry)
+        return fill(ctx, next, rule, key, caller, null);
+      }
+    }
+    const read = await store.read(key);
+    let cached: CachedResponse | null | undefined = read;
+    let fallback: CachedResponse | undefined;
+    if (read) {
+      const age = now() - read.meta.t;
+      if (age < rule.maxAge) return serve(ctx, read, 'HIT', rule);
+      if (age < rule.maxAge + rule.staleWhileRevalidate) {
+        serve(ctx, read, 'STALE', rule);
+        startRefresh(ctx, key, read.meta.t);
+        return;
+      }
+      // Within staleIfError it stands in for a failing handler.
+      if (age < rule.maxAge + rule.staleIfError) fallback = read;
+      // Expired on our clock (Redis keeps it for the stale windows): a miss.
+      cached = null;
+    }
+    const fresh = (entry: CachedResponse) => now() - entry.meta.t < rule.maxAge;
 
     // Coalescing: one request per key fills the entry; the others wait for it (bounded).
     let token: string | null | undefined;
@@ -197,52 +428,109 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         // Another request may have filled the entry and released its lock between our read and
         // our lock: look once more before running the handler.
         const late = await store.read(key);
-        if (late) {
+        if (late && fresh(late)) {
           await store.unlock(key, token);
           counters.coalesced++;
-          return serve(ctx, late);
+          return serve(ctx, late, 'HIT', rule);
         }
       } else if (token === null) {
-        const filled = await store.waitForFill(key, o.coalesce);
+        const filled = await store.waitForFill(key, o.coalesce, fresh);
         if (filled) {
           counters.coalesced++;
-          return serve(ctx, filled);
+          return serve(ctx, filled, 'HIT', rule);
         }
       }
     }
     try {
-      counters.misses++;
-      // Read before the handler runs: a purge after this point is seen by write() and not undone.
-      const generation = cached === null ? await store.generations(rule.tags) : undefined;
-      if (o.xCache) ctx.set('X-Cache', 'MISS');
-      const varyBefore = varyNames(ctx.response.get('vary'));
-      await next();
-      const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
-      if (body === null) return;
-      const headers: Record<string, string> = {};
-      for (const name of KEPT_HEADERS) {
-        const value = ctx.response.get(name);
-        if (value) headers[name] = String(value);
-      }
-      // etag: false stores none ('') and sends none, so a hit never answers 304.
-      const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
-      if (etag) ctx.set('ETag', etag);
-      if (generation !== undefined) {
-        const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: Date.now() };
-        await store.write(key, encodeEntry(meta, body), rule.maxAge, rule.tags, generation);
-      }
-      if (etag && ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
+      await fill(ctx, next, rule, key, caller, cached, fallback);
     } finally {
       if (token) await store.unlock(key, token);
     }
   };
 
-  function serve(ctx: Context, { meta, body }: CachedResponse): void {
-    counters.hits++;
+  /** Run the handler and store its response when it may be kept. `cached` undefined: Redis failed (nothing is written). */
+  async function fill(ctx: Context, next: Next, rule: ResolvedRule, key: string, caller: string | null, cached: CachedResponse | null | undefined, fallback?: CachedResponse, background = false): Promise<void> {
+    counters.misses++;
+    // Read before the handler runs: a purge after this point is seen by write() and not undone.
+    const generation = cached !== undefined ? await store.generations(rule.tags) : undefined;
+    if (o.xCache) ctx.set('X-Cache', 'MISS');
+    const varyBefore = varyNames(ctx.response.get('vary'));
+    if (background) {
+      // A refresh whose handler fails leaves the stale entry in place: logged once per outage, never thrown.
+      const failure = await runGuarded(ctx, next, rule.originTimeout);
+      if (failure !== null) return originOutages.failed(rule, failure, 'background refresh');
+    } else if (fallback) {
+      const headersBefore = new Set(Object.keys(ctx.response.headers));
+      const failure = await runGuarded(ctx, next, rule.originTimeout);
+      if (failure !== null) {
+        originOutages.failed(rule, failure);
+        // Drop what the failed handler set (headers set before the cache ran stay), then answer from the entry.
+        for (const name of Object.keys(ctx.response.headers)) if (!headersBefore.has(name)) ctx.remove(name);
+        serve(ctx, fallback, 'STALE-IF-ERROR', rule);
+        return;
+      }
+    } else {
+      await next();
+    }
+    if (ctx.status < 500) originOutages.ok(rule);
+    const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
+    if (body === null) return;
+    const headers: Record<string, string> = {};
+    for (const name of KEPT_HEADERS) {
+      const value = ctx.response.get(name);
+      if (value) headers[name] = String(value);
+    }
+    // etag: false stores none ('') and sends none, so a hit never answers 304.
+    const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
+    if (etag) ctx.set('ETag', etag);
+    cdnHeaders(ctx, rule);
+    if (generation !== undefined) {
+      const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: now() };
+      // Kept past maxAge for the stale windows; freshness is judged from `t` on read.
+      await store.write(key, encodeEntry(meta, body), rule.maxAge + Math.max(rule.staleWhileRevalidate, rule.staleIfError), rule.tags, generation);
+    }
+    if (etag && ctx.status === 200 && etagMatches(ctx.get('if-none-match'), etag)) ctx.status = 304;
+  }
+
+  /**
+   * Refresh a stale entry in the background, once across instances: take the entry's fill lock
+   * (the one coalescing uses), look again (another instance may have refreshed it meanwhile), then
+   * run the request anew through the app (a copy of it with no body and no conditional headers,
+   * answered into the void); its response replaces the entry. Never throws.
+   */
+  function startRefresh(ctx: Context, key: string, storedAt: number): void {
+    if (refreshing.has(key)) return;
+    refreshing.add(key);
+    const app = ctx.app;
+    const method = ctx.method;
+    const url = ctx.originalUrl;
+    const headers = { ...ctx.req.headers };
+    for (const h of ['if-none-match', 'if-modified-since', 'content-length', 'transfer-encoding', 'expect']) delete headers[h];
+    void (async () => {
+      const token = await store.lock(key, o.lockTTL);
+      if (!token) return; // another request refreshes it (or Redis failed: the next stale read tries again)
+      try {
+        const late = await store.read(key);
+        if (!late || late.meta.t !== storedAt) return; // refreshed, or purged (purged means gone: the next request fills it), meanwhile
+        counters.refreshes++;
+        await replay(app, method, url, headers, { owner: handle, key });
+      } finally {
+        await store.unlock(key, token);
+      }
+    })()
+      .catch((err: unknown) => log.warn(`background refresh of ${key.slice(o.prefix.length + 2)} failed: ${(err as Error).message}`))
+      .finally(() => refreshing.delete(key));
+  }
+
+  function serve(ctx: Context, { meta, body }: CachedResponse, state: 'HIT' | 'STALE' | 'STALE-IF-ERROR', rule: ResolvedRule): void {
+    if (state === 'HIT') counters.hits++;
+    else if (state === 'STALE') counters.stale++;
+    else counters.staleIfError++;
     ctx.status = meta.s;
     for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
-    ctx.set('Age', String(Math.max(0, Math.floor((Date.now() - meta.t) / 1000))));
-    if (o.xCache) ctx.set('X-Cache', 'HIT');
+    ctx.set('Age', String(Math.max(0, Math.floor((now() - meta.t) / 1000))));
+    if (o.xCache) ctx.set('X-Cache', state);
+    cdnHeaders(ctx, rule);
     // An entry stored with etag: false has none; one stored with an ETag is served without it when etag is now off.
     if (!o.etag || !meta.e) {
       ctx.body = body;

@@ -24,6 +24,10 @@
  *   and keep its pre-write response.
  * - Fill lock `<prefix>l:<key>` (string, a random token, `PX` the coalesce lockTTL): taken with
  *   `SET NX` by the one request that fills a missing entry; released only by its token.
+ * - Directive rate key `<prefix>rd:<key>` (string, `PX` the `honorRequestCacheControl` interval):
+ *   taken with `SET NX` by the one request allowed to honour its `Cache-Control` in that interval.
+ * - Warm-up lock `<prefix>wl:<host> <path>` (string, a token, `PX` the fill lockTTL): held by the
+ *   one instance warming that request; released by its token when done.
  * - Legacy tag set `<prefix>t:<tag>` (plain set, written by 0.1 and never by this version):
  *   drained by every purge of its tag (SPOP in batches) so entries indexed before an upgrade are
  *   purged too; it expires on its own otherwise. The new index has another name, so no command
@@ -116,6 +120,12 @@ export interface CacheCounters {
   discarded: number;
   /** Misses answered by another request's fill (coalescing), counted in `hits` too. */
   coalesced: number;
+  /** Expired entries served within `staleWhileRevalidate` (`X-Cache: STALE`; not counted in `hits`). */
+  stale: number;
+  /** Background refreshes of stale entries this instance ran (the one holding the fill lock). */
+  refreshes: number;
+  /** Stored entries served in place of a failing handler (`X-Cache: STALE-IF-ERROR`; not counted in `hits`). */
+  staleIfError: number;
   purges: number;
   purgedKeys: number;
   errors: number;
@@ -142,7 +152,7 @@ function unlinkAll(client: RedisClient, keys: readonly string[]): Promise<number
 
 export class CacheStore {
   readonly prefix: string;
-  readonly counters: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, purges: 0, purgedKeys: 0, errors: 0 };
+  readonly counters: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, staleIfError: 0, purges: 0, purgedKeys: 0, errors: 0 };
   readonly #conn: () => BoundedConnection;
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
@@ -160,6 +170,12 @@ export class CacheStore {
     );
     this.#readTimeout = options.readTimeout;
     this.#writeTimeout = options.writeTimeout;
+  }
+
+  /** The cache key of an entry key (what key.ts built, without `<prefix>e:`). */
+  #cacheKey(entryKey: string): string {
+    const head = `${this.prefix}e:`;
+    return entryKey.startsWith(head) ? entryKey.slice(head.length) : entryKey;
   }
 
   entryKey(key: string): string {
@@ -180,6 +196,27 @@ export class CacheStore {
     return `${this.prefix}l:${entryKey.slice(this.prefix.length + 2)}`;
   }
 
+  /** The rate key of request directives for an entry (`honorRequestCacheControl`). */
+  directiveKey(entryKey: string): string {
+    return `${this.prefix}rd:${entryKey.slice(this.prefix.length + 2)}`;
+  }
+
+  /** Claim the right to honour a request directive for an entry for `intervalMs` (false: claimed already, or Redis failed). */
+  async claimDirective(entryKey: string, intervalMs: number): Promise<boolean> {
+    return (await this.#run((c) => c.set(this.directiveKey(entryKey), '1', 'PX', intervalMs, 'NX'), this.#writeTimeout)) === 'OK';
+  }
+
+  /** Take the warm-up lock of a request (`<prefix>wl:<host> <path>`): a token, or null when held elsewhere or Redis failed. */
+  async warmLock(request: string, ttlMs: number): Promise<string | null> {
+    const token = randomUUID();
+    const ok = await this.#run((c) => c.set(`${this.prefix}wl:${request}`, token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
+    return ok === 'OK' ? token : null;
+  }
+
+  async warmUnlock(request: string, token: string): Promise<void> {
+    await this.#run((c) => unlockScript.run(c, [`${this.prefix}wl:${request}`], token), this.#writeTimeout);
+  }
+
   /** Try to become the filler of an entry: a token when taken, null when another request holds it, undefined when Redis failed. */
   async lock(entryKey: string, ttlMs: number): Promise<string | null | undefined> {
     const token = randomUUID();
@@ -197,7 +234,7 @@ export class CacheStore {
    * at most `maxWait`. Resolves with the entry, or null when the filler gave up (its lock is gone
    * with no entry: the response was not cacheable, or it failed), the bound passed, or Redis failed.
    */
-  async waitForFill(entryKey: string, settings: CoalesceSettings): Promise<CachedResponse | null> {
+  async waitForFill(entryKey: string, settings: CoalesceSettings, accept: (entry: CachedResponse) => boolean = () => true): Promise<CachedResponse | null> {
     const deadline = Date.now() + settings.maxWait;
     const lockKey = this.lockKey(entryKey);
     while (Date.now() < deadline) {
@@ -205,7 +242,9 @@ export class CacheStore {
       const polled = await this.#read((c) => Promise.all([c.getBuffer(entryKey), c.exists(lockKey)]));
       if (polled === undefined) return null;
       const [raw, locked] = polled;
-      if (raw) return decodeEntry(raw);
+      const entry = raw ? decodeEntry(raw) : null;
+      // An expired entry kept for staleIfError is not the fill we wait for.
+      if (entry && accept(entry)) return entry;
       if (locked === 0) return null;
     }
     return null;
@@ -281,7 +320,7 @@ export class CacheStore {
    * when Redis fails (the caller decides: log it, or report it); what was not drained then
    * expires with its entries' TTL.
    */
-  async purge(tag: string): Promise<number> {
+  async purge(tag: string, removedKeys?: string[]): Promise<number> {
     const conn = this.#conn();
     const t = this.#writeTimeout;
     const tagKey = this.tagKey(tag);
@@ -296,6 +335,7 @@ export class CacheStore {
       for (let i = 0; i < popped.length; i += 2) keys.push(popped[i]!);
       if (keys.length === 0) break;
       removed += await conn.run((c) => unlinkAll(c, keys), t);
+      removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
       members -= keys.length;
     }
     const legacyKey = this.legacyTagKey(tag);
@@ -303,6 +343,7 @@ export class CacheStore {
       const keys = await conn.run((c) => c.spop(legacyKey, PURGE_BATCH), t);
       if (keys.length === 0) break;
       removed += await conn.run((c) => unlinkAll(c, keys), t);
+      removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
     }
     this.counters.purges++;
     this.counters.purgedKeys += removed;

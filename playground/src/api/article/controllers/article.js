@@ -9,6 +9,9 @@ let findCalls = 0;
 module.exports = factories.createCoreController('api::article.article', () => ({
   async find(ctx) {
     findCalls += 1;
+    // the cache e2e test of stale-if-error (set through /api/cache-probe/clock)
+    if (globalThis.__cacheProbeFailFind) throw new Error('cache probe: find fails');
+    if (globalThis.__cacheProbeFindGate) await globalThis.__cacheProbeFindGate;
     return super.find(ctx);
   },
 }));

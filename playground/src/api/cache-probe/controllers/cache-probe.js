@@ -63,12 +63,14 @@ module.exports = {
     ctx.body = strapi.plugin('redis').service('cache').stats();
   },
 
-  // A full-access API token (test only): { id, accessKey }.
+  // An API token (test only): { id, accessKey }. Full access, or `?permissions=a,b` for a custom token with those actions.
   async token(ctx) {
+    const permissions = typeof ctx.query.permissions === 'string' ? ctx.query.permissions.split(',').filter(Boolean) : null;
     const token = await strapi.service('admin::api-token').create({
       name: `cache-probe-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-      type: 'full-access',
+      type: permissions ? 'custom' : 'full-access',
       lifespan: null,
+      ...(permissions ? { permissions } : {}),
     });
     ctx.body = { id: token.id, accessKey: token.accessKey };
   },
@@ -76,6 +78,25 @@ module.exports = {
   // How many times the article `find` controller ran on this instance.
   findCalls(ctx) {
     ctx.body = { calls: require('../../article/controllers/article').findCalls() };
+  },
+
+  // Moves the clock a cache config reads as `now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)`
+  // (the stale-while-revalidate and stale-if-error tests), and makes the article `find` controller
+  // throw while `failFind` is true, or wait while `holdFind` is: body { offset, failFind, holdFind }, offset in ms.
+  clock(ctx) {
+    const body = ctx.request.body || {};
+    globalThis.__cacheProbeClockOffset = Number(body.offset) || 0;
+    globalThis.__cacheProbeFailFind = body.failFind === true;
+    // holdFind: true makes `find` wait until a call with holdFind: false
+    if (body.holdFind === true && !globalThis.__cacheProbeFindGate) {
+      let release;
+      globalThis.__cacheProbeFindGate = new Promise((resolve) => (release = resolve));
+      globalThis.__cacheProbeFindRelease = release;
+    } else if (body.holdFind !== true && globalThis.__cacheProbeFindGate) {
+      globalThis.__cacheProbeFindRelease();
+      globalThis.__cacheProbeFindGate = undefined;
+    }
+    ctx.body = { offset: globalThis.__cacheProbeClockOffset, failFind: globalThis.__cacheProbeFailFind };
   },
 
   // Who the request was authenticated as, and how many times this handler ran on this instance.

@@ -18,6 +18,7 @@ module.exports = {
         { method: 'GET', path: '/cache-probe/cache-stats', handler: 'cache-probe.cacheStats', config: { auth: false } },
         { method: 'POST', path: '/cache-probe/tokens', handler: 'cache-probe.token', config: { auth: false } },
         { method: 'GET', path: '/cache-probe/find-calls', handler: 'cache-probe.findCalls', config: { auth: false } },
+        { method: 'POST', path: '/cache-probe/clock', handler: 'cache-probe.clock', config: { auth: false } },
         {
           method: 'GET',
           path: '/cache-probe/whoami',
