@@ -148,8 +148,10 @@ export const loggerOption = custom<RedisLogger>((l) =>
     : 'an object with debug, info, warn and error methods (console or strapi.log)',
 ).optional();
 
+/** The schema of `sourceShape` alone (its input type is `RedisSourceOptions`). */
+export const sourceSchema = options(sourceShape);
 /** How a limiter or store finds Redis. */
-export type RedisSourceOptions = z.input<ReturnType<typeof options<typeof sourceShape>>>;
+export type RedisSourceOptions = z.input<typeof sourceSchema>;
 
 type Hook<R> = (ctx: RateLimitContext) => R;
 type Weight = number | Hook<number | Promise<number>>;
