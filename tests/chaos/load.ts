@@ -1,0 +1,236 @@
+/**
+ * The chaos run's load generator, a process of its own (`node <bundle>/load.mjs <config.json>`):
+ * bounded, mixed workers against every instance, each request appended as one JSON line to
+ * `outFile` (LoadRecord). Runs for `durationMs`, then waits (bounded) for requests in flight.
+ *
+ * Workers: a writer (REST and GraphQL updates of a few articles, each acknowledged write followed
+ * by concurrent reads of it on every instance: read-your-write and the cache's coalescing), two
+ * readers (findOne and find, cached), two session workers (users logging in, reading, counting),
+ * rate-limit bursts (one bucket per burst, over `max`), admin logins over Strapi's limit, and
+ * GraphQL automatic persisted queries.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { rng, pick, type LoadConfig, type LoadRecord } from './common.js';
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const cfg = JSON.parse(fs.readFileSync(process.argv[2] as string, 'utf8')) as LoadConfig;
+const names = Object.keys(cfg.urls);
+const out = fs.createWriteStream(cfg.outFile, { flags: 'a' });
+const r = rng(cfg.seed ^ 0x5eed);
+const started = Date.now();
+const until = started + cfg.durationMs;
+const running = (): boolean => Date.now() < until;
+const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+let inFlight = 0;
+let total = 0;
+
+const emit = (rec: LoadRecord): void => {
+  total++;
+  out.write(`${JSON.stringify(rec)}\n`);
+};
+
+interface Answer {
+  status: number;
+  body: any;
+  headers: Headers | null;
+  t0: number;
+  t1: number;
+  err?: string;
+}
+
+async function call(inst: string, method: string, route: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+  const t0 = Date.now();
+  inFlight++;
+  try {
+    const res = await fetch(`${cfg.urls[inst]}${route}`, {
+      method,
+      headers: { ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+      body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      redirect: 'manual',
+    });
+    const text = await res.text();
+    let body: any = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON
+    }
+    return { status: res.status, body, headers: res.headers, t0, t1: Date.now() };
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string } };
+    return { status: 0, body: null, headers: null, t0, t1: Date.now(), err: e.cause?.code ?? e.name ?? String(e) };
+  } finally {
+    inFlight--;
+  }
+}
+
+const base = (k: LoadRecord['k'], inst: string, a: Answer): LoadRecord => {
+  const rec: LoadRecord = { k, i: inst, t0: a.t0, t1: a.t1, st: a.status };
+  if (a.err) rec.err = a.err;
+  const rq = a.headers?.get('x-request-ms');
+  const hd = a.headers?.get('x-handler-ms');
+  const x = a.headers?.get('x-cache');
+  if (rq) rec.rq = Number(rq);
+  if (hd) rec.hd = Number(hd);
+  if (x) rec.x = x;
+  return rec;
+};
+
+const versionOf = (title: unknown): number => {
+  const m = /:v(\d+)$/.exec(String(title));
+  return m ? Number(m[1]) : -1;
+};
+
+// --- cached reads, writes, read-your-write ------------------------------------------------------
+
+const versions = cfg.articles.map(() => 0);
+
+async function readOne(inst: string, a: number): Promise<void> {
+  const ans = await call(inst, 'GET', `/api/articles/${cfg.articles[a]}`);
+  emit({ ...base('read', inst, ans), a, v: ans.status === 200 ? versionOf(ans.body?.data?.title) : -1 });
+}
+
+async function readList(inst: string): Promise<void> {
+  const ans = await call(inst, 'GET', '/api/articles?sort=id:asc&pagination[pageSize]=50');
+  const vs: Record<string, number> = {};
+  if (ans.status === 200 && Array.isArray(ans.body?.data)) {
+    for (const doc of ans.body.data) {
+      const idx = cfg.articles.indexOf(doc.documentId);
+      if (idx >= 0) vs[idx] = versionOf(doc.title);
+    }
+  }
+  emit({ ...base('list', inst, ans), vs });
+}
+
+const UPDATE = 'mutation Chaos($id: ID!, $title: String) { updateArticle(documentId: $id, data: { title: $title }) { documentId title } }';
+
+async function writer(): Promise<void> {
+  let n = 0;
+  while (running()) {
+    const a = n % cfg.articles.length;
+    const v = ++versions[a]!;
+    const inst = pick(r, names);
+    const title = `${cfg.articles[a]}:v${v}`;
+    const auth = { authorization: `Bearer ${cfg.token}` };
+    const viaGraphql = r() < 0.4;
+    const ans = viaGraphql
+      ? await call(inst, 'POST', '/graphql', { body: { query: UPDATE, variables: { id: cfg.articles[a], title } }, headers: auth })
+      : await call(inst, 'PUT', `/api/articles/${cfg.articles[a]}`, { body: { data: { title } }, headers: auth });
+    const got = viaGraphql ? ans.body?.data?.updateArticle?.title : ans.body?.data?.title;
+    const ok = ans.status === 200 && got === title;
+    emit({ ...base('write', inst, ans), a, v, via: viaGraphql ? 'graphql' : 'rest', ...(ok ? {} : { st: ans.status === 200 ? 299 : ans.status }) });
+    // Right after the acknowledged write: the same document on every instance at once, twice each.
+    if (ok) await Promise.all(names.flatMap((i) => [readOne(i, a), readOne(i, a)]));
+    n++;
+    await sleep(150);
+  }
+}
+
+async function reader(): Promise<void> {
+  while (running()) {
+    const inst = pick(r, names);
+    if (r() < 0.25) await readList(inst);
+    else await readOne(inst, Math.floor(r() * cfg.articles.length));
+    await sleep(40);
+  }
+}
+
+// --- sessions -----------------------------------------------------------------------------------
+
+async function sessions(worker: number): Promise<void> {
+  const users = Array.from({ length: 6 }, (_, k) => ({ name: `u${worker}-${k}`, cookie: '' }));
+  while (running()) {
+    const user = pick(r, users);
+    const inst = pick(r, names);
+    const headers: Record<string, string> = user.cookie ? { cookie: user.cookie } : {};
+    const op: 'login' | 'read' | 'incr' = !user.cookie ? 'login' : r() < 0.6 ? 'read' : 'incr';
+    const ans =
+      op === 'login'
+        ? await call(inst, 'POST', '/api/chaos/session/login', { body: { user: user.name }, headers })
+        : op === 'read'
+          ? await call(inst, 'GET', '/api/chaos/session', { headers })
+          : await call(inst, 'POST', '/api/chaos/session/incr', { headers });
+    if (op === 'login' && ans.status === 200 && ans.headers) {
+      const jar = ans.headers.getSetCookie().map((c) => c.split(';')[0]).filter(Boolean);
+      if (jar.length) user.cookie = jar.join('; ');
+    }
+    const ok = ans.status === 200 || ans.status === 409;
+    emit({ ...base('sess', inst, ans), u: user.name, op, ru: ok ? (ans.body?.user ?? null) : undefined, rn: ok ? (ans.body?.n ?? null) : undefined });
+    await sleep(30);
+  }
+}
+
+// --- rate limit bursts --------------------------------------------------------------------------
+
+async function rateLimitBursts(): Promise<void> {
+  let burst = 0;
+  while (running()) {
+    const bucket = `${cfg.seed}-${started}-${burst++}`;
+    const hits = Array.from({ length: 15 }, () => pick(r, names));
+    // Four at a time, on random instances: concurrent hits on one key (the limiter's coalescing).
+    for (let k = 0; k < hits.length; k += 4) {
+      await Promise.all(
+        hits.slice(k, k + 4).map(async (inst) => {
+          const ans = await call(inst, 'GET', '/api/chaos/limited', { headers: { 'x-chaos-bucket': bucket } });
+          const state = ans.status === 200 ? ans.body?.rateLimit : null;
+          emit({ ...base('rl', inst, ans), b: bucket, counted: ans.status === 429 || Boolean(state), ...(state ? { cur: Number(state.current) } : {}) });
+        }),
+      );
+    }
+    await sleep(700);
+  }
+}
+
+// --- admin logins over the limit ----------------------------------------------------------------
+
+async function adminLogins(): Promise<void> {
+  let n = 0;
+  while (running()) {
+    const email = `over-${started}-${n++}@chaos.test`;
+    for (let k = 0; k < 7 && running(); k++) {
+      const inst = pick(r, names);
+      const ans = await call(inst, 'POST', '/admin/login', { body: { email, password: cfg.loginPassword } });
+      emit({ ...base('login', inst, ans), e: email });
+    }
+    await sleep(800);
+  }
+}
+
+// --- GraphQL automatic persisted queries -------------------------------------------------------
+
+async function persistedQueries(): Promise<void> {
+  const queries = [0, 1, 2].map((k) => `query ChaosPq${k} { articles(pagination: { pageSize: ${k + 2} }) { documentId title } }`);
+  while (running()) {
+    const query = pick(r, queries);
+    const sha256Hash = createHash('sha256').update(query).digest('hex');
+    const inst = pick(r, names);
+    const extensions = { persistedQuery: { version: 1, sha256Hash } };
+    let ans = await call(inst, 'POST', '/graphql', { body: { extensions } });
+    const notFound = (a: Answer): boolean => Array.isArray(a.body?.errors) && a.body.errors.some((e: any) => e?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
+    let pq = 'hit';
+    if (notFound(ans)) {
+      emit({ ...base('gql', inst, ans), pq: 'miss' });
+      ans = await call(inst, 'POST', '/graphql', { body: { query, extensions } });
+      pq = 'registered';
+    }
+    const ok = ans.status === 200 && Array.isArray(ans.body?.data?.articles);
+    emit({ ...base('gql', inst, ans), pq: ok ? pq : 'error' });
+    await sleep(60);
+  }
+}
+
+async function main(): Promise<void> {
+  const workers = [writer(), reader(), reader(), sessions(0), sessions(1), rateLimitBursts(), adminLogins(), persistedQueries()];
+  const progress = setInterval(() => process.stdout.write(`${JSON.stringify({ progress: true, total, inFlight })}\n`), 5000);
+  await Promise.all(workers);
+  clearInterval(progress);
+  await new Promise<void>((res) => out.end(res));
+  process.stdout.write(`${JSON.stringify({ done: true, total })}\n`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
