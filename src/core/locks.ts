@@ -487,6 +487,29 @@ export class LockService {
     }
   }
 
+  /**
+   * A release that failed on some members (connection down or reset at that moment) is retried in
+   * the background until the lock would have expired anyway: otherwise a server that comes back
+   * with the key (AOF, a reset connection) keeps the resource held for the rest of the TTL, and
+   * e.g. the cron guard skips every tick meanwhile as "still running". Token-checked like every
+   * release, so it can only delete this holder's value. Backs off from 100 ms to 2 s; its timers
+   * never keep the process alive.
+   */
+  #retryRelease(pending: RedisConnection[], keys: Keys[], value: string, until: number): void {
+    let left = pending;
+    let delay = 100;
+    const attempt = (): void => {
+      if (Date.now() + 10 >= until) return;
+      void Promise.all(left.map((c) => this.#releaseOn(c, keys, value))).then((done) => {
+        left = left.filter((_, i) => !done[i]);
+        if (left.length === 0) return;
+        delay = Math.min(delay * 2, 2000);
+        setTimeout(attempt, delay).unref?.();
+      });
+    };
+    setTimeout(attempt, delay).unref?.();
+  }
+
   /** Remove this acquire's value from every member that may hold it, now and when a late vote lands. */
   async #undo(keys: Keys[], value: string, votes: ReadonlyArray<Promise<Vote>>, seen: ReadonlyArray<Vote | undefined>): Promise<void> {
     const now: Array<Promise<boolean>> = [];
@@ -649,11 +672,14 @@ export class LockService {
         if (released) return;
         released = true;
         clearTimeout(timer);
+        const expiresAt = expiration;
         expiration = 0;
         // every member, each bounded: a member still holding the value would make the very next
         // acquire of this resource look held elsewhere
-        await Promise.all(conns.map((c) => this.#releaseOn(c, keys, value)));
+        const done = await Promise.all(conns.map((c) => this.#releaseOn(c, keys, value)));
         for (const { i, vote } of lateVotes) void vote.then((late) => (late.changed ? this.#releaseOn(conns[i]!, keys, value) : false));
+        const failed = conns.filter((_, i) => !done[i]);
+        if (failed.length > 0) this.#retryRelease(failed, keys, value, expiresAt);
       },
     };
   }

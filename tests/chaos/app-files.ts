@@ -80,6 +80,7 @@ module.exports = {
     { method: 'POST', path: '/chaos/session/incr', handler: 'chaos.sessionIncr', config: { auth: false } },
     { method: 'GET', path: '/chaos/limited', handler: 'chaos.limited', config: { auth: false } },
     { method: 'GET', path: '/chaos/stats', handler: 'chaos.stats', config: { auth: false } },
+    { method: 'GET', path: '/chaos/ping', handler: 'chaos.ping', config: { auth: false } },
   ],
 };
 `;
@@ -108,6 +109,10 @@ module.exports = {
   limited(ctx) {
     ctx.body = { rateLimit: ctx.state.rateLimit || null, instance };
   },
+  // Touches no Redis (no session cookie is sent, no limiter or cache covers it): the load's control.
+  ping(ctx) {
+    ctx.body = { instance };
+  },
   stats(ctx) {
     const plugin = strapi.plugin('redis');
     ctx.body = { instance, pid: process.pid, cron: plugin.service('cron').stats(), cache: plugin.service('cache').stats() };
@@ -123,9 +128,11 @@ module.exports = {
   chaosTick: {
     options: { rule: '* * * * * *' },
     async task({ strapi }, fireDate, guard) {
-      await strapi.db.connection.raw('insert into chaos_ticks (tick, instance, fencing, at) values (?, ?, ?, clock_timestamp())', [
+      const knex = strapi.db.connection;
+      const inserted = await knex.raw('insert into chaos_ticks (tick, instance, fencing, at) values (?, ?, ?, clock_timestamp()) returning id', [
         guard.tick.toISOString(), instance, String(guard.fencingToken),
       ]);
+      await knex.raw('update chaos_ticks set done = clock_timestamp() where id = ?', [inserted.rows[0].id]);
     },
   },
   chaosLong: {
@@ -148,7 +155,7 @@ module.exports = {
 
 /** Tables the cron tasks write; created by the driver before the first boot. */
 export const CHAOS_TABLES_SQL = `
-create table if not exists chaos_ticks (id serial primary key, tick text not null, instance text not null, fencing text, at timestamptz not null);
+create table if not exists chaos_ticks (id serial primary key, tick text not null, instance text not null, fencing text, at timestamptz not null, done timestamptz);
 create table if not exists chaos_long (id serial primary key, tick text not null, instance text not null, fencing text, started_at timestamptz not null, ended_at timestamptz, aborted boolean);
 `;
 

@@ -103,7 +103,7 @@ export function planFaults(seed: number, topology: Topology, durationMs: number,
 
 /** One request of the load generator (JSON line). Times: epoch ms (t0 sent, t1 answered or failed). */
 export interface LoadRecord {
-  k: 'read' | 'list' | 'write' | 'sess' | 'rl' | 'login' | 'gql';
+  k: 'read' | 'list' | 'write' | 'sess' | 'rl' | 'login' | 'gql' | 'ctl';
   /** Instance name. */
   i: string;
   t0: number;

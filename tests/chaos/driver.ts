@@ -318,7 +318,7 @@ async function main(): Promise<number> {
     await sleep(3000);
     clearInterval(poll);
 
-    const ticks = (await pg.query<TickRow & Record<string, unknown>>('select tick, instance, fencing, extract(epoch from at) * 1000 as at from chaos_ticks order by id', db)).map((t) => ({ ...t, at: Number(t.at) }));
+    const ticks = (await pg.query<TickRow & Record<string, unknown>>('select tick, instance, fencing, extract(epoch from at) * 1000 as at, extract(epoch from done) * 1000 as done from chaos_ticks order by id', db)).map((t) => ({ ...t, at: Number(t.at), done: t.done === null ? null : Number(t.done) }));
     const longRuns = (
       await pg.query<Record<string, unknown>>(
         'select tick, instance, fencing, extract(epoch from started_at) * 1000 as started, extract(epoch from ended_at) * 1000 as ended, aborted from chaos_long order by id',

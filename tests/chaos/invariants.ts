@@ -12,6 +12,8 @@ export interface TickRow {
   instance: string;
   fencing: string;
   at: number;
+  /** When the run's work ended (null: it never did, e.g. its instance was killed). */
+  done?: number | null;
 }
 export interface LongRun {
   tick: string;
@@ -84,7 +86,8 @@ const MOVES_MASTER: FaultKind[] = ['sentinel-failover', 'master-kill', 'cluster-
 const quantile = (sorted: number[], q: number): number => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number) : NaN);
 const summary = (group: string, values: number[]): Latency => {
   const s = [...values].sort((a, b) => a - b);
-  return { group, n: s.length, p50: quantile(s, 0.5), p99: quantile(s, 0.99), p999: quantile(s, 0.999), max: s.length ? (s[s.length - 1] as number) : NaN };
+  const r1 = (x: number): number => Math.round(x * 10) / 10;
+  return { group, n: s.length, p50: r1(quantile(s, 0.5)), p99: r1(quantile(s, 0.99)), p999: r1(quantile(s, 0.999)), max: s.length ? r1(s[s.length - 1] as number) : NaN };
 };
 
 export function evaluate(inp: Inputs): Result {
@@ -109,7 +112,20 @@ export function evaluate(inp: Inputs): Result {
     let twice = 0;
     let skippedRedis = 0;
     let skippedStrapi = 0;
+    let skippedOverlap = 0;
+    let staleRunLock = 0;
     let missed = 0;
+    // The guard logs a tick it skips because the previous run still holds the run lock (README: no parallel runs).
+    const overlapSkips = new Set<string>();
+    const skipLine = /cron task "chaosTick" tick (\S+) skipped: its previous run is still running/;
+    for (const [name, text] of Object.entries(inp.logs)) {
+      if (!name.startsWith('strapi')) continue;
+      for (const line of text.split('\n')) {
+        const m = skipLine.exec(line);
+        if (m) overlapSkips.add(m[1] as string);
+      }
+    }
+    const runsByStart = [...inp.ticks].sort((a, b) => a.at - b.at);
     const missedList: string[] = [];
     const first = Math.ceil(inp.loadStart / 1000) + 1;
     const last = Math.floor(inp.loadEnd / 1000) - 1;
@@ -118,7 +134,15 @@ export function evaluate(inp: Inputs): Result {
       const n = counts.get(id) ?? 0;
       if (n === 1) once++;
       else if (n > 1) twice++;
-      else if (overlaps(s * 1000, s * 1000, redisW, 1000, 3000)) skippedRedis++;
+      else if (overlapSkips.has(id)) {
+        // Held only if the previous run really was still running at that tick (the clocks differ by up to 300 ms).
+        const prev = runsByStart.filter((t) => t.at < s * 1000 + 300).at(-1);
+        if (!prev || prev.done === null || prev.done === undefined || prev.done > s * 1000 - 400) skippedOverlap++;
+        else {
+          staleRunLock++;
+          if (missedList.length < 5) missedList.push(`${id.slice(11, 19)} skipped as overlapping, the previous run ended ${s * 1000 - prev.done} ms before`);
+        }
+      } else if (overlaps(s * 1000, s * 1000, redisW, 1000, 3000)) skippedRedis++;
       else if (overlaps(s * 1000, s * 1000, strapiW, 1000, 2000)) skippedStrapi++;
       else {
         missed++;
@@ -131,9 +155,9 @@ export function evaluate(inp: Inputs): Result {
       'cron: the 1 s task ran exactly once per tick',
       checked,
       once,
-      skippedRedis + skippedStrapi,
-      twice + missed,
-      `${twice} ran twice; apart: ${skippedRedis} skipped during a Redis fault (no quorum: never run unguarded; guards counted ${skippedStats} skippedUnavailable), ${skippedStrapi} claimed by an instance frozen or killed at that second; ${missed} missed with every part up${missedList.length ? ` (${missedList.join(', ')}${missed > missedList.length ? ', ...' : ''})` : ''}`,
+      skippedRedis + skippedStrapi + skippedOverlap,
+      twice + missed + staleRunLock,
+      `${twice} ran twice; apart: ${skippedRedis} skipped during a Redis fault (no quorum: never run unguarded; guards counted ${skippedStats} skippedUnavailable), ${skippedStrapi} claimed by an instance frozen or killed at that second, ${skippedOverlap} skipped because the previous second's run was still running (a slow database insert on the loaded machine; no parallel runs); ${missed} missed with every part up, ${staleRunLock} skipped as overlapping after the previous run had ended${missedList.length ? ` (${missedList.join(', ')}${missed > missedList.length ? ', ...' : ''})` : ''}`,
     );
   }
 
@@ -384,7 +408,8 @@ export function evaluate(inp: Inputs): Result {
   }
 
   // 8. Answer times, and the bound beyond the handler during Redis faults.
-  const answered = inp.records.filter((x) => x.st > 0);
+  const answered = inp.records.filter((x) => x.st > 0 && x.k !== 'ctl');
+  const controls = inp.records.filter((x) => x.st > 0 && x.k === 'ctl');
   const quiet = answered.filter((x) => !overlaps(x.t0, x.t1, inp.windows));
   const duringRedis = answered.filter((x) => inRedisFault(x.t0, x.t1) && !onFaultedInstance(x));
   const duringStrapi = answered.filter((x) => !inRedisFault(x.t0, x.t1) && overlaps(x.t0, x.t1, strapiW) && !onFaultedInstance(x));
@@ -399,21 +424,39 @@ export function evaluate(inp: Inputs): Result {
     summary('during a Strapi fault (other instances)', duringStrapi.map(lat)),
     summary('to the faulted instance itself', onFrozen.map(lat)),
   ];
-  const overhead = [summary('no fault active', overs(quiet)), summary('during a Redis fault', overs(duringRedis))];
+  const overhead = [
+    summary('no fault active', overs(quiet)),
+    summary('during a Redis fault', overs(duringRedis)),
+    summary('control route (no Redis), no fault', overs(controls.filter((x) => !overlaps(x.t0, x.t1, inp.windows)))),
+    summary('control route (no Redis), Redis fault', overs(controls.filter((x) => inRedisFault(x.t0, x.t1) && !onFaultedInstance(x)))),
+  ];
   {
-    const baselineMax = overhead[0]!.max;
-    const allowance = Number.isFinite(baselineMax) ? baselineMax : 0;
-    const bound = OVERHEAD_BOUND_MS + allowance;
+    // What the same instance cost, at the same moment, a request no Redis call is part of: the worst
+    // control request overlapping this one (or the nearest within 1 s). The rest is the suite's share.
+    const ctlBy = new Map<string, LoadRecord[]>();
+    for (const c of controls) (ctlBy.get(c.i) ?? ctlBy.set(c.i, []).get(c.i)!).push(c);
+    const machineCost = (x: LoadRecord): number => {
+      const list = ctlBy.get(x.i) ?? [];
+      let worst = -1;
+      for (const c of list) if (c.t0 <= x.t1 && c.t1 >= x.t0) worst = Math.max(worst, over(c) ?? 0);
+      if (worst >= 0) return worst;
+      for (const c of list) if (Math.abs(c.t0 - x.t0) <= 1000) worst = Math.max(worst, over(c) ?? 0);
+      return Math.max(0, worst);
+    };
     const withOver = duringRedis.filter((x) => over(x) !== undefined);
-    const beyond = withOver.filter((x) => (over(x) as number) > bound);
-    const worst = beyond.sort((a, b) => (over(b) as number) - (over(a) as number)).slice(0, 3);
+    const beyondOf = (x: LoadRecord): number => (over(x) as number) - machineCost(x);
+    const beyond = withOver.filter((x) => beyondOf(x) > OVERHEAD_BOUND_MS);
+    const worst = [...withOver].sort((a, b) => beyondOf(b) - beyondOf(a)).slice(0, 3);
+    // Redis faults with no request during them would make this check empty: that is a failed run, not a pass.
+    const empty = redisW.length > 0 && withOver.length === 0 ? 1 : 0;
+    const share = summary('suite share', withOver.map(beyondOf));
     row(
-      `answer time: none waits > ${OVERHEAD_BOUND_MS} ms beyond its handler during Redis faults`,
+      `answer time: none waits > ${OVERHEAD_BOUND_MS} ms beyond its handler because of Redis during Redis faults`,
       withOver.length,
       withOver.length - beyond.length,
       0,
-      beyond.length,
-      `bound ${OVERHEAD_BOUND_MS} ms + the worst time beyond the handler with no fault active (${allowance.toFixed(0)} ms, the loaded machine's own cost) = ${bound.toFixed(0)} ms; p99 beyond the handler: ${overhead[1]!.p99} ms during Redis faults vs ${overhead[0]!.p99} ms quiet${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)} ms`).join(', ')}` : ''}`,
+      beyond.length + empty,
+      `${empty ? 'NO request overlapped a Redis fault; ' : ''}time beyond the handler minus the same instance's control request at that moment (no Redis in it): p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler, control ${machineCost(x).toFixed(0)} ms`).join(', ')}` : ''}`,
     );
   }
 

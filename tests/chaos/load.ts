@@ -4,10 +4,11 @@
  * `outFile` (LoadRecord). Runs for `durationMs`, then waits (bounded) for requests in flight.
  *
  * Workers: a writer (REST and GraphQL updates of a few articles, each acknowledged write followed
- * by concurrent reads of it on every instance: read-your-write and the cache's coalescing), two
- * readers (findOne and find, cached), two session workers (users logging in, reading, counting),
+ * by concurrent reads of it on every instance: read-your-write and the cache's coalescing), three
+ * readers (findOne and find, cached), ten session users (each logging in, reading, counting),
  * rate-limit bursts (one bucket per burst, over `max`), admin logins over Strapi's limit, and
- * GraphQL automatic persisted queries.
+ * GraphQL automatic persisted queries; and a control per instance (a route no Redis call is part of,
+ * every 100 ms): what the loaded machine costs a request at that moment, Redis aside.
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -24,6 +25,25 @@ const running = (): boolean => Date.now() < until;
 const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
 let inFlight = 0;
 let total = 0;
+/** Start times of the requests in flight, per instance: a client-side passive health check, as a load balancer keeps. */
+const pending = new Map<string, Set<number>>(names.map((n) => [n, new Set<number>()]));
+const STUCK_MS = 1500;
+const MAX_IN_FLIGHT_PER_INSTANCE = 24;
+/** After a connection error an instance is left alone for a while (a load balancer's ejection). */
+const downUntil = new Map<string, number>();
+const stuck = (inst: string): boolean => {
+  const now = Date.now();
+  if ((downUntil.get(inst) ?? 0) > now) return true;
+  const set = pending.get(inst)!;
+  if (set.size >= MAX_IN_FLIGHT_PER_INSTANCE) return true;
+  for (const t of set) if (now - t > STUCK_MS) return true;
+  return false;
+};
+/** A random instance among those not looking stuck (every one when all do). */
+const pickInstance = (): string => {
+  const ok = names.filter((n) => !stuck(n));
+  return pick(r, ok.length ? ok : names);
+};
 
 const emit = (rec: LoadRecord): void => {
   total++;
@@ -42,6 +62,10 @@ interface Answer {
 async function call(inst: string, method: string, route: string, opts: { body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
   const t0 = Date.now();
   inFlight++;
+  const mine = pending.get(inst)!;
+  let token = t0;
+  while (mine.has(token)) token += 0.001;
+  mine.add(token);
   try {
     const res = await fetch(`${cfg.urls[inst]}${route}`, {
       method,
@@ -60,9 +84,11 @@ async function call(inst: string, method: string, route: string, opts: { body?: 
     return { status: res.status, body, headers: res.headers, t0, t1: Date.now() };
   } catch (error) {
     const e = error as Error & { cause?: { code?: string } };
+    downUntil.set(inst, Date.now() + 2000);
     return { status: 0, body: null, headers: null, t0, t1: Date.now(), err: e.cause?.code ?? e.name ?? String(e) };
   } finally {
     inFlight--;
+    mine.delete(token);
   }
 }
 
@@ -86,6 +112,11 @@ const versionOf = (title: unknown): number => {
 // --- cached reads, writes, read-your-write ------------------------------------------------------
 
 const versions = cfg.articles.map(() => 0);
+const detached = new Set<Promise<void>>();
+const track = (p: Promise<void>): void => {
+  detached.add(p);
+  void p.finally(() => detached.delete(p));
+};
 
 async function readOne(inst: string, a: number): Promise<void> {
   const ans = await call(inst, 'GET', `/api/articles/${cfg.articles[a]}`);
@@ -111,7 +142,7 @@ async function writer(): Promise<void> {
   while (running()) {
     const a = n % cfg.articles.length;
     const v = ++versions[a]!;
-    const inst = pick(r, names);
+    const inst = pickInstance();
     const title = `${cfg.articles[a]}:v${v}`;
     const auth = { authorization: `Bearer ${cfg.token}` };
     const viaGraphql = r() < 0.4;
@@ -121,8 +152,9 @@ async function writer(): Promise<void> {
     const got = viaGraphql ? ans.body?.data?.updateArticle?.title : ans.body?.data?.title;
     const ok = ans.status === 200 && got === title;
     emit({ ...base('write', inst, ans), a, v, via: viaGraphql ? 'graphql' : 'rest', ...(ok ? {} : { st: ans.status === 200 ? 299 : ans.status }) });
-    // Right after the acknowledged write: the same document on every instance at once, twice each.
-    if (ok) await Promise.all(names.flatMap((i) => [readOne(i, a), readOne(i, a)]));
+    // Right after the acknowledged write: the same document on every instance at once, twice each
+    // (not awaited: a frozen instance must not stall the writer; bounded per instance).
+    if (ok) for (const i of names) if (pending.get(i)!.size < MAX_IN_FLIGHT_PER_INSTANCE) for (let k = 0; k < 2; k++) track(readOne(i, a));
     n++;
     await sleep(150);
   }
@@ -130,7 +162,7 @@ async function writer(): Promise<void> {
 
 async function reader(): Promise<void> {
   while (running()) {
-    const inst = pick(r, names);
+    const inst = pickInstance();
     if (r() < 0.25) await readList(inst);
     else await readOne(inst, Math.floor(r() * cfg.articles.length));
     await sleep(40);
@@ -139,11 +171,10 @@ async function reader(): Promise<void> {
 
 // --- sessions -----------------------------------------------------------------------------------
 
-async function sessions(worker: number): Promise<void> {
-  const users = Array.from({ length: 6 }, (_, k) => ({ name: `u${worker}-${k}`, cookie: '' }));
+async function sessionUser(name: string): Promise<void> {
+  const user = { name, cookie: '' };
   while (running()) {
-    const user = pick(r, users);
-    const inst = pick(r, names);
+    const inst = pickInstance();
     const headers: Record<string, string> = user.cookie ? { cookie: user.cookie } : {};
     const op: 'login' | 'read' | 'incr' = !user.cookie ? 'login' : r() < 0.6 ? 'read' : 'incr';
     const ans =
@@ -158,7 +189,7 @@ async function sessions(worker: number): Promise<void> {
     }
     const ok = ans.status === 200 || ans.status === 409;
     emit({ ...base('sess', inst, ans), u: user.name, op, ru: ok ? (ans.body?.user ?? null) : undefined, rn: ok ? (ans.body?.n ?? null) : undefined });
-    await sleep(30);
+    await sleep(150 + Math.floor(r() * 150));
   }
 }
 
@@ -168,7 +199,7 @@ async function rateLimitBursts(): Promise<void> {
   let burst = 0;
   while (running()) {
     const bucket = `${cfg.seed}-${started}-${burst++}`;
-    const hits = Array.from({ length: 15 }, () => pick(r, names));
+    const hits = Array.from({ length: 15 }, () => pickInstance());
     // Four at a time, on random instances: concurrent hits on one key (the limiter's coalescing).
     for (let k = 0; k < hits.length; k += 4) {
       await Promise.all(
@@ -190,7 +221,7 @@ async function adminLogins(): Promise<void> {
   while (running()) {
     const email = `over-${started}-${n++}@chaos.test`;
     for (let k = 0; k < 7 && running(); k++) {
-      const inst = pick(r, names);
+      const inst = pickInstance();
       const ans = await call(inst, 'POST', '/admin/login', { body: { email, password: cfg.loginPassword } });
       emit({ ...base('login', inst, ans), e: email });
     }
@@ -205,7 +236,7 @@ async function persistedQueries(): Promise<void> {
   while (running()) {
     const query = pick(r, queries);
     const sha256Hash = createHash('sha256').update(query).digest('hex');
-    const inst = pick(r, names);
+    const inst = pickInstance();
     const extensions = { persistedQuery: { version: 1, sha256Hash } };
     let ans = await call(inst, 'POST', '/graphql', { body: { extensions } });
     const notFound = (a: Answer): boolean => Array.isArray(a.body?.errors) && a.body.errors.some((e: any) => e?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
@@ -221,10 +252,23 @@ async function persistedQueries(): Promise<void> {
   }
 }
 
+// --- control: a route that touches no Redis, on every instance ---------------------------------
+
+/** The time the same instance took, at the same moment, for a request Redis has no part in. */
+async function control(inst: string): Promise<void> {
+  while (running()) {
+    const ans = await call(inst, 'GET', '/api/chaos/ping');
+    emit(base('ctl', inst, ans));
+    await sleep(100);
+  }
+}
+
 async function main(): Promise<void> {
-  const workers = [writer(), reader(), reader(), sessions(0), sessions(1), rateLimitBursts(), adminLogins(), persistedQueries()];
+  const users = Array.from({ length: 10 }, (_, k) => sessionUser(`u${k}`));
+  const workers = [writer(), reader(), reader(), reader(), ...users, rateLimitBursts(), adminLogins(), persistedQueries(), ...names.map(control)];
   const progress = setInterval(() => process.stdout.write(`${JSON.stringify({ progress: true, total, inFlight })}\n`), 5000);
   await Promise.all(workers);
+  while (detached.size) await Promise.all([...detached]);
   clearInterval(progress);
   await new Promise<void>((res) => out.end(res));
   process.stdout.write(`${JSON.stringify({ done: true, total })}\n`);
