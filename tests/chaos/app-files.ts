@@ -13,6 +13,8 @@
 export const RATE_LIMIT = { max: 10, intervalMs: 60_000 } as const;
 /** Strapi's admin login limiter (its default): 5 per 5 min per email and IP. */
 export const ADMIN_LOGIN_MAX = 5;
+/** `coalesce: true` means maxWait 1000 ms (README "Response cache"). */
+export const COALESCE_MAX_WAIT_MS = 1000;
 /** The response cache's `maxAge` for articles. */
 export const CACHE_MAX_AGE_MS = 5_000;
 /** The long cron task: every LONG_EVERY_S seconds, runs LONG_RUN_MS, run lock TTL LONG_LOCK_TTL_MS. */

@@ -87,10 +87,12 @@ export function planFaults(seed: number, topology: Topology, durationMs: number,
     let bag: FaultKind[] = [];
     for (;;) {
       if (bag.length === 0) bag = shuffled(kinds);
-      const kind = bag.shift() as FaultKind;
+      // The next kind in the bag that still fits before the tail (a short run gets the short faults).
+      const fits = bag.findIndex((k) => t + estimate(k, k === 'strapi-stop' ? STRAPI_STOP_MS : REDIS_STOP_MS + 1000) <= durationMs - opts.tailMs);
+      if (fits < 0) break;
+      const kind = bag.splice(fits, 1)[0] as FaultKind;
       const holdMs = hold(kind);
       const busy = estimate(kind, holdMs);
-      if (t + busy > durationMs - opts.tailMs) break;
       plan.push({ kind, at: t, holdMs, ...(isRedisFault(kind) ? {} : { target: pick(r, instances) }) });
       t += busy + between(r, gap[0], gap[1]);
     }

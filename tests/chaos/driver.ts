@@ -183,7 +183,7 @@ async function main(): Promise<number> {
       };
       if (FAKETIME_LIB) {
         const ms = offsets[k] as number;
-        Object.assign(env, { LD_PRELOAD: FAKETIME_LIB, FAKETIME: `${ms >= 0 ? '+' : '-'}${(Math.abs(ms) / 1000).toFixed(3)}`, FAKETIME_DONT_FAKE_MONOTONIC: '1' });
+        Object.assign(env, { LD_PRELOAD: FAKETIME_LIB, FAKETIME: `${ms >= 0 ? '+' : '-'}${(Math.abs(ms) / 1000).toFixed(3)}`, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DISABLE_SHM: '1' });
       }
       instances.push(
         new Instance(

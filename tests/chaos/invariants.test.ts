@@ -104,7 +104,7 @@ describe('chaos invariants', () => {
   });
 
   it('answer time: a request beyond the handler by more than the bound during a Redis fault breaks', () => {
-    const q: LoadRecord = { k: 'read', i: 'A', t0: T + 1000, t1: T + 1100, st: 200, rq: 100, hd: 60, a: 0, v: -1 };
+    const q: LoadRecord = { k: 'sess', i: 'A', t0: T + 1000, t1: T + 1100, st: 200, rq: 100, hd: 60 };
     const slow: LoadRecord = { ...q, t0: T + 4200, t1: T + 4700, rq: 400, hd: 10 };
     const ok: LoadRecord = { ...q, t0: T + 4200, t1: T + 4400, rq: 200, hd: 10 };
     expect(rowOf(evaluate(base({ records: [q, ok], windows: [redisKill] })), 'answer time').broken).toBe(0);

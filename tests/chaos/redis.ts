@@ -3,6 +3,7 @@
  * (`appendfsync always`, so an acknowledged write survives a SIGKILL), and the Redis faults it can
  * inject. Each fault resolves once the system is whole again (Redis answering, a master elected).
  */
+import * as fs from 'node:fs';
 import {
   parseInfo,
   redisCommand,
@@ -51,7 +52,36 @@ async function clientKill(targets: ServerHandle[]): Promise<string> {
   return `${killed} connections closed`;
 }
 
+/**
+ * The servers' folders (their AOF) go to /dev/shm when it exists: `appendfsync always` there costs
+ * no disk flush, and the data still survives the process SIGKILLs the run injects (the memory is the
+ * kernel's, not the process'). On the shared machine's disk each fsync could stall for hundreds of
+ * ms behind other jobs' I/O, and the run would measure that disk instead of the plugin.
+ */
 export async function startChaosRedis(topology: Topology, password: string): Promise<ChaosRedis> {
+  const shm = '/dev/shm';
+  const saved = process.env.TMPDIR;
+  if (fs.existsSync(shm)) process.env.TMPDIR = shm;
+  try {
+    const redis = await start(topology, password);
+    const dirs = redis.servers().map((x) => x.dir);
+    const stop = redis.stop;
+    // The harness removes only folders under the current os.tmpdir(): these are removed here.
+    redis.stop = async () => {
+      try {
+        await stop();
+      } finally {
+        for (const dir of dirs) if (dir.startsWith(`${shm}/redis-suite-harness-`)) fs.rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    return redis;
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
+
+async function start(topology: Topology, password: string): Promise<ChaosRedis> {
   if (topology === 'standalone') {
     const server = await startStandalone({ password, args: AOF });
     return {
