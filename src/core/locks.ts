@@ -77,6 +77,8 @@ function runOn<T>(conn: RedisConnection, command: (client: RedisClient) => Promi
 }
 
 const COMMAND_BOUND: Bound = { ms: LOCK_COMMAND_TIMEOUT_MS, why: 'LOCK_COMMAND_TIMEOUT_MS' };
+/** How often a failed release is tried again, while the lock would still live. */
+const RELEASE_RETRY_MS = 200;
 
 /** Resource names may not start with this: their lock keys would be fence counters. */
 const RESERVED = 'fence:';
@@ -492,22 +494,20 @@ export class LockService {
    * the background until the lock would have expired anyway: otherwise a server that comes back
    * with the key (AOF, a reset connection) keeps the resource held for the rest of the TTL, and
    * e.g. the cron guard skips every tick meanwhile as "still running". Token-checked like every
-   * release, so it can only delete this holder's value. Backs off from 100 ms to 2 s; its timers
-   * never keep the process alive.
+   * release, so it can only delete this holder's value. Every RELEASE_RETRY_MS while the lock
+   * would live (a member whose connection is not ready rejects at once, sending nothing); its
+   * timers never keep the process alive.
    */
   #retryRelease(pending: RedisConnection[], keys: Keys[], value: string, until: number): void {
     let left = pending;
-    let delay = 100;
     const attempt = (): void => {
       if (Date.now() + 10 >= until) return;
       void Promise.all(left.map((c) => this.#releaseOn(c, keys, value))).then((done) => {
         left = left.filter((_, i) => !done[i]);
-        if (left.length === 0) return;
-        delay = Math.min(delay * 2, 2000);
-        setTimeout(attempt, delay).unref?.();
+        if (left.length > 0) setTimeout(attempt, RELEASE_RETRY_MS).unref?.();
       });
     };
-    setTimeout(attempt, delay).unref?.();
+    setTimeout(attempt, RELEASE_RETRY_MS).unref?.();
   }
 
   /** Remove this acquire's value from every member that may hold it, now and when a late vote lands. */

@@ -80,6 +80,8 @@ export interface Result {
 export const OVERHEAD_BOUND_MS = 250;
 /** After a Redis fault ends, clients reconnect and in-flight work drains: still counted as "during the fault". */
 const GRACE_MS = 1500;
+/** settings.lockTTL's default: the 1 s task's run lock. */
+const RUN_LOCK_TTL_MS = 5000;
 /** Faults that move the master (asynchronous replication: acknowledged writes can be lost). */
 const MOVES_MASTER: FaultKind[] = ['sentinel-failover', 'master-kill', 'cluster-master-kill'];
 
@@ -114,6 +116,7 @@ export function evaluate(inp: Inputs): Result {
     let skippedStrapi = 0;
     let skippedOverlap = 0;
     let staleRunLock = 0;
+    let skippedHolderGone = 0;
     let missed = 0;
     // The guard logs a tick it skips because the previous run still holds the run lock (README: no parallel runs).
     const overlapSkips = new Set<string>();
@@ -137,7 +140,10 @@ export function evaluate(inp: Inputs): Result {
       else if (overlapSkips.has(id)) {
         // Held only if the previous run really was still running at that tick (the clocks differ by up to 300 ms).
         const prev = runsByStart.filter((t) => t.at < s * 1000 + 300).at(-1);
+        // The holder froze or died with the run lock: README says it expires after lockTTL (5 s).
+        const holderGone = strapiW.some((w) => w.start <= s * 1000 && w.start >= s * 1000 - RUN_LOCK_TTL_MS - 1000);
         if (!prev || prev.done === null || prev.done === undefined || prev.done > s * 1000 - 400) skippedOverlap++;
+        else if (holderGone) skippedHolderGone++;
         else {
           staleRunLock++;
           if (missedList.length < 5) missedList.push(`${id.slice(11, 19)} skipped as overlapping, the previous run ended ${s * 1000 - prev.done} ms before`);
@@ -155,9 +161,9 @@ export function evaluate(inp: Inputs): Result {
       'cron: the 1 s task ran exactly once per tick',
       checked,
       once,
-      skippedRedis + skippedStrapi + skippedOverlap,
+      skippedRedis + skippedStrapi + skippedOverlap + skippedHolderGone,
       twice + missed + staleRunLock,
-      `${twice} ran twice; apart: ${skippedRedis} skipped during a Redis fault (no quorum: never run unguarded; guards counted ${skippedStats} skippedUnavailable), ${skippedStrapi} claimed by an instance frozen or killed at that second, ${skippedOverlap} skipped because the previous second's run was still running (a slow database insert on the loaded machine; no parallel runs); ${missed} missed with every part up, ${staleRunLock} skipped as overlapping after the previous run had ended${missedList.length ? ` (${missedList.join(', ')}${missed > missedList.length ? ', ...' : ''})` : ''}`,
+      `${twice} ran twice; apart: ${skippedRedis} skipped during a Redis fault (no quorum: never run unguarded; guards counted ${skippedStats} skippedUnavailable), ${skippedStrapi} claimed by an instance frozen or killed at that second, ${skippedOverlap} skipped because the previous second's run was still running (a slow database insert on the loaded machine; no parallel runs), ${skippedHolderGone} skipped while the run lock of an instance frozen or killed in that run expired (lockTTL ${RUN_LOCK_TTL_MS} ms); ${missed} missed with every part up, ${staleRunLock} skipped as overlapping after the previous run had ended${missedList.length ? ` (${missedList.join(', ')}${missed > missedList.length ? ', ...' : ''})` : ''}`,
     );
   }
 
