@@ -117,6 +117,7 @@ export function evaluate(inp: Inputs): Result {
     let skippedOverlap = 0;
     let staleRunLock = 0;
     let skippedHolderGone = 0;
+    let skippedReleaseLost = 0;
     let missed = 0;
     // The guard logs a tick it skips because the previous run still holds the run lock (README: no parallel runs).
     const overlapSkips = new Set<string>();
@@ -142,8 +143,11 @@ export function evaluate(inp: Inputs): Result {
         const prev = runsByStart.filter((t) => t.at < s * 1000 + 300).at(-1);
         // The holder froze or died with the run lock: README says it expires after lockTTL (5 s).
         const holderGone = strapiW.some((w) => w.start <= s * 1000 && w.start >= s * 1000 - RUN_LOCK_TTL_MS - 1000);
+        // The previous run ended in a Redis outage: its release failed and is retried (every 200 ms) once its instance reconnects.
+        const releaseLost = prev?.done != null && overlaps(prev.done, prev.done, redisW, 500, GRACE_MS);
         if (!prev || prev.done === null || prev.done === undefined || prev.done > s * 1000 - 400) skippedOverlap++;
         else if (holderGone) skippedHolderGone++;
+        else if (releaseLost) skippedReleaseLost++;
         else {
           staleRunLock++;
           if (missedList.length < 5) missedList.push(`${id.slice(11, 19)} skipped as overlapping, the previous run ended ${s * 1000 - prev.done} ms before`);
@@ -161,9 +165,9 @@ export function evaluate(inp: Inputs): Result {
       'cron: the 1 s task ran exactly once per tick',
       checked,
       once,
-      skippedRedis + skippedStrapi + skippedOverlap + skippedHolderGone,
+      skippedRedis + skippedStrapi + skippedOverlap + skippedHolderGone + skippedReleaseLost,
       twice + missed + staleRunLock,
-      `${twice} ran twice; apart: ${skippedRedis} skipped during a Redis fault (no quorum: never run unguarded; guards counted ${skippedStats} skippedUnavailable), ${skippedStrapi} claimed by an instance frozen or killed at that second, ${skippedOverlap} skipped because the previous second's run was still running (a slow database insert on the loaded machine; no parallel runs), ${skippedHolderGone} skipped while the run lock of an instance frozen or killed in that run expired (lockTTL ${RUN_LOCK_TTL_MS} ms); ${missed} missed with every part up, ${staleRunLock} skipped as overlapping after the previous run had ended${missedList.length ? ` (${missedList.join(', ')}${missed > missedList.length ? ', ...' : ''})` : ''}`,
+      `${twice} ran twice; apart: ${skippedRedis} skipped during a Redis fault (no quorum: never run unguarded; guards counted ${skippedStats} skippedUnavailable), ${skippedStrapi} claimed by an instance frozen or killed at that second, ${skippedOverlap} skipped because the previous second's run was still running (a slow database insert on the loaded machine; no parallel runs), ${skippedHolderGone} skipped while the run lock of an instance frozen or killed in that run expired (lockTTL ${RUN_LOCK_TTL_MS} ms), ${skippedReleaseLost} skipped because the previous run ended during a Redis outage and its instance had not reconnected yet to retry the release; ${missed} missed with every part up, ${staleRunLock} skipped as overlapping after the previous run had ended${missedList.length ? ` (${missedList.join(', ')}${missed > missedList.length ? ', ...' : ''})` : ''}`,
     );
   }
 
