@@ -83,12 +83,26 @@ module.exports = {
     { method: 'GET', path: '/chaos/limited', handler: 'chaos.limited', config: { auth: false } },
     { method: 'GET', path: '/chaos/stats', handler: 'chaos.stats', config: { auth: false } },
     { method: 'GET', path: '/chaos/ping', handler: 'chaos.ping', config: { auth: false } },
+    { method: 'GET', path: '/chaos/stalls', handler: 'chaos.stalls', config: { auth: false } },
   ],
 };
 `;
 
 export const CHAOS_CONTROLLER = `'use strict';
+const { performance } = require('node:perf_hooks');
 const instance = process.env.CHAOS_INSTANCE || '?';
+// Event-loop stalls of this process: [end (Date.now()), ms] for every timer tick later than 5 ms,
+// so the run can tell the time a request lost to a busy process from the time it spent on Redis.
+const TICK_MS = 20;
+let stalls = [];
+let last = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  const late = now - last - TICK_MS;
+  if (late > 5) stalls.push([Date.now(), Math.round(late)]);
+  if (stalls.length > 20000) stalls = stalls.slice(-10000);
+  last = now;
+}, TICK_MS).unref();
 const view = (ctx) => ({ user: ctx.session.user === undefined ? null : ctx.session.user, n: ctx.session.n === undefined ? null : ctx.session.n, instance });
 module.exports = {
   sessionLogin(ctx) {
@@ -114,6 +128,10 @@ module.exports = {
   // Touches no Redis (no session cookie is sent, no limiter or cache covers it): the load's control.
   ping(ctx) {
     ctx.body = { instance };
+  },
+  stalls(ctx) {
+    ctx.body = { instance, pid: process.pid, stalls };
+    stalls = [];
   },
   stats(ctx) {
     const plugin = strapi.plugin('redis');

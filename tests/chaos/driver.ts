@@ -268,10 +268,19 @@ async function main(): Promise<number> {
 
     // Instance stats (cron guard counters), polled; the last answer of each life is kept.
     const stats = new Map<number, any>();
+    // Event-loop stalls per instance, in the driver's clock (libfaketime's offset taken off).
+    const stalls: Record<string, Array<[number, number]>> = Object.fromEntries(NAMES.map((n) => [n, []]));
     const poll = setInterval(() => {
-      for (const i of instances) {
+      for (const [k, i] of instances.entries()) {
         const h = i.handle;
         if (!h?.isRunning()) continue;
+        const offset = FAKETIME_LIB ? (offsets[k] as number) : 0;
+        fetch(`${i.url}/api/chaos/stalls`, { signal: AbortSignal.timeout(3000) })
+          .then((res) => (res.ok ? (res.json() as Promise<{ stalls?: Array<[number, number]> }>) : undefined))
+          .then((body) => {
+            for (const [t, ms] of body?.stalls ?? []) stalls[i.name]!.push([t - offset, ms]);
+          })
+          .catch(() => undefined);
         fetch(`${i.url}/api/chaos/stats`, { signal: AbortSignal.timeout(3000) })
           .then((res) => (res.ok ? res.json() : undefined))
           .then((body) => body && stats.set(h.pid, body))
@@ -353,6 +362,7 @@ async function main(): Promise<number> {
       longRuns,
       lives: instances.flatMap((i) => i.lives),
       stats: [...stats.values()],
+      stalls,
       logs: logTexts,
       secrets,
       loadExit,

@@ -44,6 +44,8 @@ export interface Inputs {
   longRuns: LongRun[];
   lives: InstanceLife[];
   stats: any[];
+  /** Event-loop stalls per instance: [end, ms] in the driver's clock. */
+  stalls?: Record<string, Array<[number, number]>>;
   logs: Record<string, string>;
   secrets: string[];
   loadExit: number | null;
@@ -443,17 +445,22 @@ export function evaluate(inp: Inputs): Result {
     summary('control route (no Redis), Redis fault', overs(controls.filter((x) => inRedisFault(x.t0, x.t1) && !onFaultedInstance(x)))),
   ];
   {
-    // What the same instance cost, at the same moment, a request no Redis call is part of: the worst
-    // control request overlapping this one (or the nearest within 1 s). The rest is the suite's share.
+    // What the busy machine cost the request, Redis aside: the event-loop stalls of its instance
+    // during the request (sampled in the instance every 20 ms), or, when none were recorded, the
+    // worst control request (no Redis in it) overlapping it. The rest is the suite's share.
     const ctlBy = new Map<string, LoadRecord[]>();
     for (const c of controls) (ctlBy.get(c.i) ?? ctlBy.set(c.i, []).get(c.i)!).push(c);
+    const stallsOf = inp.stalls ?? {};
     const machineCost = (x: LoadRecord): number => {
-      const list = ctlBy.get(x.i) ?? [];
-      let worst = -1;
-      for (const c of list) if (c.t0 <= x.t1 && c.t1 >= x.t0) worst = Math.max(worst, over(c) ?? 0);
-      if (worst >= 0) return worst;
-      for (const c of list) if (Math.abs(c.t0 - x.t0) <= 1000) worst = Math.max(worst, over(c) ?? 0);
-      return Math.max(0, worst);
+      let stalled = 0;
+      for (const [end, ms] of stallsOf[x.i] ?? []) {
+        const from = Math.max(end - ms, x.t0);
+        const to = Math.min(end, x.t1);
+        if (to > from) stalled += to - from;
+      }
+      let worst = 0;
+      for (const c of ctlBy.get(x.i) ?? []) if (c.t0 <= x.t1 && c.t1 >= x.t0) worst = Math.max(worst, over(c) ?? 0);
+      return Math.max(stalled, worst);
     };
     // Cached reads may also wait for another request's fill: `coalesce` documents up to maxWait (1000 ms).
     const allowed = (x: LoadRecord): number => OVERHEAD_BOUND_MS + (x.k === 'read' || x.k === 'list' ? COALESCE_MAX_WAIT_MS : 0);
@@ -478,7 +485,7 @@ export function evaluate(inp: Inputs): Result {
         withOver.length - beyond.length,
         0,
         beyond.length + empty,
-        `${faults} such faults; ${empty ? 'NO request overlapped them; ' : ''}time beyond the handler minus the same instance's control request at that moment (no Redis in it), cached reads also allowed coalesce's maxWait ${COALESCE_MAX_WAIT_MS} ms: p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms${beyond.length ? `; over the bound by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler (control ${machineCost(x).toFixed(0)} ms)`).join(', ')}` : ''}`,
+        `${faults} such faults; ${empty ? 'NO request overlapped them; ' : ''}time beyond the handler minus the time its instance's event loop stalled meanwhile (or a control request's, no Redis in it), cached reads also allowed coalesce's maxWait ${COALESCE_MAX_WAIT_MS} ms: p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms${beyond.length ? `; over the bound by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler (machine ${machineCost(x).toFixed(0)} ms)`).join(', ')}` : ''}`,
       );
     }
   }
