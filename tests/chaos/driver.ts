@@ -369,7 +369,7 @@ async function main(): Promise<number> {
     });
     printTable(result, (line) => process.stdout.write(`${line}\n`));
     const out = path.join(runDir, 'result.json');
-    fs.writeFileSync(out, `${JSON.stringify({ replay, offsets, plan, windows, ...result }, null, 2)}\n`);
+    fs.writeFileSync(out, `${JSON.stringify({ replay, offsets, plan, windows, ...result, ticks, longRuns, lives: instances.flatMap((i) => i.lives) }, null, 2)}\n`);
     say(`records and result in ${runDir} (result.json, load.jsonl, <instance>.log)`);
     say(`${result.broken === 0 ? 'every invariant held' : `${result.broken} invariant(s) BROKEN`}; replay: ${replay}`);
     await cleanup();

@@ -3,11 +3,12 @@
  * bounded, mixed workers against every instance, each request appended as one JSON line to
  * `outFile` (LoadRecord). Runs for `durationMs`, then waits (bounded) for requests in flight.
  *
- * Workers: a writer (REST and GraphQL updates of a few articles, each acknowledged write followed
+ * Workers: a writer per article (REST and GraphQL updates, each acknowledged write followed
  * by concurrent reads of it on every instance: read-your-write and the cache's coalescing), three
  * readers (findOne and find, cached), ten session users (each logging in, reading, counting),
  * rate-limit bursts (one bucket per burst, over `max`), admin logins over Strapi's limit, and
- * GraphQL automatic persisted queries; and a control per instance (a route no Redis call is part of,
+ * GraphQL automatic persisted queries (every worker but the writers and session users waits at most
+ * 1 s for an answer before going on, so a frozen instance stalls none of them); and a control per instance (a route no Redis call is part of,
  * every 100 ms): what the loaded machine costs a request at that moment, Redis aside.
  */
 import { createHash } from 'node:crypto';
@@ -117,6 +118,12 @@ const track = (p: Promise<void>): void => {
   detached.add(p);
   void p.finally(() => detached.delete(p));
 };
+/** Wait for a request at most HEDGE_MS, then go on (it is still recorded when it ends): a frozen instance must not stall a worker. */
+const HEDGE_MS = 1000;
+const hedged = async (p: Promise<void>): Promise<void> => {
+  track(p);
+  await Promise.race([p, sleep(HEDGE_MS)]);
+};
 
 async function readOne(inst: string, a: number): Promise<void> {
   const ans = await call(inst, 'GET', `/api/articles/${cfg.articles[a]}`);
@@ -137,10 +144,9 @@ async function readList(inst: string): Promise<void> {
 
 const UPDATE = 'mutation Chaos($id: ID!, $title: String) { updateArticle(documentId: $id, data: { title: $title }) { documentId title } }';
 
-async function writer(): Promise<void> {
-  let n = 0;
+async function writer(a: number): Promise<void> {
+  // One writer per article, each sequential: versions of one article are written in order.
   while (running()) {
-    const a = n % cfg.articles.length;
     const v = ++versions[a]!;
     const inst = pickInstance();
     const title = `${cfg.articles[a]}:v${v}`;
@@ -155,16 +161,14 @@ async function writer(): Promise<void> {
     // Right after the acknowledged write: the same document on every instance at once, twice each
     // (not awaited: a frozen instance must not stall the writer; bounded per instance).
     if (ok) for (const i of names) if (pending.get(i)!.size < MAX_IN_FLIGHT_PER_INSTANCE) for (let k = 0; k < 2; k++) track(readOne(i, a));
-    n++;
-    await sleep(150);
+    await sleep(150 * cfg.articles.length);
   }
 }
 
 async function reader(): Promise<void> {
   while (running()) {
     const inst = pickInstance();
-    if (r() < 0.25) await readList(inst);
-    else await readOne(inst, Math.floor(r() * cfg.articles.length));
+    await hedged(r() < 0.25 ? readList(inst) : readOne(inst, Math.floor(r() * cfg.articles.length)));
     await sleep(40);
   }
 }
@@ -202,13 +206,13 @@ async function rateLimitBursts(): Promise<void> {
     const hits = Array.from({ length: 15 }, () => pickInstance());
     // Four at a time, on random instances: concurrent hits on one key (the limiter's coalescing).
     for (let k = 0; k < hits.length; k += 4) {
-      await Promise.all(
+      await hedged(Promise.all(
         hits.slice(k, k + 4).map(async (inst) => {
           const ans = await call(inst, 'GET', '/api/chaos/limited', { headers: { 'x-chaos-bucket': bucket } });
           const state = ans.status === 200 ? ans.body?.rateLimit : null;
           emit({ ...base('rl', inst, ans), b: bucket, counted: ans.status === 429 || Boolean(state), ...(state ? { cur: Number(state.current) } : {}) });
         }),
-      );
+      ).then(() => undefined));
     }
     await sleep(700);
   }
@@ -222,8 +226,7 @@ async function adminLogins(): Promise<void> {
     const email = `over-${started}-${n++}@chaos.test`;
     for (let k = 0; k < 7 && running(); k++) {
       const inst = pickInstance();
-      const ans = await call(inst, 'POST', '/admin/login', { body: { email, password: cfg.loginPassword } });
-      emit({ ...base('login', inst, ans), e: email });
+      await hedged(call(inst, 'POST', '/admin/login', { body: { email, password: cfg.loginPassword } }).then((ans) => emit({ ...base('login', inst, ans), e: email })));
     }
     await sleep(800);
   }
@@ -233,10 +236,8 @@ async function adminLogins(): Promise<void> {
 
 async function persistedQueries(): Promise<void> {
   const queries = [0, 1, 2].map((k) => `query ChaosPq${k} { articles(pagination: { pageSize: ${k + 2} }) { documentId title } }`);
-  while (running()) {
-    const query = pick(r, queries);
+  const once = async (query: string, inst: string): Promise<void> => {
     const sha256Hash = createHash('sha256').update(query).digest('hex');
-    const inst = pickInstance();
     const extensions = { persistedQuery: { version: 1, sha256Hash } };
     let ans = await call(inst, 'POST', '/graphql', { body: { extensions } });
     const notFound = (a: Answer): boolean => Array.isArray(a.body?.errors) && a.body.errors.some((e: any) => e?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
@@ -248,6 +249,9 @@ async function persistedQueries(): Promise<void> {
     }
     const ok = ans.status === 200 && Array.isArray(ans.body?.data?.articles);
     emit({ ...base('gql', inst, ans), pq: ok ? pq : 'error' });
+  };
+  while (running()) {
+    await hedged(once(pick(r, queries), pickInstance()));
     await sleep(60);
   }
 }
@@ -265,7 +269,7 @@ async function control(inst: string): Promise<void> {
 
 async function main(): Promise<void> {
   const users = Array.from({ length: 10 }, (_, k) => sessionUser(`u${k}`));
-  const workers = [writer(), reader(), reader(), reader(), ...users, rateLimitBursts(), adminLogins(), persistedQueries(), ...names.map(control)];
+  const workers = [...cfg.articles.map((_, a) => writer(a)), reader(), reader(), reader(), ...users, rateLimitBursts(), adminLogins(), persistedQueries(), ...names.map(control)];
   const progress = setInterval(() => process.stdout.write(`${JSON.stringify({ progress: true, total, inFlight })}\n`), 5000);
   await Promise.all(workers);
   while (detached.size) await Promise.all([...detached]);
