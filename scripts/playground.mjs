@@ -149,7 +149,7 @@ const withLock = async (log, fn, lockDir = LOCK_DIR) => {
         fs.rmSync(LOCK_DIR, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${LOCK_DIR} (held by pid ${owner || '?'})`);
+      if (Date.now() > deadline) throw new Error(`Timed out waiting for ${LOCK_DIR} (held by pid ${owner || '?'})`, { cause: error });
       if (!announced) {
         log(`waiting for another install (pid ${owner || '?'}) to finish`);
         announced = true;
@@ -282,7 +282,9 @@ export async function install({ force = false, log = defaultLog } = {}) {
     const did = { npmCi: false, build: false, pluginInstall: false };
 
     // 1. Strapi and friends, exactly as locked.
-    let { stamp, npmCi } = await ensureDeps({ force, log });
+    const deps = await ensureDeps({ force, log });
+    let stamp = deps.stamp;
+    const npmCi = deps.npmCi;
     did.npmCi = npmCi;
     linkAdminTypes();
 

@@ -3,22 +3,12 @@
  * which is `strapiServer` below.
  */
 export { default as strapiServer } from './strapi/plugin.js';
-export { createRedisRegistry, resolveRegistryConfig } from './core/registry.js';
+export { createRedisRegistry } from './core/registry.js';
 export type { RedisRegistry, RedisRegistryOptions, RedisStatus, ReadyReport } from './core/registry.js';
 export { RedisConnection } from './core/connection.js';
 export type { ConnectionStatus, NodeStatus, ReadyResult } from './core/connection.js';
 export type { RedisClient } from './core/client.js';
-export { SENTINEL_DEFAULTS } from './core/client.js';
-export {
-  resolveConfig,
-  validateConfig,
-  collectConfigIssues,
-  topologyOf,
-  DEFAULT_REDIS_URL,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  DEFAULT_SETTINGS,
-  PLUGIN_ID,
-} from './core/config.js';
+export { validateConfig, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT_MS, PLUGIN_ID } from './core/config.js';
 export type {
   RedisPluginConfigInput,
   RedisSettingsInput,
@@ -34,6 +24,7 @@ export type {
   Topology,
 } from './core/config.js';
 export {
+  RedisSuiteConfigError,
   RedisConfigError,
   UnknownConnectionError,
   RedisUnavailableError,
@@ -55,12 +46,15 @@ export type { HeldLock, LockContext, LockOptions, LockStats, LockTimeoutReason }
 export { BootLockTimeoutError, BootLockUnavailableError } from './strapi/boot-lock.js';
 export type { BootLockOnError } from './strapi/boot-lock.js';
 export { CronGuard } from './core/cron-guard.js';
-export type { CronGuardContext, CronGuardStats, CronServiceLike, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
+export type { CronGuardContext, CronGuardStats, GuardedTaskInfo, GuardedTaskOptions } from './core/cron-guard.js';
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
-export { RedisSessionStore, SessionStoreUnavailableError, redisSessionStore, sessionCounters, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
-export type { RedisSessionStoreOptions, RedisSessionOptions } from './session/index.js';
+export { RedisSessionStore, SessionConfigError, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
+export type { RedisSessionStoreOptions, RedisSessionOptions, SessionCounters } from './session/index.js';
+export { featureCounters } from './counters.js';
+export type { FeatureCounters } from './counters.js';
+export type { CounterRegistry } from './core/counters.js';
 export { createApolloCache, RedisApolloCache, DEFAULT_APOLLO_NAMESPACE, createKeyv, createKeyvStore, RedisKeyvStore, DEFAULT_MAX_TTL_MS } from './graphql/index.js';
 export type { ApolloCacheOptions, ConnectionKeyvOptions, RedisKeyvOptions, RedisKeyvStoreOptions, RedisTargetOptions, StoreCounters } from './graphql/index.js';
 export {
@@ -70,8 +64,7 @@ export {
   RateLimitConfigError,
   RateLimitUnavailableError,
   RATE_LIMIT_DEFAULTS,
-  timeSpanToMs,
-} from './middlewares/rate-limit/index.js';
+  } from './middlewares/rate-limit/index.js';
 export type {
   RateLimitOptions,
   RateLimitContext,
@@ -81,14 +74,11 @@ export type {
   RedisRateLimitStoreOptions,
   StoreHit,
   TimeSpan,
-  RedisConnectionLike,
-  RedisRegistryLike,
   RedisSourceOptions,
 } from './middlewares/rate-limit/index.js';
-export { responseCache, createStrapiCache, registerCacheInvalidation, createCacheService, CacheConfigError, CACHE_DEFAULTS, WRITE_ACTIONS } from './middlewares/cache/index.js';
+export { responseCache, CacheConfigError, CACHE_DEFAULTS } from './middlewares/cache/index.js';
 export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
 export { createSocketIoAdapter, SocketIoAdapterMissingError, SOCKET_IO_ADAPTER_PACKAGE } from './socketio/index.js';
 export type { SocketIoAdapter, SocketIoAdapterMode, SocketIoAdapterOptions } from './socketio/index.js';
-export { lazyConnection } from './core/resolve.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';
-export type { RedisStrapiSurface, StrapiLike } from './strapi/types.js';
+export type { RedisStrapiSurface } from './strapi/types.js';

@@ -131,6 +131,6 @@ export function createAdminController(host: AdminApiHost): Record<string, Handle
       return { purged: result.purged };
     }),
     cron: handler(() => cronView(host.guard())),
-    stats: handler(async () => statsView(host.cacheHost, host.guard(), INSTANCE_ID, host.registry().lockStats)),
+    stats: handler(async () => statsView(host.cacheHost, host.guard(), INSTANCE_ID, host.registry())),
   };
 }

@@ -17,6 +17,9 @@
  *
  * Cost: one lock attempt per instance per interval, and, in total across every instance, one INFO
  * per node and one MULTI per connection per interval, whatever the number of viewers.
+ *
+ * Longer than 350 lines: the sampler (claim, INFO per node, series) and the view (rates computed on
+ * read) share the series format; splitting them would put that format in a third file.
  */
 import type { Cluster, Redis } from 'ioredis';
 import { Redis as RedisClient } from 'ioredis';

@@ -16,6 +16,9 @@
  *   deadline bounds the whole deletion, however many SCAN/UNLINK batches it takes.
  * - Session values are credentials-equivalent: `keyValue` withholds them unless told the admin
  *   may read them (`plugin::redis.keys.read-sessions`).
+ *
+ * Longer than 350 lines: listing, value views and deletion share the node walk and bounds of one
+ * key browser (the protected families are in protected.ts).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from '../core/connection.js';
@@ -435,14 +438,18 @@ export async function deleteByPattern(
         if (page === DEADLINE) return result(false);
         const [next, keys] = page;
         cursor = next;
-        if (keys.length === 0) continue;
-        const replies = await step(node, (c) => {
-          const p = c.pipeline();
-          for (const k of keys) p.unlink(k);
-          return p.exec() as Promise<PipelineResult>;
-        });
-        if (replies === DEADLINE) return result(false);
-        for (const [err, n] of replies ?? []) if (!err && typeof n === 'number') deleted += n;
+        // SCAN's COUNT is a hint: a page may hold more keys. UNLINK them DELETE_BATCH at a time, so
+        // a batch the deadline cuts (applied, uncounted) is never more than DELETE_BATCH keys.
+        for (let from = 0; from < keys.length; from += DELETE_BATCH) {
+          const batch = keys.slice(from, from + DELETE_BATCH);
+          const replies = await step(node, (client) => {
+            const pipeline = client.pipeline();
+            for (const k of batch) pipeline.unlink(k);
+            return pipeline.exec() as Promise<PipelineResult>;
+          });
+          if (replies === DEADLINE) return result(false);
+          for (const [err, n] of replies ?? []) if (!err && typeof n === 'number') deleted += n;
+        }
       } while (cursor !== '0');
     }
   } catch (err) {

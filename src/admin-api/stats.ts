@@ -1,15 +1,18 @@
 /**
  * The features' in-process counters on this instance (since it started): response cache (summed
- * over its middlewares), rate limit (every limiter and store in the process), cron guard, session
- * stores (every one in the process), locks.
+ * over its middlewares), rate limit, session stores and Apollo caches (summed over the parts on
+ * this app's connections, from the registry's counters), cron guard, locks.
  * Features without counters here are absent, not zero.
  */
 import type { CronGuard, CronGuardStats } from '../core/cron-guard.js';
 import type { LockStats } from '../core/locks.js';
-import { sessionCounters, type SessionCounters } from '../session/store.js';
+import { zeroSessionCounters, type SessionCounters } from '../session/store.js';
+import type { CounterRegistry } from '../core/counters.js';
+import { featureCounters } from '../counters.js';
+import type { StoreCounters } from '../graphql/keyv-store.js';
 import { cachesOf, createCacheService } from '../middlewares/cache/invalidation.js';
 import type { CacheCounters } from '../middlewares/cache/store.js';
-import { rateLimitCounters, type RateLimitCounters } from '../middlewares/rate-limit/shared.js';
+import { zeroRateLimitCounters, type RateLimitCounters } from '../middlewares/rate-limit/shared.js';
 
 export interface StatsView {
   /** `hostname:pid`: counters are per instance. */
@@ -17,19 +20,23 @@ export interface StatsView {
   cache: CacheCounters | null;
   rateLimit: RateLimitCounters;
   cron: CronGuardStats | null;
-  /** Every Redis session store in the process. */
+  /** Every Redis session store on this app's connections. */
   sessions: SessionCounters;
+  /** Every Apollo/Keyv cache on this app's connections; null when there is none. */
+  apollo: StoreCounters | null;
   /** The lock service; null until something used locks. */
   locks: LockStats | null;
 }
 
-export function statsView(cacheHost: object, guard: CronGuard | undefined, instance: string, locks: LockStats | null = null): StatsView {
+export function statsView(cacheHost: object, guard: CronGuard | undefined, instance: string, registry: { readonly counters: CounterRegistry; readonly lockStats: LockStats | null }): StatsView {
+  const features = featureCounters(registry);
   return {
     instance,
     cache: cachesOf(cacheHost).length > 0 ? createCacheService(cacheHost).stats() : null,
-    rateLimit: { ...rateLimitCounters() },
+    rateLimit: features.rateLimit ?? zeroRateLimitCounters(),
     cron: guard ? { ...guard.stats } : null,
-    sessions: sessionCounters(),
-    locks,
+    sessions: features.sessions ?? zeroSessionCounters(),
+    apollo: features.apollo,
+    locks: registry.lockStats,
   };
 }

@@ -1,7 +1,11 @@
 /**
  * One named connection: its ioredis client, lifecycle logging (once per state change), a bounded
  * wait for readiness, bounded request-path commands, status, and a clean close.
+ *
+ * Longer than 350 lines: the client's lifecycle, the bounded run() and the in-flight failure on close
+ * share the connection's private state.
  */
+import { CounterRegistry } from './counters.js';
 import type { Cluster, Redis } from 'ioredis';
 import { createClient, type RedisClient } from './client.js';
 import type { ResolvedConnectionConfig, Topology } from './config.js';
@@ -54,6 +58,8 @@ export class RedisConnection implements FeatureUsage {
   readonly config: ResolvedConnectionConfig;
   /** The ioredis client (a `Redis`, or a `Cluster` for `nodes` configs). v2-compatible. */
   readonly client: RedisClient;
+  /** The counters registry of the registry this connection belongs to (features on it register their counters there). */
+  readonly counters: CounterRegistry;
 
   #log: SuiteLog;
   #closing = false;
@@ -62,8 +68,9 @@ export class RedisConnection implements FeatureUsage {
   #lastError: string | undefined;
   readonly #features = new FeatureSet();
 
-  constructor(config: ResolvedConnectionConfig, log: SuiteLog) {
+  constructor(config: ResolvedConnectionConfig, log: SuiteLog, counters: CounterRegistry = new CounterRegistry()) {
     this.name = config.name;
+    this.counters = counters;
     this.topology = config.topology;
     this.config = config;
     this.#log = log;
@@ -325,8 +332,8 @@ const lastErrorOf = new WeakMap<RedisClient, () => string | undefined>();
  * raw client the application owns reports errors).
  */
 function pendingOn(client: RedisClient): Set<PendingCommand> {
-  let set = inFlight.get(client);
-  if (set) return set;
+  const existing = inFlight.get(client);
+  if (existing) return existing;
   const pending = new Set<PendingCommand>();
   inFlight.set(client, pending);
   const closed = (event: 'close' | 'end') => () => {

@@ -21,11 +21,15 @@
  *    previous run still holds it, this tick is skipped and logged.
  * 3. runs the task with a trailing context argument `{ signal, fencingToken, tick, name }`.
  * A tick is never run unguarded: when Redis is unavailable it is skipped (one warning per outage).
+ *
+ * Longer than 350 lines: the wrapper of Strapi's cron service, the tick arithmetic (schedule, lag)
+ * and the claim-run-record cycle are one flow; the run history is in cron-history.ts.
  */
 import { createHash } from 'node:crypto';
 import { INSTANCE_ID, type CronHistory } from './cron-history.js';
 import type { SuiteLog } from './logger.js';
 import { LockBusyError, LockTimeoutError, type LockService } from './locks.js';
+import { OutageLog } from './outage.js';
 import { redactText } from './redact.js';
 
 /** What a guarded task receives after Strapi's own arguments. */
@@ -51,6 +55,17 @@ export interface GuardedTaskOptions {
   /** This task's run-lock TTL in ms. @default settings.lockTTL */
   lockTTL?: number;
 }
+
+/**
+ * Every per-task option with its default (`undefined`: `name` is the task's key, `lockTTL`
+ * `settings.lockTTL`). Typed against `GuardedTaskOptions`, so an option added there must be added here.
+ */
+export const CRON_TASK_OPTION_DEFAULTS = Object.freeze({
+  bypassRedlock: false,
+  name: undefined,
+  allowOverlap: false,
+  lockTTL: undefined,
+} satisfies Record<keyof GuardedTaskOptions, unknown>);
 
 export interface CronGuardStats {
   runs: number;
@@ -132,8 +147,7 @@ export class CronGuard {
     maxLagMs: 0,
     correctedTicks: 0,
   };
-  #outageSince: number | null = null;
-  #outageSkips = 0;
+  readonly #outage: OutageLog;
   #closing = false;
 
   /** `history`: where each run is recorded for every instance to see (the admin panel's cron view). */
@@ -142,6 +156,11 @@ export class CronGuard {
     this.#history = options.history;
     this.#log = options.log;
     this.#lockTTL = options.lockTTL;
+    this.#outage = new OutageLog(() => this.#log, 'cron guard', 'ticks are skipped', {
+      started: (message, tick) => `cron guard: Redis unavailable, ${tick ?? 'a tick'} skipped (${message}). Ticks are skipped, never run unguarded, until the lock connections answer again.`,
+      again: (message, tick) => `cron guard: ${tick ?? 'a tick'} skipped: Redis unavailable (${message})`,
+      ended: (ms, skipped) => `cron guard: Redis available again after ${ms} ms; ${skipped} tick(s) were skipped meanwhile`,
+    });
   }
 
   /**
@@ -150,6 +169,8 @@ export class CronGuard {
    */
   install(cron: CronServiceLike): void {
     const original = cron.add;
+    // the wrapper is a plain function: Strapi calls it with its own `this`, handed on to the task
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const guard = this;
     cron.add = function guardedAdd(this: unknown, tasks: Record<string, unknown> = {}) {
       for (const [key, value] of Object.entries(tasks ?? {})) {
@@ -203,8 +224,8 @@ export class CronGuard {
     const info: GuardedTaskInfo = {
       name,
       key,
-      bypassRedlock: obj?.bypassRedlock === true,
-      allowOverlap: obj?.allowOverlap === true,
+      bypassRedlock: (obj?.bypassRedlock ?? CRON_TASK_OPTION_DEFAULTS.bypassRedlock) === true,
+      allowOverlap: (obj?.allowOverlap ?? CRON_TASK_OPTION_DEFAULTS.allowOverlap) === true,
       running: false,
     };
     this.#tasks.set(name, { info });
@@ -215,6 +236,8 @@ export class CronGuard {
     const original = (isFn ? value : obj!.task) as TaskFn;
     const self = isFn ? tasks : obj;
     const ttl = typeof obj?.lockTTL === 'number' && obj.lockTTL > 0 ? obj.lockTTL : this.#lockTTL;
+    // the wrapper is a plain function: Strapi calls it with its own `this`, handed on to the task
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const guard = this;
     const guarded = function guardedTask(this: unknown, ...args: unknown[]) {
       const run = guard.#tick(name, info, ttl, original, self, args);
@@ -321,16 +344,7 @@ export class CronGuard {
     }
     const unavailable = (err: unknown) => {
       this.stats.skippedUnavailable++;
-      this.#outageSkips++;
-      if (this.#outageSince === null) {
-        this.#outageSince = Date.now();
-        this.#log.warn(
-          `cron guard: Redis unavailable, tick ${tickIso} of task "${name}" skipped (${redactText((err as Error).message)}). ` +
-            `Ticks are skipped, never run unguarded, until the lock connections answer again.`,
-        );
-      } else {
-        this.#log.debug(`cron task "${name}" tick ${tickIso} skipped: Redis unavailable`);
-      }
+      this.#outage.failed(err, `tick ${tickIso} of task "${name}"`);
     };
 
     const split = (err: LockTimeoutError) => {
@@ -411,11 +425,6 @@ export class CronGuard {
   }
 
   #recovered(): void {
-    if (this.#outageSince === null) return;
-    this.#log.info(
-      `cron guard: Redis available again after ${Date.now() - this.#outageSince} ms; ${this.#outageSkips} tick(s) were skipped meanwhile`,
-    );
-    this.#outageSince = null;
-    this.#outageSkips = 0;
+    this.#outage.ok();
   }
 }

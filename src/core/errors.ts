@@ -13,18 +13,35 @@ export interface ConfigIssue {
   expected: string;
 }
 
-/** Thrown at boot (by the plugin's `config.validator`) or by `createRedisRegistry` for an invalid config. */
-export class RedisConfigError extends Error {
-  override readonly name = 'RedisConfigError';
-  readonly code = 'REDIS_SUITE_CONFIG';
+/**
+ * The base of every config error of the suite: bad options stop boot (or the factory call) with
+ * one error listing every problem. Each feature throws its own subclass (`RedisConfigError`,
+ * `RateLimitConfigError`, ...), so `instanceof` tells them apart, and each keeps its stable `code`.
+ */
+export class RedisSuiteConfigError extends Error {
+  override readonly name: string = 'RedisSuiteConfigError';
+  /** Stable, per subclass: `REDIS_SUITE_CONFIG`, `REDIS_SUITE_RATE_LIMIT_CONFIG`, ... */
+  readonly code: string = 'REDIS_SUITE_OPTIONS';
+  /** What was being configured, e.g. `Redis plugin config`, `options of rateLimit()`. */
+  readonly where: string;
+  /** Every problem found, each with its path from the root of `where`. */
   readonly issues: readonly ConfigIssue[];
 
-  constructor(issues: ConfigIssue[]) {
+  constructor(where: string, issues: readonly ConfigIssue[]) {
     const lines = issues.map((i) => `  - ${i.path}: got ${i.got}; expected ${i.expected}`);
-    super(
-      `Invalid Redis plugin config (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
-    );
+    super(`Invalid ${where} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
+    this.where = where;
     this.issues = Object.freeze([...issues]);
+  }
+}
+
+/** Thrown at boot (by the plugin's `config.validator`) or by `createRedisRegistry` for an invalid config. */
+export class RedisConfigError extends RedisSuiteConfigError {
+  override readonly name: string = 'RedisConfigError';
+  override readonly code: string = 'REDIS_SUITE_CONFIG';
+
+  constructor(issues: readonly ConfigIssue[], where = 'Redis plugin config') {
+    super(where, issues);
   }
 }
 

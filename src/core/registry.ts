@@ -2,6 +2,7 @@
  * The registry of named connections: the same object backs the Strapi plugin and plain Koa apps
  * (`createRedisRegistry`).
  */
+import { CounterRegistry } from './counters.js';
 import { resolveConfig, type RedisPluginConfigInput, type ResolvedRedisConfig } from './config.js';
 import { RedisConnection, type ConnectionStatus, type ReadyResult } from './connection.js';
 import type { RedisClient } from './client.js';
@@ -50,6 +51,8 @@ export interface RedisRegistry {
   readonly locks: LockService;
   /** The lock service's counters, or null while nothing has used locks (reading it creates nothing). */
   readonly lockStats: LockStats | null;
+  /** The in-process counters of the features on this registry's connections (rate limiters, session stores, caches). */
+  readonly counters: CounterRegistry;
   /** QUIT every client (bounded), then disconnect: no socket or timer is left open. */
   close(): Promise<void>;
 }
@@ -78,6 +81,7 @@ function isResolved(config: unknown): config is ResolvedRedisConfig {
 
 class Registry implements RedisRegistry {
   readonly config: ResolvedRedisConfig;
+  readonly counters = new CounterRegistry();
   readonly connections: Readonly<Record<string, RedisConnection>>;
   #log: SuiteLog;
   #closed: Promise<void> | undefined;
@@ -100,7 +104,7 @@ class Registry implements RedisRegistry {
         this.#log.debug(`connection "${c.name}" is disabled (enabled: false)`);
         continue;
       }
-      connections[c.name] = new RedisConnection(c, createSuiteLog(logger, `connection:${c.name}`, c.debug));
+      connections[c.name] = new RedisConnection(c, createSuiteLog(logger, `connection:${c.name}`, c.debug), this.counters);
     }
     this.connections = Object.freeze(connections);
   }

@@ -11,27 +11,31 @@
  */
 import { KeyvAdapter } from '@apollo/utils.keyvadapter';
 import { Keyv, type Deserialize, type Serialize } from 'keyv';
-import type { ConfigIssue } from '../core/errors.js';
 import { describeValue } from '../core/redact.js';
-import { collectStoreIssues, RedisKeyvStore, type RedisKeyvStoreOptions, type StoreCounters } from './keyv-store.js';
-import { throwIfIssues } from './target.js';
+import { str } from '../core/schema.js';
+import { keyvStoreShape, RedisKeyvStore, type RedisKeyvStoreOptions, type StoreCounters } from './keyv-store.js';
+import { parseTargetOptions, targetOptions } from './target.js';
 
 /** The namespace of Apollo's keys when none is given: `apollo:fqc:<hash>`, `apollo:apq:<hash>`. */
 export const DEFAULT_APOLLO_NAMESPACE = 'apollo';
 
-export interface ApolloCacheOptions extends RedisKeyvStoreOptions {
-  /**
-   * Keys are stored as `<namespace>:<Apollo's key>`, e.g. `apollo:fqc:<hash>`. Instances that
-   * should share cached responses use the same namespace. @default 'apollo'
-   */
-  namespace?: string;
-  /**
-   * The longest an entry may live, in ms. Apollo's TTLs are in seconds and become `PX` in ms;
-   * entries Apollo writes without a TTL (`ttl` absent, `0` or `null`: persisted queries by default)
-   * live this long, and longer TTLs are capped to it. @default 86400000 (24 h)
-   */
-  maxTtl?: number;
-}
+/**
+ * The Apollo cache's options: the Keyv store's, where `namespace` defaults to `'apollo'` (keys are
+ * stored as `<namespace>:<Apollo's key>`, e.g. `apollo:fqc:<hash>`; instances that should share
+ * cached responses use the same namespace) and `maxTtl` bounds every entry (Apollo's TTLs are in
+ * seconds and become `PX` in ms; entries Apollo writes without a TTL, persisted queries by
+ * default, live this long).
+ */
+export type ApolloCacheOptions = RedisKeyvStoreOptions;
+
+export const apolloCacheShape = {
+  ...keyvStoreShape,
+  /** Keys are stored as `<namespace>:<Apollo's key>`, e.g. `apollo:fqc:<hash>`. */
+  namespace: str('a string; keys are stored as <namespace>:<key>').default(DEFAULT_APOLLO_NAMESPACE),
+};
+
+/** The schema of `createApolloCache()` options. */
+export const apolloCacheSchema = targetOptions(apolloCacheShape);
 
 /**
  * Values are stored as Apollo gives them (its response cache and persisted queries write strings)
@@ -56,11 +60,9 @@ export class RedisApolloCache extends KeyvAdapter<string> {
   readonly store: RedisKeyvStore;
 
   constructor(options: ApolloCacheOptions = {}) {
-    const issues: ConfigIssue[] = [];
-    collectStoreIssues(options, 'createApolloCache()', issues);
-    throwIfIssues(issues);
+    const { namespace } = parseTargetOptions(apolloCacheSchema, options, 'createApolloCache()');
     const store = new RedisKeyvStore(
-      { ...options, namespace: options.namespace ?? DEFAULT_APOLLO_NAMESPACE },
+      { ...options, namespace },
       {
         where: 'createApolloCache()',
         what: (target) => `Apollo cache (${target})`,

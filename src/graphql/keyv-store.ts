@@ -15,30 +15,38 @@
  * - One warning per outage (and one info line when Redis answers again), not one per command.
  *
  * The connection belongs to the registry (or to you, for a raw client): `disconnect()` leaves it open.
+ *
+ * Longer than 350 lines: Keyv's adapter contract (get, getMany, set, delete, clear, has) with its
+ * batching and outage handling on one store.
  */
 import { EventEmitter } from 'node:events';
 import type { Cluster, Redis } from 'ioredis';
 import { Keyv, type KeyvOptions, type KeyvStoreAdapter, type StoredData } from 'keyv';
 import type { RedisClient } from '../core/client.js';
 import type { RedisConnection } from '../core/connection.js';
-import type { ConfigIssue } from '../core/errors.js';
 import { describeValue } from '../core/redact.js';
 import { OutageLog } from '../core/outage.js';
-import { collectTargetIssues, LazyRedis, throwIfIssues, type BoundRedis, type RedisTargetOptions } from './target.js';
+import { int, str, z } from '../core/schema.js';
+import { LazyRedis, parseTargetOptions, targetOptions, type BoundRedis, type targetShape } from './target.js';
 import { DEFAULT_MAX_TTL_MS, expiryMs } from './ttl.js';
 
-export interface RedisKeyvStoreOptions extends RedisTargetOptions {
+export const keyvStoreShape = {
   /**
    * Keys are stored as `<namespace>:<key>`. Keep namespaces of different uses apart; an empty
-   * namespace stores keys as given. @default none
+   * namespace stores keys as given. Default: none.
    */
-  namespace?: string;
+  namespace: str('a string; keys are stored as <namespace>:<key>').optional(),
   /**
    * The longest any key may live, in ms. Writes without a TTL (Keyv `ttl` unset or `0`) get this
-   * expiry and longer TTLs are capped to it. @default 86400000 (24 h)
+   * expiry and longer TTLs are capped to it. Default 86400000 (24 h).
    */
-  maxTtl?: number;
-}
+  maxTtl: int(1, Number.MAX_SAFE_INTEGER, 'a positive integer number of milliseconds (e.g. 86400000 for 24 h)').default(DEFAULT_MAX_TTL_MS),
+};
+
+/** The schema of `createKeyvStore()` options. */
+export const keyvStoreSchema = targetOptions(keyvStoreShape);
+
+export type RedisKeyvStoreOptions = z.input<z.ZodObject<typeof targetShape & typeof keyvStoreShape>>;
 
 /** How the store names itself in log lines and what it says happens while Redis fails. */
 export interface StoreLogText {
@@ -52,22 +60,6 @@ const GENERIC_LOG_TEXT: StoreLogText = {
   what: (target) => `Keyv store (${target})`,
   meanwhile: 'its operations fail (Keyv returns undefined for reads and false for writes)',
 };
-
-/** Check store options; every problem at once, with its path. */
-export function collectStoreIssues(options: RedisKeyvStoreOptions, where: string, issues: ConfigIssue[]): void {
-  if (typeof options !== 'object' || options === null) {
-    issues.push({ path: where, got: describeValue(options), expected: 'an options object, e.g. { connection: "cache", namespace: "app" }' });
-    return;
-  }
-  collectTargetIssues(options, where, issues);
-  const { namespace, maxTtl } = options;
-  if (namespace !== undefined && typeof namespace !== 'string') {
-    issues.push({ path: `${where}.namespace`, got: describeValue(namespace), expected: 'a string; keys are stored as <namespace>:<key>' });
-  }
-  if (maxTtl !== undefined && !(typeof maxTtl === 'number' && Number.isInteger(maxTtl) && maxTtl > 0)) {
-    issues.push({ path: `${where}.maxTtl`, got: describeValue(maxTtl), expected: 'a positive integer number of milliseconds (e.g. 86400000 for 24 h)' });
-  }
-}
 
 type Command<T> = (client: RedisClient) => Promise<T>;
 
@@ -109,14 +101,12 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   constructor(options: RedisKeyvStoreOptions = {}, text: StoreLogText = GENERIC_LOG_TEXT) {
     super();
-    const issues: ConfigIssue[] = [];
-    collectStoreIssues(options, text.where, issues);
-    throwIfIssues(issues);
-    const namespace = options.namespace || undefined;
+    const parsed = parseTargetOptions(keyvStoreSchema, options, text.where);
+    const namespace = parsed.namespace || undefined;
     this.#prefix = namespace ? `${namespace}:` : '';
-    this.#maxTtl = options.maxTtl ?? DEFAULT_MAX_TTL_MS;
+    this.#maxTtl = parsed.maxTtl;
     this.opts = Object.freeze({ dialect: 'redis', namespace, maxTtl: this.#maxTtl, requestTimeout: options.requestTimeout });
-    const redis = new LazyRedis(options, text.where, 'cache');
+    const redis = new LazyRedis(options, text.where, 'cache', { feature: 'apollo', read: () => this.counters });
     this.#redis = redis;
     const target = `${options.client ? 'ioredis client' : `connection "${redis.connectionName}"`}${namespace ? `, namespace "${namespace}"` : ''}`;
     this.#outage = new OutageLog(() => redis.log, text.what(target), text.meanwhile);
@@ -360,12 +350,18 @@ export function createKeyvStore(options: RedisKeyvStoreOptions = {}): RedisKeyvS
   return new RedisKeyvStore(options);
 }
 
-export interface RedisKeyvOptions extends RedisKeyvStoreOptions {
-  /** Default TTL of `set()` without one, in ms (Keyv's `ttl`); capped by `maxTtl`. @default maxTtl */
-  ttl?: number;
+export const keyvShape = {
+  ...keyvStoreShape,
+  /** Default TTL of `set()` without one, in ms (Keyv's `ttl`); capped by `maxTtl`. Default: maxTtl. */
+  ttl: int(1, Number.MAX_SAFE_INTEGER, 'a positive integer number of milliseconds').optional(),
   /** Other Keyv options (`serialize`, `deserialize`, `compression`, `stats`, `throwOnErrors`...). */
-  keyv?: Omit<KeyvOptions, 'store' | 'namespace' | 'useKeyPrefix' | 'ttl'>;
-}
+  keyv: z.custom<Omit<KeyvOptions, 'store' | 'namespace' | 'useKeyPrefix' | 'ttl'>>().optional(),
+};
+
+/** The schema of `createKeyv()` options (the store's, plus Keyv's own). */
+export const keyvSchema = targetOptions(keyvShape);
+
+export type RedisKeyvOptions = z.input<z.ZodObject<typeof targetShape & typeof keyvShape>>;
 
 /** Options of the connections service's `keyv(name, options)`: the connection is the service's. */
 export type ConnectionKeyvOptions = Omit<RedisKeyvOptions, 'connection' | 'registry' | 'client'>;
@@ -389,11 +385,7 @@ export function keyvOnRegistry<Value = unknown>(
  * cacheable).
  */
 export function createKeyv<Value = unknown>(options: RedisKeyvOptions = {}): Keyv<Value> {
-  const issues: ConfigIssue[] = [];
-  if (options?.ttl !== undefined && !(typeof options.ttl === 'number' && Number.isInteger(options.ttl) && options.ttl > 0)) {
-    issues.push({ path: 'createKeyv().ttl', got: describeValue(options.ttl), expected: 'a positive integer number of milliseconds' });
-  }
-  throwIfIssues(issues);
+  parseTargetOptions(keyvSchema, options, 'createKeyv()');
   const { ttl, keyv, ...storeOptions } = options;
   const store = new RedisKeyvStore(storeOptions, { ...GENERIC_LOG_TEXT, where: 'createKeyv()' });
   // The store prefixes keys; Keyv must not prefix them again.

@@ -9,6 +9,9 @@
  * - `{ connection }` alone: inside Strapi, the redis plugin's connection of that name, found
  *   through the global `strapi` (`strapi.plugin('redis').service('connections').get(name)`).
  *
+ * The lookup itself is the suite's one (src/core/resolve.ts); this file adds the caches' option
+ * checks and the wording of their bounds.
+ *
  * Every command goes through `RedisConnection.run()` (or the same bound for a raw client): it
  * fails at once when the client is not ready, so nothing waits in ioredis' offline queue, and
  * rejects after the timeout.
@@ -17,31 +20,62 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '../core/client.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../core/config.js';
 import { runBounded, type RedisConnection } from '../core/connection.js';
-import { RedisConfigError, RedisTimeoutError, RedisUnavailableError, type ConfigIssue } from '../core/errors.js';
+import { RedisConfigError, RedisTimeoutError, RedisUnavailableError } from '../core/errors.js';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../core/logger.js';
-import { describeValue } from '../core/redact.js';
-import { connectionFromStrapi } from '../core/resolve.js';
-import { markUsedBy } from '../core/usage.js';
+import type { CounterFeature, Counts } from '../core/counters.js';
+import { resolveConnection } from '../core/resolve.js';
+import { always, custom, int, options, parseOptions, str, type z } from '../core/schema.js';
 
-/** Where a cache finds its Redis. Give one of `client`, `registry` (+ `connection`), or `connection` alone inside Strapi. */
-export interface RedisTargetOptions {
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+
+/** Where a cache finds its Redis (shared by the Keyv store's, the Keyv's and the Apollo cache's schema). */
+export const targetShape = {
   /**
    * Name of a connection configured under `redis.config.connections` (or in the `registry`).
    * Looked up on first use. @default 'default'
    */
-  connection?: string;
+  connection: str('the name of a connection under redis.config.connections (a non-empty string)', true).optional(),
   /** A registry from `createRedisRegistry` (plain apps); `connection` names one of its connections. */
-  registry?: { get(name: string, where?: string): RedisConnection };
+  registry: custom<{ get(name: string, where?: string): RedisConnection }>((r) =>
+    isObject(r) && typeof r.get === 'function' ? null : 'a registry from createRedisRegistry()',
+  ).optional(),
   /** A raw ioredis client (`Redis` or `Cluster`) that you own: the cache never closes it. */
-  client?: RedisClient;
+  client: custom<RedisClient>((c) =>
+    isObject(c) && typeof (c as Partial<Redis>).get === 'function' && typeof (c as Partial<Redis>).status === 'string'
+      ? null
+      : 'an ioredis Redis or Cluster client',
+  ).optional(),
   /**
    * Bound on each Redis command of this cache, in ms: a slower read is a miss. Overrides the
-   * connection's own `requestTimeout` for this cache only. @default the connection's
-   * `requestTimeout` (`DEFAULT_REQUEST_TIMEOUT_MS`, 250, for a raw `client`)
+   * connection's own `requestTimeout` for this cache only. Default: the connection's
+   * `requestTimeout` (`DEFAULT_REQUEST_TIMEOUT_MS`, 250, for a raw `client`).
    */
-  requestTimeout?: number;
-  /** Where the one line per outage goes. @default Strapi's `strapi.log` inside Strapi, otherwise `console` */
-  logger?: RedisLogger;
+  requestTimeout: int(1, Number.MAX_SAFE_INTEGER, 'a positive integer number of milliseconds').optional(),
+  /** Where the one line per outage goes. Default: Strapi's `strapi.log` inside Strapi, otherwise `console`. */
+  logger: custom<RedisLogger>((l) =>
+    isObject(l) && typeof l.warn === 'function' ? null : 'an object with debug/info/warn/error methods (console, strapi.log)',
+  ).optional(),
+};
+
+/** Where a cache finds its Redis. Give one of `client`, `registry` (+ `connection`), or `connection` alone inside Strapi. */
+export type RedisTargetOptions = z.input<z.ZodObject<typeof targetShape>>;
+
+/**
+ * The schema of a cache's options: the target's and `shape`'s keys (other keys are let through
+ * unchecked, as before), `client` and `registry` not both.
+ */
+export function targetOptions<Shape extends z.core.$ZodLooseShape>(shape: Shape) {
+  const expected = 'an options object, e.g. { connection: "cache", namespace: "app" }';
+  return always(options({ ...targetShape, ...shape }, { open: true, expected }), (raw, report) => {
+    if (isObject(raw) && raw.client !== undefined && raw.registry !== undefined) {
+      report(['registry'], raw.registry, 'one of client or registry, not both');
+    }
+  });
+}
+
+/** Parse a cache's options (`where`: `createKeyvStore()`...), or throw `RedisConfigError` naming every problem. */
+export function parseTargetOptions<S extends z.ZodType>(schema: S, input: unknown, where: string): z.output<S> {
+  return parseOptions(schema, input, { root: where, error: (issues) => new RedisConfigError(issues, `options of ${where}`) });
 }
 
 /** A resolved target: the client, whether it is a Cluster, and a bounded way to run commands on it. */
@@ -55,37 +89,6 @@ export interface BoundRedis {
 
 const strapiGlobal = (): { log?: RedisLogger } | undefined => (globalThis as { strapi?: { log?: RedisLogger } }).strapi;
 
-const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-
-/** Check the target part of a factory's options; push one issue per problem. */
-export function collectTargetIssues(options: RedisTargetOptions, where: string, issues: ConfigIssue[]): void {
-  const { connection, registry, client, requestTimeout, logger } = options;
-  if (connection !== undefined && (typeof connection !== 'string' || connection.length === 0)) {
-    issues.push({ path: `${where}.connection`, got: describeValue(connection), expected: 'the name of a connection under redis.config.connections (a non-empty string)' });
-  }
-  if (client !== undefined) {
-    const c = client as Partial<Redis> | null;
-    if (typeof c !== 'object' || c === null || typeof c.get !== 'function' || typeof c.status !== 'string') {
-      const got = typeof c === 'object' && c !== null ? 'an object without get() and status' : describeValue(client);
-      issues.push({ path: `${where}.client`, got, expected: 'an ioredis Redis or Cluster client' });
-    }
-    if (registry !== undefined) issues.push({ path: `${where}.registry`, got: 'a registry next to client', expected: 'one of client or registry, not both' });
-  }
-  if (registry !== undefined && (typeof registry !== 'object' || registry === null || typeof registry.get !== 'function')) {
-    issues.push({ path: `${where}.registry`, got: describeValue(registry), expected: 'a registry from createRedisRegistry()' });
-  }
-  if (requestTimeout !== undefined && !isPositiveInt(requestTimeout)) {
-    issues.push({ path: `${where}.requestTimeout`, got: describeValue(requestTimeout), expected: 'a positive integer number of milliseconds' });
-  }
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')) {
-    issues.push({ path: `${where}.logger`, got: describeValue(logger), expected: 'an object with debug/info/warn/error methods (console, strapi.log)' });
-  }
-}
-
-export function throwIfIssues(issues: ConfigIssue[]): void {
-  if (issues.length > 0) throw new RedisConfigError(issues);
-}
-
 /**
  * A target resolved on first use. `resolve()` throws while it cannot be resolved (the redis plugin
  * has not registered yet, an unknown connection name); it is tried again on the next call.
@@ -96,11 +99,14 @@ export class LazyRedis {
   #bound: BoundRedis | undefined;
   #log: SuiteLog | undefined;
   readonly #scope: string;
+  readonly #counted: { feature: CounterFeature; read(): Counts } | undefined;
 
-  constructor(options: RedisTargetOptions, where: string, scope: string) {
+  /** `counted`: the cache's counters, registered in its connection's registry once it is found. */
+  constructor(options: RedisTargetOptions, where: string, scope: string, counted?: { feature: CounterFeature; read(): Counts }) {
     this.#options = options;
     this.#where = where;
     this.#scope = scope;
+    this.#counted = counted;
   }
 
   /** The connection name this target uses (meaningless for a raw client). */
@@ -121,21 +127,12 @@ export class LazyRedis {
 
   resolve(): BoundRedis {
     if (this.#bound) return this.#bound;
-    const { client, registry, requestTimeout: timeout } = this.#options;
-    if (client) {
-      this.#bound = boundClient(client, timeout ?? DEFAULT_REQUEST_TIMEOUT_MS);
-      return this.#bound;
-    }
-    const name = this.connectionName;
-    const connection = registry ? registry.get(name, this.#where) : fromStrapi(name, this.#where);
-    markUsedBy(connection, 'apollo');
-    this.#bound = boundConnection(connection, timeout);
+    const { client, requestTimeout: timeout } = this.#options;
+    // the suite's one lookup (src/core/resolve.ts); the bound and its wording are the cache's own
+    const connection = resolveConnection(this.#options, this.#where, this.#counted ? { feature: 'apollo', counted: this.#counted } : { feature: 'apollo' });
+    this.#bound = client ? boundClient(client, timeout ?? DEFAULT_REQUEST_TIMEOUT_MS) : boundConnection(connection as RedisConnection, timeout);
     return this.#bound;
   }
-}
-
-function fromStrapi(name: string, where: string): RedisConnection {
-  return connectionFromStrapi(name, where) as RedisConnection;
 }
 
 function boundConnection(connection: RedisConnection, timeout: number | undefined): BoundRedis {

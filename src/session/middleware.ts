@@ -5,12 +5,11 @@
 import { createSession, type CreateSessionOptions } from 'koa-session';
 import type { Middleware } from 'koa';
 import { markUsedBy } from '../core/usage.js';
-import { RedisSessionStore, SessionStoreUnavailableError, type RedisSessionStoreOptions } from './store.js';
+import { describeValue, typeOf } from '../core/redact.js';
+import { RedisSessionStore, SESSION_STORE_KEYS, SessionConfigError, SessionStoreUnavailableError, type RedisSessionStoreOptions } from './store.js';
 
 /** koa-session's own options (key, maxAge, rolling, renew, httpOnly, signed, secure, sameSite, ...) plus the store's. */
 export type RedisSessionOptions = Omit<CreateSessionOptions, 'store'> & RedisSessionStoreOptions;
-
-const STORE_KEYS = ['connection', 'registry', 'client', 'prefix', 'sessionTTL', 'maxTTL', 'timeout', 'logger'] as const;
 
 /** Strapi's `strapi::session` defaults, so `plugin::redis.session` can replace it as is. */
 export const STRAPI_SESSION_DEFAULTS: CreateSessionOptions = {
@@ -38,12 +37,19 @@ function unavailable(ctx: Parameters<Middleware>[0], err: SessionStoreUnavailabl
  */
 export function createRedisSession(app: { keys?: unknown }, options: RedisSessionOptions = {}): Middleware {
   if ((options as { store?: unknown }).store !== undefined) {
-    throw new TypeError('plugin::redis.session: do not pass `store`; it uses the Redis store on `connection`. To use another store, use strapi::session.');
+    const store = (options as { store?: unknown }).store;
+    throw new SessionConfigError('options of plugin::redis.session', [
+      {
+        path: 'store',
+        got: describeValue(store),
+        expected: 'no store: do not pass `store`; it uses the Redis store on `connection`. To use another store, use strapi::session',
+      },
+    ]);
   }
   const storeOptions: RedisSessionStoreOptions = {};
   const sessionOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) {
-    if ((STORE_KEYS as readonly string[]).includes(k)) (storeOptions as Record<string, unknown>)[k] = v;
+    if (SESSION_STORE_KEYS.includes(k)) (storeOptions as Record<string, unknown>)[k] = v;
     else sessionOptions[k] = v;
   }
   const store = new RedisSessionStore(storeOptions);
@@ -63,7 +69,14 @@ export function strapiRedisSession(config: unknown, { strapi }: { strapi: unknow
   const app = (strapi as { server?: { app?: { keys?: unknown } } }).server?.app;
   const keys = app?.keys;
   if (!Array.isArray(keys) || keys.length === 0 || keys.some((k) => typeof k !== 'string' || !k)) {
-    throw new Error('plugin::redis.session: app keys are required to sign the session cookie. Set app.keys in config/server (the same keys on every instance).');
+    throw new SessionConfigError('Strapi server config for plugin::redis.session', [
+      {
+        path: 'server.app.keys',
+        // the keys are secrets: only their shape is shown
+        got: Array.isArray(keys) ? `${keys.length} key(s), not all non-empty strings` : typeOf(keys),
+        expected: 'app keys to sign the session cookie: set app.keys in config/server (non-empty strings, the same keys on every instance)',
+      },
+    ]);
   }
   const options: RedisSessionOptions = { ...STRAPI_SESSION_DEFAULTS, ...((config ?? {}) as RedisSessionOptions) };
   const middleware = createRedisSession(app!, options);

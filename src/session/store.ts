@@ -17,20 +17,51 @@
 import type { RedisClient } from '../core/client.js';
 import { createSuiteLog, consoleLogger, type RedisLogger, type SuiteLog } from '../core/logger.js';
 import { OutageLog } from '../core/outage.js';
-import { lazyConnection, type BoundedConnection, type ConnectionSource } from '../core/resolve.js';
+import { RedisSuiteConfigError } from '../core/errors.js';
+import type { RedisRegistry } from '../core/registry.js';
+import { lazyConnection, type BoundedConnection } from '../core/resolve.js';
+import { jsonValue, ms, options, parseOptions, str, z } from '../core/schema.js';
 
-export interface RedisSessionStoreOptions extends ConnectionSource {
-  /** Key prefix. @default 'sess:' */
-  prefix?: string;
-  /** TTL for browser-session cookies (`maxAge: 'session'`) and sessions saved without a maxAge, in ms. @default 86_400_000 (1 day) */
-  sessionTTL?: number;
-  /** Upper bound on any session's TTL, in ms. @default 2_592_000_000 (30 days) */
-  maxTTL?: number;
-  /** Bound on each Redis command, in ms. @default the connection's requestTimeout */
-  timeout?: number;
-  /** Where warnings go outside Strapi. @default console (Strapi: strapi.log) */
-  logger?: RedisLogger;
+const DAY_MS = 86_400_000;
+export const DEFAULT_SESSION_PREFIX = 'sess:';
+
+/** Invalid options of the Redis session store or of `plugin::redis.session`. */
+export class SessionConfigError extends RedisSuiteConfigError {
+  override readonly name: string = 'SessionConfigError';
+  override readonly code: string = 'REDIS_SUITE_SESSION_CONFIG';
 }
+
+/**
+ * The store's options. Other keys are let through unchecked (as before: `createRedisSession`
+ * hands koa-session's own options to koa-session, which checks them with its own schema).
+ */
+export const sessionStoreSchema = options(
+  {
+    /** A connection name from the plugin config (or the registry). @default 'default' */
+    connection: z.custom<string>().optional(),
+    /** Plain Koa: the registry from `createRedisRegistry`. */
+    registry: z.custom<RedisRegistry>().optional(),
+    /** Plain Koa: a raw ioredis client (Redis or Cluster). */
+    client: z.custom<RedisClient>().optional(),
+    /** Key prefix. */
+    prefix: str("a non-empty string like 'sess:'", true).default(DEFAULT_SESSION_PREFIX),
+    /** TTL for browser-session cookies (`maxAge: 'session'`) and sessions saved without a maxAge, in ms (default 1 day). */
+    sessionTTL: ms(1).default(DAY_MS),
+    /** Upper bound on any session's TTL, in ms (default 30 days). */
+    maxTTL: ms(1).default(30 * DAY_MS),
+    /** Bound on each Redis command, in ms. Default: the connection's requestTimeout. */
+    timeout: ms(1).optional(),
+    /** Where warnings go outside Strapi. Default console (Strapi: strapi.log). */
+    logger: z.custom<RedisLogger>().optional(),
+  },
+  { open: true },
+);
+
+/** Options of `RedisSessionStore`, from its schema. */
+export type RedisSessionStoreOptions = z.input<z.ZodObject<typeof sessionStoreSchema.shape>>;
+
+/** The store keys among `plugin::redis.session`'s options (the others are koa-session's). */
+export const SESSION_STORE_KEYS = Object.keys(sessionStoreSchema.shape);
 
 export class SessionStoreUnavailableError extends Error {
   override readonly name = 'SessionStoreUnavailableError';
@@ -43,9 +74,6 @@ export class SessionStoreUnavailableError extends Error {
   }
 }
 
-const DAY_MS = 86_400_000;
-export const DEFAULT_SESSION_PREFIX = 'sess:';
-
 interface KoaSessionGetOptions {
   rolling?: boolean;
   ctx?: unknown;
@@ -54,15 +82,7 @@ interface KoaSessionSetOptions extends KoaSessionGetOptions {
   changed?: boolean;
 }
 
-function checkMs(name: string, value: unknown, min: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new TypeError(`Redis session store option ${name}: got ${JSON.stringify(value)}; expected an integer number of milliseconds >= ${min}.`);
-  }
-  return value;
-}
-
-/** In-process counters of every Redis session store in this process (since start). */
+/** In-process counters of a Redis session store (since it was created). */
 export interface SessionCounters {
   /** Session reads that found a session. */
   loaded: number;
@@ -78,16 +98,8 @@ export interface SessionCounters {
   failures: number;
 }
 
-// On globalThis under a registered symbol: the CommonJS and the ESM build of the package share it.
-const COUNTERS_KEY = Symbol.for('strapi-plugin-redis-suite.session-counters');
-const sessionCountersStore = ((globalThis as Record<symbol, unknown>)[COUNTERS_KEY] ??= {
-  loaded: 0,
-  missing: 0,
-  saved: 0,
-  destroyed: 0,
-  corrupt: 0,
-  failures: 0,
-}) as SessionCounters;
+/** A fresh set of session counters, all zero. */
+export const zeroSessionCounters = (): SessionCounters => ({ loaded: 0, missing: 0, saved: 0, destroyed: 0, corrupt: 0, failures: 0 });
 
 // The key prefixes of every Redis session store created in this process (shared by the CommonJS
 // and the ESM build, like the counters): the admin API protects these keys and withholds their
@@ -100,11 +112,6 @@ export function sessionKeyPrefixes(): string[] {
   return [...new Set([DEFAULT_SESSION_PREFIX, ...sessionPrefixesStore])];
 }
 
-/** A snapshot of the session counters of this process. */
-export function sessionCounters(): SessionCounters {
-  return { ...sessionCountersStore };
-}
-
 export class RedisSessionStore {
   readonly prefix: string;
   readonly sessionTTL: number;
@@ -114,21 +121,29 @@ export class RedisSessionStore {
   readonly #logger: RedisLogger | undefined;
   #log: SuiteLog | undefined;
   readonly #outage: OutageLog;
+  readonly #counters = zeroSessionCounters();
 
   constructor(options: RedisSessionStoreOptions = {}) {
-    if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) {
-      throw new TypeError(`Redis session store option prefix: got ${JSON.stringify(options.prefix)}; expected a non-empty string like 'sess:'.`);
-    }
-    this.prefix = options.prefix ?? DEFAULT_SESSION_PREFIX;
+    const parsed = parseOptions(sessionStoreSchema, options, {
+      root: '',
+      render: jsonValue,
+      error: (issues) => new SessionConfigError('options of the Redis session store', issues),
+    });
+    this.prefix = parsed.prefix;
     sessionPrefixesStore.add(this.prefix);
-    this.sessionTTL = checkMs('sessionTTL', options.sessionTTL, 1) ?? DAY_MS;
-    this.maxTTL = checkMs('maxTTL', options.maxTTL, 1) ?? 30 * DAY_MS;
-    this.#timeout = checkMs('timeout', options.timeout, 1);
+    this.sessionTTL = parsed.sessionTTL;
+    this.maxTTL = parsed.maxTTL;
+    this.#timeout = parsed.timeout;
     this.#logger = options.logger;
     // Created in config/middlewares.ts, before connections exist: resolved on first use.
     const what = `the Redis session store (connection "${options.connection ?? 'default'}")`;
-    this.#conn = lazyConnection(options, what, 'session');
+    this.#conn = lazyConnection(options, what, { feature: 'session', counted: { feature: 'session', read: () => this.counters } });
     this.#outage = new OutageLog(() => this.#logs(), `session store (connection "${options.connection ?? 'default'}")`, 'requests that need a session get 503');
+  }
+
+  /** A snapshot of this store's counters (since it was created). */
+  get counters(): SessionCounters {
+    return { ...this.#counters };
   }
 
   /** The expiry for a koa-session maxAge, in ms. */
@@ -140,19 +155,19 @@ export class RedisSessionStore {
   async get(key: string, _maxAge?: unknown, _options?: KoaSessionGetOptions): Promise<Record<string, unknown> | undefined> {
     const raw = await this.#run((c) => c.get(this.prefix + key));
     if (raw === null || raw === undefined) {
-      sessionCountersStore.missing++;
+      this.#counters.missing++;
       return undefined;
     }
     try {
       const data: unknown = JSON.parse(raw);
       if (data && typeof data === 'object' && !Array.isArray(data)) {
-        sessionCountersStore.loaded++;
+        this.#counters.loaded++;
         return data as Record<string, unknown>;
       }
       throw new Error('not a JSON object');
     } catch (err) {
-      sessionCountersStore.corrupt++;
-      sessionCountersStore.missing++;
+      this.#counters.corrupt++;
+      this.#counters.missing++;
       this.#logs().warn(`session ${this.prefix}<id> holds data that is not a JSON object (${(err as Error).message}); treated as no session`);
       // removing it keeps the next request from hitting it again; bounded and best effort
       this.#run((c) => c.del(this.prefix + key)).catch(() => undefined);
@@ -162,12 +177,12 @@ export class RedisSessionStore {
 
   async set(key: string, sess: unknown, maxAge?: unknown, _options?: KoaSessionSetOptions): Promise<void> {
     await this.#run((c) => c.set(this.prefix + key, JSON.stringify(sess), 'PX', this.ttlFor(maxAge)));
-    sessionCountersStore.saved++;
+    this.#counters.saved++;
   }
 
   async destroy(key: string, _options?: { ctx?: unknown }): Promise<void> {
     await this.#run((c) => c.del(this.prefix + key));
-    sessionCountersStore.destroyed++;
+    this.#counters.destroyed++;
   }
 
   #logs(): SuiteLog {
@@ -185,7 +200,7 @@ export class RedisSessionStore {
     try {
       result = await conn.run(command, this.#timeout);
     } catch (err) {
-      sessionCountersStore.failures++;
+      this.#counters.failures++;
       this.#outage.failed(err);
       throw new SessionStoreUnavailableError({ cause: err });
     }

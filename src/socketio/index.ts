@@ -42,6 +42,20 @@ export interface SocketIoAdapterOptions {
   logger?: RedisLogger;
 }
 
+/**
+ * Every adapter option with its default (`undefined`: none; `connection` is 'default'). Typed
+ * against `SocketIoAdapterOptions`, so an option added there must be added here.
+ */
+export const SOCKET_IO_ADAPTER_DEFAULTS = Object.freeze({
+  connection: undefined,
+  registry: undefined,
+  client: undefined,
+  mode: 'auto',
+  key: 'socket.io',
+  adapterOptions: undefined,
+  logger: undefined,
+} satisfies Record<keyof SocketIoAdapterOptions, unknown>);
+
 /** What `io.adapter()` (or `new Server(httpServer, { adapter })`) takes, plus its connections. */
 export interface SocketIoAdapter {
   // `any`: socket.io's own types (Namespace => Adapter) are not imported, so that apps without the
@@ -130,7 +144,8 @@ export function createSocketIoAdapter(options: SocketIoAdapterOptions = {}): Soc
 export function buildSocketIoAdapter(source: RedisClient, connectionName: string, options: SocketIoAdapterOptions = {}): SocketIoAdapter {
   const mod = loadAdapterModule();
   const isCluster = (source as { isCluster?: boolean }).isCluster === true;
-  const mode: SocketIoAdapterMode = options.mode === 'classic' || options.mode === 'sharded' ? options.mode : isCluster ? 'sharded' : 'classic';
+  const requested = options.mode ?? SOCKET_IO_ADAPTER_DEFAULTS.mode;
+  const mode: SocketIoAdapterMode = requested === 'classic' || requested === 'sharded' ? requested : isCluster ? 'sharded' : 'classic';
   const host = (globalThis as { strapi?: StrapiGlobal }).strapi?.log;
   const log = createSuiteLog(options.logger ?? host ?? consoleLogger, 'socket.io');
   const pub: OwnedClient = duplicateClient(source, { purpose: 'the Socket.IO adapter publisher', connection: connectionName, log });
@@ -141,7 +156,7 @@ export function buildSocketIoAdapter(source: RedisClient, connectionName: string
     // SSUBSCRIBE on a Cluster goes to the shard of each channel: one subscriber per shard.
     ...(isCluster && mode === 'sharded' ? { overrides: { shardedSubscribers: true } as never } : {}),
   });
-  const key = options.key ?? 'socket.io';
+  const key = options.key ?? SOCKET_IO_ADAPTER_DEFAULTS.key;
   const inner =
     mode === 'sharded'
       ? mod.createShardedAdapter(pub.client, sub.client, { channelPrefix: key, ...options.adapterOptions })

@@ -1,5 +1,6 @@
 import type { Keyv } from 'keyv';
 import type { RedisClient } from '../core/client.js';
+import { featureCounters, type FeatureCounters } from '../counters.js';
 import { keyvOnRegistry, type ConnectionKeyvOptions } from '../graphql/index.js';
 import type { RedisConnection } from '../core/connection.js';
 import type { CronGuard, CronGuardStats, GuardedTaskInfo } from '../core/cron-guard.js';
@@ -22,6 +23,12 @@ export interface ConnectionsService {
   waitUntilReady(): Promise<ReadyReport>;
   /** The registry behind the service (the same API as `createRedisRegistry`). */
   registry(): RedisRegistry;
+  /**
+   * This instance's counters of the rate limiters and stores, session stores and Apollo caches on
+   * these connections, summed per feature (null: nothing of that feature). The response cache's
+   * are `service('cache').stats()`, the cron guard's `service('cron').stats()`.
+   */
+  counters(): FeatureCounters;
   /** A Keyv on connection `name`: keys `<namespace>:<key>`, PX expiry capped by maxTtl, bounded commands. */
   keyv<Value = unknown>(name: string, options?: ConnectionKeyvOptions): Keyv<Value>;
   /**
@@ -40,6 +47,7 @@ export function createConnectionsService(registry: () => RedisRegistry, own: (cl
     status: () => registry().status(),
     waitUntilReady: () => registry().waitUntilReady(),
     registry,
+    counters: () => featureCounters(registry()),
     keyv: <Value = unknown>(name: string, options?: ConnectionKeyvOptions) => keyvOnRegistry<Value>(registry, name, options),
     socketIoAdapter: (name, options = {}) => {
       const conn = registry().get(name, 'socketIoAdapter(name)');

@@ -3,6 +3,7 @@
  * with the features that use each connection, the cron run history shared across instances, and
  * the cache tags with their entry counts and purge.
  */
+import { CounterRegistry } from '../../src/core/counters.js';
 import Koa from 'koa';
 import request from 'supertest';
 import { agentFor } from '../cache/helpers.js';
@@ -236,12 +237,22 @@ describe('cache view', () => {
     expect((await agent.get('/b/1')).headers['x-cache']).toBe('MISS');
 
     // this instance's counters, summed over its cache middlewares
-    const stats = statsView(host, undefined, 'host-a:1');
+    const counters = new CounterRegistry();
+    const stats = statsView(host, undefined, 'host-a:1', { counters, lockStats: null });
     expect(stats).toMatchObject({ instance: 'host-a:1', cron: null, cache: { hits: 1, misses: 7, purges: 4 } });
-    expect(stats.rateLimit).toHaveProperty('passed');
-    expect(stats.sessions).toMatchObject({ loaded: expect.any(Number), saved: expect.any(Number), failures: expect.any(Number) });
+    // nothing registered: zeros for rate limit and sessions, null for Apollo
+    expect(stats.rateLimit).toEqual({ passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0, limitedInMemory: 0 });
+    expect(stats.sessions).toEqual({ loaded: 0, missing: 0, saved: 0, destroyed: 0, corrupt: 0, failures: 0 });
+    expect(stats.apollo).toBeNull();
     expect(stats.locks).toBeNull();
-    expect(statsView(host, undefined, 'x', { acquired: 2, busy: 1, timedOut: 0, unavailable: 0, lost: 0 }).locks).toMatchObject({ acquired: 2, busy: 1 });
-    expect(statsView({}, undefined, 'x').cache).toBeNull();
+    // the registry sums each feature's parts
+    counters.register('rateLimit', () => ({ passed: 3, limited: 1 }));
+    counters.register('rateLimit', () => ({ passed: 2, storeErrors: 1 }));
+    counters.register('session', () => ({ saved: 4 }));
+    const summed = statsView(host, undefined, 'x', { counters, lockStats: { acquired: 2, busy: 1, timedOut: 0, unavailable: 0, lost: 0 } });
+    expect(summed.rateLimit).toMatchObject({ passed: 5, limited: 1, storeErrors: 1, delayed: 0 });
+    expect(summed.sessions).toMatchObject({ saved: 4, loaded: 0 });
+    expect(summed.locks).toMatchObject({ acquired: 2, busy: 1 });
+    expect(statsView({}, undefined, 'x', { counters, lockStats: null }).cache).toBeNull();
   });
 });

@@ -92,7 +92,10 @@ function descendants(root: number): number[] {
   }
   const out: number[] = [];
   const queue = [root];
-  while (queue.length) for (const child of byParent.get(queue.shift()!) ?? []) out.push(child), queue.push(child);
+  while (queue.length) for (const child of byParent.get(queue.shift()!) ?? []) {
+    out.push(child);
+    queue.push(child);
+  }
   return out;
 }
 

@@ -82,7 +82,10 @@ describe('two Strapi instances share the Apollo response cache and persisted que
       startApp({ redisUrl: redis.standalone.url, env: env(titleA) }),
       startApp({ redisUrl: redis.standalone.url, env: env(titleB) }),
     ]);
-    for (const s of started) if (s.status === 'fulfilled') (a ? (b = s.value) : (a = s.value));
+    for (const s of started) if (s.status === 'fulfilled') {
+      if (a) b = s.value;
+      else a = s.value;
+    }
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
     client = new Redis(redis.standalone.url);

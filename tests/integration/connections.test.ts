@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
 import {
   RedisNotReadyError,
@@ -7,7 +7,6 @@ import {
   RedisUnavailableError,
   UnknownConnectionError,
   createRedisRegistry,
-  type RedisRegistry,
 } from '../../src/index.js';
 import { freePort, randomPrefix, serverUnderTest } from '../harness/servers.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';

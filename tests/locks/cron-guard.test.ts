@@ -5,7 +5,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CronGuard, createRedisRegistry, type CronServiceLike, type RedisRegistry } from '../../src/index.js';
+import { CronGuard, createRedisRegistry, type RedisRegistry } from '../../src/index.js';
+import type { CronServiceLike } from '../../src/core/cron-guard.js';
 import { createSuiteLog } from '../../src/core/logger.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, waitFor, type CapturedLogger } from '../helpers/logger.js';
@@ -235,7 +236,7 @@ describe('Redis down', () => {
     expect(one.logger.of('warn').filter((l) => l.includes('cron guard: Redis unavailable'))).toHaveLength(1);
     await server.restart();
     await waitFor(() => one.registry.get('main').isReady, 10_000, 'reconnect');
-    await fn.task(ctx, new Date((t += 1000)));
+    await fn.task(ctx, new Date(t + 1000));
     expect(runs).toBe(2);
     expect(one.logger.of('info').join('\n')).toMatch(/cron guard: Redis available again after \d+ ms; 5 tick\(s\) were skipped/);
   });

@@ -4,13 +4,12 @@ import {
   LockLostError,
   LockTimeoutError,
   LockUnavailableError,
-  createRedisRegistry,
   type RedisRegistry,
 } from '../../src/index.js';
 import { FENCE_TTL_MS, LOCK_KEY_PREFIX } from '../../src/core/locks.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';
-import { captureLogger, waitFor } from '../helpers/logger.js';
+import { waitFor } from '../helpers/logger.js';
 import { startProxy, type ProxyHandle } from '../helpers/proxy.js';
 import type { Cluster } from 'ioredis';
 

@@ -1,11 +1,12 @@
 /**
  * The koa-session store and middleware in plain Koa on real Redis.
  */
+import { featureCounters } from '../../src/counters.js';
 import Koa from 'koa';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createRedisRegistry, type RedisRegistry } from '../../src/index.js';
-import { RedisSessionStore, createRedisSession, sessionCounters, type RedisSessionOptions } from '../../src/session/index.js';
+import { RedisSessionStore, createRedisSession, type RedisSessionOptions } from '../../src/session/index.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, waitFor } from '../helpers/logger.js';
 
@@ -132,7 +133,7 @@ describe('the koa-session contract', () => {
   it('regenerate: a new id carrying the data, the old one destroyed; destroy removes the key', async () => {
     const client = registry.client('default');
     const { agent, prefix } = appWith(registry, { maxAge: 60_000 });
-    const counted = sessionCounters();
+    const counted = featureCounters(registry).sessions!;
     const before = sidOf(await agent.get('/set?x=keep'))!;
     const after = sidOf(await agent.get('/regen').expect(200))!;
     expect(after).not.toBe(before);
@@ -142,8 +143,8 @@ describe('the koa-session contract', () => {
     await agent.get('/set?x=2');
     await agent.get('/logout').expect(200);
     expect(await client.exists(prefix + after)).toBe(0);
-    // the process-wide counters saw it: 3 writes (set, regen, set), 2 destroys (regen, logout), reads of existing sessions
-    const now = sessionCounters();
+    // the registry's counters saw it: 3 writes (set, regen, set), 2 destroys (regen, logout), reads of existing sessions
+    const now = featureCounters(registry).sessions!;
     expect(now.saved - counted.saved).toBe(3);
     expect(now.destroyed - counted.destroyed).toBe(2);
     expect(now.loaded - counted.loaded).toBe(4);
@@ -155,9 +156,9 @@ describe('the koa-session contract', () => {
     const { agent, prefix, logger } = appWith(registry, { maxAge: 60_000 });
     const sid = sidOf(await agent.get('/set?x=1'))!;
     await client.set(prefix + sid, 'not json{', 'PX', 10_000);
-    const counted = sessionCounters();
+    const counted = featureCounters(registry).sessions!;
     expect((await agent.get('/get').expect(200)).body).toEqual({ x: null });
-    expect(sessionCounters().corrupt - counted.corrupt).toBe(1);
+    expect(featureCounters(registry).sessions!.corrupt - counted.corrupt).toBe(1);
     expect((await agent.get('/get').expect(200)).body).toEqual({ x: null });
     expect(logger.of('warn').join('\n')).toMatch(/not a JSON object/);
   });
@@ -184,7 +185,7 @@ describe('Redis outage: fail closed', () => {
     const { agent, logger } = appWith(registry, { maxAge: 60_000 });
     await agent.get('/set?x=survives').expect(200);
     await server.kill('SIGKILL');
-    const counted = sessionCounters();
+    const counted = featureCounters(registry).sessions!;
     for (let i = 0; i < 3; i++) {
       const started = performance.now();
       const res = await agent.get('/get');
@@ -194,7 +195,7 @@ describe('Redis outage: fail closed', () => {
     }
     // a write during the outage is refused too: nothing silently overwritten
     expect((await agent.get('/set?x=lost')).status).toBe(503);
-    expect(sessionCounters().failures - counted.failures).toBe(4);
+    expect(featureCounters(registry).sessions!.failures - counted.failures).toBe(4);
     expect(logger.of('warn').filter((l) => l.includes('session store (connection "default"): Redis failed'))).toHaveLength(1);
     await server.restart();
     await waitFor(() => registry.get('default').isReady, 10_000, 'reconnect');

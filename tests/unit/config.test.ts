@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_REDIS_URL,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  RedisConfigError,
-  collectConfigIssues,
-  resolveConfig,
-  topologyOf,
-  validateConfig,
-} from '../../src/index.js';
+import { DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT_MS, RedisConfigError, validateConfig } from '../../src/index.js';
+import { collectConfigIssues, resolveConfig } from '../../src/core/config.js';
+import { topologyOf } from '../../src/core/topology.js';
 import { BAD_CONFIGS, CANARY } from '../fixtures/bad-configs.js';
 
 describe('config validation', () => {

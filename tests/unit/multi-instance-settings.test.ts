@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { collectConfigIssues, resolveConfig } from '../../src/index.js';
+import { collectConfigIssues, resolveConfig } from '../../src/core/config.js';
 import { bootLockResource } from '../../src/strapi/boot-lock.js';
 
 describe('boot lock settings', () => {

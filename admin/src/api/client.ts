@@ -61,7 +61,6 @@ export function useResource<T>(path: string | null): Resource<T> {
       });
     return () => controller.abort();
     // `get` is a new function on every render of useFetchClient's caller; the path is what matters.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [path, generation]);
 
   const reload = React.useCallback(() => setGeneration((n) => n + 1), []);

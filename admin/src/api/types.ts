@@ -147,6 +147,7 @@ export interface StatsView {
     number
   > | null;
   sessions: Record<'loaded' | 'missing' | 'saved' | 'destroyed' | 'corrupt' | 'failures', number>;
+  apollo: Record<'hits' | 'misses' | 'readErrors' | 'writes' | 'writeErrors', number> | null;
   locks: Record<'acquired' | 'busy' | 'timedOut' | 'unavailable' | 'lost', number> | null;
 }
 

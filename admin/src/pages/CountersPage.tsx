@@ -57,6 +57,11 @@ const sections = (t: Translate): Section[] => [
     labels: { loaded: 'Loaded', missing: 'Missing', saved: 'Saved', destroyed: 'Destroyed', corrupt: 'Corrupt', failures: 'Failures' },
   },
   {
+    id: 'apollo',
+    title: t('counters.apollo', 'Apollo cache'),
+    labels: { hits: 'Hits', misses: 'Misses', readErrors: 'Read errors', writes: 'Writes', writeErrors: 'Write errors' },
+  },
+  {
     id: 'locks',
     title: t('counters.locks', 'Locks'),
     labels: { acquired: 'Acquired', busy: 'Busy', timedOut: 'Timed out', unavailable: 'Unavailable', lost: 'Lost' },

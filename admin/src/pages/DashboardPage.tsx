@@ -182,7 +182,6 @@ export const DashboardPage = () => {
       setHealth((previous) => ({ ...previous, ...next }));
       if (results.every((r) => r !== undefined)) setHealthError(undefined);
     });
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [names]);
 
   React.useEffect(() => loadHealth(), [loadHealth]);

@@ -1,3 +1,5 @@
+// Longer than 350 lines: the key list, the value view, the TTL edit and both deletions share one
+// page's state (the selected connection, key and the admin's permissions).
 import * as React from 'react';
 import {
   Badge,

@@ -131,12 +131,14 @@ export class CacheConfigError extends TypeError {
   readonly code = 'REDIS_SUITE_CACHE_CONFIG';
 }
 
-const KNOWN = new Set([
+/** Every option the response cache accepts (`CACHE_DEFAULTS` holds the defaults that are constants). */
+export const KNOWN = new Set([
   'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
   'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
   'etag', 'xCache', 'keyHost',
 ]);
-const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller']);
+/** Every option a cache rule (`contentTypes[]` / `routes[]` object) accepts. */
+export const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller']);
 
 /** The tag of a content type (also what the document-service middleware purges). */
 export const contentTypeTag = (uid: string): string => `ct:${uid}`;

@@ -1,20 +1,13 @@
 /** Errors of the rate limiter. */
-import type { ConfigIssue } from '../../core/errors.js';
+import { RedisSuiteConfigError } from '../../core/errors.js';
 
 /**
  * Invalid options for `plugin::redis.rateLimit`, `rateLimit()` or `RedisRateLimitStore`. Thrown by the
  * factory (in Strapi: at boot, when Strapi builds its middlewares) or by the store's constructor.
  */
-export class RateLimitConfigError extends Error {
-  override readonly name = 'RateLimitConfigError';
-  readonly code = 'REDIS_SUITE_RATE_LIMIT_CONFIG';
-  readonly issues: readonly ConfigIssue[];
-
-  constructor(where: string, issues: ConfigIssue[]) {
-    const lines = issues.map((i) => `  - ${i.path}: got ${i.got}; expected ${i.expected}`);
-    super(`Invalid ${where} (${issues.length} problem${issues.length === 1 ? '' : 's'}):\n${lines.join('\n')}`);
-    this.issues = Object.freeze([...issues]);
-  }
+export class RateLimitConfigError extends RedisSuiteConfigError {
+  override readonly name: string = 'RateLimitConfigError';
+  override readonly code: string = 'REDIS_SUITE_RATE_LIMIT_CONFIG';
 }
 
 /**

@@ -6,6 +6,9 @@
  * `whitelist`, then ONE atomic script call (INCRBY weight, PEXPIRE when the key has no TTL, return
  * count and PTTL), headers, and either the limit response, a delay, or `next()`. Everything else
  * (options, paths, the connection, the script registration) is settled once, in the factory.
+ *
+ * Longer than 350 lines: the request path (match, bucket, count, headers, 429, delay, skip failed)
+ * is one function over the limiter's resolved options; the counter is in source.ts.
  */
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
 import { RateLimitConfigError } from './errors.js';
@@ -22,8 +25,8 @@ import {
 import { now } from '../../core/time.js';
 import { canonicalIp, ipBucket } from './ip.js';
 import { ExpiringLru } from './memory.js';
-import { claimNamespace, counters, type LimiterClaim } from './shared.js';
-import { boundKey, resolveConnection, WindowCounter, type StrapiHost } from './source.js';
+import { claimNamespace, zeroRateLimitCounters, type LimiterClaim, type RateLimitCounters } from './shared.js';
+import { boundKey, resolveSource, WindowCounter, type StrapiHost } from './source.js';
 
 /** A Koa middleware (named, as Koa's guide asks). */
 export type RateLimitMiddleware = (ctx: RateLimitContext, next: () => Promise<unknown>) => Promise<void>;
@@ -75,8 +78,8 @@ interface BuildHost {
   origin(): string;
 }
 
-function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: BuildHost): RateLimitMiddleware {
-  if (!o.enabled) {
+function build(limits: ResolvedRateLimitOptions, source: RateLimitOptions, host: BuildHost): RateLimitMiddleware {
+  if (!limits.enabled) {
     return async function rateLimitDisabled(_ctx, next) {
       await next();
     };
@@ -84,38 +87,40 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
   const log: SuiteLog = createSuiteLog(host.log, 'rate-limit');
   let connection;
   try {
-    connection = resolveConnection(source, host.where, host.strapi);
+    connection = resolveSource(source, host.where, host.strapi);
   } catch (err) {
     const base = host.strapi ? 'config' : 'options';
     throw new RateLimitConfigError(host.strapi ? `config of ${STRAPI_ID}` : 'options of rateLimit()', [
       { path: `${base}.connection`, got: JSON.stringify(typeof source.connection === 'string' ? source.connection : 'default'), expected: (err as Error).message },
     ]);
   }
+  const counters = zeroRateLimitCounters();
   const counter = new WindowCounter(() => connection, {
-    policy: o.onError === 'memory' ? 'memory' : o.failOpen ? 'open' : 'closed',
-    timeoutMs: o.requestTimeout,
+    counters,
+    policy: limits.onError === 'memory' ? 'memory' : limits.failOpen ? 'open' : 'closed',
+    timeoutMs: limits.requestTimeout,
     log: () => log,
-    coalesce: o.coalesce,
+    coalesce: limits.coalesce,
   });
   void counter.connection; // register the scripts now, not on the first request
   const inStrapi = host.strapi !== undefined;
-  const keyBase = `${o.keyPrefix}${o.prefixKey}:`;
-  claimKeys(connection, keyBase, o, host);
-  const filterPaths = o.paths !== null || o.excludePaths.length > 0;
-  const headerLimit = String(o.max);
-  const policy = `${o.max};w=${Math.ceil(o.intervalMs / 1000)}`;
+  const keyBase = `${limits.keyPrefix}${limits.prefixKey}:`;
+  claimKeys(connection, keyBase, limits, host);
+  const filterPaths = limits.paths !== null || limits.excludePaths.length > 0;
+  const headerLimit = String(limits.max);
+  const policy = `${limits.max};w=${Math.ceil(limits.intervalMs / 1000)}`;
 
   const limitBody = (): unknown => {
-    if (typeof o.message !== 'string') return o.message;
+    if (typeof limits.message !== 'string') return limits.message;
     return inStrapi
-      ? { data: null, error: { status: o.statusCode, name: 'RateLimitError', message: o.message, details: {} } }
-      : { [o.messageKey]: o.message };
+      ? { data: null, error: { status: limits.statusCode, name: 'RateLimitError', message: limits.message, details: {} } }
+      : { [limits.messageKey]: limits.message };
   };
   // In-process maps, each capped at memoryMaxKeys (least recently used dropped first) and swept by
   // an unref'd timer while it holds something, so keys that stop coming leave without traffic.
-  const sweepEveryMs = Math.max(100, Math.min(o.intervalMs, 10_000));
+  const sweepEveryMs = Math.max(100, Math.min(limits.intervalMs, 10_000));
   /** `inMemoryBlock`: limited keys and when their window resets (performance.now() ms). */
-  const blocked = new ExpiringLru<{ expiresAt: number }>(o.memoryMaxKeys, sweepEveryMs);
+  const blocked = new ExpiringLru<{ expiresAt: number }>(limits.memoryMaxKeys, sweepEveryMs);
   const blockedFor = (key: string): number => {
     const entry = blocked.get(key);
     return entry === undefined ? 0 : entry.expiresAt - now();
@@ -125,12 +130,12 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
   };
 
   /** `onError: 'memory'`: fixed windows in this process, used only while Redis fails; dropped when it answers again. */
-  const local = new ExpiringLru<{ count: number; expiresAt: number }>(o.memoryMaxKeys, sweepEveryMs);
+  const local = new ExpiringLru<{ count: number; expiresAt: number }>(limits.memoryMaxKeys, sweepEveryMs);
   const memoryHit = (key: string, weight: number): { count: number; ttlMs: number } => {
     const t = now();
     let w = local.get(key);
     if (!w) {
-      w = { count: 0, expiresAt: t + o.intervalMs };
+      w = { count: 0, expiresAt: t + limits.intervalMs };
       local.set(key, w);
     }
     w.count += weight;
@@ -142,7 +147,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     ctx.status = 503;
     ctx.body = inStrapi
       ? { data: null, error: { status: 503, name: 'ServiceUnavailableError', message, details: {} } }
-      : { [o.messageKey]: message };
+      : { [limits.messageKey]: message };
   };
 
   /**
@@ -150,23 +155,23 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
    * By default the client IP (`ctx.ip`) or the user id: never a request field the client chooses.
    */
   const identify = async (ctx: RateLimitContext): Promise<string | null> => {
-    if (o.methods !== null && !o.methods.has(ctx.method)) return null;
+    if (limits.methods !== null && !limits.methods.has(ctx.method)) return null;
     if (filterPaths) {
       const path = normalizePath(ctx.path);
-      if ((o.paths !== null && !matchesPath(o.paths, path)) || matchesPath(o.excludePaths, path)) return null;
+      if ((limits.paths !== null && !matchesPath(limits.paths, path)) || matchesPath(limits.excludePaths, path)) return null;
     }
-    if (o.skip && (await o.skip(ctx))) return null;
-    if (o.keyGenerator) {
-      const id = String(await o.keyGenerator(ctx));
-      return o.whitelist.has(id) ? null : id;
+    if (limits.skip && (await limits.skip(ctx))) return null;
+    if (limits.keyGenerator) {
+      const id = String(await limits.keyGenerator(ctx));
+      return limits.whitelist.has(id) ? null : id;
     }
     const ip = clientIp(ctx);
-    if (o.whitelist.has(ip) || o.whitelist.has(canonicalIp(ip))) return null;
-    if (o.keyBy === 'user') {
-      const id = o.getUserId ? await o.getUserId(ctx) : ctx.state?.user?.id;
-      if (id !== undefined && id !== null && id !== '') return o.whitelist.has(String(id)) ? null : `user:${String(id)}`;
+    if (limits.whitelist.has(ip) || limits.whitelist.has(canonicalIp(ip))) return null;
+    if (limits.keyBy === 'user') {
+      const id = limits.getUserId ? await limits.getUserId(ctx) : ctx.state?.user?.id;
+      if (id !== undefined && id !== null && id !== '') return limits.whitelist.has(String(id)) ? null : `user:${String(id)}`;
     }
-    return `ip:${ipBucket(ip, o.ipv6Subnet)}`;
+    return `ip:${ipBucket(ip, limits.ipv6Subnet)}`;
   };
 
   const middleware: RateLimitMiddleware = async function redisRateLimit(ctx, next) {
@@ -175,7 +180,7 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       await next();
       return;
     }
-    const weight = typeof o.weight === 'number' ? o.weight : await o.weight(ctx);
+    const weight = typeof limits.weight === 'number' ? limits.weight : await limits.weight(ctx);
     if (!Number.isInteger(weight) || weight < 0) {
       throw new TypeError(`rate limit: the weight function returned ${String(weight)}; it must return an integer >= 0.`);
     }
@@ -184,64 +189,64 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
     let count: number;
     let ttlMs: number;
     const hitAt = Date.now();
-    const blockedMs = o.inMemoryBlock ? blockedFor(key) : 0;
+    const blockedMs = limits.inMemoryBlock ? blockedFor(key) : 0;
     if (blockedMs > 0) {
       // Limited before on this instance and its window has not reset: answer without Redis.
-      count = o.max + Math.max(weight, 1);
+      count = limits.max + Math.max(weight, 1);
       ttlMs = blockedMs;
     } else {
       try {
-        ({ count, ttlMs } = await counter.hit(key, weight, o.intervalMs));
+        ({ count, ttlMs } = await counter.hit(key, weight, limits.intervalMs));
         // Redis answers again: the outage's in-process windows are over (the next outage starts afresh).
         if (local.size > 0) local.clear();
       } catch {
         // Logged once per outage by the counter.
-        if (o.onError === 'memory') {
+        if (limits.onError === 'memory') {
           ({ count, ttlMs } = memoryHit(key, weight));
         } else {
-          if (!o.failOpen) return unavailable(ctx);
+          if (!limits.failOpen) return unavailable(ctx);
           await next();
           return;
         }
       }
     }
 
-    const remaining = o.max > 0 ? Math.max(0, o.max - count) : 0;
+    const remaining = limits.max > 0 ? Math.max(0, limits.max - count) : 0;
     const resetS = Math.max(1, Math.ceil(ttlMs / 1000));
-    const info: RateLimitInfo = { key, limit: o.max, current: count, remaining, reset: Math.ceil((hitAt + ttlMs) / 1000), resetMs: ttlMs };
+    const info: RateLimitInfo = { key, limit: limits.max, current: count, remaining, reset: Math.ceil((hitAt + ttlMs) / 1000), resetMs: ttlMs };
     ctx.state.rateLimit = info;
-    if (o.max > 0) {
-      if (o.headers) {
+    if (limits.max > 0) {
+      if (limits.headers) {
         ctx.set('RateLimit-Limit', headerLimit);
         ctx.set('RateLimit-Remaining', String(remaining));
         ctx.set('RateLimit-Reset', String(resetS));
         ctx.set('RateLimit-Policy', policy);
       }
-      if (o.legacyHeaders) {
+      if (limits.legacyHeaders) {
         ctx.set('X-RateLimit-Limit', headerLimit);
         ctx.set('X-RateLimit-Remaining', String(remaining));
         ctx.set('X-RateLimit-Reset', String(info.reset));
       }
-      if (count > o.max) {
+      if (count > limits.max) {
         counters.limited++;
-        if (o.inMemoryBlock && blockedMs === 0) block(key, ttlMs);
-        if (o.headers) ctx.set('Retry-After', String(resetS));
-        if (o.onLimitReached) await o.onLimitReached(ctx, info);
-        if (o.handler) {
-          await o.handler(ctx, info);
+        if (limits.inMemoryBlock && blockedMs === 0) block(key, ttlMs);
+        if (limits.headers) ctx.set('Retry-After', String(resetS));
+        if (limits.onLimitReached) await limits.onLimitReached(ctx, info);
+        if (limits.handler) {
+          await limits.handler(ctx, info);
         } else {
-          ctx.status = o.statusCode;
+          ctx.status = limits.statusCode;
           ctx.body = limitBody();
         }
         return;
       }
     }
     counters.passed++;
-    if (o.delayAfter > 0 && count > o.delayAfter) {
+    if (limits.delayAfter > 0 && count > limits.delayAfter) {
       counters.delayed++;
-      await sleep(Math.min((count - o.delayAfter) * o.timeWaitMs, ttlMs));
+      await sleep(Math.min((count - limits.delayAfter) * limits.timeWaitMs, ttlMs));
     }
-    if (!o.skipFailedRequests) {
+    if (!limits.skipFailedRequests) {
       await next();
       return;
     }
@@ -252,11 +257,25 @@ function build(o: ResolvedRateLimitOptions, source: RateLimitOptions, host: Buil
       failed = ctx.status >= 400;
     } finally {
       // Take the hit back in its own window (a later window has a PTTL larger by a whole interval).
-      if (failed) void counter.unhit(key, weight, ttlMs - (Date.now() - hitAt) + o.intervalMs / 2);
+      if (failed) void counter.unhit(key, weight, ttlMs - (Date.now() - hitAt) + limits.intervalMs / 2);
     }
   };
   memoryOf.set(middleware, () => ({ blocked: blocked.size, fallback: local.size }));
+  countersOf.set(middleware, counters);
   return middleware;
+}
+
+const countersOf = new WeakMap<RateLimitMiddleware, RateLimitCounters>();
+
+/**
+ * A snapshot of one limiter's counters (since it was built). The sum over every limiter and store
+ * on a registry's connections is `featureCounters(registry).rateLimit` (Strapi: the `connections`
+ * service's `counters()`).
+ */
+export function rateLimitCounters(middleware: RateLimitMiddleware): RateLimitCounters {
+  const counters = countersOf.get(middleware);
+  if (!counters) throw new TypeError('rateLimitCounters(): not a rate-limit middleware built by rateLimit() or plugin::redis.rateLimit');
+  return { ...counters };
 }
 
 /** The in-process maps of each limiter, for tests (not part of the public API). */
@@ -274,20 +293,20 @@ function clientIp(ctx: RateLimitContext): string {
   return ctx.ip || 'unknown';
 }
 
-const limitsOf = (o: Pick<LimiterClaim, 'intervalMs' | 'max' | 'delayAfter'>): string =>
-  `interval ${o.intervalMs} ms, max ${o.max}${o.delayAfter > 0 ? `, delayAfter ${o.delayAfter}` : ''}`;
+const limitsOf = (limits: Pick<LimiterClaim, 'intervalMs' | 'max' | 'delayAfter'>): string =>
+  `interval ${limits.intervalMs} ms, max ${limits.max}${limits.delayAfter > 0 ? `, delayAfter ${limits.delayAfter}` : ''}`;
 
 /**
  * Claim this limiter's key namespace on its client. Another limiter in the process already
  * counting there with other limits would share its counts (and the first to create a key would
  * set its window): a config error naming both.
  */
-function claimKeys(connection: { name: string; client: object }, keyBase: string, o: ResolvedRateLimitOptions, host: BuildHost): void {
-  const claim: LimiterClaim = { intervalMs: o.intervalMs, max: o.max, delayAfter: o.delayAfter, describe: () => `${host.origin()} with ${limitsOf(o)}` };
+function claimKeys(connection: { name: string; client: object }, keyBase: string, limits: ResolvedRateLimitOptions, host: BuildHost): void {
+  const claim: LimiterClaim = { intervalMs: limits.intervalMs, max: limits.max, delayAfter: limits.delayAfter, describe: () => `${host.origin()} with ${limitsOf(limits)}` };
   const first = claimNamespace(connection.client, keyBase, claim);
   if (!first) return;
   const base = host.strapi ? 'config' : 'options';
-  const value = `${JSON.stringify(o.prefixKey)}${o.prefixKey === RATE_LIMIT_DEFAULTS.prefixKey ? ' (the default)' : ''}`;
+  const value = `${JSON.stringify(limits.prefixKey)}${limits.prefixKey === RATE_LIMIT_DEFAULTS.prefixKey ? ' (the default)' : ''}`;
   throw new RateLimitConfigError(host.strapi ? `config of ${STRAPI_ID}` : 'options of rateLimit()', [
     {
       path: `${base}.prefixKey`,
@@ -300,7 +319,7 @@ function claimKeys(connection: { name: string; client: object }, keyBase: string
 }
 
 /** `file:line:column` of the code that called `fn` (boot only: names a limiter in an error). */
-function callSite(fn: Function): string | undefined {
+function callSite(fn: (...args: never[]) => unknown): string | undefined {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder, fn);
   const frame = holder.stack?.split('\n')[1]?.trim();

@@ -1,16 +1,20 @@
 /**
- * Options of `plugin::redis.rateLimit` / `rateLimit()`: the input type users write (koa2-ratelimit's
- * names, so existing configs carry over, plus the suite's own), their validation (every problem
- * collected, each naming its path, the value and the fix), and the resolved, frozen form the
- * middleware runs on. Validated once, in the factory; never per request.
+ * Options of `plugin::redis.rateLimit` / `rateLimit()`: one schema (koa2-ratelimit's names, so
+ * existing configs carry over, plus the suite's own) gives the input type users write, the
+ * defaults, the unit conversion (durations to ms) and every error message (path, value, fix); the
+ * resolved, frozen form the middleware runs on is derived from its output. Validated once, in the
+ * factory; never per request.
+ *
+ * Over 350 lines for a stated reason: each of its 35 options is documented here, once, beside its
+ * schema (the docs and the types read it from here).
  */
-import { closest } from '../../core/config.js';
+import type { RedisClient } from '../../core/client.js';
 import type { RedisLogger } from '../../core/logger.js';
-import type { ConfigIssue } from '../../core/errors.js';
+import { always, bool, convert, custom, fn, int, ms, oneOf, options, parseOptions, str, z } from '../../core/schema.js';
 import { describeValue } from '../../core/redact.js';
 import { RateLimitConfigError } from './errors.js';
 import { canonicalIp, DEFAULT_IPV6_SUBNET } from './ip.js';
-import type { RedisSourceOptions } from './source.js';
+import type { RedisConnectionLike, RedisRegistryLike } from './source.js';
 
 /** A duration: milliseconds, or koa2-ratelimit's object form (`{ min: 1 }`, `{ sec: 30, ms: 500 }`). */
 export type TimeSpan =
@@ -25,6 +29,8 @@ export interface RateLimitContext {
   method: string;
   status: number;
   body: unknown;
+  // Koa types ctx.state as any; a narrower type here would not accept Koa's context
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   state: any;
   set(field: string, value: string): void;
 }
@@ -47,163 +53,11 @@ export interface RateLimitInfo {
 
 const TIME_UNITS = { ms: 1, sec: 1000, min: 60_000, hour: 3_600_000, day: 86_400_000, week: 604_800_000, month: 2_628_000_000, year: 31_536_000_000 } as const;
 
-export interface RateLimitOptions extends RedisSourceOptions {
-  /** `false` installs a pass-through middleware (the options are still validated). @default true */
-  enabled?: boolean;
-  /** Window length: ms, or `{ min: 1 }` style. @default { min: 1 } (60000 ms) */
-  interval?: TimeSpan;
-  /** Requests (sum of weights) allowed per window and key; 0 = no limit (only `delayAfter` applies). @default 5 */
-  max?: number;
-  /** Requests per window let through at full speed before each further one is delayed; 0 = never delay. @default 0 */
-  delayAfter?: number;
-  /** Delay per request over `delayAfter` (the n-th over waits n x timeWait, at most until the window resets). @default { sec: 1 } */
-  timeWait?: TimeSpan;
-  /**
-   * Namespace of the limiter's keys. Limiters on one connection with the same `keyPrefix` +
-   * `prefixKey` share one count; if their `interval`, `max` or `delayAfter` differ, the second one
-   * is a config error (boot stops) naming both. @default 'global'
-   */
-  prefixKey?: string;
-  /** First part of every Redis key. @default 'rl:' */
-  keyPrefix?: string;
-  /** Bucket per client IP (`ctx.ip`), or per authenticated user (`getUserId`, default `ctx.state.user.id`; anonymous requests by IP). @default 'ip', or 'user' when `getUserId` is given */
-  keyBy?: 'ip' | 'user';
-  /** The user id for `keyBy: 'user'`. @default ctx => ctx.state.user?.id */
-  getUserId?(ctx: RateLimitContext): unknown;
-  /**
-   * IPv6 clients are bucketed by this prefix length (a subscriber holds a /64 or more and can rotate
-   * addresses in it); `false` buckets by the full address. IPv4 is always the full address, and
-   * IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as its IPv4. Integer 1..128 or false. @default 56
-   */
-  ipv6Subnet?: number | false;
-  /** Your own bucket identity (replaces the IP / user part of the key). Never build it from request fields a client chooses. */
-  keyGenerator?(ctx: RateLimitContext): string | number | Promise<string | number>;
-  /** Return true to let a request through uncounted. */
-  skip?(ctx: RateLimitContext): boolean | Promise<boolean>;
-  /** IPs, user ids or `keyGenerator` results that are never limited. @default [] */
-  whitelist?: Array<string | number>;
-  /** How much a request counts: an integer >= 0, or a function of the context. @default 1 */
-  weight?: number | ((ctx: RateLimitContext) => number | Promise<number>);
-  /** Take back requests that end with status >= 400 (or throw). @default false */
-  skipFailedRequests?: boolean;
-  /** Only these HTTP methods are counted. @default all */
-  methods?: string[];
-  /** Only these paths are counted: a string matches that path and everything under it (case-insensitive); a RegExp is tested on the normalised path. @default all */
-  paths?: Array<string | RegExp>;
-  /** Paths never counted (same forms as `paths`). @default [] */
-  excludePaths?: Array<string | RegExp>;
-  /** Send `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, `RateLimit-Policy`, and `Retry-After` on the limit status. @default true */
-  headers?: boolean;
-  /** Also send `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds). @default false */
-  legacyHeaders?: boolean;
-  /** Status when the limit is exceeded. @default 429 */
-  statusCode?: number;
-  /** Message of the limit response (an object is sent as the whole body). @default 'Too many requests, please try again later.' */
-  message?: string | Record<string, unknown>;
-  /** Plain Koa: the body is `{ [messageKey]: message }`. @default 'message' */
-  messageKey?: string;
-  /** Answer a limited request yourself (headers are already set). */
-  handler?(ctx: RateLimitContext, info: RateLimitInfo): unknown;
-  /** Called for every request over the limit, before the response. */
-  onLimitReached?(ctx: RateLimitContext, info: RateLimitInfo): unknown;
-  /** When Redis fails: true lets requests through (one warning per outage); false answers 503. @default true */
-  failOpen?: boolean;
-  /**
-   * When Redis fails (the same choice as `failOpen`, by name): `'allow'` (= `failOpen: true`),
-   * `'deny'` (= `failOpen: false`, 503), or `'memory'`: count in this process until Redis answers
-   * again, with the same window and `max` (each instance then allows `max` on its own). Give
-   * `onError` or `failOpen`, not both. @default 'allow'
-   */
-  onError?: 'allow' | 'deny' | 'memory';
-  /**
-   * Send concurrent hits on one key as one script call (INCRBY of their summed weight) while a call
-   * for that key is in flight; each hit still gets its own exact count. @default true
-   */
-  coalesce?: boolean;
-  /**
-   * After a request of a key is limited, answer that key's later requests on this instance from
-   * memory (same status, body and headers, no Redis call) until its window resets. Those requests
-   * are then not added to the shared counter. @default false
-   */
-  inMemoryBlock?: boolean;
-  /**
-   * Most keys each in-process map of this limiter holds (the `onError: 'memory'` counters, the
-   * `inMemoryBlock` list); over it, the least recently used key is dropped first. @default 10000
-   */
-  memoryMaxKeys?: number;
-  /** Plain Koa: where the outage warnings go. @default console (in Strapi: strapi.log) */
-  logger?: RedisLogger;
-}
-
 /** A path rule, compiled once. */
 type PathRule = { prefix: string } | { re: RegExp };
 
-export interface ResolvedRateLimitOptions {
-  readonly enabled: boolean;
-  readonly intervalMs: number;
-  readonly max: number;
-  readonly delayAfter: number;
-  readonly timeWaitMs: number;
-  readonly prefixKey: string;
-  readonly keyPrefix: string;
-  readonly keyBy: 'ip' | 'user';
-  readonly ipv6Subnet: number | false;
-  readonly getUserId: ((ctx: RateLimitContext) => unknown) | undefined;
-  readonly keyGenerator: ((ctx: RateLimitContext) => string | number | Promise<string | number>) | undefined;
-  readonly skip: ((ctx: RateLimitContext) => boolean | Promise<boolean>) | undefined;
-  readonly whitelist: ReadonlySet<string>;
-  readonly weight: number | ((ctx: RateLimitContext) => number | Promise<number>);
-  readonly skipFailedRequests: boolean;
-  readonly methods: ReadonlySet<string> | null;
-  readonly paths: readonly PathRule[] | null;
-  readonly excludePaths: readonly PathRule[];
-  readonly headers: boolean;
-  readonly legacyHeaders: boolean;
-  readonly statusCode: number;
-  readonly message: string | Readonly<Record<string, unknown>>;
-  readonly messageKey: string;
-  readonly handler: ((ctx: RateLimitContext, info: RateLimitInfo) => unknown) | undefined;
-  readonly onLimitReached: ((ctx: RateLimitContext, info: RateLimitInfo) => unknown) | undefined;
-  readonly failOpen: boolean;
-  /** What a Redis failure does: `failOpen` and `onError` resolved to one policy. */
-  readonly onError: 'allow' | 'deny' | 'memory';
-  readonly coalesce: boolean;
-  readonly inMemoryBlock: boolean;
-  readonly memoryMaxKeys: number;
-  readonly requestTimeout: number | undefined;
-  readonly logger: RedisLogger | undefined;
-}
-
-export const RATE_LIMIT_DEFAULTS = Object.freeze({
-  enabled: true,
-  intervalMs: 60_000,
-  max: 5,
-  delayAfter: 0,
-  timeWaitMs: 1000,
-  prefixKey: 'global',
-  keyPrefix: 'rl:',
-  headers: true,
-  legacyHeaders: false,
-  statusCode: 429,
-  message: 'Too many requests, please try again later.',
-  messageKey: 'message',
-  failOpen: true,
-  coalesce: true,
-  inMemoryBlock: false,
-  memoryMaxKeys: 10_000,
-  ipv6Subnet: DEFAULT_IPV6_SUBNET as number | false,
-  skipFailedRequests: false,
-});
-
-// ---------------------------------------------------------------------------------------------
-// checks: each returns null when fine, or what is expected
-
-type Check = (v: unknown) => string | null;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const bool: Check = (v) => (typeof v === 'boolean' ? null : 'true or false');
-const fn: Check = (v) => (typeof v === 'function' ? null : 'a function');
-const int = (min: number, what: string): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? null : what);
-const str = (what: string): Check => (v) => (typeof v === 'string' && v !== '' ? null : what);
+const MAX = Number.MAX_SAFE_INTEGER;
 
 /** Convert a TimeSpan to whole milliseconds; throws a string (what is expected) when invalid. */
 export function timeSpanToMs(value: unknown, min = 1): number {
@@ -243,13 +97,14 @@ export function normalizePath(path: string): string {
   return p || '/';
 }
 
-function compilePaths(value: unknown): PathRule[] | string {
-  if (!Array.isArray(value)) return PATH_EXPECTED;
+/** Compile path rules; throws what is expected when the value is not a list of them. */
+function compilePaths(value: unknown): PathRule[] {
+  if (!Array.isArray(value)) throw PATH_EXPECTED;
   const out: PathRule[] = [];
   for (const item of value) {
     if (item instanceof RegExp) out.push({ re: new RegExp(item.source, item.flags.replace(/[gy]/g, '')) });
     else if (typeof item === 'string' && item.startsWith('/')) out.push({ prefix: normalizePath(item) });
-    else return `${PATH_EXPECTED}; ${describeValue(item)} is neither`;
+    else throw `${PATH_EXPECTED}; ${describeValue(item)} is neither`;
   }
   return out;
 }
@@ -267,13 +122,154 @@ export function matchesPath(rules: readonly PathRule[], normalized: string): boo
 
 const HTTP_METHOD = /^[A-Z]+$/;
 
-/** The option names, for unknown-key errors. */
-export const RATE_LIMIT_OPTION_NAMES = [
-  'connection', 'registry', 'client', 'requestTimeout', 'enabled', 'interval', 'max', 'delayAfter', 'timeWait', 'prefixKey',
-  'keyPrefix', 'keyBy', 'getUserId', 'keyGenerator', 'skip', 'whitelist', 'weight', 'skipFailedRequests', 'methods', 'paths',
-  'excludePaths', 'headers', 'legacyHeaders', 'statusCode', 'message', 'messageKey', 'handler', 'onLimitReached', 'failOpen', 'logger',
-  'coalesce', 'inMemoryBlock', 'onError', 'ipv6Subnet', 'memoryMaxKeys',
-] as const;
+/** Where a limiter or store finds Redis (shared by the middleware's and the store's schema). */
+export const sourceShape = {
+  /**
+   * The connection's name under `redis.config.connections` (Strapi) or in `registry` (Koa), or a
+   * `RedisConnection` object. @default 'default'
+   */
+  connection: custom<string | RedisConnectionLike>((c) =>
+    (typeof c === 'string' && c !== '') || (isObject(c) && typeof c.run === 'function' && isObject(c.client))
+      ? null
+      : 'the name of a connection under redis.config.connections (a non-empty string), or a RedisConnection',
+  ).optional(),
+  /** Plain Koa: the registry from `createRedisRegistry()` that holds `connection`. */
+  registry: custom<RedisRegistryLike>((r) => (isObject(r) && typeof r.get === 'function' ? null : 'the registry returned by createRedisRegistry()')).optional(),
+  /** Plain Koa: a raw ioredis client (`Redis` or `Cluster`) instead of a registry. */
+  client: custom<RedisClient>((c) => (isObject(c) && typeof c.defineCommand === 'function' ? null : 'an ioredis client (Redis or Cluster)')).optional(),
+  /** Bound on each Redis call, in ms. @default the connection's `requestTimeout` (250 ms for `client`) */
+  requestTimeout: ms(1).optional(),
+};
+
+/** Where outage warnings go. @default console (in Strapi: strapi.log) */
+export const loggerOption = custom<RedisLogger>((l) =>
+  isObject(l) && ['debug', 'info', 'warn', 'error'].every((m) => typeof l[m] === 'function')
+    ? null
+    : 'an object with debug, info, warn and error methods (console or strapi.log)',
+).optional();
+
+/** How a limiter or store finds Redis. */
+export type RedisSourceOptions = z.input<ReturnType<typeof options<typeof sourceShape>>>;
+
+type Hook<R> = (ctx: RateLimitContext) => R;
+type Weight = number | Hook<number | Promise<number>>;
+
+const duration = (min: number) => convert<number, TimeSpan>((v) => timeSpanToMs(v, min));
+
+export const rateLimitShape = {
+  ...sourceShape,
+  /** `false` installs a pass-through middleware (the options are still validated). */
+  enabled: bool().default(true),
+  /** Window length: ms, or `{ min: 1 }` style. Default `{ min: 1 }` (60000 ms). */
+  interval: duration(1).default(60_000),
+  /** Requests (sum of weights) allowed per window and key; 0 = no limit (only `delayAfter` applies). */
+  max: int(0, MAX, 'an integer >= 0 (requests per window; 0 = no limit)').default(5),
+  /** Requests per window let through at full speed before each further one is delayed; 0 = never delay. */
+  delayAfter: int(0, MAX, 'an integer >= 0 (requests per window before delaying; 0 = never delay)').default(0),
+  /** Delay per request over `delayAfter` (the n-th over waits n x timeWait, at most until the window resets). Default `{ sec: 1 }`. */
+  timeWait: duration(0).default(1000),
+  /**
+   * Namespace of the limiter's keys. Limiters on one connection with the same `keyPrefix` +
+   * `prefixKey` share one count; if their `interval`, `max` or `delayAfter` differ, the second one
+   * is a config error (boot stops) naming both.
+   */
+  prefixKey: str("a non-empty string naming this limiter's keys", true).default('global'),
+  /** First part of every Redis key. */
+  keyPrefix: str('a string (the first part of every key, e.g. "rl:")').default('rl:'),
+  /**
+   * Bucket per client IP (`ctx.ip`), or per authenticated user (`getUserId`, default
+   * `ctx.state.user.id`; anonymous requests by IP). Default 'ip', or 'user' when `getUserId` is given.
+   */
+  keyBy: oneOf(['ip', 'user']).optional(),
+  /** The user id for `keyBy: 'user'`. Default `ctx => ctx.state.user?.id`. */
+  getUserId: fn<Hook<unknown>>().optional(),
+  /** Your own bucket identity (replaces the IP / user part of the key). Never build it from request fields a client chooses. */
+  keyGenerator: fn<Hook<string | number | Promise<string | number>>>().optional(),
+  /** Return true to let a request through uncounted. */
+  skip: fn<Hook<boolean | Promise<boolean>>>().optional(),
+  /** IPs, user ids or `keyGenerator` results that are never limited. */
+  whitelist: custom<Array<string | number>>((v) =>
+    Array.isArray(v) && v.every((x) => (typeof x === 'string' && x !== '') || (typeof x === 'number' && Number.isFinite(x)))
+      ? null
+      : 'an array of IPs, user ids or keys (strings or numbers)',
+  ).default([]),
+  /** How much a request counts: an integer >= 0, or a function of the context. */
+  weight: custom<Weight>((v) =>
+    typeof v === 'function' || (typeof v === 'number' && Number.isInteger(v) && v >= 0) ? null : 'an integer >= 0, or a function (ctx) => integer',
+  ).default(1),
+  /** Take back requests that end with status >= 400 (or throw). */
+  skipFailedRequests: bool().default(false),
+  /** Only these HTTP methods are counted. Default: all. */
+  methods: custom<string[]>((v) =>
+    Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && HTTP_METHOD.test(m.toUpperCase()))
+      ? null
+      : 'a non-empty array of HTTP methods, e.g. ["POST", "PUT"]',
+  ).optional(),
+  /**
+   * Only these paths are counted: a string matches that path and everything under it
+   * (case-insensitive); a RegExp is tested on the normalised path. Default: all.
+   */
+  paths: convert<PathRule[], Array<string | RegExp>>((v) => {
+    const rules = compilePaths(v);
+    if (rules.length === 0) throw `${PATH_EXPECTED}, not empty (leave it out to count every path)`;
+    return rules;
+  }).optional(),
+  /** Paths never counted (same forms as `paths`). */
+  excludePaths: convert<PathRule[], Array<string | RegExp>>(compilePaths).default([]),
+  /** Send `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`, `RateLimit-Policy`, and `Retry-After` on the limit status. */
+  headers: bool().default(true),
+  /** Also send `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds). */
+  legacyHeaders: bool().default(false),
+  /** Status when the limit is exceeded. */
+  statusCode: int(400, 599, 'an HTTP error status from 400 to 599 (usually 429)').default(429),
+  /** Message of the limit response (an object is sent as the whole body). */
+  message: custom<string | Record<string, unknown>>((v) =>
+    typeof v === 'string' || isObject(v) ? null : 'a string, or an object sent as the whole body',
+  ).default('Too many requests, please try again later.'),
+  /** Plain Koa: the body is `{ [messageKey]: message }`. */
+  messageKey: str("a non-empty string (the body's key for message)", true).default('message'),
+  /** Answer a limited request yourself (headers are already set). */
+  handler: fn<(ctx: RateLimitContext, info: RateLimitInfo) => unknown>().optional(),
+  /** Called for every request over the limit, before the response. */
+  onLimitReached: fn<(ctx: RateLimitContext, info: RateLimitInfo) => unknown>().optional(),
+  /** When Redis fails: true lets requests through (one warning per outage); false answers 503. Default true. */
+  failOpen: bool().optional(),
+  /** Plain Koa: where the outage warnings go. Default console (in Strapi: strapi.log). */
+  logger: loggerOption,
+  /**
+   * Send concurrent hits on one key as one script call (INCRBY of their summed weight) while a call
+   * for that key is in flight; each hit still gets its own exact count.
+   */
+  coalesce: bool().default(true),
+  /**
+   * After a request of a key is limited, answer that key's later requests on this instance from
+   * memory (same status, body and headers, no Redis call) until its window resets. Those requests
+   * are then not added to the shared counter.
+   */
+  inMemoryBlock: bool().default(false),
+  /**
+   * When Redis fails (the same choice as `failOpen`, by name): `'allow'` (= `failOpen: true`),
+   * `'deny'` (= `failOpen: false`, 503), or `'memory'`: count in this process until Redis answers
+   * again, with the same window and `max` (each instance then allows `max` on its own). Give
+   * `onError` or `failOpen`, not both. Default 'allow'.
+   */
+  onError: oneOf(['allow', 'deny', 'memory']).optional(),
+  /**
+   * IPv6 clients are bucketed by this prefix length (a subscriber holds a /64 or more and can rotate
+   * addresses in it); `false` buckets by the full address. IPv4 is always the full address, and
+   * IPv4-mapped IPv6 (`::ffff:a.b.c.d`) counts as its IPv4. Integer 1..128 or false.
+   */
+  ipv6Subnet: custom<number | false>((v) =>
+    v === false || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 128)
+      ? null
+      : 'an integer from 1 to 128 (the IPv6 prefix length a bucket covers), or false (a bucket per full address)',
+  ).default(DEFAULT_IPV6_SUBNET),
+  /**
+   * Most keys each in-process map of this limiter holds (the `onError: 'memory'` counters, the
+   * `inMemoryBlock` list); over it, the least recently used key is dropped first.
+   */
+  memoryMaxKeys: int(1, MAX, 'an integer >= 1 (keys per in-process map)').default(10_000),
+};
 
 /** koa2-ratelimit options that have no meaning here, with the reason. */
 const NOT_USED: Record<string, string> = {
@@ -282,26 +278,103 @@ const NOT_USED: Record<string, string> = {
   getUserIdFromKey: 'nothing: `whitelist` matches IPs, user ids and keyGenerator results directly; remove it',
 };
 
-/** Collect issues shared by the middleware and the store: where Redis is and how long to wait. */
-export function checkSource(input: Record<string, unknown>, base: string, add: (path: string, value: unknown, expected: string) => void): void {
-  const c = input.connection;
-  if (c !== undefined && !(typeof c === 'string' && c !== '') && !(isObject(c) && typeof c.run === 'function' && isObject(c.client))) {
-    add(`${base}.connection`, c, 'the name of a connection under redis.config.connections (a non-empty string), or a RedisConnection');
-  }
-  if (input.registry !== undefined && !(isObject(input.registry) && typeof input.registry.get === 'function')) {
-    add(`${base}.registry`, input.registry, 'the registry returned by createRedisRegistry()');
-  }
-  if (input.client !== undefined && !(isObject(input.client) && typeof input.client.defineCommand === 'function')) {
-    add(`${base}.client`, input.client, 'an ioredis client (Redis or Cluster)');
-  }
-  if (input.requestTimeout !== undefined) {
-    const e = int(1, 'an integer number of milliseconds >= 1')(input.requestTimeout);
-    if (e) add(`${base}.requestTimeout`, input.requestTimeout, e);
-  }
-  if (input.logger !== undefined && !(isObject(input.logger) && ['debug', 'info', 'warn', 'error'].every((m) => typeof (input.logger as Record<string, unknown>)[m] === 'function'))) {
-    add(`${base}.logger`, input.logger, 'an object with debug, info, warn and error methods (console or strapi.log)');
+/** The schema of `rateLimit()` / `plugin::redis.rateLimit` options, contradictions between options included. */
+export const rateLimitSchema = z.preprocess(
+  (v) => v ?? {},
+  always(options(rateLimitShape, { expected: 'an object of options', refused: NOT_USED }), (raw, report) => {
+    if (!isObject(raw)) return;
+    const has = (k: string): boolean => raw[k] !== undefined;
+    if (has('onError') && has('failOpen')) {
+      report(['failOpen'], raw.failOpen, 'to be left out when onError is set (onError: "allow" is failOpen: true, "deny" is failOpen: false)');
+    }
+    if (has('keyGenerator') && has('keyBy')) report(['keyBy'], raw.keyBy, 'to be left out when keyGenerator is set (keyGenerator decides the bucket)');
+    if (has('delayAfter') && (raw.delayAfter as number) > 0 && waitOf(raw.timeWait) === 0) {
+      report(['timeWait'], raw.timeWait, 'a duration > 0 when delayAfter is set (otherwise nothing is delayed)');
+    }
+  }),
+);
+
+/** `timeWait` in ms, or undefined when it is invalid (reported on its own). */
+function waitOf(value: unknown): number | undefined {
+  try {
+    return value === undefined ? 1000 : timeSpanToMs(value, 0);
+  } catch {
+    return undefined;
   }
 }
+
+/** The options users write (`RateLimitOptions`), from the schema. */
+export type RateLimitOptions = z.input<z.ZodObject<typeof rateLimitShape>>;
+
+/** The option names, for unknown-key errors and the docs. */
+export const RATE_LIMIT_OPTION_NAMES = Object.keys(rateLimitShape) as ReadonlyArray<keyof typeof rateLimitShape>;
+
+/** The parsed options, turned into what the middleware runs on (names in ms, sets, one failure policy). */
+function toResolved(o: z.output<typeof rateLimitSchema>) {
+  return Object.freeze({
+    enabled: o.enabled,
+    intervalMs: o.interval,
+    max: o.max,
+    delayAfter: o.delayAfter,
+    timeWaitMs: o.timeWait,
+    prefixKey: o.prefixKey,
+    keyPrefix: o.keyPrefix,
+    keyBy: o.keyBy ?? (o.getUserId ? 'user' : 'ip'),
+    ipv6Subnet: o.ipv6Subnet,
+    getUserId: o.getUserId,
+    keyGenerator: o.keyGenerator,
+    skip: o.skip,
+    // IPs in their canonical form (`2001:DB8::1` matches 2001:db8::1); ids and keys as given.
+    whitelist: new Set(o.whitelist.flatMap((x) => [String(x), canonicalIp(String(x))])) as ReadonlySet<string>,
+    weight: o.weight,
+    skipFailedRequests: o.skipFailedRequests,
+    methods: o.methods ? (new Set(o.methods.map((m) => m.toUpperCase())) as ReadonlySet<string>) : null,
+    paths: (o.paths ?? null) as readonly PathRule[] | null,
+    excludePaths: o.excludePaths as readonly PathRule[],
+    headers: o.headers,
+    legacyHeaders: o.legacyHeaders,
+    statusCode: o.statusCode,
+    message: typeof o.message === 'string' ? o.message : (Object.freeze({ ...o.message }) as Readonly<Record<string, unknown>>),
+    messageKey: o.messageKey,
+    handler: o.handler,
+    onLimitReached: o.onLimitReached,
+    failOpen: o.onError !== undefined ? o.onError !== 'deny' : (o.failOpen ?? true),
+    /** What a Redis failure does: `failOpen` and `onError` resolved to one policy. */
+    onError: o.onError ?? ((o.failOpen ?? true) ? 'allow' : 'deny'),
+    coalesce: o.coalesce,
+    inMemoryBlock: o.inMemoryBlock,
+    memoryMaxKeys: o.memoryMaxKeys,
+    requestTimeout: o.requestTimeout,
+    logger: o.logger,
+  });
+}
+
+export type ResolvedRateLimitOptions = ReturnType<typeof toResolved>;
+
+/** The defaults, read from the schema. */
+export const RATE_LIMIT_DEFAULTS = (() => {
+  const d = toResolved(rateLimitSchema.parse({}));
+  return Object.freeze({
+    enabled: d.enabled,
+    intervalMs: d.intervalMs,
+    max: d.max,
+    delayAfter: d.delayAfter,
+    timeWaitMs: d.timeWaitMs,
+    prefixKey: d.prefixKey,
+    keyPrefix: d.keyPrefix,
+    headers: d.headers,
+    legacyHeaders: d.legacyHeaders,
+    statusCode: d.statusCode,
+    message: d.message as string,
+    messageKey: d.messageKey,
+    failOpen: d.failOpen,
+    coalesce: d.coalesce,
+    inMemoryBlock: d.inMemoryBlock,
+    memoryMaxKeys: d.memoryMaxKeys,
+    ipv6Subnet: d.ipv6Subnet,
+    skipFailedRequests: d.skipFailedRequests,
+  });
+})();
 
 /**
  * Validate and resolve the options once. `where` names the component in the error's first line
@@ -309,134 +382,5 @@ export function checkSource(input: Record<string, unknown>, base: string, add: (
  * Throws `RateLimitConfigError` listing every problem.
  */
 export function resolveRateLimitOptions(input: unknown, where: string, base: string): ResolvedRateLimitOptions {
-  const issues: ConfigIssue[] = [];
-  const add = (path: string, value: unknown, expected: string): void => {
-    issues.push({ path, got: describeValue(value, path.slice(path.lastIndexOf('.') + 1)), expected });
-  };
-  if (input === undefined || input === null) input = {};
-  if (!isObject(input)) throw new RateLimitConfigError(where, [{ path: base, got: describeValue(input), expected: 'an object of options' }]);
-  const o = input;
-  const has = (k: string): boolean => o[k] !== undefined;
-  const check = (k: string, c: Check): boolean => {
-    if (!has(k)) return false;
-    const e = c(o[k]);
-    if (e) add(`${base}.${k}`, o[k], e);
-    return e === null;
-  };
-
-  for (const k of Object.keys(o)) {
-    if ((RATE_LIMIT_OPTION_NAMES as readonly string[]).includes(k)) continue;
-    const reason = NOT_USED[k];
-    if (reason) add(`${base}.${k}`, o[k], reason);
-    else {
-      const near = closest(k, RATE_LIMIT_OPTION_NAMES);
-      add(`${base}.${k}`, o[k], `no such option${near ? ` (did you mean "${near}"?)` : ''}; known options: ${RATE_LIMIT_OPTION_NAMES.join(', ')}`);
-    }
-  }
-  checkSource(o, base, add);
-
-  const duration = (k: string, fallback: number, min: number): number => {
-    if (!has(k)) return fallback;
-    try {
-      return timeSpanToMs(o[k], min);
-    } catch (expected) {
-      add(`${base}.${k}`, o[k], String(expected));
-      return fallback;
-    }
-  };
-  const intervalMs = duration('interval', RATE_LIMIT_DEFAULTS.intervalMs, 1);
-  const timeWaitMs = duration('timeWait', RATE_LIMIT_DEFAULTS.timeWaitMs, 0);
-
-  check('enabled', bool);
-  check('max', int(0, 'an integer >= 0 (requests per window; 0 = no limit)'));
-  check('delayAfter', int(0, 'an integer >= 0 (requests per window before delaying; 0 = never delay)'));
-  check('prefixKey', str('a non-empty string naming this limiter\'s keys'));
-  check('keyPrefix', (v) => (typeof v === 'string' ? null : 'a string (the first part of every key, e.g. "rl:")'));
-  check('keyBy', (v) => (v === 'ip' || v === 'user' ? null : '"ip" or "user"'));
-  check('ipv6Subnet', (v) =>
-    v === false || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 128)
-      ? null
-      : 'an integer from 1 to 128 (the IPv6 prefix length a bucket covers), or false (a bucket per full address)',
-  );
-  check('memoryMaxKeys', int(1, 'an integer >= 1 (keys per in-process map)'));
-  for (const k of ['getUserId', 'keyGenerator', 'skip', 'handler', 'onLimitReached']) check(k, fn);
-  check('whitelist', (v) =>
-    Array.isArray(v) && v.every((x) => (typeof x === 'string' && x !== '') || (typeof x === 'number' && Number.isFinite(x)))
-      ? null
-      : 'an array of IPs, user ids or keys (strings or numbers)',
-  );
-  check('weight', (v) => (typeof v === 'function' || (typeof v === 'number' && Number.isInteger(v) && v >= 0) ? null : 'an integer >= 0, or a function (ctx) => integer'));
-  for (const k of ['skipFailedRequests', 'headers', 'legacyHeaders', 'failOpen', 'coalesce', 'inMemoryBlock']) check(k, bool);
-  check('methods', (v) =>
-    Array.isArray(v) && v.length > 0 && v.every((m) => typeof m === 'string' && HTTP_METHOD.test(m.toUpperCase()))
-      ? null
-      : 'a non-empty array of HTTP methods, e.g. ["POST", "PUT"]',
-  );
-  let paths: PathRule[] | null = null;
-  let excludePaths: PathRule[] = [];
-  if (has('paths')) {
-    const r = compilePaths(o.paths);
-    if (typeof r === 'string') add(`${base}.paths`, o.paths, r);
-    else if (r.length === 0) add(`${base}.paths`, o.paths, `${PATH_EXPECTED}, not empty (leave it out to count every path)`);
-    else paths = r;
-  }
-  if (has('excludePaths')) {
-    const r = compilePaths(o.excludePaths);
-    if (typeof r === 'string') add(`${base}.excludePaths`, o.excludePaths, r);
-    else excludePaths = r;
-  }
-  check('statusCode', (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 400 && v <= 599 ? null : 'an HTTP error status from 400 to 599 (usually 429)'));
-  check('message', (v) => (typeof v === 'string' || isObject(v) ? null : 'a string, or an object sent as the whole body'));
-  check('messageKey', str('a non-empty string (the body\'s key for message)'));
-  check('onError', (v) => (v === 'allow' || v === 'deny' || v === 'memory' ? null : '"allow", "deny" or "memory"'));
-  if (has('onError') && has('failOpen')) {
-    add(`${base}.failOpen`, o.failOpen, 'to be left out when onError is set (onError: "allow" is failOpen: true, "deny" is failOpen: false)');
-  }
-  if (has('keyGenerator') && has('keyBy')) {
-    add(`${base}.keyBy`, o.keyBy, 'to be left out when keyGenerator is set (keyGenerator decides the bucket)');
-  }
-  if (has('delayAfter') && (o.delayAfter as number) > 0 && timeWaitMs === 0) {
-    add(`${base}.timeWait`, o.timeWait, 'a duration > 0 when delayAfter is set (otherwise nothing is delayed)');
-  }
-
-  if (issues.length > 0) throw new RateLimitConfigError(where, issues);
-
-  const v = <T>(k: string, fallback: T): T => (has(k) ? (o[k] as T) : fallback);
-  const message = v<string | Record<string, unknown>>('message', RATE_LIMIT_DEFAULTS.message);
-  return Object.freeze({
-    enabled: v('enabled', RATE_LIMIT_DEFAULTS.enabled),
-    intervalMs,
-    max: v('max', RATE_LIMIT_DEFAULTS.max),
-    delayAfter: v('delayAfter', RATE_LIMIT_DEFAULTS.delayAfter),
-    timeWaitMs,
-    prefixKey: v('prefixKey', RATE_LIMIT_DEFAULTS.prefixKey),
-    keyPrefix: v('keyPrefix', RATE_LIMIT_DEFAULTS.keyPrefix),
-    keyBy: v<'ip' | 'user'>('keyBy', has('getUserId') ? 'user' : 'ip'),
-    ipv6Subnet: v<number | false>('ipv6Subnet', RATE_LIMIT_DEFAULTS.ipv6Subnet),
-    getUserId: v('getUserId', undefined),
-    keyGenerator: v('keyGenerator', undefined),
-    skip: v('skip', undefined),
-    // IPs in their canonical form (`2001:DB8::1` matches 2001:db8::1); ids and keys as given.
-    whitelist: new Set(v<Array<string | number>>('whitelist', []).flatMap((x) => [String(x), canonicalIp(String(x))])),
-    weight: v('weight', 1),
-    skipFailedRequests: v('skipFailedRequests', RATE_LIMIT_DEFAULTS.skipFailedRequests),
-    methods: has('methods') ? new Set((o.methods as string[]).map((m) => m.toUpperCase())) : null,
-    paths,
-    excludePaths,
-    headers: v('headers', RATE_LIMIT_DEFAULTS.headers),
-    legacyHeaders: v('legacyHeaders', RATE_LIMIT_DEFAULTS.legacyHeaders),
-    statusCode: v('statusCode', RATE_LIMIT_DEFAULTS.statusCode),
-    message: typeof message === 'string' ? message : Object.freeze({ ...message }),
-    messageKey: v('messageKey', RATE_LIMIT_DEFAULTS.messageKey),
-    handler: v('handler', undefined),
-    onLimitReached: v('onLimitReached', undefined),
-    failOpen: has('onError') ? o.onError !== 'deny' : v('failOpen', RATE_LIMIT_DEFAULTS.failOpen),
-    onError: has('onError') ? (o.onError as 'allow' | 'deny' | 'memory') : v('failOpen', RATE_LIMIT_DEFAULTS.failOpen) ? 'allow' : 'deny',
-    coalesce: v('coalesce', RATE_LIMIT_DEFAULTS.coalesce),
-    inMemoryBlock: v('inMemoryBlock', RATE_LIMIT_DEFAULTS.inMemoryBlock),
-    memoryMaxKeys: v('memoryMaxKeys', RATE_LIMIT_DEFAULTS.memoryMaxKeys),
-    requestTimeout: v<number | undefined>('requestTimeout', undefined),
-    logger: v<RedisLogger | undefined>('logger', undefined),
-  });
+  return toResolved(parseOptions(rateLimitSchema, input, { root: base, error: (issues) => new RateLimitConfigError(where, issues) }));
 }
-

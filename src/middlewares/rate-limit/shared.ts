@@ -1,14 +1,16 @@
 /**
- * State shared by every limiter and store in the process: counters, the outage log (one line
- * when Redis fails, one when it is back, per connection and policy), and which limiter counts in
- * which key namespace on which client (two limiters with other limits must not share keys). It lives on `globalThis` under
- * a registered symbol because the package ships a CommonJS and an ESM build: a store created in an
- * ESM config file and a middleware built by the plugin (loaded with require) must share it.
+ * State shared by every limiter and store in the process: the outage logs (one line when Redis
+ * fails, one when it is back, per connection and policy) and which limiter counts in which key
+ * namespace on which client (two limiters with other limits must not share keys). It lives on
+ * `globalThis` under a registered symbol because the package ships a CommonJS and an ESM build: a
+ * store created in an ESM config file and a middleware built by the plugin (loaded with require)
+ * must share it. Counters are not shared here: each limiter and store has its own, registered in
+ * its connection's registry (src/core/counters.ts).
  */
 import type { SuiteLog } from '../../core/logger.js';
-import { redactText } from '../../core/redact.js';
+import { OutageLog } from '../../core/outage.js';
 
-/** Cheap in-process counters of every rate limiter and store in this process (since start). */
+/** Cheap in-process counters of a rate limiter or store (since it was created). */
 export interface RateLimitCounters {
   /** Requests counted in Redis and let through (delayed ones included). */
   passed: number;
@@ -26,10 +28,8 @@ export interface RateLimitCounters {
   limitedInMemory: number;
 }
 
-interface Outage {
-  since: number;
-  requests: number;
-}
+/** A fresh set of rate-limit counters, all zero. */
+export const zeroRateLimitCounters = (): RateLimitCounters => ({ passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0, limitedInMemory: 0 });
 
 /** A limiter counting in a key namespace: what its counts mean, and where it was configured. */
 export interface LimiterClaim {
@@ -41,23 +41,17 @@ export interface LimiterClaim {
 }
 
 interface SharedState {
-  counters: RateLimitCounters;
-  /** connection object -> policy -> outage in progress */
-  outages: WeakMap<object, Map<string, Outage>>;
-  /** ioredis client -> key namespace (`<keyPrefix><prefixKey>:`) -> the first limiter counting there. Optional: an older copy in the process may have made the state. */
+  /** connection object -> policy -> its outage log. Optional: an older copy in the process may have made the state. */
+  outageLogs?: WeakMap<object, Map<FailurePolicy, OutageLog>>;
+  /** ioredis client -> key namespace (`<keyPrefix><prefixKey>:`) -> the first limiter counting there. Optional, likewise. */
   namespaces?: WeakMap<object, Map<string, LimiterClaim>>;
 }
 
 const KEY = Symbol.for('strapi-plugin-redis-suite.rate-limit');
 const g = globalThis as Record<symbol, unknown>;
-const shared: SharedState = (g[KEY] as SharedState | undefined) ??
-  (g[KEY] = {
-    counters: { passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0, limitedInMemory: 0 },
-    outages: new WeakMap(),
-  } satisfies SharedState) as SharedState;
-
-export const counters: RateLimitCounters = shared.counters;
+const shared = (g[KEY] ??= {}) as SharedState;
 const namespaces = (shared.namespaces ??= new WeakMap());
+const outageLogs = (shared.outageLogs ??= new WeakMap());
 
 /**
  * Record that a limiter counts in `namespace` on `client`. Returns the limiter already counting
@@ -75,11 +69,6 @@ export function claimNamespace(client: object, namespace: string, claim: Limiter
   return first.intervalMs === claim.intervalMs && first.max === claim.max && first.delayAfter === claim.delayAfter ? null : first;
 }
 
-/** A snapshot of the process-wide rate-limit counters. */
-export function rateLimitCounters(): RateLimitCounters {
-  return { ...shared.counters };
-}
-
 export type FailurePolicy = 'open' | 'closed' | 'memory';
 
 const POLICY_TEXT: Record<FailurePolicy, string> = {
@@ -88,40 +77,40 @@ const POLICY_TEXT: Record<FailurePolicy, string> = {
   memory: "limiting in this process' memory: each instance allows max on its own (onError: 'memory')",
 };
 
-/** Record a failed Redis call; the first one of an outage is logged as a warning, the rest at debug level. */
-export function recordFailure(conn: object, name: string, policy: FailurePolicy, error: unknown, log: SuiteLog): void {
+const MEANWHILE: Record<FailurePolicy, (n: number) => string> = {
+  open: () => 'passed unchecked',
+  closed: (n) => `${n === 1 ? 'was' : 'were'} refused with 503`,
+  memory: (n) => `${n === 1 ? 'was' : 'were'} limited in memory`,
+};
+
+function outageLog(conn: { readonly name: string }, policy: FailurePolicy, log: SuiteLog): OutageLog {
+  let byPolicy = outageLogs.get(conn);
+  if (!byPolicy) outageLogs.set(conn, (byPolicy = new Map()));
+  let outage = byPolicy.get(policy);
+  if (!outage) {
+    const what = `rate limit on connection "${conn.name}"`;
+    outage = new OutageLog(() => log, what, POLICY_TEXT[policy], {
+      started: (message) => `${what} cannot count requests in Redis: ${message} Now ${POLICY_TEXT[policy]} until Redis answers again; logged once per outage.`,
+      again: (message) => `${what}: ${message}`,
+      ended: (ms, n) => `${what} counts in Redis again after ${ms} ms; ${n} request${n === 1 ? '' : 's'} ${MEANWHILE[policy](n)} meanwhile.`,
+    });
+    byPolicy.set(policy, outage);
+  }
+  return outage;
+}
+
+/** Record a failed Redis call in `counters` and in the connection's outage log (one warning per outage and policy). */
+export function recordFailure(conn: { readonly name: string }, policy: FailurePolicy, error: unknown, counters: RateLimitCounters, log: SuiteLog): void {
   counters.storeErrors++;
   if (policy === 'open') counters.failedOpen++;
   else if (policy === 'closed') counters.failedClosed++;
   else counters.limitedInMemory++;
-  let byPolicy = shared.outages.get(conn);
-  if (!byPolicy) shared.outages.set(conn, (byPolicy = new Map()));
-  const message = redactText(error instanceof Error ? error.message : String(error));
-  const outage = byPolicy.get(policy);
-  if (outage) {
-    outage.requests++;
-    log.debug(`rate limit on connection "${name}": ${message}`);
-    return;
-  }
-  byPolicy.set(policy, { since: Date.now(), requests: 1 });
-  log.warn(
-    `rate limit on connection "${name}" cannot count requests in Redis: ${message} Now ${POLICY_TEXT[policy]} until Redis answers again; ` +
-      `logged once per outage.`,
-  );
+  // the outage is the connection's (one line across its limiters), the line goes to this part's log
+  outageLog(conn, policy, log).failed(error, undefined, log);
 }
 
-/** Record a successful Redis call: ends an outage in progress (one info line). Cheap when there is none. */
-export function recordSuccess(conn: object, name: string, log: SuiteLog): void {
-  const byPolicy = shared.outages.get(conn);
-  if (!byPolicy) return;
-  shared.outages.delete(conn);
-  for (const [policy, outage] of byPolicy) {
-    const n = outage.requests;
-    const what =
-      policy === 'open' ? 'passed unchecked' : policy === 'memory' ? `${n === 1 ? 'was' : 'were'} limited in memory` : `${n === 1 ? 'was' : 'were'} refused with 503`;
-    log.info(
-      `rate limit on connection "${name}" counts in Redis again after ${Date.now() - outage.since} ms; ` +
-        `${n} request${n === 1 ? '' : 's'} ${what} meanwhile.`,
-    );
-  }
+/** Record a successful Redis call: ends the connection's outages in progress (one info line each). Cheap when there is none. */
+export function recordSuccess(conn: object, log: SuiteLog): void {
+  const byPolicy = outageLogs.get(conn);
+  if (byPolicy) for (const outage of byPolicy.values()) outage.ok(log);
 }

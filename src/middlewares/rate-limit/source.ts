@@ -1,94 +1,40 @@
 /**
- * Where a limiter or store finds its Redis connection, and the counter it runs on it.
- *
- * - In Strapi: a connection name, looked up in the plugin's `connections` service (from the
- *   factory's `{ strapi }`, or `globalThis.strapi` for a store created in config files, on first use).
- * - In a plain Koa app: `{ registry, connection }` (a `createRedisRegistry()` registry), a
- *   `RedisConnection` as `connection`, or a raw ioredis `client`.
+ * The counter a limiter or store runs on its Redis connection. The connection is found through
+ * the suite's one lookup (src/core/resolve.ts): a connection name (Strapi), `{ registry,
+ * connection }` or a raw `client` (plain Koa).
  *
  * Every command is bounded like `RedisConnection.run()`: it fails at once when the client is not
  * ready (nothing waits in ioredis' offline queue) and after `requestTimeout` otherwise.
  */
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../../core/client.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import { RedisTimeoutError } from '../../core/errors.js';
 import { now } from '../../core/time.js';
-import { runBounded } from '../../core/connection.js';
-import { connectionFromStrapi } from '../../core/resolve.js';
-import { markUsedBy } from '../../core/usage.js';
+import { requestTimeoutOf, resolveConnection, type BoundedConnection, type ConnectionRegistry, type StrapiConnections } from '../../core/resolve.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { hitScript, loadRateLimitScripts, unhitScript } from './scripts.js';
-import { recordFailure, recordSuccess, type FailurePolicy } from './shared.js';
+import { recordFailure, recordSuccess, type FailurePolicy, type RateLimitCounters } from './shared.js';
 
-/** What the limiter needs of a connection: `RedisConnection` (from the registry or the service) fits. */
-export interface RedisConnectionLike {
-  readonly name: string;
-  readonly client: RedisClient;
-  /** The bound `run()` applies when given none (a `RedisConnection` has it as `config.requestTimeout`). */
-  readonly requestTimeout?: number;
-  run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs?: number): Promise<T>;
-}
-
-/** What the limiter needs of a registry: `createRedisRegistry()`'s result fits. */
-export interface RedisRegistryLike {
-  get(name: string, where?: string): RedisConnectionLike;
-}
+/** @deprecated since 0.2: `BoundedConnection`, the suite's one connection shape. */
+export type RedisConnectionLike = BoundedConnection;
+/** @deprecated since 0.2: `ConnectionRegistry`. */
+export type RedisRegistryLike = ConnectionRegistry;
 
 /** The part of a Strapi instance the limiter uses. */
-export interface StrapiHost {
+export interface StrapiHost extends StrapiConnections {
   log?: { debug(m: string): void; info(m: string): void; warn(m: string): void; error(m: string): void };
-  plugin(name: string): { service(name: string): unknown } | undefined;
 }
 
-/** How a limiter or store finds Redis. */
-export interface RedisSourceOptions {
-  /**
-   * The connection's name under `redis.config.connections` (Strapi) or in `registry` (Koa), or a
-   * `RedisConnection` object. @default 'default'
-   */
-  connection?: string | RedisConnectionLike;
-  /** Plain Koa: the registry from `createRedisRegistry()` that holds `connection`. */
-  registry?: RedisRegistryLike;
-  /** Plain Koa: a raw ioredis client (`Redis` or `Cluster`) instead of a registry. */
-  client?: RedisClient;
-  /**
-   * Bound on each Redis call, in ms. @default the connection's `requestTimeout` (250 ms for `client`)
-   */
-  requestTimeout?: number;
-}
-
-/** A bounded runner over a raw client, with `RedisConnection.run()` semantics. */
-export function clientConnection(client: RedisClient, name = 'client', timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): RedisConnectionLike {
-  return { name, client, requestTimeout: timeoutMs, run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms) };
-}
-
-/** The bound `run()` applies when given none: `RedisConnection`'s config, a client connection's own, or the default. */
-function requestTimeoutOf(conn: RedisConnectionLike): number {
-  const c = conn as RedisConnectionLike & { config?: { requestTimeout?: number } };
-  return c.requestTimeout ?? c.config?.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
-}
-
+export type { RedisSourceOptions } from './options.js';
+import type { RedisSourceOptions } from './options.js';
 
 /**
  * Resolve the connection now. `where` names the option for error messages. Throws
  * `UnknownConnectionError` (from the registry/service) or an `Error` saying what to pass.
  */
-export function resolveConnection(source: RedisSourceOptions, where: string, strapi?: StrapiHost): RedisConnectionLike {
-  const found = findConnection(source, where, strapi);
-  markUsedBy(found, 'rateLimit');
-  return found;
-}
-
-function findConnection(source: RedisSourceOptions, where: string, strapi?: StrapiHost): RedisConnectionLike {
-  const { connection = 'default', registry, client, requestTimeout } = source;
-  if (typeof connection === 'object') return connection;
-  if (client) return clientConnection(client, connection === 'default' ? 'client' : connection, requestTimeout);
-  if (registry) return registry.get(connection, where);
-  // The factory's own Strapi first; otherwise the shared lookup through the global strapi.
-  const service = strapi?.plugin('redis')?.service('connections') as RedisRegistryLike | undefined;
-  if (service && typeof service.get === 'function') return service.get(connection);
-  return connectionFromStrapi(connection, where);
+export function resolveSource(source: RedisSourceOptions, where: string, strapi?: StrapiHost): BoundedConnection {
+  const options = strapi ? { feature: 'rateLimit' as const, strapi } : { feature: 'rateLimit' as const };
+  return resolveConnection(source, where, source.requestTimeout === undefined ? options : { ...options, requestTimeout: source.requestTimeout });
 }
 
 /** Keys longer than this get their variable part replaced by its SHA-256 (a request field in a key cannot bloat Redis). */
@@ -136,16 +82,22 @@ interface KeyQueue {
 export class WindowCounter {
   readonly policy: FailurePolicy;
   readonly coalesce: boolean;
-  #resolve: () => RedisConnectionLike;
-  #conn: RedisConnectionLike | undefined;
+  #resolve: () => BoundedConnection;
+  #conn: BoundedConnection | undefined;
   #timeoutMs: number | undefined;
   /** The bound of one call in ms (`timeoutMs`, or the connection's), settled with the connection. */
   #boundMs = DEFAULT_REQUEST_TIMEOUT_MS;
   #log: () => SuiteLog;
   #queues = new Map<string, KeyQueue>();
+  /** The owner's counters: failures are counted here. */
+  readonly #counters: RateLimitCounters;
 
-  constructor(resolve: () => RedisConnectionLike, options: { policy: FailurePolicy; timeoutMs?: number; log: () => SuiteLog; coalesce?: boolean }) {
+  constructor(
+    resolve: () => BoundedConnection,
+    options: { policy: FailurePolicy; timeoutMs?: number; log: () => SuiteLog; coalesce?: boolean; counters: RateLimitCounters },
+  ) {
     this.#resolve = resolve;
+    this.#counters = options.counters;
     this.policy = options.policy;
     this.#timeoutMs = options.timeoutMs;
     this.#log = options.log;
@@ -153,18 +105,19 @@ export class WindowCounter {
   }
 
   /** The connection (resolved on first call; a resolution error is thrown as is, every time). */
-  get connection(): RedisConnectionLike {
+  get connection(): BoundedConnection {
     if (!this.#conn) {
       const conn = this.#resolve();
       loadRateLimitScripts(conn.client);
       this.#boundMs = this.#timeoutMs ?? requestTimeoutOf(conn);
       this.#conn = conn;
+      conn.counters?.register('rateLimit', () => ({ ...this.#counters }));
     }
     return this.#conn;
   }
 
   hit(key: string, weight: number, intervalMs: number): Promise<HitResult> {
-    let conn: RedisConnectionLike;
+    let conn: BoundedConnection;
     try {
       conn = this.connection;
     } catch (err) {
@@ -186,20 +139,20 @@ export class WindowCounter {
     });
   }
 
-  #call(conn: RedisConnectionLike, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
+  #call(conn: BoundedConnection, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
     return conn.run((client) => hitScript.run(client, [key], weight, intervalMs), timeoutMs).then(
       (reply) => {
-        recordSuccess(conn, conn.name, this.#log());
+        recordSuccess(conn, this.#log());
         return reply;
       },
       (err: unknown) => {
-        recordFailure(conn, conn.name, this.policy, err, this.#log());
+        recordFailure(conn, this.policy, err, this.#counters, this.#log());
         throw err;
       },
     );
   }
 
-  #flush(conn: RedisConnectionLike, id: string, q: KeyQueue, key: string, intervalMs: number): void {
+  #flush(conn: BoundedConnection, id: string, q: KeyQueue, key: string, intervalMs: number): void {
     const batch = q.waiting;
     q.waiting = [];
     q.inFlight = true;
@@ -212,7 +165,7 @@ export class WindowCounter {
       sent = this.#call(conn, key, total, intervalMs, left);
     } else {
       const err = new RedisTimeoutError(conn.name, bound);
-      recordFailure(conn, conn.name, this.policy, err, this.#log());
+      recordFailure(conn, this.policy, err, this.#counters, this.#log());
       sent = Promise.reject(err);
     }
     sent.then(
@@ -235,7 +188,7 @@ export class WindowCounter {
     );
   }
 
-  #next(conn: RedisConnectionLike, id: string, q: KeyQueue, key: string, intervalMs: number): void {
+  #next(conn: BoundedConnection, id: string, q: KeyQueue, key: string, intervalMs: number): void {
     if (q.waiting.length > 0) {
       this.#flush(conn, id, q, key, intervalMs);
     } else {

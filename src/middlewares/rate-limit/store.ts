@@ -24,25 +24,33 @@
  */
 import koa2RateLimit from 'koa2-ratelimit';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
-import type { ConfigIssue } from '../../core/errors.js';
 import { describeValue } from '../../core/redact.js';
+import { bool, options, parseOptions, str, type z } from '../../core/schema.js';
 import { RateLimitConfigError, RateLimitUnavailableError } from './errors.js';
-import { checkSource } from './options.js';
+import { loggerOption, sourceShape } from './options.js';
 import { now } from '../../core/time.js';
 import { ExpiringLru } from './memory.js';
-import { counters } from './shared.js';
-import { boundKey, resolveConnection, WindowCounter, type RedisConnectionLike, type RedisSourceOptions, type StrapiHost } from './source.js';
+import { zeroRateLimitCounters, type RateLimitCounters } from './shared.js';
+import type { BoundedConnection } from '../../core/resolve.js';
+import { boundKey, resolveSource, WindowCounter, type StrapiHost } from './source.js';
 
-export interface RedisRateLimitStoreOptions extends RedisSourceOptions {
-  /** First part of every Redis key (Strapi's key follows, e.g. `<email>:/admin/login:<ip>|<ip>`). @default 'rl:' */
-  keyPrefix?: string;
-  /** When Redis fails: true counts nothing and lets the request through (one warning per outage); false refuses it (Strapi answers 503). @default true */
-  failOpen?: boolean;
-  /** Where outage warnings go. @default strapi.log inside Strapi, else console */
-  logger?: RedisLogger;
-  /** Send concurrent hits on one key as one script call; each still gets its exact count. @default true */
-  coalesce?: boolean;
-}
+export const storeSchema = options(
+  {
+    ...sourceShape,
+    /** First part of every Redis key (Strapi's key follows, e.g. `<email>:/admin/login:<ip>|<ip>`). */
+    keyPrefix: str('a string, e.g. "rl:"').default('rl:'),
+    /** When Redis fails: true counts nothing and lets the request through (one warning per outage); false refuses it (Strapi answers 503). */
+    failOpen: bool().default(true),
+    /** Where outage warnings go. Default strapi.log inside Strapi, else console. */
+    logger: loggerOption,
+    /** Send concurrent hits on one key as one script call; each still gets its exact count. */
+    coalesce: bool().default(true),
+  },
+  { expected: 'an object ({ connection, keyPrefix, failOpen, ... })' },
+);
+
+/** Options of `RedisRateLimitStore`, from its schema. */
+export type RedisRateLimitStoreOptions = z.input<typeof storeSchema>;
 
 /** What koa2-ratelimit's `incr` returns. */
 export interface StoreHit {
@@ -55,7 +63,6 @@ export interface StoreHit {
 /** The koa2-ratelimit `Store` base class of the copy this package resolves (typed here: it ships no types). */
 const StoreBase = koa2RateLimit.Stores.Store as unknown as new () => object;
 
-const OPTION_NAMES = ['connection', 'registry', 'client', 'requestTimeout', 'keyPrefix', 'failOpen', 'logger', 'coalesce'];
 const WHERE = 'options of RedisRateLimitStore';
 
 /** How many (options object, key) pairs the store remembers hits of, for `decrement`. */
@@ -94,24 +101,30 @@ export class RedisRateLimitStore extends StoreBase {
    * the window it was counted in (capped, least recently used dropped: then nothing is taken back).
    */
   #hits = new ExpiringLru<Remembered>(STORE_REMEMBERED_HITS, 10_000);
+  readonly #counters = zeroRateLimitCounters();
 
   constructor(options: RedisRateLimitStoreOptions = {}) {
-    const issues = checkStoreOptions(options);
-    if (issues.length > 0) throw new RateLimitConfigError(WHERE, issues);
+    const parsed = parseOptions(storeSchema, options, { root: 'options', error: (issues) => new RateLimitConfigError(WHERE, issues) });
     super();
-    this.keyPrefix = options.keyPrefix ?? 'rl:';
-    this.failOpen = options.failOpen ?? true;
+    this.keyPrefix = parsed.keyPrefix;
+    this.failOpen = parsed.failOpen;
     this.#source = { ...options };
     this.#counter = new WindowCounter(() => this.#resolve(), {
+      counters: this.#counters,
       policy: this.failOpen ? 'open' : 'closed',
       timeoutMs: options.requestTimeout,
       log: () => this.#logger(),
-      coalesce: options.coalesce ?? true,
+      coalesce: parsed.coalesce,
     });
   }
 
-  #resolve(): RedisConnectionLike {
-    return resolveConnection(this.#source, 'RedisRateLimitStore', (globalThis as { strapi?: StrapiHost }).strapi);
+  /** A snapshot of this store's counters (since it was created). */
+  get counters(): RateLimitCounters {
+    return { ...this.#counters };
+  }
+
+  #resolve(): BoundedConnection {
+    return resolveSource(this.#source, 'RedisRateLimitStore', (globalThis as { strapi?: StrapiHost }).strapi);
   }
 
   #logger(): SuiteLog {
@@ -130,7 +143,7 @@ export class RedisRateLimitStore extends StoreBase {
     const redisKey = this.#key(key);
     try {
       const { count, ttlMs } = await this.#counter.hit(redisKey, w, intervalMs);
-      counters.passed++;
+      this.#counters.passed++;
       if (typeof options === 'object' && options !== null) this.#remember(options, redisKey, intervalMs, now() + ttlMs);
       return { counter: count, dateEnd: Date.now() + ttlMs };
     } catch (err) {
@@ -189,8 +202,8 @@ export class RedisRateLimitStore extends StoreBase {
    * `incr`) to `limited`.
    */
   saveAbuse(): void {
-    counters.passed--;
-    counters.limited++;
+    this.#counters.passed--;
+    this.#counters.limited++;
   }
 
   #key(key: string): string {
@@ -203,33 +216,17 @@ function prune(entry: Remembered, t: number): void {
   while (entry.runs.length > 0 && entry.runs[0]!.endsAt + entry.intervalMs <= t) entry.runs.shift();
 }
 
-function checkStoreOptions(options: unknown): ConfigIssue[] {
-  const issues: ConfigIssue[] = [];
-  const add = (path: string, value: unknown, expected: string): void => {
-    issues.push({ path, got: describeValue(value), expected });
-  };
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    add('options', options, 'an object ({ connection, keyPrefix, failOpen, ... })');
-    return issues;
-  }
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) {
-    if (!OPTION_NAMES.includes(k)) add(`options.${k}`, o[k], `no such option; known options: ${OPTION_NAMES.join(', ')}`);
-  }
-  checkSource(o, 'options', add);
-  if (o.keyPrefix !== undefined && typeof o.keyPrefix !== 'string') add('options.keyPrefix', o.keyPrefix, 'a string, e.g. "rl:"');
-  if (o.failOpen !== undefined && typeof o.failOpen !== 'boolean') add('options.failOpen', o.failOpen, 'true or false');
-  if (o.coalesce !== undefined && typeof o.coalesce !== 'boolean') add('options.coalesce', o.coalesce, 'true or false');
-  return issues;
-}
-
 function intervalOf(options: { interval?: unknown }): number {
   const v = options?.interval;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 1) {
-    throw new TypeError(
-      `RedisRateLimitStore: koa2-ratelimit passed interval ${String(v)}; expected milliseconds >= 1. ` +
-        'Check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval).',
-    );
+    throw new RateLimitConfigError('interval koa2-ratelimit passed to RedisRateLimitStore', [
+      {
+        path: 'interval',
+        got: describeValue(v),
+        expected:
+          'milliseconds >= 1: check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval)',
+      },
+    ]);
   }
   return Math.ceil(v);
 }
