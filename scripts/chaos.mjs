@@ -27,7 +27,11 @@ await esbuild.build({
 await esbuild.stop();
 // The bundle imports pg and the like from the repository's node_modules: resolve from the root.
 fs.symlinkSync(path.join(root, 'node_modules'), path.join(out, 'node_modules'), 'dir');
-const child = spawn(process.execPath, [path.join(out, 'driver.mjs'), ...process.argv.slice(2)], { cwd: root, stdio: 'inherit', env: { ...process.env, CHAOS_BUNDLE_DIR: out } });
+const child = spawn(process.execPath, [path.join(out, 'driver.mjs'), ...process.argv.slice(2)], {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, CHAOS_BUNDLE_DIR: out },
+});
 const forward = (sig) => child.kill(sig);
 process.on('SIGINT', forward);
 process.on('SIGTERM', forward);

@@ -71,7 +71,11 @@ export * from './lock-types.js';
 /** A member that did not answer a lock command within the lock's own bound. */
 class LockCommandTimeoutError extends Error {
   override readonly name = 'LockCommandTimeoutError';
-  constructor(connection: string, readonly timeoutMs: number, why: string) {
+  constructor(
+    connection: string,
+    readonly timeoutMs: number,
+    why: string,
+  ) {
     super(`lock connection "${connection}" did not answer within ${timeoutMs} ms (${why})`);
   }
 }
@@ -135,9 +139,7 @@ interface Keys {
 
 /** One member's answer to an acquire. `changed`: it may have written something (an undo is due). */
 type Vote =
-  | { kind: 'for'; tokens: number[]; changed: true }
-  | { kind: 'held'; holder: string; changed: boolean }
-  | { kind: 'error'; error: Error; changed: boolean };
+  { kind: 'for'; tokens: number[]; changed: true } | { kind: 'held'; holder: string; changed: boolean } | { kind: 'error'; error: Error; changed: boolean };
 
 /** Settle with what answered so far once `enough` says so (or all answered). */
 function gather<T>(tasks: ReadonlyArray<Promise<T>>, enough: (answers: ReadonlyArray<T | undefined>) => boolean): Promise<Array<T | undefined>> {
@@ -249,10 +251,14 @@ export class LockService {
       if (fors.length >= this.#majority) {
         const tokens = keys.map((_, k) => Math.max(...fors.map((f) => f.tokens[k]!)));
         if (fence && n > 1) {
-          const stored = await this.#raise(keys, tokens, fors, { ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()), why: 'the time left to acquire' });
+          const stored = await this.#raise(keys, tokens, fors, {
+            ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()),
+            why: 'the time left to acquire',
+          });
           // tokens from members that answered after the majority: raise them too, in the background
           votes.forEach((vote, i) => {
-            if (seen[i] === undefined) void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], COMMAND_BOUND) : 0));
+            if (seen[i] === undefined)
+              void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], COMMAND_BOUND) : 0));
           });
           if (stored < this.#majority) {
             await this.#undo(keys, value, votes, seen);
@@ -333,7 +339,16 @@ export class LockService {
   async #acquireOn(conn: RedisConnection, keys: Keys[], value: string, ttl: number, fence: boolean, bound: Bound): Promise<Vote> {
     const args = [value, String(ttl), fence ? '1' : '0', String(FENCE_TTL_MS)] as const;
     const once = async (group: Keys[]): Promise<Vote> => {
-      const reply = await runOn(conn, (c) => acquireScript.run(c, group.flatMap((k) => [k.lock, k.fence]), ...args), bound);
+      const reply = await runOn(
+        conn,
+        (c) =>
+          acquireScript.run(
+            c,
+            group.flatMap((k) => [k.lock, k.fence]),
+            ...args,
+          ),
+        bound,
+      );
       if (reply[0] === 1) return { kind: 'for', tokens: reply.slice(1).map(Number), changed: true };
       return { kind: 'held', holder: String(reply[1]), changed: false };
     };
@@ -379,7 +394,16 @@ export class LockService {
   async #releaseOn(conn: RedisConnection, keys: Keys[], value: string): Promise<boolean> {
     try {
       if (!conn.isCluster || keys.length === 1) {
-        await runOn(conn, (c) => releaseScript.run(c, keys.map((k) => k.lock), value), COMMAND_BOUND);
+        await runOn(
+          conn,
+          (c) =>
+            releaseScript.run(
+              c,
+              keys.map((k) => k.lock),
+              value,
+            ),
+          COMMAND_BOUND,
+        );
       } else {
         await Promise.all(keys.map((k) => runOn(conn, (c) => releaseScript.run(c, [k.lock], value), COMMAND_BOUND)));
       }
@@ -534,7 +558,10 @@ export class LockService {
         if (expiration <= start) break;
         const bound: Bound = { ms: expiration - start, why: 'the time left on the lock' };
         const votes = conns.map((c) => this.#extendOn(c, keys, value, by, bound));
-        const seen = await gather(votes, (a) => a.filter((v) => v === true).length >= majority || a.filter((v) => v !== undefined && v !== true).length > conns.length - majority);
+        const seen = await gather(
+          votes,
+          (a) => a.filter((v) => v === true).length >= majority || a.filter((v) => v !== undefined && v !== true).length > conns.length - majority,
+        );
         const yes = seen.filter((v) => v === true).length;
         if (yes >= majority && expiration > Date.now()) {
           expiration = start + by - this.#drift(by);

@@ -57,7 +57,13 @@ export const STRAPI_STOP_MS = 15_000;
  * restart while an instance is frozen). Every kind of the topology comes once, in a seeded order,
  * before any comes again; the schedule ends `tailMs` before the load does.
  */
-export function planFaults(seed: number, topology: Topology, durationMs: number, instances: readonly string[], opts: { warmupMs: number; tailMs: number }): PlannedFault[] {
+export function planFaults(
+  seed: number,
+  topology: Topology,
+  durationMs: number,
+  instances: readonly string[],
+  opts: { warmupMs: number; tailMs: number },
+): PlannedFault[] {
   const r = rng(seed);
   const plan: PlannedFault[] = [];
   const shuffled = <T>(list: readonly T[]): T[] => {

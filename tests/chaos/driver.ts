@@ -29,13 +29,27 @@ import {
   MIDDLEWARES,
   PLUGIN_CONFIG,
 } from './app-files.js';
-import { isRedisFault, planFaults, rng, type FaultWindow, type LoadConfig, type LoadRecord, type PlannedFault, type RedisFaultKind, type Topology } from './common.js';
+import {
+  isRedisFault,
+  planFaults,
+  rng,
+  type FaultWindow,
+  type LoadConfig,
+  type LoadRecord,
+  type PlannedFault,
+  type RedisFaultKind,
+  type Topology,
+} from './common.js';
 import { evaluate, printTable, type InstanceLife, type LongRun, type TickRow } from './invariants.js';
 import { startChaosRedis, type ChaosRedis } from './redis.js';
 
 const say = (line: string): void => void process.stdout.write(`[chaos] ${line}\n`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1', '/usr/local/lib/faketime/libfaketimeMT.so.1'].find((p) => fs.existsSync(p));
+const FAKETIME_LIB = [
+  '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1',
+  '/usr/lib/faketime/libfaketimeMT.so.1',
+  '/usr/local/lib/faketime/libfaketimeMT.so.1',
+].find((p) => fs.existsSync(p));
 const NAMES = ['A', 'B', 'C'];
 const ARTICLES = 4;
 
@@ -169,7 +183,12 @@ async function main(): Promise<number> {
     [pg, redis] = await Promise.all([startPostgres(), startChaosRedis(o.topology, canary.redis)]);
     const db = await pg.createDatabase('chaos');
     await pg.query(CHAOS_TABLES_SQL, db);
-    say(`PostgreSQL ${pg.version} on :${pg.port}; Redis ${o.topology} on ${redis.servers().map((s) => `:${s.port}`).join(' ')} (AOF, appendfsync always)`);
+    say(
+      `PostgreSQL ${pg.version} on :${pg.port}; Redis ${o.topology} on ${redis
+        .servers()
+        .map((s) => `:${s.port}`)
+        .join(' ')} (AOF, appendfsync always)`,
+    );
 
     const offsets = NAMES.map(() => Math.round((r() * 2 - 1) * 300));
     const { freePort } = await import('../e2e/app.js');
@@ -183,7 +202,12 @@ async function main(): Promise<number> {
       };
       if (FAKETIME_LIB) {
         const ms = offsets[k] as number;
-        Object.assign(env, { LD_PRELOAD: FAKETIME_LIB, FAKETIME: `${ms >= 0 ? '+' : '-'}${(Math.abs(ms) / 1000).toFixed(3)}`, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DISABLE_SHM: '1' });
+        Object.assign(env, {
+          LD_PRELOAD: FAKETIME_LIB,
+          FAKETIME: `${ms >= 0 ? '+' : '-'}${(Math.abs(ms) / 1000).toFixed(3)}`,
+          FAKETIME_DONT_FAKE_MONOTONIC: '1',
+          FAKETIME_DISABLE_SHM: '1',
+        });
       }
       instances.push(
         new Instance(
@@ -206,11 +230,17 @@ async function main(): Promise<number> {
         ),
       );
     }
-    say(FAKETIME_LIB ? `clock offsets (libfaketime): ${NAMES.map((n, k) => `${n} ${offsets[k]} ms`).join(', ')}` : 'libfaketime not found: no clock offsets in this run (apt-get install faketime)');
+    say(
+      FAKETIME_LIB
+        ? `clock offsets (libfaketime): ${NAMES.map((n, k) => `${n} ${offsets[k]} ms`).join(', ')}`
+        : 'libfaketime not found: no clock offsets in this run (apt-get install faketime)',
+    );
     // The first boot creates the schema; the others then boot together (the boot lock orders them anyway).
     await instances[0]!.boot();
     await Promise.all(instances.slice(1).map((i) => i.boot()));
-    say(`3 Strapi instances up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${instances.map((i) => `${i.name} ${i.url} (boot ${((i.lives[0]?.bootMs ?? 0) / 1000).toFixed(1)} s)`).join(', ')}`);
+    say(
+      `3 Strapi instances up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${instances.map((i) => `${i.name} ${i.url} (boot ${((i.lives[0]?.bootMs ?? 0) / 1000).toFixed(1)} s)`).join(', ')}`,
+    );
 
     // An admin (the canary password), a full-access API token, the articles.
     const A = instances[0]!.url;
@@ -327,13 +357,28 @@ async function main(): Promise<number> {
     await sleep(3000);
     clearInterval(poll);
 
-    const ticks = (await pg.query<TickRow & Record<string, unknown>>('select tick, instance, fencing, extract(epoch from at) * 1000 as at, extract(epoch from done) * 1000 as done from chaos_ticks order by id', db)).map((t) => ({ ...t, at: Number(t.at), done: t.done === null ? null : Number(t.done) }));
+    const ticks = (
+      await pg.query<TickRow & Record<string, unknown>>(
+        'select tick, instance, fencing, extract(epoch from at) * 1000 as at, extract(epoch from done) * 1000 as done from chaos_ticks order by id',
+        db,
+      )
+    ).map((t) => ({ ...t, at: Number(t.at), done: t.done === null ? null : Number(t.done) }));
     const longRuns = (
       await pg.query<Record<string, unknown>>(
         'select tick, instance, fencing, extract(epoch from started_at) * 1000 as started, extract(epoch from ended_at) * 1000 as ended, aborted from chaos_long order by id',
         db,
       )
-    ).map((x) => ({ tick: String(x.tick), instance: String(x.instance), fencing: Number(x.fencing), started: Number(x.started), ended: x.ended === null ? null : Number(x.ended), aborted: x.aborted === true }) as LongRun);
+    ).map(
+      (x) =>
+        ({
+          tick: String(x.tick),
+          instance: String(x.instance),
+          fencing: Number(x.fencing),
+          started: Number(x.started),
+          ended: x.ended === null ? null : Number(x.ended),
+          aborted: x.aborted === true,
+        }) as LongRun,
+    );
 
     // Logs to scan (secrets, crashes): every Strapi life, every Redis server, PostgreSQL.
     const logTexts: Record<string, string> = {};
@@ -369,7 +414,10 @@ async function main(): Promise<number> {
     });
     printTable(result, (line) => process.stdout.write(`${line}\n`));
     const out = path.join(runDir, 'result.json');
-    fs.writeFileSync(out, `${JSON.stringify({ replay, offsets, plan, windows, ...result, ticks, longRuns, lives: instances.flatMap((i) => i.lives) }, null, 2)}\n`);
+    fs.writeFileSync(
+      out,
+      `${JSON.stringify({ replay, offsets, plan, windows, ...result, ticks, longRuns, lives: instances.flatMap((i) => i.lives) }, null, 2)}\n`,
+    );
     say(`records and result in ${runDir} (result.json, load.jsonl, <instance>.log)`);
     say(`${result.broken === 0 ? 'every invariant held' : `${result.broken} invariant(s) BROKEN`}; replay: ${replay}`);
     await cleanup();

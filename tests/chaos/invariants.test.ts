@@ -70,7 +70,16 @@ describe('chaos invariants', () => {
   });
 
   it('rate limit: more than max counted passes in one bucket breaks; a lost count breaks; failOpen passes are set apart', () => {
-    const hit = (n: number, st = 200, counted = true): LoadRecord => ({ k: 'rl', i: 'A', t0: T + 1000 + n, t1: T + 1010 + n, st, b: 'b1', counted, ...(st === 200 && counted ? { cur: n } : {}) });
+    const hit = (n: number, st = 200, counted = true): LoadRecord => ({
+      k: 'rl',
+      i: 'A',
+      t0: T + 1000 + n,
+      t1: T + 1010 + n,
+      st,
+      b: 'b1',
+      counted,
+      ...(st === 200 && counted ? { cur: n } : {}),
+    });
     const ok = Array.from({ length: RATE_LIMIT.max }, (_, n) => hit(n + 1)).concat([hit(11, 429), hit(12, 429)]);
     expect(rowOf(evaluate(base({ records: ok })), 'rateLimit').held).toBe(1);
     expect(rowOf(evaluate(base({ records: [...ok, hit(RATE_LIMIT.max + 1)] })), 'rateLimit').broken).toBe(1);
@@ -80,7 +89,17 @@ describe('chaos invariants', () => {
   });
 
   it('sessions: another user, an emptied session or a lost write breaks', () => {
-    const s = (n: number, op: 'login' | 'read' | 'incr', ru: string | null, rn: number | null, st = 200): LoadRecord => ({ k: 'sess', i: 'A', t0: T + n * 10, t1: T + n * 10 + 5, st, u: 'u1', op, ru, rn });
+    const s = (n: number, op: 'login' | 'read' | 'incr', ru: string | null, rn: number | null, st = 200): LoadRecord => ({
+      k: 'sess',
+      i: 'A',
+      t0: T + n * 10,
+      t1: T + n * 10 + 5,
+      st,
+      u: 'u1',
+      op,
+      ru,
+      rn,
+    });
     const clean = [s(1, 'login', 'u1', 0), s(2, 'incr', 'u1', 1), s(3, 'read', 'u1', 1), s(4, 'incr', 'u1', 2)];
     expect(rowOf(evaluate(base({ records: clean })), 'sessions').broken).toBe(0);
     expect(rowOf(evaluate(base({ records: [...clean, s(5, 'read', 'u2', 2)] })), 'sessions').broken).toBe(1);

@@ -87,11 +87,19 @@ const RUN_LOCK_TTL_MS = 5000;
 /** Faults that move the master (asynchronous replication: acknowledged writes can be lost). */
 const MOVES_MASTER: FaultKind[] = ['sentinel-failover', 'master-kill', 'cluster-master-kill'];
 
-const quantile = (sorted: number[], q: number): number => (sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number) : NaN);
+const quantile = (sorted: number[], q: number): number =>
+  sorted.length ? (sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] as number) : NaN;
 const summary = (group: string, values: number[]): Latency => {
   const s = [...values].sort((a, b) => a - b);
   const r1 = (x: number): number => Math.round(x * 10) / 10;
-  return { group, n: s.length, p50: r1(quantile(s, 0.5)), p99: r1(quantile(s, 0.99)), p999: r1(quantile(s, 0.999)), max: s.length ? r1(s[s.length - 1] as number) : NaN };
+  return {
+    group,
+    n: s.length,
+    p50: r1(quantile(s, 0.5)),
+    p99: r1(quantile(s, 0.99)),
+    p999: r1(quantile(s, 0.999)),
+    max: s.length ? r1(s[s.length - 1] as number) : NaN,
+  };
 };
 
 export function evaluate(inp: Inputs): Result {
@@ -103,7 +111,14 @@ export function evaluate(inp: Inputs): Result {
   const overlaps = (t0: number, t1: number, ws: FaultWindow[], before = 0, after = GRACE_MS): FaultWindow | undefined =>
     ws.find((w) => t0 <= w.end + after && t1 >= w.start - before);
   const inRedisFault = (t0: number, t1: number): FaultWindow | undefined => overlaps(t0, t1, redisW);
-  const onFaultedInstance = (rec: LoadRecord): FaultWindow | undefined => overlaps(rec.t0, rec.t1, strapiW.filter((w) => w.target === rec.i), 0, 500);
+  const onFaultedInstance = (rec: LoadRecord): FaultWindow | undefined =>
+    overlaps(
+      rec.t0,
+      rec.t1,
+      strapiW.filter((w) => w.target === rec.i),
+      0,
+      500,
+    );
   const row = (name: string, checked: number, held: number, apart: number, broken: number, note: string): void => {
     rows.push({ name, checked, held, apart, broken, note });
   };
@@ -179,7 +194,10 @@ export function evaluate(inp: Inputs): Result {
       const killed = strapiW.find((w) => w.kind === 'strapi-kill' && w.target === inst && w.start >= started);
       return killed ? killed.start : inp.loadEnd + 3000;
     };
-    const runs = inp.longRuns.filter((x) => x.started >= inp.loadStart).map((x) => ({ ...x, end: x.ended ?? lifeEnd(x.instance, x.started) })).sort((a, b) => a.started - b.started);
+    const runs = inp.longRuns
+      .filter((x) => x.started >= inp.loadStart)
+      .map((x) => ({ ...x, end: x.ended ?? lifeEnd(x.instance, x.started) }))
+      .sort((a, b) => a.started - b.started);
     let overlapsBroken = 0;
     let overlapsPaused = 0;
     let fenceBackwards = 0;
@@ -240,7 +258,10 @@ export function evaluate(inp: Inputs): Result {
         if (age > CACHE_MAX_AGE_MS) olderThanMaxAge++;
       } else {
         broken++;
-        if (examples.length < 3) examples.push(`${rec.k} on ${rec.i} got v${v} ${age} ms after v${latest.v} was acknowledged (${firstMissed.via} on ${firstMissed.i}), X-Cache ${rec.x ?? '-'}`);
+        if (examples.length < 3)
+          examples.push(
+            `${rec.k} on ${rec.i} got v${v} ${age} ms after v${latest.v} was acknowledged (${firstMissed.via} on ${firstMissed.i}), X-Cache ${rec.x ?? '-'}`,
+          );
       }
     };
     for (const rec of inp.records) {
@@ -525,7 +546,14 @@ export function evaluate(inp: Inputs): Result {
         if (inp.secrets.some((s) => s && line.includes(s))) hits.push(name);
       }
     }
-    row('no password or token in any log line', lines, lines - hits.length, 0, hits.length, `${inp.secrets.length} canaries (admin password, wrong login password, Redis password, API token) in ${Object.keys(inp.logs).length} logs${hits.length ? `; found in ${[...new Set(hits)].join(', ')}` : ''}`);
+    row(
+      'no password or token in any log line',
+      lines,
+      lines - hits.length,
+      0,
+      hits.length,
+      `${inp.secrets.length} canaries (admin password, wrong login password, Redis password, API token) in ${Object.keys(inp.logs).length} logs${hits.length ? `; found in ${[...new Set(hits)].join(', ')}` : ''}`,
+    );
   }
 
   // 11. The run itself: every fault injected and healed, the load generator finished.
@@ -567,5 +595,9 @@ export function printTable(res: Result, out: (line: string) => void): void {
   out('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const l of res.overhead) out(`| ${l.group} | ${l.n} | ${l.p50} | ${l.p99} | ${l.p999} | ${l.max} |`);
   out('');
-  out(`totals: ${Object.entries(res.totals).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  out(
+    `totals: ${Object.entries(res.totals)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 }

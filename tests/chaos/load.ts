@@ -188,7 +188,10 @@ async function sessionUser(name: string): Promise<void> {
           ? await call(inst, 'GET', '/api/chaos/session', { headers })
           : await call(inst, 'POST', '/api/chaos/session/incr', { headers });
     if (op === 'login' && ans.status === 200 && ans.headers) {
-      const jar = ans.headers.getSetCookie().map((c) => c.split(';')[0]).filter(Boolean);
+      const jar = ans.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .filter(Boolean);
       if (jar.length) user.cookie = jar.join('; ');
     }
     const ok = ans.status === 200 || ans.status === 409;
@@ -206,13 +209,15 @@ async function rateLimitBursts(): Promise<void> {
     const hits = Array.from({ length: 15 }, () => pickInstance());
     // Four at a time, on random instances: concurrent hits on one key (the limiter's coalescing).
     for (let k = 0; k < hits.length; k += 4) {
-      await hedged(Promise.all(
-        hits.slice(k, k + 4).map(async (inst) => {
-          const ans = await call(inst, 'GET', '/api/chaos/limited', { headers: { 'x-chaos-bucket': bucket } });
-          const state = ans.status === 200 ? ans.body?.rateLimit : null;
-          emit({ ...base('rl', inst, ans), b: bucket, counted: ans.status === 429 || Boolean(state), ...(state ? { cur: Number(state.current) } : {}) });
-        }),
-      ).then(() => undefined));
+      await hedged(
+        Promise.all(
+          hits.slice(k, k + 4).map(async (inst) => {
+            const ans = await call(inst, 'GET', '/api/chaos/limited', { headers: { 'x-chaos-bucket': bucket } });
+            const state = ans.status === 200 ? ans.body?.rateLimit : null;
+            emit({ ...base('rl', inst, ans), b: bucket, counted: ans.status === 429 || Boolean(state), ...(state ? { cur: Number(state.current) } : {}) });
+          }),
+        ).then(() => undefined),
+      );
     }
     await sleep(700);
   }
@@ -226,7 +231,9 @@ async function adminLogins(): Promise<void> {
     const email = `over-${started}-${n++}@chaos.test`;
     for (let k = 0; k < 7 && running(); k++) {
       const inst = pickInstance();
-      await hedged(call(inst, 'POST', '/admin/login', { body: { email, password: cfg.loginPassword } }).then((ans) => emit({ ...base('login', inst, ans), e: email })));
+      await hedged(
+        call(inst, 'POST', '/admin/login', { body: { email, password: cfg.loginPassword } }).then((ans) => emit({ ...base('login', inst, ans), e: email })),
+      );
     }
     await sleep(800);
   }
@@ -240,7 +247,8 @@ async function persistedQueries(): Promise<void> {
     const sha256Hash = createHash('sha256').update(query).digest('hex');
     const extensions = { persistedQuery: { version: 1, sha256Hash } };
     let ans = await call(inst, 'POST', '/graphql', { body: { extensions } });
-    const notFound = (a: Answer): boolean => Array.isArray(a.body?.errors) && a.body.errors.some((e: any) => e?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
+    const notFound = (a: Answer): boolean =>
+      Array.isArray(a.body?.errors) && a.body.errors.some((e: any) => e?.extensions?.code === 'PERSISTED_QUERY_NOT_FOUND');
     let pq = 'hit';
     if (notFound(ans)) {
       emit({ ...base('gql', inst, ans), pq: 'miss' });
@@ -269,7 +277,17 @@ async function control(inst: string): Promise<void> {
 
 async function main(): Promise<void> {
   const users = Array.from({ length: 10 }, (_, k) => sessionUser(`u${k}`));
-  const workers = [...cfg.articles.map((_, a) => writer(a)), reader(), reader(), reader(), ...users, rateLimitBursts(), adminLogins(), persistedQueries(), ...names.map(control)];
+  const workers = [
+    ...cfg.articles.map((_, a) => writer(a)),
+    reader(),
+    reader(),
+    reader(),
+    ...users,
+    rateLimitBursts(),
+    adminLogins(),
+    persistedQueries(),
+    ...names.map(control),
+  ];
   const progress = setInterval(() => process.stdout.write(`${JSON.stringify({ progress: true, total, inFlight })}\n`), 5000);
   await Promise.all(workers);
   while (detached.size) await Promise.all([...detached]);

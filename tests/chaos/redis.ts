@@ -4,15 +4,7 @@
  * inject. Each fault resolves once the system is whole again (Redis answering, a master elected).
  */
 import * as fs from 'node:fs';
-import {
-  parseInfo,
-  redisCommand,
-  startCluster,
-  startSentinel,
-  startStandalone,
-  type HostPort,
-  type ServerHandle,
-} from '../harness/servers.js';
+import { parseInfo, redisCommand, startCluster, startSentinel, startStandalone, type HostPort, type ServerHandle } from '../harness/servers.js';
 import type { RedisFaultKind, Topology } from './common.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -150,7 +150,14 @@ export class CacheStore {
   /** Reads of one entry waiting for this loop turn's GET (see read()). */
   readonly #batched = new Map<string, Promise<CachedResponse | null | undefined>>();
 
-  constructor(options: { prefix: string; connection: () => BoundedConnection; log: () => SuiteLog; readTimeout: number; writeTimeout?: number | undefined; name?: string }) {
+  constructor(options: {
+    prefix: string;
+    connection: () => BoundedConnection;
+    log: () => SuiteLog;
+    readTimeout: number;
+    writeTimeout?: number | undefined;
+    name?: string;
+  }) {
     this.prefix = options.prefix;
     this.#conn = options.connection;
     this.#outage = new OutageLog(
@@ -263,7 +270,10 @@ export class CacheStore {
     let sent = true;
     const stored = await this.#run(
       async (c) => {
-        await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH))]);
+        await Promise.all([
+          c.set(entryKey, value, 'PX', ttlMs),
+          ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH)),
+        ]);
         return true;
       },
       this.#writeTimeout,
