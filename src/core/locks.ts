@@ -71,7 +71,11 @@ export * from './lock-types.js';
 /** A member that did not answer a lock command within the lock's own bound. */
 class LockCommandTimeoutError extends Error {
   override readonly name = 'LockCommandTimeoutError';
-  constructor(connection: string, readonly timeoutMs: number, why: string) {
+  constructor(
+    connection: string,
+    readonly timeoutMs: number,
+    why: string,
+  ) {
     super(`lock connection "${connection}" did not answer within ${timeoutMs} ms (${why})`);
   }
 }
@@ -91,6 +95,8 @@ function runOn<T>(conn: RedisConnection, command: (client: RedisClient) => Promi
 }
 
 const COMMAND_BOUND: Bound = { ms: LOCK_COMMAND_TIMEOUT_MS, why: 'LOCK_COMMAND_TIMEOUT_MS' };
+/** How often a failed release is tried again, while the lock would still live. */
+const RELEASE_RETRY_MS = 200;
 
 /** Resource names may not start with this: their lock keys would be fence counters. */
 const RESERVED = 'fence:';
@@ -133,9 +139,7 @@ interface Keys {
 
 /** One member's answer to an acquire. `changed`: it may have written something (an undo is due). */
 type Vote =
-  | { kind: 'for'; tokens: number[]; changed: true }
-  | { kind: 'held'; holder: string; changed: boolean }
-  | { kind: 'error'; error: Error; changed: boolean };
+  { kind: 'for'; tokens: number[]; changed: true } | { kind: 'held'; holder: string; changed: boolean } | { kind: 'error'; error: Error; changed: boolean };
 
 /** Settle with what answered so far once `enough` says so (or all answered). */
 function gather<T>(tasks: ReadonlyArray<Promise<T>>, enough: (answers: ReadonlyArray<T | undefined>) => boolean): Promise<Array<T | undefined>> {
@@ -247,10 +251,14 @@ export class LockService {
       if (fors.length >= this.#majority) {
         const tokens = keys.map((_, k) => Math.max(...fors.map((f) => f.tokens[k]!)));
         if (fence && n > 1) {
-          const stored = await this.#raise(keys, tokens, fors, { ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()), why: 'the time left to acquire' });
+          const stored = await this.#raise(keys, tokens, fors, {
+            ms: Math.max(1, Math.min(deadline, start + ttl, Date.now() + LOCK_COMMAND_TIMEOUT_MS) - Date.now()),
+            why: 'the time left to acquire',
+          });
           // tokens from members that answered after the majority: raise them too, in the background
           votes.forEach((vote, i) => {
-            if (seen[i] === undefined) void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], COMMAND_BOUND) : 0));
+            if (seen[i] === undefined)
+              void vote.then((late) => (late.kind === 'for' ? this.#raise(keys, tokens, [{ i, tokens: late.tokens }], COMMAND_BOUND) : 0));
           });
           if (stored < this.#majority) {
             await this.#undo(keys, value, votes, seen);
@@ -331,7 +339,16 @@ export class LockService {
   async #acquireOn(conn: RedisConnection, keys: Keys[], value: string, ttl: number, fence: boolean, bound: Bound): Promise<Vote> {
     const args = [value, String(ttl), fence ? '1' : '0', String(FENCE_TTL_MS)] as const;
     const once = async (group: Keys[]): Promise<Vote> => {
-      const reply = await runOn(conn, (c) => acquireScript.run(c, group.flatMap((k) => [k.lock, k.fence]), ...args), bound);
+      const reply = await runOn(
+        conn,
+        (c) =>
+          acquireScript.run(
+            c,
+            group.flatMap((k) => [k.lock, k.fence]),
+            ...args,
+          ),
+        bound,
+      );
       if (reply[0] === 1) return { kind: 'for', tokens: reply.slice(1).map(Number), changed: true };
       return { kind: 'held', holder: String(reply[1]), changed: false };
     };
@@ -377,7 +394,16 @@ export class LockService {
   async #releaseOn(conn: RedisConnection, keys: Keys[], value: string): Promise<boolean> {
     try {
       if (!conn.isCluster || keys.length === 1) {
-        await runOn(conn, (c) => releaseScript.run(c, keys.map((k) => k.lock), value), COMMAND_BOUND);
+        await runOn(
+          conn,
+          (c) =>
+            releaseScript.run(
+              c,
+              keys.map((k) => k.lock),
+              value,
+            ),
+          COMMAND_BOUND,
+        );
       } else {
         await Promise.all(keys.map((k) => runOn(conn, (c) => releaseScript.run(c, [k.lock], value), COMMAND_BOUND)));
       }
@@ -386,6 +412,27 @@ export class LockService {
       this.#opts.log.debug(`lock release on "${conn.name}" failed (it will expire): ${redactText(asError(err).message)}`);
       return false;
     }
+  }
+
+  /**
+   * A release that failed on some members (connection down or reset at that moment) is retried in
+   * the background until the lock would have expired anyway: otherwise a server that comes back
+   * with the key (AOF, a reset connection) keeps the resource held for the rest of the TTL, and
+   * e.g. the cron guard skips every tick meanwhile as "still running". Token-checked like every
+   * release, so it can only delete this holder's value. Every RELEASE_RETRY_MS while the lock
+   * would live (a member whose connection is not ready rejects at once, sending nothing); its
+   * timers never keep the process alive.
+   */
+  #retryRelease(pending: RedisConnection[], keys: Keys[], value: string, until: number): void {
+    let left = pending;
+    const attempt = (): void => {
+      if (Date.now() + 10 >= until) return;
+      void Promise.all(left.map((c) => this.#releaseOn(c, keys, value))).then((done) => {
+        left = left.filter((_, i) => !done[i]);
+        if (left.length > 0) setTimeout(attempt, RELEASE_RETRY_MS).unref?.();
+      });
+    };
+    setTimeout(attempt, RELEASE_RETRY_MS).unref?.();
   }
 
   /** Remove this acquire's value from every member that may hold it, now and when a late vote lands. */
@@ -511,7 +558,10 @@ export class LockService {
         if (expiration <= start) break;
         const bound: Bound = { ms: expiration - start, why: 'the time left on the lock' };
         const votes = conns.map((c) => this.#extendOn(c, keys, value, by, bound));
-        const seen = await gather(votes, (a) => a.filter((v) => v === true).length >= majority || a.filter((v) => v !== undefined && v !== true).length > conns.length - majority);
+        const seen = await gather(
+          votes,
+          (a) => a.filter((v) => v === true).length >= majority || a.filter((v) => v !== undefined && v !== true).length > conns.length - majority,
+        );
         const yes = seen.filter((v) => v === true).length;
         if (yes >= majority && expiration > Date.now()) {
           expiration = start + by - this.#drift(by);
@@ -550,11 +600,14 @@ export class LockService {
         if (released) return;
         released = true;
         clearTimeout(timer);
+        const expiresAt = expiration;
         expiration = 0;
         // every member, each bounded: a member still holding the value would make the very next
         // acquire of this resource look held elsewhere
-        await Promise.all(conns.map((c) => this.#releaseOn(c, keys, value)));
+        const done = await Promise.all(conns.map((c) => this.#releaseOn(c, keys, value)));
         for (const { i, vote } of lateVotes) void vote.then((late) => (late.changed ? this.#releaseOn(conns[i]!, keys, value) : false));
+        const failed = conns.filter((_, i) => !done[i]);
+        if (failed.length > 0) this.#retryRelease(failed, keys, value, expiresAt);
       },
     };
   }

@@ -160,7 +160,14 @@ export class CacheStore {
   /** Reads of one entry waiting for this loop turn's GET (see read()). */
   readonly #batched = new Map<string, Promise<CachedResponse | null | undefined>>();
 
-  constructor(options: { prefix: string; connection: () => BoundedConnection; log: () => SuiteLog; readTimeout: number; writeTimeout?: number | undefined; name?: string }) {
+  constructor(options: {
+    prefix: string;
+    connection: () => BoundedConnection;
+    log: () => SuiteLog;
+    readTimeout: number;
+    writeTimeout?: number | undefined;
+    name?: string;
+  }) {
     this.prefix = options.prefix;
     this.#conn = options.connection;
     this.#outage = new OutageLog(
@@ -283,12 +290,29 @@ export class CacheStore {
    * `generation` was read (before the response was built), remove it again. When storing or
    * indexing fails, the entry is removed too: an entry its index does not hold could outlive a
    * purge. Resolves when Redis has answered.
+   *
+   * The generation is also looked at before storing: when a purge already ran (the usual case of a
+   * fill whose handler ran across a write), nothing is stored at all. Storing first and checking
+   * after left the old response in Redis for one round trip, and readers on every instance were
+   * served it right after the write had answered (found by the chaos run, RELIABILITY.md). Only a
+   * purge that lands between this look and the SET (or a look slower than `readTimeout`, which
+   * decides nothing) still leaves such a window.
    */
   async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
+    // A look that fails (slower than readTimeout) decides nothing: the check after the SET still runs.
+    const before = tags.length > 0 ? await this.generations(tags) : generation;
+    if (before !== undefined && before !== generation) {
+      // A purge ran since the response was built: its body may predate the write that caused it.
+      this.counters.discarded++;
+      return false;
+    }
     let sent = true;
     const stored = await this.#run(
       async (c) => {
-        await Promise.all([c.set(entryKey, value, 'PX', ttlMs), ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH))]);
+        await Promise.all([
+          c.set(entryKey, value, 'PX', ttlMs),
+          ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH)),
+        ]);
         return true;
       },
       this.#writeTimeout,

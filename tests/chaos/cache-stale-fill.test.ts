@@ -1,0 +1,54 @@
+/**
+ * Found by the chaos run (`npm run chaos -- --seed 3 --seconds 45`, standalone, no fault active):
+ * reads that started right after a write's answer, on every instance, were served the previous
+ * version from the cache (X-Cache HIT) for up to about 330 ms. A fill whose handler read the old
+ * data before the write, and that finished after the write's purge, stored its entry (SET) and only
+ * then saw that the tags' generation had moved and removed it again: between that SET and that
+ * UNLINK (one more round trip, longer on a loaded machine) the stale entry was served. A fill now
+ * looks at the generation before it stores too, and does not store at all when a purge already ran.
+ *
+ * Observed with keyspace notifications on a server of this file's own: no SET of the entry may
+ * reach Redis after the purge.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStandalone, type ServerHandle } from '../harness/servers.js';
+import { cachedApp, registryFor } from '../cache/helpers.js';
+
+let server: ServerHandle;
+beforeAll(async () => {
+  server = await startStandalone({ args: ['--notify-keyspace-events', 'KA'] });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('a fill whose handler ran across a purge', () => {
+  it('never stores its entry once the purge ran (no window in which the old response is served)', async () => {
+    const registry = await registryFor(server.url);
+    const { agent, mw, gate, calls, prefix } = cachedApp(registry);
+    const events: string[] = [];
+    const sub = new Redis(server.url);
+    await sub.psubscribe(`__keyspace@0__:${prefix}e:*`);
+    sub.on('pmessage', (_pattern, _channel, event) => events.push(event));
+    try {
+      let open!: () => void;
+      gate.wait = new Promise<void>((r) => (open = r));
+      const slow = agent.get('/slow').then((r) => r);
+      // The handler runs (it has read the old data); the write commits and purges now.
+      while (calls() === 0) await new Promise((r) => setTimeout(r, 5));
+      await mw.cache.purgeAll();
+      events.length = 0;
+      open();
+      expect((await slow).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 200)); // notifications arrive asynchronously
+      expect(events, 'the stale entry was stored after the purge (then removed): readers could be served it meanwhile').not.toContain('set');
+      expect(mw.cache.counters.discarded).toBe(1);
+      gate.wait = undefined;
+      expect((await agent.get('/slow')).headers['x-cache']).toBe('MISS');
+      expect((await agent.get('/slow')).headers['x-cache']).toBe('HIT');
+    } finally {
+      sub.disconnect();
+    }
+  });
+});
