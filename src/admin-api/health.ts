@@ -135,8 +135,8 @@ interface InfoTarget {
 
 /** `host:port` of a standalone client (its socket path for a unix socket). */
 function clientAddress(client: Redis): string {
-  const o = client.options;
-  return o.path ? o.path : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+  const config = client.options;
+  return config.path ? config.path : `${config.host ?? '127.0.0.1'}:${config.port ?? 6379}`;
 }
 
 /**
@@ -154,7 +154,7 @@ export async function infoTargets(conn: RedisConnection, boundMs: number, extra:
     return [{ address, info: (ms) => conn.run((c) => (c as Redis).info(), ms) }];
   }
   const cluster = conn.client as Cluster;
-  const described = parseClusterNodes(await conn.run((c) => (c as Cluster).cluster('NODES') as Promise<string>, boundMs));
+  const described = parseClusterNodes(await conn.run((client) => (client as Cluster).cluster('NODES') as Promise<string>, boundMs));
   const linked = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
   return described.map((n) => {
     const node = linked.get(n.address);
@@ -340,7 +340,7 @@ export class HealthSampler {
         const key = this.key(name);
         try {
           await store.run(
-            (c) => c.multi().rpush(key, JSON.stringify(point)).ltrim(key, -this.maxPoints, -1).pexpire(key, ttl).exec(),
+            (client) => client.multi().rpush(key, JSON.stringify(point)).ltrim(key, -this.maxPoints, -1).pexpire(key, ttl).exec(),
             adminTimeout(store),
           );
         } catch (err) {
@@ -501,9 +501,9 @@ export function healthSeries(points: readonly HealthPoint[], since: number): { t
   const nodes = new Map<string, HealthNodeSeries>();
   const previous = new Map<string, NodeSample>();
   const blank = (address: string): HealthNodeSeries => {
-    const s = { address, role: 'master', errors: kept.map(() => null) } as unknown as HealthNodeSeries;
-    for (const f of SERIES_FIELDS) (s as unknown as Record<string, (number | null)[]>)[f] = kept.map(() => null);
-    return s;
+    const series = { address, role: 'master', errors: kept.map(() => null) } as unknown as HealthNodeSeries;
+    for (const f of SERIES_FIELDS) (series as unknown as Record<string, (number | null)[]>)[f] = kept.map(() => null);
+    return series;
   };
   let index = -1;
   for (const point of sorted) {
@@ -513,30 +513,30 @@ export function healthSeries(points: readonly HealthPoint[], since: number): { t
       const prev = previous.get(n.a);
       if (!n.e) previous.set(n.a, n);
       if (!visible) continue;
-      let s = nodes.get(n.a);
-      if (!s) nodes.set(n.a, (s = blank(n.a)));
+      let series = nodes.get(n.a);
+      if (!series) nodes.set(n.a, (series = blank(n.a)));
       if (n.e) {
-        s.errors[index] = n.e;
+        series.errors[index] = n.e;
         continue;
       }
-      s.role = n.r === 'r' ? 'replica' : 'master';
-      s.usedMemoryBytes[index] = n.mu ?? null;
-      s.rssBytes[index] = n.rss ?? null;
-      s.fragmentation[index] = n.fr ?? null;
-      s.maxMemoryBytes[index] = n.mx ?? null;
-      s.connectedClients[index] = n.cc ?? null;
-      s.blockedClients[index] = n.bc ?? null;
+      series.role = n.r === 'r' ? 'replica' : 'master';
+      series.usedMemoryBytes[index] = n.mu ?? null;
+      series.rssBytes[index] = n.rss ?? null;
+      series.fragmentation[index] = n.fr ?? null;
+      series.maxMemoryBytes[index] = n.mx ?? null;
+      series.connectedClients[index] = n.cc ?? null;
+      series.blockedClients[index] = n.bc ?? null;
       const seconds = prev && prev.st !== undefined && n.st !== undefined ? (n.st - prev.st) / 1000 : 0;
       if (!prev || seconds <= 0 || (prev.id && n.id && prev.id !== n.id)) continue;
-      s.cpuPercent[index] = prev.cpu !== undefined && n.cpu !== undefined && n.cpu >= prev.cpu ? round(((n.cpu - prev.cpu) / seconds) * 100) : null;
-      s.opsPerSec[index] = rate(prev.cmd, n.cmd, seconds);
-      s.netInBytesPerSec[index] = rate(prev.ni, n.ni, seconds);
-      s.netOutBytesPerSec[index] = rate(prev.no, n.no, seconds);
-      s.evictedPerSec[index] = rate(prev.ev, n.ev, seconds);
-      s.expiredPerSec[index] = rate(prev.ex, n.ex, seconds);
+      series.cpuPercent[index] = prev.cpu !== undefined && n.cpu !== undefined && n.cpu >= prev.cpu ? round(((n.cpu - prev.cpu) / seconds) * 100) : null;
+      series.opsPerSec[index] = rate(prev.cmd, n.cmd, seconds);
+      series.netInBytesPerSec[index] = rate(prev.ni, n.ni, seconds);
+      series.netOutBytesPerSec[index] = rate(prev.no, n.no, seconds);
+      series.evictedPerSec[index] = rate(prev.ev, n.ev, seconds);
+      series.expiredPerSec[index] = rate(prev.ex, n.ex, seconds);
       const hits = rate(prev.h, n.h, 1);
       const misses = rate(prev.m, n.m, 1);
-      s.hitRatio[index] = hits !== null && misses !== null && hits + misses > 0 ? round(hits / (hits + misses), 4) : null;
+      series.hitRatio[index] = hits !== null && misses !== null && hits + misses > 0 ? round(hits / (hits + misses), 4) : null;
     }
   }
   const list = [...nodes.values()].sort((x, y) => (x.role === y.role ? x.address.localeCompare(y.address, 'en', { numeric: true }) : x.role === 'master' ? -1 : 1));
@@ -570,7 +570,7 @@ export async function healthView(conn: RedisConnection, sampler: HealthSampler |
   let sharedError: string | undefined;
   try {
     const store = sampler.store;
-    points = parsePoints(await store.run((c) => c.lrange(sampler.key(conn.name), 0, -1), adminTimeout(store)));
+    points = parsePoints(await store.run((client) => client.lrange(sampler.key(conn.name), 0, -1), adminTimeout(store)));
   } catch (err) {
     source = 'local';
     sharedError = redactText((err as Error).message);

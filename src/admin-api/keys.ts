@@ -108,7 +108,7 @@ interface Target {
 export function keyNodes(conn: RedisConnection): Target[] {
   const timeout = adminTimeout(conn);
   if (!conn.isCluster) {
-    return [{ address: conn.config.endpoint, run: (command, ms = timeout) => conn.run((c) => command(c as Redis), ms) }];
+    return [{ address: conn.config.endpoint, run: (command, ms = timeout) => conn.run((client) => command(client as Redis), ms) }];
   }
   if (!conn.isReady) throw new RedisUnavailableError(conn.name, conn.state);
   const masters = (conn.client as Cluster)
@@ -173,7 +173,7 @@ export async function scanKeys(conn: RedisConnection, query: ScanQuery): Promise
   for (let calls = 0; calls < MAX_SCAN_CALLS && total < count; calls++) {
     const args: (string | number)[] = ['MATCH', pattern, 'COUNT', count];
     if (type) args.push('TYPE', type);
-    const [next, keys] = await nodes[index]!.run((c) => c.scan(cursor, ...(args as ['MATCH', string, 'COUNT', number])));
+    const [next, keys] = await nodes[index]!.run((client) => client.scan(cursor, ...(args as ['MATCH', string, 'COUNT', number])));
     if (keys.length > 0) found.set(index, [...(found.get(index) ?? []), ...keys]);
     total += keys.length;
     if (next === '0') {
@@ -198,8 +198,8 @@ type PipelineResult = [Error | null, unknown][] | null;
 /** TYPE, PTTL, MEMORY USAGE, then the length command of each type: two pipelines on the node. Keys gone meanwhile are left out. */
 async function describeKeys(node: Target, keys: string[]): Promise<KeyRow[]> {
   const unique = [...new Set(keys)];
-  const facts = (await node.run((c) => {
-    const p = c.pipeline();
+  const facts = (await node.run((client) => {
+    const p = client.pipeline();
     for (const k of unique) p.type(k).pttl(k).call('MEMORY', 'USAGE', k);
     return p.exec();
   })) as PipelineResult;
@@ -211,8 +211,8 @@ async function describeKeys(node: Target, keys: string[]): Promise<KeyRow[]> {
     if (typeErr || type === 'none' || ttl === -2) return; // gone (or moved) since SCAN
     rows.push({ key, type: String(type), ttlMs: Number(ttl), size: sizeErr || size === null ? null : Number(size), length: null });
   });
-  const lengths = (await node.run((c) => {
-    const p = c.pipeline();
+  const lengths = (await node.run((client) => {
+    const p = client.pipeline();
     for (const r of rows) {
       const cmd = LENGTH_COMMAND[r.type];
       if (cmd) p.call(cmd, r.key);
@@ -279,21 +279,21 @@ export async function keyValue(conn: RedisConnection, query: { key?: unknown; li
   const key = keyParam(query.key);
   const limit = intParam('limit', query.limit, DEFAULT_LIMIT, MAX_LIMIT);
   const timeout = adminTimeout(conn);
-  const run = <T>(command: (c: Redis) => Promise<T>) => conn.run((c) => command(c as Redis), timeout);
-  const [type, ttl, size] = await run((c) =>
-    Promise.all([c.type(key), c.pttl(key), (c.call('MEMORY', 'USAGE', key) as Promise<number | null>).catch(() => null)]),
+  const run = <T>(command: (client: Redis) => Promise<T>) => conn.run((client) => command(client as Redis), timeout);
+  const [type, ttl, size] = await run((client) =>
+    Promise.all([client.type(key), client.pttl(key), (client.call('MEMORY', 'USAGE', key) as Promise<number | null>).catch(() => null)]),
   );
   if (type === 'none' || ttl === -2) throw new AdminApiError(404, `key: no key ${JSON.stringify(key)} on connection "${conn.name}".`);
   const row: KeyRow = { key, type, ttlMs: ttl, size: size === null ? null : Number(size), length: null };
   const sessionPrefixes = options.protected ? options.protected.filter((f) => f.family === 'sessions').map((f) => f.prefix) : sessionKeyPrefixes();
   if (!options.canReadSessions && sessionPrefixes.some((prefix) => key.startsWith(prefix))) {
-    const length = LENGTH_COMMAND[type] ? await run((c) => c.call(LENGTH_COMMAND[type]!, key) as Promise<number>).catch(() => null) : null;
+    const length = LENGTH_COMMAND[type] ? await run((client) => client.call(LENGTH_COMMAND[type]!, key) as Promise<number>).catch(() => null) : null;
     return { ...row, length, value: null, truncated: false, withheld: 'session' };
   }
   const cut = { any: false };
   switch (type) {
     case 'string': {
-      const [length, bytes] = await run((c) => Promise.all([c.strlen(key), c.getrangeBuffer(key, 0, STRING_MAX_BYTES - 1)]));
+      const [length, bytes] = await run((client) => Promise.all([client.strlen(key), client.getrangeBuffer(key, 0, STRING_MAX_BYTES - 1)]));
       const truncated = length > bytes.length;
       const text = asUtf8(bytes, truncated);
       return text === null
@@ -301,17 +301,17 @@ export async function keyValue(conn: RedisConnection, query: { key?: unknown; li
         : { ...row, length, value: text, encoding: 'utf8', truncated };
     }
     case 'list': {
-      const [length, items] = await run((c) => Promise.all([c.llen(key), c.lrange(key, 0, limit - 1)]));
+      const [length, items] = await run((client) => Promise.all([client.llen(key), client.lrange(key, 0, limit - 1)]));
       return { ...row, length, value: items.map((v) => item(v, cut)), truncated: length > items.length || cut.any };
     }
     case 'zset': {
-      const [length, flat] = await run((c) => Promise.all([c.zcard(key), c.zrange(key, 0, limit - 1, 'WITHSCORES')]));
+      const [length, flat] = await run((client) => Promise.all([client.zcard(key), client.zrange(key, 0, limit - 1, 'WITHSCORES')]));
       const pairs: [string, number | string][] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([item(flat[i]!, cut), score(flat[i + 1]!)]);
       return { ...row, length, value: pairs, truncated: length > pairs.length || cut.any };
     }
     case 'stream': {
-      const [length, entries] = await run((c) => Promise.all([c.xlen(key), c.xrange(key, '-', '+', 'COUNT', limit)]));
+      const [length, entries] = await run((client) => Promise.all([client.xlen(key), client.xrange(key, '-', '+', 'COUNT', limit)]));
       const value = entries.map(([id, fields]) => {
         const pairs: [string, string][] = [];
         for (let i = 0; i + 1 < fields.length; i += 2) pairs.push([item(fields[i]!, cut), item(fields[i + 1]!, cut)]);
@@ -322,12 +322,12 @@ export async function keyValue(conn: RedisConnection, query: { key?: unknown; li
     case 'hash':
     case 'set': {
       const isHash = type === 'hash';
-      const length = await run((c) => (isHash ? c.hlen(key) : c.scard(key)));
+      const length = await run((client) => (isHash ? client.hlen(key) : client.scard(key)));
       const flat: string[] = [];
       const per = isHash ? 2 : 1;
       let cursor = '0';
       for (let calls = 0; calls < MAX_ITEM_SCANS && flat.length < limit * per; calls++) {
-        const [next, batch] = await run((c) => (isHash ? c.hscan(key, cursor, 'COUNT', limit) : c.sscan(key, cursor, 'COUNT', limit)));
+        const [next, batch] = await run((client) => (isHash ? client.hscan(key, cursor, 'COUNT', limit) : client.sscan(key, cursor, 'COUNT', limit)));
         flat.push(...batch);
         cursor = next;
         if (cursor === '0') break;
@@ -357,7 +357,7 @@ function score(text: string): number | string {
 /** UNLINK one key. */
 export async function deleteKey(conn: RedisConnection, query: { key?: unknown }): Promise<{ key: string; deleted: 0 | 1 }> {
   const key = keyParam(query.key);
-  const n = await conn.run((c) => c.unlink(key), adminTimeout(conn));
+  const n = await conn.run((client) => client.unlink(key), adminTimeout(conn));
   return { key, deleted: n > 0 ? 1 : 0 };
 }
 
@@ -434,7 +434,7 @@ export async function deleteByPattern(
     for (const node of keyNodes(conn)) {
       let cursor = '0';
       do {
-        const page = await step(node, (c) => c.scan(cursor, 'MATCH', pattern, 'COUNT', DELETE_BATCH));
+        const page = await step(node, (client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', DELETE_BATCH));
         if (page === DEADLINE) return result(false);
         const [next, keys] = page;
         cursor = next;

@@ -157,11 +157,11 @@ export async function memoryPage(conn: RedisConnection, query: MemoryQuery, host
       break;
     }
     const node = nodes[index]!;
-    const [next, keys] = await node.run((c) => c.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH));
+    const [next, keys] = await node.run((client) => client.scan(cursor, 'MATCH', pattern, 'COUNT', BATCH));
     if (keys.length > 0) {
       const unique = [...new Set(keys)];
-      const replies = (await node.run((c) => {
-        const p = c.pipeline();
+      const replies = (await node.run((client) => {
+        const p = client.pipeline();
         for (const k of unique) p.call('MEMORY', 'USAGE', k, 'SAMPLES', samples);
         return p.exec() as Promise<PipelineResult>;
       })) as PipelineResult;
@@ -189,11 +189,11 @@ export async function memoryPage(conn: RedisConnection, query: MemoryQuery, host
 
   const biggest = measured.sort((a, b) => b.bytes - a.bytes).slice(0, topN);
   const top = await describe(nodes, biggest);
-  const totals = await Promise.all(nodes.map((n) => n.run((c) => c.dbsize())));
+  const totals = await Promise.all(nodes.map((n) => n.run((client) => client.dbsize())));
   let grouped = [...groups.values()].sort((a, b) => b.bytes - a.bytes);
   if (grouped.length > MAX_GROUPS) {
     const rest = grouped.slice(MAX_GROUPS - 1);
-    grouped = [...grouped.slice(0, MAX_GROUPS - 1), { prefix: '(other)', family: null, keys: rest.reduce((a, g) => a + g.keys, 0), bytes: rest.reduce((a, g) => a + g.bytes, 0) }];
+    grouped = [...grouped.slice(0, MAX_GROUPS - 1), { prefix: '(other)', family: null, keys: rest.reduce((a, group) => a + group.keys, 0), bytes: rest.reduce((a, group) => a + group.bytes, 0) }];
   }
   const done = index >= nodes.length;
   return {
@@ -215,8 +215,8 @@ async function describe(nodes: ReturnType<typeof keyNodes>, keys: Array<{ key: s
   for (const k of keys) byNode.set(k.node, [...(byNode.get(k.node) ?? []), k]);
   await Promise.all(
     [...byNode].map(async ([i, list]) => {
-      const replies = (await nodes[i]!.run((c) => {
-        const p = c.pipeline();
+      const replies = (await nodes[i]!.run((client) => {
+        const p = client.pipeline();
         for (const k of list) p.type(k.key).pttl(k.key);
         return p.exec() as Promise<PipelineResult>;
       })) as PipelineResult;

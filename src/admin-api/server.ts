@@ -45,8 +45,8 @@ export interface ServerView {
 
 /** `host:port` a standalone client points at (its socket path for a unix socket). */
 function clientAddress(client: Redis): string {
-  const o = client.options;
-  return o.path ? o.path : `${o.host ?? '127.0.0.1'}:${o.port ?? 6379}`;
+  const config = client.options;
+  return config.path ? config.path : `${config.host ?? '127.0.0.1'}:${config.port ?? 6379}`;
 }
 
 /** The Sentinel master in use (the socket's peer), or the configured address. */
@@ -81,7 +81,7 @@ export function connectionView(conn: RedisConnection, status: ConnectionStatus):
 /** Every enabled connection; never throws (a connection that is down shows its state and last error). */
 export async function connectionsView(registry: RedisRegistry): Promise<ConnectionView[]> {
   const status = await registry.status();
-  return status.connections.map((s) => connectionView(registry.get(s.name), s));
+  return status.connections.map((conn) => connectionView(registry.get(conn.name), conn));
 }
 
 function roleOf(info: ServerStats): 'master' | 'replica' | undefined {
@@ -98,13 +98,13 @@ export async function serverView(conn: RedisConnection): Promise<ServerView> {
   const timeout = adminTimeout(conn);
   const fetchedAt = new Date().toISOString();
   if (!conn.isCluster) {
-    const text = await conn.run((c) => (c as Redis).info(), timeout);
+    const text = await conn.run((client) => (client as Redis).info(), timeout);
     const info = serverStats(text, (conn.client as Redis).options.db ?? 0);
     const role = roleOf(info);
     return { connection: conn.name, topology: conn.topology, nodes: [{ address: liveAddress(conn), ...(role ? { role } : {}), info }], fetchedAt };
   }
   const cluster = conn.client as Cluster;
-  const described = parseClusterNodes(await conn.run((c) => (c as Cluster).cluster('NODES') as Promise<string>, timeout));
+  const described = parseClusterNodes(await conn.run((client) => (client as Cluster).cluster('NODES') as Promise<string>, timeout));
   const linked = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
   const nodes = await Promise.all(
     described.map(async (n): Promise<ServerNodeView> => {

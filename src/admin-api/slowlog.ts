@@ -103,7 +103,7 @@ interface Node {
  */
 async function nodesOf(conn: RedisConnection): Promise<{ nodes: Node[]; close(): void }> {
   const timeout = adminTimeout(conn);
-  const single = (address: string): Node => ({ address, send: (command) => conn.run((c) => command(c as Redis), timeout) });
+  const single = (address: string): Node => ({ address, send: (command) => conn.run((client) => command(client as Redis), timeout) });
   if (!conn.isCluster) {
     const client = conn.client as Redis;
     const s = client.stream;
@@ -114,7 +114,7 @@ async function nodesOf(conn: RedisConnection): Promise<{ nodes: Node[]; close():
   // Not ready: fail like every admin route (503) instead of listing nothing.
   if (!conn.isReady) return { nodes: [single(conn.config.endpoint)], close: () => undefined };
   const cluster = conn.client as Cluster;
-  const described = parseClusterNodes(await conn.run((c) => (c as Cluster).cluster('NODES') as Promise<string>, timeout));
+  const described = parseClusterNodes(await conn.run((client) => (client as Cluster).cluster('NODES') as Promise<string>, timeout));
   const linked = new Map(cluster.nodes('all').map((n) => [`${n.options.host}:${n.options.port}`, n]));
   const opened: Redis[] = [];
   const nodes = described.map((n): Node => {
@@ -143,7 +143,7 @@ async function nodesOf(conn: RedisConnection): Promise<{ nodes: Node[]; close():
           : withTimeout(command(node), timeout, () => new RedisTimeoutError(`${conn.name} (node ${n.address})`, timeout)),
     };
   });
-  return { nodes, close: () => opened.forEach((c) => c.disconnect()) };
+  return { nodes, close: () => opened.forEach((client) => client.disconnect()) };
 }
 
 const toText = (v: unknown): string => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
@@ -184,7 +184,7 @@ function countParam(value: unknown): number {
 
 async function configNumber(send: Send, name: string): Promise<number | null> {
   try {
-    const reply = (await send((c) => c.config('GET', name) as Promise<unknown>)) as unknown[];
+    const reply = (await send((client) => client.config('GET', name) as Promise<unknown>)) as unknown[];
     const value = Array.isArray(reply) ? reply[1] : undefined;
     const n = Number(value);
     return value === undefined || !Number.isFinite(n) ? null : n;
@@ -195,8 +195,8 @@ async function configNumber(send: Send, name: string): Promise<number | null> {
 
 async function nodeSlowlog(node: Node, count: number, options: SlowlogOptions): Promise<SlowlogNodeView> {
   const [raw, length, slowerThanUs, maxLen, thresholdMs] = await Promise.all([
-    node.send((c) => c.call('SLOWLOG', 'GET', count) as Promise<unknown[]>),
-    node.send((c) => c.call('SLOWLOG', 'LEN') as Promise<number>).catch(() => null),
+    node.send((client) => client.call('SLOWLOG', 'GET', count) as Promise<unknown[]>),
+    node.send((client) => client.call('SLOWLOG', 'LEN') as Promise<number>).catch(() => null),
     configNumber(node.send, 'slowlog-log-slower-than'),
     configNumber(node.send, 'slowlog-max-len'),
     configNumber(node.send, 'latency-monitor-threshold'),
@@ -215,7 +215,7 @@ async function nodeSlowlog(node: Node, count: number, options: SlowlogOptions): 
   const enabled = thresholdMs !== null && thresholdMs > 0;
   let events: LatencyEventView[] = [];
   if (enabled) {
-    const latest = (await node.send((c) => c.call('LATENCY', 'LATEST') as Promise<unknown[]>).catch(() => [])) as unknown[];
+    const latest = (await node.send((client) => client.call('LATENCY', 'LATEST') as Promise<unknown[]>).catch(() => [])) as unknown[];
     events = latest.map((row) => {
       const [event, at, latestMs, maxMs] = row as [unknown, number, number, number];
       return { event: toText(event), time: new Date(Number(at) * 1000).toISOString(), latestMs: Number(latestMs), maxMs: Number(maxMs) };

@@ -52,9 +52,9 @@ export async function setKeyTtl(
     );
   }
   const timeout = adminTimeout(conn);
-  const [applied, after] = await conn.run(async (c) => {
-    const done = requested === null ? await c.persist(key) : await c.pexpire(key, requested);
-    return [done, await c.pttl(key)] as const;
+  const [applied, after] = await conn.run(async (client) => {
+    const done = requested === null ? await client.persist(key) : await client.pexpire(key, requested);
+    return [done, await client.pttl(key)] as const;
   }, timeout);
   if (after === -2) throw new AdminApiError(404, `key: no key ${JSON.stringify(key)} on connection "${conn.name}".`);
   return { key, requested, ttlMs: after, changed: applied === 1 };

@@ -179,7 +179,7 @@ export function resolveConfig(input: RedisPluginConfigInput | unknown): Resolved
       endpoint: describeEndpoint(topology, connection),
     };
   }
-  const firstEnabled = Object.values(connections).find((c) => c.enabled)?.name;
+  const firstEnabled = Object.values(connections).find((conn) => conn.enabled)?.name;
   if (settings.redlockConnections.length === 0) settings.redlockConnections = firstEnabled ? [firstEnabled] : [];
   if (settings.webhookSyncConnection === null) settings.webhookSyncConnection = firstEnabled ?? null;
   return freezePlain({ settings, connections });

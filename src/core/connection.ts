@@ -231,7 +231,7 @@ export class RedisConnection implements FeatureUsage {
   /** PING round trip in ms (bounded like `run`). */
   async ping(timeoutMs = this.config.requestTimeout): Promise<number> {
     const start = now();
-    await this.run((c) => c.ping(), timeoutMs);
+    await this.run((client) => client.ping(), timeoutMs);
     return Math.round((now() - start) * 100) / 100;
   }
 
@@ -253,8 +253,8 @@ export class RedisConnection implements FeatureUsage {
       if (this.isCluster) {
         const cluster = this.client as Cluster;
         const [clusterInfo, clusterNodes] = await Promise.all([
-          this.run((c) => (c as Cluster).cluster('INFO') as Promise<string>, timeoutMs),
-          this.run((c) => (c as Cluster).cluster('NODES') as Promise<string>, timeoutMs),
+          this.run((client) => (client as Cluster).cluster('INFO') as Promise<string>, timeoutMs),
+          this.run((client) => (client as Cluster).cluster('NODES') as Promise<string>, timeoutMs),
         ]);
         base.clusterState = /cluster_state:(\w+)/.exec(clusterInfo)?.[1] ?? 'unknown';
         // The cluster's own view lists every node; the client holds links to the masters it routes to.
@@ -267,7 +267,7 @@ export class RedisConnection implements FeatureUsage {
         );
         base.server = base.nodes.find((n) => n.server)?.server;
       } else {
-        base.server = summariseInfo(await this.run((c) => (c as Redis).info(), timeoutMs));
+        base.server = summariseInfo(await this.run((client) => (client as Redis).info(), timeoutMs));
         if (this.topology === 'sentinel') {
           const s = (this.client as Redis).stream;
           if (s?.remoteAddress) base.nodes = [{ address: `${s.remoteAddress}:${s.remotePort}`, state: this.client.status, pingMs: base.pingMs, server: base.server }];

@@ -68,8 +68,8 @@ export class CronHistory {
   async started(task: string, tick: string, startedAt: string): Promise<string> {
     const run = randomBytes(8).toString('hex');
     const key = this.key(task);
-    await this.#write(task, (c) =>
-      c.multi().del(key).hset(key, 'run', run, 'tick', tick, 'startedAt', startedAt, 'instance', this.instance).pexpire(key, this.ttlMs).exec(),
+    await this.#write(task, (client) =>
+      client.multi().del(key).hset(key, 'run', run, 'tick', tick, 'startedAt', startedAt, 'instance', this.instance).pexpire(key, this.ttlMs).exec(),
     );
     return run;
   }
@@ -78,14 +78,14 @@ export class CronHistory {
   async finished(task: string, run: string, result: { durationMs: number; ok: boolean; error?: string }): Promise<void> {
     const fields = ['durationMs', String(result.durationMs), 'ok', result.ok ? '1' : '0'];
     if (result.error !== undefined) fields.push('error', redactText(result.error).slice(0, MAX_ERROR_CHARS));
-    await this.#write(task, (c) => finishScript.run(c, [this.key(task)], run, String(this.ttlMs), ...fields));
+    await this.#write(task, (client) => finishScript.run(client, [this.key(task)], run, String(this.ttlMs), ...fields));
   }
 
   /** The last recorded run of each task (absent when none); throws when Redis fails. */
   async read(tasks: readonly string[]): Promise<Map<string, CronRunRecord>> {
     const out = new Map<string, CronRunRecord>();
     if (tasks.length === 0) return out;
-    const hashes = await this.#conn().run((c) => Promise.all(tasks.map((t) => c.hgetall(this.key(t)))));
+    const hashes = await this.#conn().run((client) => Promise.all(tasks.map((t) => client.hgetall(this.key(t)))));
     tasks.forEach((task, i) => {
       const record = toRecord(hashes[i]);
       if (record) out.set(task, record);

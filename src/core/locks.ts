@@ -189,7 +189,7 @@ export class LockService {
 
   /** Names of the quorum connections. */
   get quorum(): string[] {
-    return this.#conns.map((c) => c.name);
+    return this.#conns.map((conn) => conn.name);
   }
 
   /** The default bound on an acquire (`settings.lockAcquireTimeout`), in ms. */
@@ -240,7 +240,7 @@ export class LockService {
         left <= Math.min(LOCK_COMMAND_TIMEOUT_MS, ttl)
           ? { ms: Math.max(1, left), why: 'what was left of acquireTimeout' }
           : { ms: Math.min(LOCK_COMMAND_TIMEOUT_MS, ttl), why: ttl < LOCK_COMMAND_TIMEOUT_MS ? 'the lock TTL' : 'LOCK_COMMAND_TIMEOUT_MS' };
-      const votes = this.#conns.map((c) => this.#acquireOn(c, keys, value, ttl, fence, bound));
+      const votes = this.#conns.map((conn) => this.#acquireOn(conn, keys, value, ttl, fence, bound));
       const seen = await gather(votes, (a) => {
         const yes = a.filter((v) => v?.kind === 'for').length;
         const no = a.filter((v) => v !== undefined && v.kind !== 'for').length;
@@ -341,9 +341,9 @@ export class LockService {
     const once = async (group: Keys[]): Promise<Vote> => {
       const reply = await runOn(
         conn,
-        (c) =>
+        (client) =>
           acquireScript.run(
-            c,
+            client,
             group.flatMap((k) => [k.lock, k.fence]),
             ...args,
           ),
@@ -376,7 +376,7 @@ export class LockService {
           voters.map(async (v) => {
             if (v.tokens[r]! >= tokens[r]!) return true;
             try {
-              await runOn(this.#conns[v.i]!, (c) => raiseScript.run(c, [k.fence], String(tokens[r]), String(FENCE_TTL_MS)), bound);
+              await runOn(this.#conns[v.i]!, (client) => raiseScript.run(client, [k.fence], String(tokens[r]), String(FENCE_TTL_MS)), bound);
               return true;
             } catch (err) {
               this.#opts.log.debug(`fence counter ${k.fence} not raised on "${this.#conns[v.i]!.name}": ${redactText(asError(err).message)}`);
@@ -396,16 +396,16 @@ export class LockService {
       if (!conn.isCluster || keys.length === 1) {
         await runOn(
           conn,
-          (c) =>
+          (client) =>
             releaseScript.run(
-              c,
+              client,
               keys.map((k) => k.lock),
               value,
             ),
           COMMAND_BOUND,
         );
       } else {
-        await Promise.all(keys.map((k) => runOn(conn, (c) => releaseScript.run(c, [k.lock], value), COMMAND_BOUND)));
+        await Promise.all(keys.map((k) => runOn(conn, (client) => releaseScript.run(client, [k.lock], value), COMMAND_BOUND)));
       }
       return true;
     } catch (err) {
@@ -427,7 +427,7 @@ export class LockService {
     let left = pending;
     const attempt = (): void => {
       if (Date.now() + 10 >= until) return;
-      void Promise.all(left.map((c) => this.#releaseOn(c, keys, value))).then((done) => {
+      void Promise.all(left.map((conn) => this.#releaseOn(conn, keys, value))).then((done) => {
         left = left.filter((_, i) => !done[i]);
         if (left.length > 0) setTimeout(attempt, RELEASE_RETRY_MS).unref?.();
       });
@@ -513,9 +513,9 @@ export class LockService {
     try {
       const locks = keys.map((k) => k.lock);
       if (!conn.isCluster || keys.length === 1) {
-        return (await runOn(conn, (c) => extendScript.run(c, locks, value, String(ttl)), bound)) === keys.length;
+        return (await runOn(conn, (client) => extendScript.run(client, locks, value, String(ttl)), bound)) === keys.length;
       }
-      const parts = await Promise.all(locks.map((k) => runOn(conn, (c) => extendScript.run(c, [k], value, String(ttl)), bound)));
+      const parts = await Promise.all(locks.map((k) => runOn(conn, (client) => extendScript.run(client, [k], value, String(ttl)), bound)));
       return parts.every((p) => p === 1);
     } catch (err) {
       return asError(err);
@@ -557,7 +557,7 @@ export class LockService {
         const start = Date.now();
         if (expiration <= start) break;
         const bound: Bound = { ms: expiration - start, why: 'the time left on the lock' };
-        const votes = conns.map((c) => this.#extendOn(c, keys, value, by, bound));
+        const votes = conns.map((conn) => this.#extendOn(conn, keys, value, by, bound));
         const seen = await gather(
           votes,
           (a) => a.filter((v) => v === true).length >= majority || a.filter((v) => v !== undefined && v !== true).length > conns.length - majority,
@@ -604,7 +604,7 @@ export class LockService {
         expiration = 0;
         // every member, each bounded: a member still holding the value would make the very next
         // acquire of this resource look held elsewhere
-        const done = await Promise.all(conns.map((c) => this.#releaseOn(c, keys, value)));
+        const done = await Promise.all(conns.map((conn) => this.#releaseOn(conn, keys, value)));
         for (const { i, vote } of lateVotes) void vote.then((late) => (late.changed ? this.#releaseOn(conns[i]!, keys, value) : false));
         const failed = conns.filter((_, i) => !done[i]);
         if (failed.length > 0) this.#retryRelease(failed, keys, value, expiresAt);

@@ -99,12 +99,12 @@ class Registry implements RedisRegistry {
       this.#log.warn('settings.lockDelay is ignored: cron ticks are keyed by their schedule, so no delay is needed. Remove it.');
     }
     const connections: Record<string, RedisConnection> = {};
-    for (const c of Object.values(config.connections)) {
-      if (!c.enabled) {
-        this.#log.debug(`connection "${c.name}" is disabled (enabled: false)`);
+    for (const conn of Object.values(config.connections)) {
+      if (!conn.enabled) {
+        this.#log.debug(`connection "${conn.name}" is disabled (enabled: false)`);
         continue;
       }
-      connections[c.name] = new RedisConnection(c, createSuiteLog(logger, `connection:${c.name}`, c.debug), this.counters);
+      connections[conn.name] = new RedisConnection(conn, createSuiteLog(logger, `connection:${conn.name}`, conn.debug), this.counters);
     }
     this.connections = Object.freeze(connections);
   }
@@ -117,7 +117,7 @@ class Registry implements RedisRegistry {
     if (!this.#locks) {
       const s = this.config.settings;
       const quorum = s.redlockConnections.map((n) => this.get(n, 'settings.redlockConnections'));
-      for (const c of quorum) c.markUsedBy('locks');
+      for (const conn of quorum) conn.markUsedBy('locks');
       this.#locks = new LockService({
         connections: quorum,
         ttl: s.lockTTL,
@@ -174,16 +174,16 @@ class Registry implements RedisRegistry {
   }
 
   async status(): Promise<RedisStatus> {
-    const connections = await Promise.all(Object.values(this.connections).map((c) => c.status()));
+    const connections = await Promise.all(Object.values(this.connections).map((conn) => conn.status()));
     return {
-      ok: connections.every((c) => c.ready),
+      ok: connections.every((conn) => conn.ready),
       connections,
-      disabled: Object.values(this.config.connections).filter((c) => !c.enabled).map((c) => c.name),
+      disabled: Object.values(this.config.connections).filter((conn) => !conn.enabled).map((conn) => conn.name),
     };
   }
 
   close(): Promise<void> {
-    this.#closed ??= Promise.all(Object.values(this.connections).map((c) => c.close())).then(() => undefined);
+    this.#closed ??= Promise.all(Object.values(this.connections).map((conn) => conn.close())).then(() => undefined);
     return this.#closed;
   }
 }

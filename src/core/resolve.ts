@@ -67,8 +67,8 @@ export function clientConnection(client: RedisClient, name = 'client', timeoutMs
 
 /** The bound `run()` applies when given none: the connection's own (`requestTimeout`, or a `RedisConnection`'s config), else the default. */
 export function requestTimeoutOf(conn: BoundedConnection): number {
-  const c = conn as BoundedConnection & { config?: { requestTimeout?: number } };
-  return c.requestTimeout ?? c.config?.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const connection = conn as BoundedConnection & { config?: { requestTimeout?: number } };
+  return connection.requestTimeout ?? connection.config?.requestTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS;
 }
 
 const globalStrapi = (): StrapiConnections | undefined => (globalThis as { strapi?: StrapiConnections }).strapi;

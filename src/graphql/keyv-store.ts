@@ -180,7 +180,7 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
     const k = this.#prefix + key;
-    const value = await this.#read(1, (redis) => this.#exec(redis, (c) => c.get(k)));
+    const value = await this.#read(1, (redis) => this.#exec(redis, (client) => client.get(k)));
     this.#count(value);
     return (value ?? undefined) as StoredData<Value> | undefined;
   }
@@ -219,7 +219,7 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     const full = [...batch.keys.keys()];
     const count = batch.waiters.reduce((n, w) => n + w.slots.length, 0);
     this.#read(count, (redis) =>
-      this.#exec(redis, redis.isCluster ? (c) => Promise.all(full.map((k) => c.get(k))) : (c) => c.mget(full)),
+      this.#exec(redis, redis.isCluster ? (client) => Promise.all(full.map((k) => client.get(k))) : (client) => client.mget(full)),
     ).then(
       (values) => {
         for (const w of batch.waiters) {
@@ -243,17 +243,17 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     const px = expiryMs(ttl, this.#maxTtl);
     if (px === null) {
       // A negative TTL: the entry is already expired. Remove what was there rather than keep it.
-      await this.#write(1, (redis) => this.#exec(redis, (c) => c.unlink(k)));
+      await this.#write(1, (redis) => this.#exec(redis, (client) => client.unlink(k)));
       return true;
     }
     const data = redisValue(value);
-    await this.#write(1, (redis) => this.#exec(redis, (c) => c.set(k, data, 'PX', px)));
+    await this.#write(1, (redis) => this.#exec(redis, (client) => client.set(k, data, 'PX', px)));
     return true;
   }
 
   async delete(key: string): Promise<boolean> {
     const k = this.#prefix + key;
-    return (await this.#exec(this.#resolve(), (c) => c.unlink(k))) > 0;
+    return (await this.#exec(this.#resolve(), (client) => client.unlink(k))) > 0;
   }
 
   /** True when at least one of the keys existed. One `UNLINK` on standalone/Sentinel, one per key on Cluster. */
@@ -262,14 +262,14 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     const redis = this.#resolve();
     const full = keys.map((k) => this.#prefix + k);
     const removed = await this.#exec(redis, redis.isCluster
-      ? async (c) => (await Promise.all(full.map((k) => c.unlink(k)))).reduce((a, b) => a + b, 0)
-      : (c) => c.unlink(...full));
+      ? async (client) => (await Promise.all(full.map((k) => client.unlink(k)))).reduce((a, b) => a + b, 0)
+      : (client) => client.unlink(...full));
     return removed > 0;
   }
 
   async has(key: string): Promise<boolean> {
     const k = this.#prefix + key;
-    return (await this.#exec(this.#resolve(), (c) => c.exists(k))) === 1;
+    return (await this.#exec(this.#resolve(), (client) => client.exists(k))) === 1;
   }
 
   async hasMany(keys: string[]): Promise<boolean[]> {
@@ -277,9 +277,9 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     const redis = this.#resolve();
     const full = keys.map((k) => this.#prefix + k);
     const counts = await this.#exec(redis, redis.isCluster
-      ? (c) => Promise.all(full.map((k) => c.exists(k)))
-      : async (c) => {
-          const pipeline = (c as Redis).pipeline();
+      ? (client) => Promise.all(full.map((k) => client.exists(k)))
+      : async (client) => {
+          const pipeline = (client as Redis).pipeline();
           for (const k of full) pipeline.exists(k);
           return replies(await pipeline.exec()) as number[];
         });

@@ -153,7 +153,7 @@ export class RedisSessionStore {
   }
 
   async get(key: string, _maxAge?: unknown, _options?: KoaSessionGetOptions): Promise<Record<string, unknown> | undefined> {
-    const raw = await this.#run((c) => c.get(this.prefix + key));
+    const raw = await this.#run((client) => client.get(this.prefix + key));
     if (raw === null || raw === undefined) {
       this.#counters.missing++;
       return undefined;
@@ -170,18 +170,18 @@ export class RedisSessionStore {
       this.#counters.missing++;
       this.#logs().warn(`session ${this.prefix}<id> holds data that is not a JSON object (${(err as Error).message}); treated as no session`);
       // removing it keeps the next request from hitting it again; bounded and best effort
-      this.#run((c) => c.del(this.prefix + key)).catch(() => undefined);
+      this.#run((client) => client.del(this.prefix + key)).catch(() => undefined);
       return undefined;
     }
   }
 
   async set(key: string, sess: unknown, maxAge?: unknown, _options?: KoaSessionSetOptions): Promise<void> {
-    await this.#run((c) => c.set(this.prefix + key, JSON.stringify(sess), 'PX', this.ttlFor(maxAge)));
+    await this.#run((client) => client.set(this.prefix + key, JSON.stringify(sess), 'PX', this.ttlFor(maxAge)));
     this.#counters.saved++;
   }
 
   async destroy(key: string, _options?: { ctx?: unknown }): Promise<void> {
-    await this.#run((c) => c.del(this.prefix + key));
+    await this.#run((client) => client.del(this.prefix + key));
     this.#counters.destroyed++;
   }
 

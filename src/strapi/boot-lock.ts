@@ -215,7 +215,7 @@ export class BootLock {
     const value = `${this.identity} since ${new Date(this.#acquiredAt).toISOString()}`;
     const ttl = this.#o.ttl;
     const write = () => {
-      void conn.run((c) => c.set(this.holderKey, value, 'PX', ttl)).catch((err: unknown) => {
+      void conn.run((client) => client.set(this.holderKey, value, 'PX', ttl)).catch((err: unknown) => {
         this.#o.log.debug(`boot lock holder record not written: ${redactText((err as Error).message)}`);
       });
     };
@@ -226,7 +226,7 @@ export class BootLock {
 
   async #readHolder(): Promise<string | undefined> {
     try {
-      return (await this.#o.holderConnection.run((c) => c.get(this.holderKey))) ?? undefined;
+      return (await this.#o.holderConnection.run((client) => client.get(this.holderKey))) ?? undefined;
     } catch {
       return undefined;
     }

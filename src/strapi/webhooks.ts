@@ -221,7 +221,7 @@ export class WebhookSync {
     const { connection, channel, log } = this.#o;
     const msg: Message = { v: 1, from: this.instance, op, ...(id !== undefined && id !== null ? { id: String(id) } : {}) };
     try {
-      await connection.run((c) => c.publish(channel, JSON.stringify(msg)));
+      await connection.run((client) => client.publish(channel, JSON.stringify(msg)));
       this.stats.published++;
       if (this.#pendingNotify && op === 'reload') {
         this.#pendingNotify = false;

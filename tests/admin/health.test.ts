@@ -65,7 +65,7 @@ describe('one sampler per slot across instances', () => {
     const results: string[][] = [];
     // Slots far from the real clock: claims cannot collide with anything else.
     const base = Math.floor(Date.now() / 1000) * 1000 + 3_600_000;
-    for (let i = 0; i < 5; i++) results.push(await Promise.all(instances.map((s) => s.tick(base + i * 1000 + 7))));
+    for (let i = 0; i < 5; i++) results.push(await Promise.all(instances.map((sample) => sample.tick(base + i * 1000 + 7))));
     const after = await infoCalls(direct);
     for (const r of results) expect(r.sort()).toEqual(['claimed-elsewhere', 'claimed-elsewhere', 'sampled']);
     // 5 slots, one node: 5 INFOs from the samplers, plus the first commandstats call.
@@ -76,9 +76,9 @@ describe('one sampler per slot across instances', () => {
     const pttl = await direct.pttl(`${HEALTH_KEY_PREFIX}${name}`);
     expect(pttl).toBeGreaterThan(15 * 60_000);
     expect(pttl).toBeLessThanOrEqual(15 * 60_000 + 2000);
-    const stats = instances.map((s) => s.status);
-    expect(stats.reduce((a, s) => a + s.samples, 0)).toBe(5);
-    expect(stats.reduce((a, s) => a + s.claimedElsewhere, 0)).toBe(10);
+    const stats = instances.map((sample) => sample.status);
+    expect(stats.reduce((a, sample) => a + sample.samples, 0)).toBe(5);
+    expect(stats.reduce((a, sample) => a + sample.claimedElsewhere, 0)).toBe(10);
     await direct.unlink(`${HEALTH_KEY_PREFIX}${name}`);
   });
 
@@ -88,9 +88,9 @@ describe('one sampler per slot across instances', () => {
     const instances = await Promise.all(['a', 'b', 'c'].map(async (id) => sampler(await ready(config), `host-${id}:2`, 500)));
     const before = await infoCalls(direct);
     const start = Date.now();
-    for (const s of instances) s.start();
+    for (const sample of instances) sample.start();
     await new Promise((r) => setTimeout(r, 4000));
-    for (const s of instances) s.stop();
+    for (const sample of instances) sample.stop();
     const end = Date.now();
     await new Promise((r) => setTimeout(r, 600)); // a tick that started before stop() finishes
     const calls = (await infoCalls(direct)) - before - 1;
@@ -106,9 +106,9 @@ describe('one sampler per slot across instances', () => {
 
   it('two connections to one server cost one INFO per slot', async () => {
     const registry = await ready({ connections: { one: { connection: own.url }, two: { connection: `${own.url}/2` } } });
-    const s = sampler(registry, 'host-x:3', 1000);
+    const sample = sampler(registry, 'host-x:3', 1000);
     const before = await infoCalls(direct);
-    expect(await s.tick(slotTime(1000, 7200))).toBe('sampled');
+    expect(await sample.tick(slotTime(1000, 7200))).toBe('sampled');
     expect((await infoCalls(direct)) - before - 1).toBe(1);
     expect(await direct.llen(`${HEALTH_KEY_PREFIX}one`)).toBeGreaterThanOrEqual(1);
     expect(await direct.llen(`${HEALTH_KEY_PREFIX}two`)).toBeGreaterThanOrEqual(1);
@@ -119,11 +119,11 @@ describe('one sampler per slot across instances', () => {
 describe('the series', () => {
   it('rates over the interval from consecutive points: ops, hit ratio, network, CPU; gauges as sampled', async () => {
     const registry = await ready({ connections: { main: { connection: own.url } } });
-    const s = sampler(registry, 'host-r:4', 1000);
+    const sample = sampler(registry, 'host-r:4', 1000);
     const p = randomPrefix('hs');
     await direct.unlink(`${HEALTH_KEY_PREFIX}main`);
     const t0 = slotTime(1000, 10_000);
-    expect(await s.tick(t0)).toBe('sampled');
+    expect(await sample.tick(t0)).toBe('sampled');
     // 300 hits, 100 misses, 400 writes on a server nothing else reads from.
     await direct.mset(Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`${p}k${i}`, 'x'.repeat(100)])));
     const pipe = direct.pipeline();
@@ -132,8 +132,8 @@ describe('the series', () => {
     for (let i = 0; i < 400; i++) pipe.set(`${p}w${i}`, 'y');
     await pipe.exec();
     await new Promise((r) => setTimeout(r, 300));
-    expect(await s.tick(t0 + 1000)).toBe('sampled');
-    const view = await healthView(registry.get('main'), s, t0 + 1000);
+    expect(await sample.tick(t0 + 1000)).toBe('sampled');
+    const view = await healthView(registry.get('main'), sample, t0 + 1000);
     expect(view).toMatchObject({ connection: 'main', topology: 'standalone', enabled: true, source: 'redis', intervalMs: 1000, windowMs: 15 * 60_000 });
     expect(view.t).toEqual([t0, t0 + 1000]);
     expect(view.sampledBy).toEqual(['host-r:4', 'host-r:4']);
@@ -163,12 +163,12 @@ describe('the series', () => {
 
   it('is capped to the window and a point older than it only serves the rates of the next', async () => {
     const registry = await ready({ connections: { capped: { connection: own.url } } });
-    const s = sampler(registry, 'host-w:5', 1000, captureLogger(), 3000);
-    expect(s.maxPoints).toBe(4);
+    const sample = sampler(registry, 'host-w:5', 1000, captureLogger(), 3000);
+    expect(sample.maxPoints).toBe(4);
     const t0 = slotTime(1000, 20_000);
-    for (let i = 0; i < 7; i++) expect(await s.tick(t0 + i * 1000)).toBe('sampled');
+    for (let i = 0; i < 7; i++) expect(await sample.tick(t0 + i * 1000)).toBe('sampled');
     expect(await direct.llen(`${HEALTH_KEY_PREFIX}capped`)).toBe(4);
-    const view = await healthView(registry.get('capped'), s, t0 + 6000);
+    const view = await healthView(registry.get('capped'), sample, t0 + 6000);
     // The oldest kept point (t0 + 3000) is as old as the window: not shown, it gives the next one its rates.
     expect(view.t).toEqual([t0 + 4000, t0 + 5000, t0 + 6000]);
     expect(view.nodes[0]!.opsPerSec.every((v) => v !== null && v > 0), JSON.stringify(view.nodes[0])).toBe(true);
@@ -194,11 +194,11 @@ describe('the series', () => {
     const name = 'clu';
     const registry = await ready({ connections: { locks: { connection: own.url }, [name]: { connection: { nodes: redis.cluster.nodes } } } });
     // ioredis links replicas lazily: the first sample may miss one that has no link yet.
-    const s = sampler(registry, 'host-c:6', 1000);
+    const sample = sampler(registry, 'host-c:6', 1000);
     const t0 = slotTime(1000, 30_000);
-    await s.tick(t0);
-    await s.tick(t0 + 1000);
-    const view = await healthView(registry.get(name), s, t0 + 1000);
+    await sample.tick(t0);
+    await sample.tick(t0 + 1000);
+    const view = await healthView(registry.get(name), sample, t0 + 1000);
     expect(view.topology).toBe('cluster');
     expect(view.nodes.map((n) => n.role)).toEqual(['master', 'master', 'master', 'replica', 'replica', 'replica']);
     const ports = new Set(redis.cluster.nodes.map((n) => `127.0.0.1:${n.port}`));
@@ -213,10 +213,10 @@ describe('the series', () => {
 
   it('sentinel: the master in use', async () => {
     const registry = await ready({ connections: { locks: { connection: own.url }, ha: { connection: { sentinels: redis.sentinel.sentinels, name: redis.sentinel.name } } } });
-    const s = sampler(registry, 'host-s:7', 1000);
+    const sample = sampler(registry, 'host-s:7', 1000);
     const t0 = slotTime(1000, 40_000);
-    await s.tick(t0);
-    const view = await healthView(registry.get('ha'), s, t0);
+    await sample.tick(t0);
+    const view = await healthView(registry.get('ha'), sample, t0);
     expect(view.topology).toBe('sentinel');
     expect(view.nodes).toHaveLength(1);
     const master = new Redis({ sentinels: redis.sentinel.sentinels, name: redis.sentinel.name, lazyConnect: true });
@@ -237,30 +237,30 @@ describe('when the lock connection does not answer', () => {
     try {
       const log = captureLogger();
       const registry = await ready({ settings: { lockAcquireTimeout: 500 }, connections: { locks: { connection: lockServer.url, readyTimeout: 500 }, data: { connection: own.url } } });
-      const s = sampler(registry, 'host-l:8', 1000, log);
+      const sample = sampler(registry, 'host-l:8', 1000, log);
       await lockServer.kill('SIGKILL');
       const t0 = slotTime(1000, 50_000);
-      expect(await s.tick(t0)).toBe('local');
-      expect(await s.tick(t0 + 1000)).toBe('local');
-      expect(s.status.mode).toBe('local');
+      expect(await sample.tick(t0)).toBe('local');
+      expect(await sample.tick(t0 + 1000)).toBe('local');
+      expect(sample.status.mode).toBe('local');
       expect(log.of('warn').filter((l) => l.includes('health sampler'))).toHaveLength(1);
       expect(log.of('warn')[0]).toMatch(/this instance samples on its own/);
-      const view = await healthView(registry.get('data'), s, t0 + 1000);
+      const view = await healthView(registry.get('data'), sample, t0 + 1000);
       expect(view.source).toBe('local');
       expect(view.sharedError).toBeTruthy();
       expect(view.t).toEqual([t0, t0 + 1000]);
       expect(view.nodes[0]!.address).toBe(`127.0.0.1:${own.port}`);
       expect(view.nodes[0]!.opsPerSec[1]).not.toBeNull();
       // the dead connection itself is a point with its error
-      const dead = await healthView(registry.get('locks'), s, t0 + 1000);
+      const dead = await healthView(registry.get('locks'), sample, t0 + 1000);
       expect(dead.nodes[0]!.errors[0]).toMatch(/not ready/);
 
       await lockServer.restart();
       await registry.get('locks').waitUntilReady(10_000);
-      expect(await s.tick(t0 + 2000)).toBe('sampled');
-      expect(s.status.mode).toBe('shared');
+      expect(await sample.tick(t0 + 2000)).toBe('sampled');
+      expect(sample.status.mode).toBe('shared');
       expect(log.of('info').some((l) => /health sampler: the lock connections answer again/.test(l))).toBe(true);
-      expect((await healthView(registry.get('data'), s, t0 + 2000)).source).toBe('redis');
+      expect((await healthView(registry.get('data'), sample, t0 + 2000)).source).toBe('redis');
     } finally {
       await lockServer.stop();
     }

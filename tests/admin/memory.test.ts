@@ -25,12 +25,12 @@ beforeAll(async () => {
   own = await startStandalone();
   direct = new Redis(own.url);
   cluster = new Cluster(redis.cluster.nodes);
-  for (const c of [direct, cluster]) {
+  for (const client of [direct, cluster]) {
     // (a Cluster pipeline must stay in one slot: plain commands, 500 at a time)
     for (let from = 0; from < SMALL; from += 500) {
-      await Promise.all(Array.from({ length: 500 }, (_, i) => c.set(`${p}small:${from + i}`, `v${from + i}`)));
+      await Promise.all(Array.from({ length: 500 }, (_, i) => client.set(`${p}small:${from + i}`, `v${from + i}`)));
     }
-    await c.set(`${p}big`, 'x'.repeat(BIG_BYTES), 'PX', 600_000);
+    await client.set(`${p}big`, 'x'.repeat(BIG_BYTES), 'PX', 600_000);
   }
   await direct.set('sess:abc', '{}');
   await direct.set(`${LOCK_KEY_PREFIX}something`, '1');
@@ -133,7 +133,7 @@ describe('groups and parameters', () => {
     const conn = await connection(own.url);
     const { pages } = await walk(conn, { budgetMs: '1000' });
     const groups = new Map<string, { family: string | null; keys: number }>();
-    for (const page of pages) for (const g of page.groups) groups.set(g.prefix, { family: g.family, keys: (groups.get(g.prefix)?.keys ?? 0) + g.keys });
+    for (const page of pages) for (const group of page.groups) groups.set(group.prefix, { family: group.family, keys: (groups.get(group.prefix)?.keys ?? 0) + group.keys });
     expect(groups.get('sess:')).toEqual({ family: 'sessions', keys: 1 });
     expect(groups.get(LOCK_KEY_PREFIX)).toEqual({ family: 'locks', keys: 1 });
     expect(groups.get('')).toEqual({ family: null, keys: 1 });

@@ -21,9 +21,9 @@ beforeAll(() => {
   cluster = new Cluster(redis.cluster.nodes);
 });
 afterAll(async () => {
-  for (const c of [standalone, cluster]) {
-    await Promise.all([`${p}k`, `sess:${p}`, `${LOCK_KEY_PREFIX}${p}`].map((k) => c.unlink(k)));
-    c.disconnect();
+  for (const client of [standalone, cluster]) {
+    await Promise.all([`${p}k`, `sess:${p}`, `${LOCK_KEY_PREFIX}${p}`].map((k) => client.unlink(k)));
+    client.disconnect();
   }
 });
 

@@ -12,7 +12,7 @@ import { captureLogger } from '../helpers/logger.js';
 const open: RedisRegistry[] = [];
 const servers: http.Server[] = [];
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+  await Promise.all(servers.splice(0).map((server) => new Promise((r) => server.close(r))));
   await Promise.all(open.splice(0).map((r) => r.close()));
 });
 

@@ -64,7 +64,7 @@ interface Options {
 class UsageError extends Error {}
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seed: randomInt(1, 2 ** 31 - 1), topology: 'standalone', durationMs: 300_000, short: false, keep: false };
+  const options: Options = { seed: randomInt(1, 2 ** 31 - 1), topology: 'standalone', durationMs: 300_000, short: false, keep: false };
   let seedGiven = false;
   let durationGiven = false;
   const value = (i: number, name: string): string => {
@@ -74,31 +74,31 @@ function parseArgs(argv: string[]): Options {
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === '--short') o.short = true;
-    else if (a === '--keep') o.keep = true;
+    if (a === '--short') options.short = true;
+    else if (a === '--keep') options.keep = true;
     else if (a === '--seed') {
-      o.seed = Number(value(++i, a));
+      options.seed = Number(value(++i, a));
       seedGiven = true;
-      if (!Number.isInteger(o.seed) || o.seed < 0) throw new UsageError(`--seed: got ${argv[i]}; expected an integer >= 0`);
+      if (!Number.isInteger(options.seed) || options.seed < 0) throw new UsageError(`--seed: got ${argv[i]}; expected an integer >= 0`);
     } else if (a === '--topology') {
       const t = value(++i, a);
       if (t !== 'standalone' && t !== 'sentinel' && t !== 'cluster') throw new UsageError(`--topology: got ${t}; expected standalone, sentinel or cluster`);
-      o.topology = t;
+      options.topology = t;
     } else if (a === '--seconds' || a === '--minutes') {
       const n = Number(value(++i, a));
       if (!(n > 0)) throw new UsageError(`${a}: got ${argv[i]}; expected a number > 0`);
-      o.durationMs = Math.round(n * (a === '--seconds' ? 1000 : 60_000));
+      options.durationMs = Math.round(n * (a === '--seconds' ? 1000 : 60_000));
       durationGiven = true;
     } else if (a === '--help' || a === '-h') {
       console.log('usage: npm run chaos -- [--short] [--seed <n>] [--topology standalone|sentinel|cluster] [--seconds <n> | --minutes <n>] [--keep]');
       process.exit(0);
     } else throw new UsageError(`unknown option ${a}`);
   }
-  if (o.short) {
-    if (!seedGiven) o.seed = 1;
-    if (!durationGiven) o.durationMs = 75_000;
+  if (options.short) {
+    if (!seedGiven) options.seed = 1;
+    if (!durationGiven) options.durationMs = 75_000;
   }
-  return o;
+  return options;
 }
 
 /** A Strapi instance across its restarts (a SIGKILLed one is booted again on the same port). */
@@ -145,10 +145,10 @@ class Instance {
 let stopping = false;
 
 async function main(): Promise<number> {
-  const o = parseArgs(process.argv.slice(2));
-  const replay = `npm run chaos -- --seed ${o.seed} --topology ${o.topology} --seconds ${Math.round(o.durationMs / 1000)}`;
-  say(`seed ${o.seed}, topology ${o.topology}, load ${Math.round(o.durationMs / 1000)} s; replay: ${replay}`);
-  const r = rng(o.seed);
+  const options = parseArgs(process.argv.slice(2));
+  const replay = `npm run chaos -- --seed ${options.seed} --topology ${options.topology} --seconds ${Math.round(options.durationMs / 1000)}`;
+  say(`seed ${options.seed}, topology ${options.topology}, load ${Math.round(options.durationMs / 1000)} s; replay: ${replay}`);
+  const r = rng(options.seed);
   const runDir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-chaos-'));
   const canary = {
     admin: `Canary-${randomBytes(8).toString('hex')}-Pw1`,
@@ -180,13 +180,13 @@ async function main(): Promise<number> {
   try {
     const t0 = Date.now();
     await ensurePlaygroundInstalled({ quiet: true });
-    [pg, redis] = await Promise.all([startPostgres(), startChaosRedis(o.topology, canary.redis)]);
+    [pg, redis] = await Promise.all([startPostgres(), startChaosRedis(options.topology, canary.redis)]);
     const db = await pg.createDatabase('chaos');
     await pg.query(CHAOS_TABLES_SQL, db);
     say(
-      `PostgreSQL ${pg.version} on :${pg.port}; Redis ${o.topology} on ${redis
+      `PostgreSQL ${pg.version} on :${pg.port}; Redis ${options.topology} on ${redis
         .servers()
-        .map((s) => `:${s.port}`)
+        .map((handle) => `:${handle.port}`)
         .join(' ')} (AOF, appendfsync always)`,
     );
 
@@ -267,7 +267,7 @@ async function main(): Promise<number> {
     const secrets = [canary.admin, canary.redis, canary.login, token];
 
     // The schedule.
-    const plan = planFaults(o.seed, o.topology, o.durationMs, NAMES, { warmupMs: 8000, tailMs: 6000 });
+    const plan = planFaults(options.seed, options.topology, options.durationMs, NAMES, { warmupMs: 8000, tailMs: 6000 });
     say(`fault schedule (${plan.length}): ${plan.map((f) => `${(f.at / 1000).toFixed(1)}s ${f.kind}${f.target ? `(${f.target})` : ''}`).join(', ')}`);
 
     // The load generator, in a process of its own.
@@ -277,8 +277,8 @@ async function main(): Promise<number> {
       token,
       loginPassword: canary.login,
       articles,
-      durationMs: o.durationMs,
-      seed: o.seed,
+      durationMs: options.durationMs,
+      seed: options.seed,
       outFile: loadFile,
     };
     const loadCfgFile = file('load-config.json', JSON.stringify(loadCfg));
@@ -324,7 +324,7 @@ async function main(): Promise<number> {
       const wait = loadStart + f.at - Date.now();
       if (wait > 0) await sleep(wait);
       const start = Date.now();
-      let note = '';
+      let note: string;
       try {
         if (isRedisFault(f.kind)) note = await redis!.fault(f.kind as RedisFaultKind, f.holdMs, r);
         else {
@@ -382,7 +382,7 @@ async function main(): Promise<number> {
 
     // Logs to scan (secrets, crashes): every Strapi life, every Redis server, PostgreSQL.
     const logTexts: Record<string, string> = {};
-    for (const s of redis.servers()) logTexts[`redis :${s.port}`] = fs.existsSync(s.logFile) ? fs.readFileSync(s.logFile, 'utf8') : '';
+    for (const handle of redis.servers()) logTexts[`redis :${handle.port}`] = fs.existsSync(handle.logFile) ? fs.readFileSync(handle.logFile, 'utf8') : '';
     logTexts.postgres = fs.existsSync(pg.logFile) ? fs.readFileSync(pg.logFile, 'utf8') : '';
 
     stopping = true;
@@ -397,8 +397,8 @@ async function main(): Promise<number> {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as LoadRecord);
     const result = evaluate({
-      topology: o.topology,
-      seed: o.seed,
+      topology: options.topology,
+      seed: options.seed,
       loadStart,
       loadEnd,
       records,
@@ -421,7 +421,7 @@ async function main(): Promise<number> {
     say(`records and result in ${runDir} (result.json, load.jsonl, <instance>.log)`);
     say(`${result.broken === 0 ? 'every invariant held' : `${result.broken} invariant(s) BROKEN`}; replay: ${replay}`);
     await cleanup();
-    if (!o.keep && result.broken === 0) fs.rmSync(runDir, { recursive: true, force: true });
+    if (!options.keep && result.broken === 0) fs.rmSync(runDir, { recursive: true, force: true });
     return result.broken === 0 ? 0 : 1;
   } catch (error) {
     console.error(`[chaos] ${(error as Error).stack ?? String(error)}`);

@@ -29,17 +29,17 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
   throw new Error(`chaos: timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-const answers = (s: ServerHandle): Promise<boolean> =>
-  redisCommand(s, ['PING'], 1000).then(
+const answers = (handle: ServerHandle): Promise<boolean> =>
+  redisCommand(handle, ['PING'], 1000).then(
     (v) => v === 'PONG',
     () => false,
   );
 
 async function clientKill(targets: ServerHandle[]): Promise<string> {
   let killed = 0;
-  for (const s of targets) {
-    if (!s.isAlive()) continue;
-    killed += Number(await redisCommand(s, ['CLIENT', 'KILL', 'TYPE', 'normal'], 3000).catch(() => 0));
+  for (const handle of targets) {
+    if (!handle.isAlive()) continue;
+    killed += Number(await redisCommand(handle, ['CLIENT', 'KILL', 'TYPE', 'normal'], 3000).catch(() => 0));
   }
   return `${killed} connections closed`;
 }
@@ -102,15 +102,15 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
   }
 
   if (topology === 'sentinel') {
-    const s = await startSentinel();
-    const data = [s.master, s.replica];
+    const handle = await startSentinel();
+    const data = [handle.master, handle.replica];
     for (const srv of data) {
       await redisCommand(srv, ['CONFIG', 'SET', 'appendonly', 'yes'], 5000);
       await redisCommand(srv, ['CONFIG', 'SET', 'appendfsync', 'always'], 5000);
       await redisCommand(srv, ['CONFIG', 'REWRITE'], 5000);
     }
     const current = async (): Promise<ServerHandle> => {
-      const at: HostPort = await s.currentMaster();
+      const at: HostPort = await handle.currentMaster();
       const srv = data.find((d) => d.port === at.port);
       if (!srv) throw new Error(`chaos: sentinel names an unknown master ${at.host}:${at.port}`);
       return srv;
@@ -130,12 +130,12 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
     };
     return {
       topology,
-      connection: { sentinels: s.sentinels, name: s.name },
-      servers: () => [...data, ...s.sentinelServers],
+      connection: { sentinels: handle.sentinels, name: handle.name },
+      servers: () => [...data, ...handle.sentinelServers],
       async fault(kind, holdMs) {
         const m = await current();
         if (kind === 'sentinel-failover') {
-          await redisCommand(s.sentinelServers[0] as ServerHandle, ['SENTINEL', 'FAILOVER', s.name], 5000);
+          await redisCommand(handle.sentinelServers[0] as ServerHandle, ['SENTINEL', 'FAILOVER', handle.name], 5000);
           await until('a new master after SENTINEL FAILOVER', 20_000, masterIsNot(m.port));
           await until('the old master to replicate the new one', 20_000, replicaLinked);
           return `SENTINEL FAILOVER: ${m.port} -> ${(await current()).port}`;
@@ -159,13 +159,13 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
         if (kind === 'client-kill') return clientKill([m]);
         throw new Error(`chaos: ${kind} is not a sentinel fault`);
       },
-      stop: () => s.stop(),
+      stop: () => handle.stop(),
     };
   }
 
-  const c = await startCluster({ args: AOF });
+  const client = await startCluster({ args: AOF });
   const clusterOk = async (): Promise<boolean> => {
-    for (const srv of c.servers) {
+    for (const srv of client.servers) {
       if (!srv.isAlive()) continue;
       const info = parseInfo(await redisCommand(srv, ['CLUSTER', 'INFO'], 1000));
       if (info.cluster_state !== 'ok') return false;
@@ -173,17 +173,17 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
     return true;
   };
   const masters = async (): Promise<ServerHandle[]> => {
-    const replicas = new Set((await c.replicas()).map((x) => x.port));
-    return c.servers.filter((x) => x.isAlive() && !replicas.has(x.port));
+    const replicas = new Set((await client.replicas()).map((x) => x.port));
+    return client.servers.filter((x) => x.isAlive() && !replicas.has(x.port));
   };
   const everyNodeBack = async (): Promise<boolean> => {
     if (!(await clusterOk())) return false;
-    return (await masters()).length === 3 && (await c.replicas()).length === 3;
+    return (await masters()).length === 3 && (await client.replicas()).length === 3;
   };
   return {
     topology,
-    connection: { nodes: c.nodes.slice(0, 3) },
-    servers: () => c.servers,
+    connection: { nodes: client.nodes.slice(0, 3) },
+    servers: () => client.servers,
     async fault(kind, holdMs, r) {
       const list = await masters();
       const m = list[Math.floor(r() * list.length)] as ServerHandle;
@@ -202,9 +202,9 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
         await until('every node back after SIGCONT', 30_000, everyNodeBack);
         return `master ${m.port} SIGSTOP ${holdMs} ms`;
       }
-      if (kind === 'client-kill') return clientKill(c.servers);
+      if (kind === 'client-kill') return clientKill(client.servers);
       throw new Error(`chaos: ${kind} is not a cluster fault`);
     },
-    stop: () => c.stop(),
+    stop: () => client.stop(),
   };
 }

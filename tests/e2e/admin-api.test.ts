@@ -117,17 +117,17 @@ afterAll(async () => {
   await secured?.stop();
   scratchClient?.disconnect();
   await scratch?.stop();
-  for (const c of [standalone, cluster]) {
-    if (!c) continue;
-    const keys = await scanAll(c, `${p}*`);
-    await Promise.all(keys.map((k) => c.unlink(k)));
-    await c.unlink(`cron:last:${cronTask}`);
-    c.disconnect();
+  for (const client of [standalone, cluster]) {
+    if (!client) continue;
+    const keys = await scanAll(client, `${p}*`);
+    await Promise.all(keys.map((k) => client.unlink(k)));
+    await client.unlink(`cron:last:${cronTask}`);
+    client.disconnect();
   }
 });
 
-async function scanAll(c: Redis | Cluster, pattern: string): Promise<string[]> {
-  const nodes = c instanceof Cluster ? c.nodes('master') : [c];
+async function scanAll(client: Redis | Cluster, pattern: string): Promise<string[]> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   const out: string[] = [];
   for (const n of nodes) {
     let cursor = '0';
@@ -217,10 +217,10 @@ describe('data', () => {
   });
 
   it.each(['default', 'cluster'])('keys on %s: a paged walk lists every key once; values; delete one and by pattern (logged with the admin id)', async (name) => {
-    const c = name === 'default' ? standalone : cluster;
+    const client = name === 'default' ? standalone : cluster;
     const base = `${p}${name}:`;
-    await Promise.all(Array.from({ length: 150 }, (_, i) => c.set(`${base}k:${i}`, String(i))));
-    await c.hset(`${base}h`, 'f', 'v');
+    await Promise.all(Array.from({ length: 150 }, (_, i) => client.set(`${base}k:${i}`, String(i))));
+    await client.hset(`${base}h`, 'f', 'v');
     const seen: string[] = [];
     let cursor: string | null = '0';
     while (cursor !== null) {
@@ -239,13 +239,13 @@ describe('data', () => {
     expect((await call('GET', `/redis/connections/${name}/keys?count=5000`, tokens.browser)).body.error).toMatchObject({ status: 400, message: expect.stringMatching(/^count: /) });
 
     expect(await ok('DELETE', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.superAdmin)).toEqual({ deleted: 1 });
-    expect(await c.exists(`${base}h`)).toBe(0);
+    expect(await client.exists(`${base}h`)).toBe(0);
     const mismatch = await call('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:*` });
     expect(mismatch.status).toBe(400);
     expect(mismatch.body.error.message).toMatch(/^confirm: /);
     // k:1, k:10..k:19, k:100..k:149: 1 + 10 + 50
     expect(await ok('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:1*` })).toEqual({ deleted: 61, complete: true, elapsedMs: expect.any(Number) });
-    expect((await scanAll(c, `${base}k:*`)).length).toBe(89);
+    expect((await scanAll(client, `${base}k:*`)).length).toBe(89);
     await waitFor(() => app.logs().includes(`[redis] admin ${tokens.superAdminId} deleted keys matching "${base}k:1*" on connection "${name}" (61 removed)`), 10_000, 'the deletion log line');
     expect(app.logs()).toContain(`[redis] admin ${tokens.superAdminId} deleted key "${base}h" on connection "${name}" (1 removed)`);
   });

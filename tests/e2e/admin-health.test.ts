@@ -107,7 +107,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.allSettled(apps.filter((a) => a.isRunning()).map((a) => a.stop()));
-  for (const c of [direct, clusterClient, sentinelMaster, ...nodeClients]) c?.disconnect();
+  for (const client of [direct, clusterClient, sentinelMaster, ...nodeClients]) client?.disconnect();
   await Promise.allSettled([standalone?.stop(), cluster?.stop(), sentinel?.stop()]);
 });
 
@@ -175,9 +175,9 @@ describe('health series across three instances', () => {
     const sentinelInfo = [...infoBy].filter(([addr]) => clients.find((c) => c.addr === addr)?.name.startsWith('sentinel-')).reduce((a, [, n]) => a + n, 0);
     // INFO from the 8 s before MONITOR started (at most one per sentinel) may have landed just before `before`; none after.
     const slots = Math.floor(end / INTERVAL) - Math.floor(start / INTERVAL) + 1;
-    const counted = servers.map((s, i) => {
-      const others = s.label === 'sentinel master' ? sentinelInfo : 0;
-      return { label: s.label, calls: after[i]! - before[i]! - 1 - others };
+    const counted = servers.map((client, i) => {
+      const others = client.label === 'sentinel master' ? sentinelInfo : 0;
+      return { label: client.label, calls: after[i]! - before[i]! - 1 - others };
     });
     console.log(`[admin-health e2e] ${slots} slots over ${end - start} ms; INFO calls per node: ${JSON.stringify(counted)}; sentinel INFOs: ${sentinelInfo}`);
     for (const c of counted) {
@@ -289,10 +289,10 @@ describe('slow log', () => {
 
 describe('memory by key', () => {
   it.each(['default', 'cluster', 'ha'])('%s: a big key planted among 10,000 small ones is ranked first, each page within its budget', async (name) => {
-    const c: Redis | Cluster = name === 'default' ? direct : name === 'cluster' ? clusterClient : sentinelMaster;
+    const client: Redis | Cluster = name === 'default' ? direct : name === 'cluster' ? clusterClient : sentinelMaster;
     const base = `${p}mem:${name}:`;
-    for (let from = 0; from < 10_000; from += 500) await Promise.all(Array.from({ length: 500 }, (_, i) => c.set(`${base}s${from + i}`, String(from + i))));
-    await c.set(`${base}big`, 'x'.repeat(200_000));
+    for (let from = 0; from < 10_000; from += 500) await Promise.all(Array.from({ length: 500 }, (_, i) => client.set(`${base}s${from + i}`, String(from + i))));
+    await client.set(`${base}big`, 'x'.repeat(200_000));
     const budgetMs = 200;
     let cursor: string | null = '0';
     const top: Array<{ key: string; bytes: number }> = [];

@@ -178,7 +178,7 @@ describe('Redis SIGKILLed under load, every request-path feature on, default con
     let measureFrom = 0;
     try {
       // Warm: every kind answered with Redis up (sessions saved, entries cached, Apollo writes).
-      await waitFor(() => kinds.every((k) => samples.filter((s) => s.kind === k && s.status === 200).length >= 30), 60_000, '30 answers of each kind before the kill');
+      await waitFor(() => kinds.every((k) => samples.filter((sample) => sample.kind === k && sample.status === 200).length >= 30), 60_000, '30 answers of each kind before the kill');
       // Measured from here: the first requests of a fresh Strapi (cold code paths, first GraphQL
       // schema use, first script loads) are slow for reasons that have nothing to do with Redis.
       measureFrom = performance.now();
@@ -196,23 +196,23 @@ describe('Redis SIGKILLed under load, every request-path feature on, default con
     // Every request answered.
     expect(failures, JSON.stringify(failures.slice(0, 5))).toEqual([]);
     // The fail-open features answer 200 throughout; sessions fail closed (503) while Redis is gone.
-    for (const s of samples) {
-      if (s.kind === 'session') expect([200, 503], s.body).toContain(s.status);
-      else expect(s.status, s.body).toBe(200);
-      if (s.kind === 'graphql') expect(JSON.parse(s.body).errors, s.body).toBeUndefined();
-      expect(Number.isFinite(s.requestMs), 'X-Request-Ms on every answer').toBe(true);
+    for (const sample of samples) {
+      if (sample.kind === 'session') expect([200, 503], sample.body).toContain(sample.status);
+      else expect(sample.status, sample.body).toBe(200);
+      if (sample.kind === 'graphql') expect(JSON.parse(sample.body).errors, sample.body).toBeUndefined();
+      expect(Number.isFinite(sample.requestMs), 'X-Request-Ms on every answer').toBe(true);
     }
-    const after = samples.filter((s) => s.start >= killAt);
-    expect(after.filter((s) => s.kind === 'session' && s.status === 503).length, 'sessions fail closed after the kill').toBeGreaterThan(0);
+    const after = samples.filter((sample) => sample.start >= killAt);
+    expect(after.filter((sample) => sample.kind === 'session' && sample.status === 503).length, 'sessions fail closed after the kill').toBeGreaterThan(0);
 
-    const overhead = (s: Sample): number => s.requestMs - s.handlerMs;
-    const measured = samples.filter((s) => s.start >= measureFrom);
-    const inFlight = measured.filter((s) => s.start < killAt && s.end > killAt);
-    const before = measured.filter((s) => s.end <= killAt);
-    const worst = (list: Sample[]): Sample | undefined => list.reduce<Sample | undefined>((w, s) => (!w || overhead(s) > overhead(w) ? s : w), undefined);
-    const show = (s: Sample | undefined): string => (s ? `${Math.round(overhead(s))} ms (${s.kind}, status ${s.status}, server ${s.requestMs} ms, handler ${s.handlerMs} ms)` : '-');
+    const overhead = (sample: Sample): number => sample.requestMs - sample.handlerMs;
+    const measured = samples.filter((sample) => sample.start >= measureFrom);
+    const inFlight = measured.filter((sample) => sample.start < killAt && sample.end > killAt);
+    const before = measured.filter((sample) => sample.end <= killAt);
+    const worst = (list: Sample[]): Sample | undefined => list.reduce<Sample | undefined>((w, sample) => (!w || overhead(sample) > overhead(w) ? sample : w), undefined);
+    const show = (sample: Sample | undefined): string => (sample ? `${Math.round(overhead(sample))} ms (${sample.kind}, status ${sample.status}, server ${sample.requestMs} ms, handler ${sample.handlerMs} ms)` : '-');
     const perKind = kinds
-      .map((k) => `${k}: ${inFlight.filter((s) => s.kind === k).length} in flight, worst ${show(worst([...inFlight, ...after].filter((s) => s.kind === k)))}`)
+      .map((k) => `${k}: ${inFlight.filter((sample) => sample.kind === k).length} in flight, worst ${show(worst([...inFlight, ...after].filter((sample) => sample.kind === k)))}`)
       .join('; ');
     console.log(
       `[fault-figure] Strapi e2e, Redis SIGKILL under load (${kinds.length * CLIENTS_PER_KIND} clients, default requestTimeout): ` +
@@ -221,9 +221,9 @@ describe('Redis SIGKILLed under load, every request-path feature on, default con
     );
     expect(before.length, 'answers with Redis up, after the warm-up').toBeGreaterThanOrEqual(10);
     // The kill found requests of every kind in flight (otherwise this would test nothing).
-    for (const k of kinds) expect(inFlight.filter((s) => s.kind === k).length, `${k} requests in flight at the kill`).toBeGreaterThan(0);
+    for (const k of kinds) expect(inFlight.filter((sample) => sample.kind === k).length, `${k} requests in flight at the kill`).toBeGreaterThan(0);
     const margin = Math.max(MIN_MARGIN_MS, Math.ceil(Math.max(...before.map(overhead))));
-    const slow = measured.filter((s) => overhead(s) > BOUND_MS + margin);
+    const slow = measured.filter((sample) => overhead(sample) > BOUND_MS + margin);
     expect(slow.length, `requests that waited more than ${BOUND_MS} + ${margin} ms (the margin) beyond their handler: ${slow.map(show).join('; ')}`).toBe(0);
   }, 120_000);
 });

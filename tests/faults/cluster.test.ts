@@ -33,7 +33,7 @@ describe('cluster: a master SIGKILLed under writes', () => {
     const key = `${randomPrefix('cl-kill')}{slot}`;
     const victim = await cluster.masterFor(key);
     const victimAddress = `${victim.host}:${victim.port}`;
-    expect(await conn.run((c) => c.set(key, '0'))).toBe('OK');
+    expect(await conn.run((client) => client.set(key, '0'))).toBe('OK');
 
     // A second connection with the default requestTimeout: commands in flight on the victim when
     // it dies. One node's link closing is not a close of the Cluster client (it stays ready and
@@ -45,8 +45,8 @@ describe('cluster: a master SIGKILLed under writes', () => {
     const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now(), name: 'ok' }), (err: unknown) => ({ ok: false as const, at: performance.now(), name: (err as Error).name }));
     const held = [
       // BLPOP holds the victim's link; the SETs of the same slot wait behind it, in flight.
-      settle(dconn.run((c) => (c as Cluster).blpop(`${key}:list`, 1))),
-      ...Array.from({ length: 5 }, (_, i) => settle(dconn.run((c) => c.set(`${key}:held${i}`, String(i))))),
+      settle(dconn.run((client) => (client as Cluster).blpop(`${key}:list`, 1))),
+      ...Array.from({ length: 5 }, (_, i) => settle(dconn.run((client) => client.set(`${key}:held${i}`, String(i))))),
     ];
     await sleep(100);
     const heldKilledAt = performance.now();
@@ -67,8 +67,8 @@ describe('cluster: a master SIGKILLed under writes', () => {
       const start = Date.now();
       const attempt = { value: String(i), done: Promise.resolve() as Promise<unknown>, timedOut: false };
       try {
-        await conn.run((c) => {
-          const p = c.set(key, attempt.value);
+        await conn.run((client) => {
+          const p = client.set(key, attempt.value);
           attempt.done = p.then(
             (r) => r,
             (e: unknown) => e,
@@ -101,12 +101,12 @@ describe('cluster: a master SIGKILLed under writes', () => {
     const settled = await within(Promise.all(raw.map((a) => a.done)), 15_000);
     expect(settled, 'abandoned writes still pending in ioredis after 15 s').toBeDefined();
     const lateApplied = raw.filter((a, n) => a.timedOut && settled![n] === 'OK').map((a) => a.value);
-    const afterRecovery = await conn.run((c) => c.get(key));
+    const afterRecovery = await conn.run((client) => client.get(key));
     // The last acknowledged write, or a write that run() had given up on and ioredis applied later.
     expect([written, ...lateApplied]).toContain(afterRecovery);
     const staleOverwrite = afterRecovery !== written;
-    expect(await conn.run((c) => c.set(key, 'final'))).toBe('OK');
-    expect(await conn.run((c) => c.get(key))).toBe('final');
+    expect(await conn.run((client) => client.set(key, 'final'))).toBe('OK');
+    expect(await conn.run((client) => client.get(key))).toBe('final');
 
     // Another node may still gossip the old owner for a moment: ask until the views agree (bounded).
     let newMaster = await cluster.masterFor(key);
@@ -118,7 +118,7 @@ describe('cluster: a master SIGKILLed under writes', () => {
     expect(newMaster.port).not.toBe(victim.port);
 
     // The cluster's view converges within a few gossip rounds: poll status (bounded), then assert.
-    const victimOf = (s: ConnectionStatus): NodeStatus | undefined => s.nodes?.find((n) => n.address === victimAddress);
+    const victimOf = (connection: ConnectionStatus): NodeStatus | undefined => connection.nodes?.find((n) => n.address === victimAddress);
     let status: ConnectionStatus | undefined;
     await waitFor(
       async () => {

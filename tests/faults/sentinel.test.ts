@@ -29,17 +29,17 @@ let inFlightSet: SentinelHandle;
 
 beforeAll(async () => {
   const sets = await Promise.allSettled([startSentinel(), startSentinel(), startSentinel(), startSentinel()]);
-  const ok = sets.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = sets.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const ok = sets.flatMap((handle) => (handle.status === 'fulfilled' ? [handle.value] : []));
+  const failed = sets.find((handle): handle is PromiseRejectedResult => handle.status === 'rejected');
   if (failed) {
-    await Promise.allSettled(ok.map((s) => s.stop()));
+    await Promise.allSettled(ok.map((handle) => handle.stop()));
     throw failed.reason;
   }
   [killSet, detectorOnSet, detectorOffSet, inFlightSet] = ok as [SentinelHandle, SentinelHandle, SentinelHandle, SentinelHandle];
 });
 
 afterAll(async () => {
-  await Promise.allSettled([killSet, detectorOnSet, detectorOffSet, inFlightSet].filter(Boolean).map((s) => s.stop()));
+  await Promise.allSettled([killSet, detectorOnSet, detectorOffSet, inFlightSet].filter(Boolean).map((handle) => handle.stop()));
 });
 
 function registryFor(set: SentinelHandle, failoverDetector?: boolean, requestTimeout = 500) {
@@ -120,8 +120,8 @@ describe('sentinel: commands in flight when the master is SIGKILLed', () => {
     const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now() }), (err: unknown) => ({ ok: false as const, err, at: performance.now() }));
     // BLPOP holds the link: everything behind it is in flight until the master dies.
     const calls = [
-      settle(conn.run((c) => (c as Redis).blpop(`${prefix}list`, 1))),
-      ...Array.from({ length: 10 }, (_, i) => settle(conn.run((c) => c.set(`${prefix}k${i}`, String(i))))),
+      settle(conn.run((client) => (client as Redis).blpop(`${prefix}list`, 1))),
+      ...Array.from({ length: 10 }, (_, i) => settle(conn.run((client) => client.set(`${prefix}k${i}`, String(i))))),
     ];
     await sleep(100);
     const killedAt = performance.now();
@@ -141,7 +141,7 @@ describe('sentinel: commands in flight when the master is SIGKILLed', () => {
     // The client follows the promoted replica afterwards, as before (the failover detector may
     // still move it once more when the sentinels announce the switch: retry, bounded).
     await waitFor(
-      () => conn.run((c) => c.set(`${prefix}after`, '1')).then((r) => r === 'OK', () => false),
+      () => conn.run((client) => client.set(`${prefix}after`, '1')).then((r) => r === 'OK', () => false),
       20_000,
       'a write acknowledged by the promoted replica',
     );

@@ -36,7 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled([killed, paused, secured, dropped].filter(Boolean).map((s) => s.stop()));
+  await Promise.allSettled([killed, paused, secured, dropped].filter(Boolean).map((handle) => handle.stop()));
 });
 
 describe('standalone: commands in flight when the connection closes', () => {
@@ -58,10 +58,10 @@ describe('standalone: commands in flight when the connection closes', () => {
       // until the server dies. BLPOP's own 1 s timeout keeps a resent copy harmless after restart.
       const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now() }), (err: unknown) => ({ ok: false as const, err, at: performance.now() }));
       const calls = [
-        settle(conn.run((c) => (c as RedisClient).blpop(`${prefix}list`, 1))),
-        ...Array.from({ length: 10 }, (_, i) => settle(conn.run((c) => c.set(`${prefix}k${i}`, String(i))))),
-        settle(rawConn.run((c) => (c as RedisClient).blpop(`${prefix}raw-list`, 1), requestTimeout)),
-        settle(rawConn.run((c) => c.set(`${prefix}raw`, 'r'), requestTimeout)),
+        settle(conn.run((client) => (client as RedisClient).blpop(`${prefix}list`, 1))),
+        ...Array.from({ length: 10 }, (_, i) => settle(conn.run((client) => client.set(`${prefix}k${i}`, String(i))))),
+        settle(rawConn.run((client) => (client as RedisClient).blpop(`${prefix}raw-list`, 1), requestTimeout)),
+        settle(rawConn.run((client) => client.set(`${prefix}raw`, 'r'), requestTimeout)),
       ];
       // Sent (written to the socket) before the kill; nothing can have been answered yet.
       await new Promise((r) => setTimeout(r, 100));
@@ -206,12 +206,12 @@ describe('standalone: SIGSTOP (a hung server)', () => {
     const conn = reg.get('hung');
     const byDefault = reg.get('byDefault');
     const key = `${randomPrefix('stop')}k`;
-    expect(await conn.run((c) => c.set(key, 'v'))).toBe('OK');
+    expect(await conn.run((client) => client.set(key, 'v'))).toBe('OK');
 
     paused.pause();
     try {
       const t0 = performance.now();
-      const err = await conn.run((c) => c.get(key)).catch((e: unknown) => e);
+      const err = await conn.run((client) => client.get(key)).catch((e: unknown) => e);
       const took = performance.now() - t0;
       expect(err).toBeInstanceOf(RedisTimeoutError);
       expect((err as Error).message).toMatch(/within 200 ms \(redis\.connections\.hung\.requestTimeout\)/);
@@ -222,7 +222,7 @@ describe('standalone: SIGSTOP (a hung server)', () => {
 
       // No requestTimeout configured: the default bound, 250 ms (issue 13 item 12).
       const d0 = performance.now();
-      const dErr = await byDefault.run((c) => c.get(key)).catch((e: unknown) => e);
+      const dErr = await byDefault.run((client) => client.get(key)).catch((e: unknown) => e);
       const dTook = performance.now() - d0;
       expect(dErr).toBeInstanceOf(RedisTimeoutError);
       expect((dErr as Error).message).toMatch(/within 250 ms \(redis\.connections\.byDefault\.requestTimeout\)/);
@@ -231,9 +231,9 @@ describe('standalone: SIGSTOP (a hung server)', () => {
     } finally {
       paused.resume();
     }
-    expect(await conn.run((c) => c.get(key), 2000)).toBe('v');
-    expect(await conn.run((c) => c.set(key, 'v2'), 2000)).toBe('OK');
-    expect(await conn.run((c) => c.get(key), 2000)).toBe('v2');
+    expect(await conn.run((client) => client.get(key), 2000)).toBe('v');
+    expect(await conn.run((client) => client.set(key, 'v2'), 2000)).toBe('OK');
+    expect(await conn.run((client) => client.get(key), 2000)).toBe('v2');
     expect(logger.of('error')).toEqual([]);
   });
 });
@@ -252,14 +252,14 @@ describe('standalone: password canaries', () => {
     );
     expect(await reg.waitUntilReady()).toEqual({ byUrl: 'ready', byObj: 'ready' });
     const key = `${randomPrefix('pw')}k`;
-    expect(await reg.get('byUrl').run((c) => c.set(key, 'secret-ok'))).toBe('OK');
-    expect(await reg.get('byObj').run((c) => c.get(key))).toBe('secret-ok');
+    expect(await reg.get('byUrl').run((client) => client.set(key, 'secret-ok'))).toBe('OK');
+    expect(await reg.get('byObj').run((client) => client.get(key))).toBe('secret-ok');
 
     const status = await reg.status();
     expect(status.ok).toBe(true);
     const json = JSON.stringify(status);
     expect(json).not.toContain(PASSWORD);
-    expect(status.connections.find((c) => c.name === 'byUrl')?.endpoint).toBe(`redis://:***@127.0.0.1:${secured.port}`);
+    expect(status.connections.find((conn) => conn.name === 'byUrl')?.endpoint).toBe(`redis://:***@127.0.0.1:${secured.port}`);
     expect(logger.all()).not.toContain(PASSWORD);
   });
 
@@ -318,7 +318,7 @@ describe('standalone: password canaries', () => {
       const report = await reg.waitUntilReady();
       expect(report).toEqual({ good: 'ready', bad: 'timeout' });
       const key = `${randomPrefix('dbg')}k`;
-      expect(await reg.get('good').run((c) => c.set(key, 'seen'))).toBe('OK');
+      expect(await reg.get('good').run((client) => client.set(key, 'seen'))).toBe('OK');
       await waitFor(() => written.join('').includes(key), 5000, 'the SET to show in ioredis debug output');
       await reg.close();
     } finally {

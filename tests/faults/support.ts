@@ -60,7 +60,7 @@ export function startWriteLoop(conn: RedisConnection, prefix: string, opts: Writ
       const start = Date.now();
       const port = portOf();
       try {
-        await conn.run((c) => c.set(key, String(i)), timeoutMs);
+        await conn.run((client) => client.set(key, String(i)), timeoutMs);
         acks.push({ i, key, start, end: Date.now(), port });
       } catch (err) {
         const e = err as Error;

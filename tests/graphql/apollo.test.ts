@@ -19,16 +19,16 @@ describe.each(TOPOLOGIES)('Apollo Server 4 with the Redis cache on %s', (topolog
   let two: RedisRegistry;
   const servers: TestServer[] = [];
   const start = async (...args: Parameters<typeof startApollo>) => {
-    const s = await startApollo(...args);
-    servers.push(s);
-    return s;
+    const server = await startApollo(...args);
+    servers.push(server);
+    return server;
   };
 
   beforeAll(async () => {
     [one, two] = await Promise.all([registryOn(topology), registryOn(topology)]).then((r) => r.map((x) => x.registry));
   });
   afterEach(async () => {
-    await Promise.all(servers.splice(0).map((s) => s.stop()));
+    await Promise.all(servers.splice(0).map((server) => server.stop()));
   });
   afterAll(async () => {
     await Promise.all([one?.close(), two?.close()]);
@@ -101,8 +101,8 @@ describe.each(TOPOLOGIES)('Apollo Server 4 with the Redis cache on %s', (topolog
 
     // persistedQueries.ttl (seconds) becomes PX in ms; null is Apollo's "no expiry" = maxTtl
     const ttlNs = `${namespace}-ttl`;
-    const c = await start({ cache: createApolloCache({ registry: one, connection: 'cache', namespace: ttlNs, maxTtl: HOUR }), persistedQueries: { ttl: 900 } });
-    await c.run(NOW, pq(sha256(NOW)));
+    const server = await start({ cache: createApolloCache({ registry: one, connection: 'cache', namespace: ttlNs, maxTtl: HOUR }), persistedQueries: { ttl: 900 } });
+    await server.run(NOW, pq(sha256(NOW)));
     await waitFor(async () => (await client.exists(`${ttlNs}:apq:${sha256(NOW)}`)) === 1, 5000, 'the apq: key with ttl');
     const ttlPttl = await client.pttl(`${ttlNs}:apq:${sha256(NOW)}`);
     expect(ttlPttl).toBeGreaterThan(890_000);

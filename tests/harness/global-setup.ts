@@ -61,16 +61,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const reasons = [standalone, cluster, sentinel].flatMap((r) => (r.status === 'rejected' ? [r.reason] : []));
     throw reasons[0] instanceof Error ? reasons[0] : new Error(String(reasons[0]));
   }
-  const s: ServerHandle = standalone.value;
-  const c: ClusterHandle = cluster.value;
+  const handle: ServerHandle = standalone.value;
+  const client: ClusterHandle = cluster.value;
   const se: SentinelHandle = sentinel.value;
   if (process.env.REDIS_HARNESS_VERBOSE) {
     console.log(`[redis harness] standalone + cluster + sentinel up in ${Date.now() - t0} ms`);
   }
 
   project.provide('redis', {
-    standalone: { host: s.host, port: s.port, url: s.url },
-    cluster: { nodes: c.nodes },
+    standalone: { host: handle.host, port: handle.port, url: handle.url },
+    cluster: { nodes: client.nodes },
     sentinel: { sentinels: se.sentinels, name: se.name },
   });
   return teardown;

@@ -250,16 +250,16 @@ describe('own cluster', () => {
 
   it('masterFor() names the node that owns the key, replicas() the 3 replicas', async () => {
     expect(cluster.servers).toHaveLength(6);
-    expect(cluster.nodes.map((n) => n.port)).toEqual(cluster.servers.map((s) => s.port));
+    expect(cluster.nodes.map((n) => n.port)).toEqual(cluster.servers.map((handle) => handle.port));
     const replicas = await cluster.replicas();
-    expect(replicas.map((r) => r.port).sort()).toEqual(cluster.servers.slice(3).map((s) => s.port).sort());
+    expect(replicas.map((r) => r.port).sort()).toEqual(cluster.servers.slice(3).map((handle) => handle.port).sort());
 
     const key = `${randomPrefix('slot')}k`;
     const owner = await cluster.masterFor(key);
     expect(cluster.servers.slice(0, 3)).toContain(owner);
     // Writing straight to the owner works (no MOVED); any other master redirects.
     expect(await redisCommand(owner, ['SET', key, '1', 'EX', '60'])).toBe('OK');
-    const other = cluster.servers.slice(0, 3).find((s) => s !== owner);
+    const other = cluster.servers.slice(0, 3).find((handle) => handle !== owner);
     await expect(redisCommand(other as ServerHandle, ['GET', key])).rejects.toThrow(/MOVED/);
   });
 });

@@ -298,7 +298,7 @@ export async function reapOrphans(): Promise<number> {
 }
 
 function killAllSync(): void {
-  for (const s of state.live) s.killSync();
+  for (const server of state.live) server.killSync();
 }
 
 function installHooks(): void {
@@ -714,7 +714,7 @@ async function startServer(spec: ServerSpec): Promise<ServerImpl> {
 }
 
 async function stopAll(servers: readonly ServerHandle[]): Promise<void> {
-  const results = await Promise.allSettled(servers.map((s) => s.stop()));
+  const results = await Promise.allSettled(servers.map((handle) => handle.stop()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
@@ -748,7 +748,7 @@ async function waitFor(what: string, timeoutMs: number, check: () => Promise<str
 }
 
 function logsOf(servers: readonly ServerHandle[]): string {
-  return servers.map((s) => `--- ${s.role} :${s.port} log tail ---\n${s.logTail(15)}`).join('\n');
+  return servers.map((handle) => `--- ${handle.role} :${handle.port} log tail ---\n${handle.logTail(15)}`).join('\n');
 }
 
 // ---------------------------------------------------------------------------
@@ -781,33 +781,33 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
   try {
     await run(
       bins.cli,
-      ['--cluster', 'create', ...all.map((s) => `${HOST}:${s.port}`), '--cluster-replicas', '1', '--cluster-yes'],
+      ['--cluster', 'create', ...all.map((server) => `${HOST}:${server.port}`), '--cluster-replicas', '1', '--cluster-yes'],
       60_000,
     );
-    const byPort = new Map(all.map((s) => [s.port, s]));
+    const byPort = new Map(all.map((server) => [server.port, server]));
     const roles = new Map<number, Record<string, string>>();
     await waitFor(
       'cluster_state:ok, replicas linked, and every node agreeing on 3 masters + 3 replicas',
       30_000,
       async () => {
-        for (const s of all) {
-          const [ci, repl] = await respPipeline(s, [['CLUSTER', 'INFO'], ['INFO', 'replication']], 2000);
+        for (const server of all) {
+          const [ci, repl] = await respPipeline(server, [['CLUSTER', 'INFO'], ['INFO', 'replication']], 2000);
           const c = parseInfo(ci ?? null);
-          if (c.cluster_state !== 'ok') return `:${s.port} cluster_state:${c.cluster_state}`;
-          if (c.cluster_known_nodes !== '6') return `:${s.port} cluster_known_nodes:${c.cluster_known_nodes}`;
+          if (c.cluster_state !== 'ok') return `:${server.port} cluster_state:${c.cluster_state}`;
+          if (c.cluster_known_nodes !== '6') return `:${server.port} cluster_known_nodes:${c.cluster_known_nodes}`;
           const r = parseInfo(repl ?? null);
-          if (r.role === 'slave' && r.master_link_status !== 'up') return `:${s.port} master_link_status:${r.master_link_status}`;
-          roles.set(s.port, r);
+          if (r.role === 'slave' && r.master_link_status !== 'up') return `:${server.port} master_link_status:${r.master_link_status}`;
+          roles.set(server.port, r);
         }
-        const masters = all.filter((s) => roles.get(s.port)?.role === 'master');
+        const masters = all.filter((server) => roles.get(server.port)?.role === 'master');
         if (masters.length !== 3) return `${masters.length} masters`;
         // Roles spread by gossip: wait until every node's CLUSTER NODES agrees (3 masters, 3 slaves).
-        for (const s of all) {
-          const view = String(await redisCommand(s, ['CLUSTER', 'NODES'], 2000));
+        for (const server of all) {
+          const view = String(await redisCommand(server, ['CLUSTER', 'NODES'], 2000));
           const flags = view.split('\n').filter(Boolean).map((l) => l.split(' ')[2] ?? '');
           const m = flags.filter((f) => f.split(',').includes('master')).length;
           const r = flags.filter((f) => f.split(',').includes('slave')).length;
-          if (m !== 3 || r !== 3) return `:${s.port} sees ${m} masters / ${r} replicas`;
+          if (m !== 3 || r !== 3) return `:${server.port} sees ${m} masters / ${r} replicas`;
         }
         return true;
       },
@@ -825,17 +825,17 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
       }
     }
     const masters = all
-      .filter((s) => roles.get(s.port)?.role === 'master')
+      .filter((server) => roles.get(server.port)?.role === 'master')
       .sort((a, b) => (firstSlot.get(a.port) ?? 0) - (firstSlot.get(b.port) ?? 0));
-    const replicas = all.filter((s) => roles.get(s.port)?.role !== 'master');
+    const replicas = all.filter((server) => roles.get(server.port)?.role !== 'master');
     const servers: ServerHandle[] = [...masters, ...replicas];
 
     const ask = async (args: string[]): Promise<RespValue> => {
       let last: unknown;
-      for (const s of servers) {
-        if (!s.isAlive()) continue;
+      for (const handle of servers) {
+        if (!handle.isAlive()) continue;
         try {
-          return await redisCommand(s, args, 2000);
+          return await redisCommand(handle, args, 2000);
         } catch (e) {
           last = e;
         }
@@ -844,7 +844,7 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
     };
 
     return {
-      nodes: servers.map((s) => ({ host: s.host, port: s.port })),
+      nodes: servers.map((handle) => ({ host: handle.host, port: handle.port })),
       servers,
       async masterFor(key: string): Promise<ServerHandle> {
         const slot = Number(await ask(['CLUSTER', 'KEYSLOT', key]));
@@ -863,10 +863,10 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
       },
       async replicas(): Promise<ServerHandle[]> {
         const out: ServerHandle[] = [];
-        for (const s of servers) {
-          if (!s.isAlive()) continue;
-          const r = parseInfo(await redisCommand(s, ['INFO', 'replication'], 2000).catch(() => null));
-          if (r.role === 'slave') out.push(s);
+        for (const handle of servers) {
+          if (!handle.isAlive()) continue;
+          const r = parseInfo(await redisCommand(handle, ['INFO', 'replication'], 2000).catch(() => null));
+          if (r.role === 'slave') out.push(handle);
         }
         return out;
       },
@@ -930,16 +930,16 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
       'every sentinel to see the master, 1 replica and 2 other sentinels',
       30_000,
       async () => {
-        for (const s of sentinelServers) {
-          const reply = await redisCommand(s, ['SENTINEL', 'MASTER', name], 2000);
+        for (const server of sentinelServers) {
+          const reply = await redisCommand(server, ['SENTINEL', 'MASTER', name], 2000);
           const m: Record<string, string> = {};
           if (Array.isArray(reply)) {
             for (let i = 0; i + 1 < reply.length; i += 2) m[String(reply[i])] = String(reply[i + 1]);
           }
-          if (m.flags !== 'master') return `sentinel :${s.port} flags=${m.flags}`;
-          if (m.port !== String(master.port)) return `sentinel :${s.port} master port=${m.port}`;
-          if (m['num-slaves'] !== '1') return `sentinel :${s.port} num-slaves=${m['num-slaves']}`;
-          if (m['num-other-sentinels'] !== '2') return `sentinel :${s.port} num-other-sentinels=${m['num-other-sentinels']}`;
+          if (m.flags !== 'master') return `sentinel :${server.port} flags=${m.flags}`;
+          if (m.port !== String(master.port)) return `sentinel :${server.port} master port=${m.port}`;
+          if (m['num-slaves'] !== '1') return `sentinel :${server.port} num-slaves=${m['num-slaves']}`;
+          if (m['num-other-sentinels'] !== '2') return `sentinel :${server.port} num-other-sentinels=${m['num-other-sentinels']}`;
         }
         return true;
       },
@@ -949,7 +949,7 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
     await stopAll(everything()).catch(() => undefined);
     throw e;
   }
-  const sentinels = sentinelServers.map((s) => ({ host: s.host, port: s.port }));
+  const sentinels = sentinelServers.map((server) => ({ host: server.host, port: server.port }));
   const all = everything();
   return {
     sentinels,
@@ -959,10 +959,10 @@ export async function startSentinel(opts: SentinelOptions = {}): Promise<Sentine
     sentinelServers,
     async currentMaster(): Promise<HostPort> {
       let last: unknown;
-      for (const s of sentinelServers) {
-        if (!s.isAlive()) continue;
+      for (const server of sentinelServers) {
+        if (!server.isAlive()) continue;
         try {
-          const r = await redisCommand(s, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name], 2000);
+          const r = await redisCommand(server, ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name], 2000);
           if (Array.isArray(r) && r.length === 2) return { host: String(r[0]), port: Number(r[1]) };
           last = new Error(`unexpected reply ${JSON.stringify(r)}`);
         } catch (e) {

@@ -109,7 +109,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ProxyHandle> {
       return held;
     },
     async close() {
-      for (const s of sockets) s.destroy();
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -59,10 +59,10 @@ describe('connections on every topology', () => {
     const key = `${randomPrefix('se')}k`;
     await client.set(key, 'v', 'PX', 10_000);
     expect(await client.get(key)).toBe('v');
-    const s = (await reg.status()).connections[0]!;
-    expect(s).toMatchObject({ topology: 'sentinel', ready: true, endpoint: expect.stringMatching(/^sentinel mymaster@/) });
-    expect(s.server?.role).toBe('master');
-    expect(s.nodes?.[0]?.address).toMatch(/^127\.0\.0\.1:\d+$/);
+    const conn = (await reg.status()).connections[0]!;
+    expect(conn).toMatchObject({ topology: 'sentinel', ready: true, endpoint: expect.stringMatching(/^sentinel mymaster@/) });
+    expect(conn.server?.role).toBe('master');
+    expect(conn.nodes?.[0]?.address).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
   it('the user can still turn the failover detector off', async () => {
@@ -138,7 +138,7 @@ describe('request-path bounds', () => {
     const port = await freePort();
     const reg = make({ connections: { gone: { connection: { host: '127.0.0.1', port }, requestTimeout: 5000 } } }, { logger: captureLogger() });
     const started = performance.now();
-    await expect(reg.get('gone').run((c) => c.get('x'))).rejects.toBeInstanceOf(RedisUnavailableError);
+    await expect(reg.get('gone').run((client) => client.get('x'))).rejects.toBeInstanceOf(RedisUnavailableError);
     // no waiting in the offline queue: far below the 5 s bound
     expect(performance.now() - started).toBeLessThan(1000);
     // the raw client keeps ioredis semantics (it would queue): the bound applies to run() only
@@ -149,7 +149,7 @@ describe('request-path bounds', () => {
     const reg = make({ connections: { s: { connection: redis.standalone.url, requestTimeout: 100 } } }, { logger: captureLogger() });
     await reg.waitUntilReady();
     const key = `${randomPrefix('slow')}${randomUUID()}`;
-    const err = await reg.get('s').run((c) => (c as Redis).blpop(key, 1)).catch((e: unknown) => e);
+    const err = await reg.get('s').run((client) => (client as Redis).blpop(key, 1)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RedisTimeoutError);
     expect((err as Error).message).toMatch(/within 100 ms \(redis\.connections\.s\.requestTimeout\)/);
   });

@@ -362,7 +362,7 @@ describe('tick claims over three lock connections (issue #13 item 2)', () => {
   });
   afterAll(async () => {
     await Promise.all(proxies.splice(0).map((p) => p.close()));
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(servers.map((handle) => handle.stop()));
   });
 
   it('three instances that each reach "their" member first (every claim starts 1-1-1) still run every tick once', async () => {

@@ -159,11 +159,11 @@ describe('a quorum of three independent servers', () => {
     servers = await Promise.all([startStandalone(), startStandalone(), startStandalone()]);
   });
   afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all(servers.map((handle) => handle.stop()));
   });
   // each test starts with all three up, whatever the previous one left
   afterEach(async () => {
-    await Promise.all(servers.filter((s) => !s.isAlive()).map((s) => s.restart()));
+    await Promise.all(servers.filter((handle) => !handle.isAlive()).map((handle) => handle.restart()));
   });
 
   const quorumRegistry = () =>

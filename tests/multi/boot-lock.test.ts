@@ -64,8 +64,8 @@ async function bootTogether(n: number, opts: (i: number) => StartAppOptions): Pr
     Array.from({ length: n }, async (_, i): Promise<BootResult> => {
       const id = `i${i}`;
       try {
-        const o = opts(i);
-        const app = await startApp({ ...o, env: { INSTANCE_ID: id, ...o.env } });
+        const options = opts(i);
+        const app = await startApp({ ...options, env: { INSTANCE_ID: id, ...options.env } });
         appsToStop.push(app);
         return { id, app, logs: app.logs() };
       } catch (error) {

@@ -36,7 +36,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const s of sockets) s.disconnect();
+  for (const socket of sockets) socket.disconnect();
   await Promise.all([a, b].map((x) => (x?.isRunning() ? x.stop() : undefined)));
 });
 
@@ -71,7 +71,7 @@ describe.each([
 ] as const)('Socket.IO across instances on $topology ($mode adapter)', ({ topology, path, mode, connection }) => {
   it('an event emitted on one instance reaches the clients of both, in both directions', async () => {
     const [onA, onB] = await Promise.all([client(a, path), client(b, path)]);
-    const ack = (s: Socket, msg: string) => new Promise<void>((r) => s.emit('shout', msg, () => r()));
+    const ack = (socket: Socket, msg: string) => new Promise<void>((r) => socket.emit('shout', msg, () => r()));
     await ack(onA.socket, `from-A-${topology}`);
     await waitFor(() => onA.got.length >= 1 && onB.got.length >= 1, 5000, `"from-A" on both clients (${topology})`);
     await ack(onB.socket, `from-B-${topology}`);

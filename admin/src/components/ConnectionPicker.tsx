@@ -19,7 +19,7 @@ export function useSelectedConnection(): SelectedConnection {
   const [params, setParams] = useSearchParams();
   const asked = params.get('connection');
   const list = connections.data ?? [];
-  const name = asked && list.some((c) => c.name === asked) ? asked : list[0]?.name;
+  const name = asked && list.some((conn) => conn.name === asked) ? asked : list[0]?.name;
   const select = React.useCallback(
     (next: string) =>
       setParams((current) => {

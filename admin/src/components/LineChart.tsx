@@ -50,7 +50,7 @@ const OFF_SCALE = 4;
 /** The top of the y axis, and whether the reference line fits under it. */
 function scale(series: ChartSeries[], reference?: number | null): { max: number; drawReference: boolean } {
   let max = 0;
-  for (const s of series) for (const v of s.values) if (v !== null && v > max) max = v;
+  for (const line of series) for (const v of line.values) if (v !== null && v > max) max = v;
   const drawReference = !!reference && reference > 0 && (max === 0 ? false : reference <= max * OFF_SCALE);
   if (drawReference) max = Math.max(max, reference!);
   return { max: max > 0 ? max * 1.1 : 1, drawReference };
@@ -129,7 +129,7 @@ export const LineChart = ({
           width="100%"
           height={height}
           role="img"
-          aria-label={`${title}: ${series.map((s) => `${s.label} ${format(last(s.values))}`).join(', ')}`}
+          aria-label={`${title}: ${series.map((line) => `${line.label} ${format(last(line.values))}`).join(', ')}`}
           style={{ display: 'block' }}
         >
           {[0.25, 0.5, 0.75].map((f) => (
@@ -138,11 +138,11 @@ export const LineChart = ({
           {drawReference && reference ? (
             <line x1={0} x2={WIDTH} y1={y(reference)} y2={y(reference)} stroke={colors[3]} strokeDasharray="6 4" strokeWidth={1} vectorEffect="non-scaling-stroke" data-testid="chart-reference" />
           ) : null}
-          {series.map((s, i) => (
-            <g key={s.label}>
-              <path d={pathOf(t, s.values, x, y)} fill="none" stroke={colors[i % colors.length]} strokeWidth={2} vectorEffect="non-scaling-stroke" strokeLinejoin="round" />
-              {lonely(s.values).map((j) => (
-                <circle key={j} cx={x(t[j]!)} cy={y(s.values[j]!)} r={2.5} fill={colors[i % colors.length]} />
+          {series.map((line, i) => (
+            <g key={line.label}>
+              <path d={pathOf(t, line.values, x, y)} fill="none" stroke={colors[i % colors.length]} strokeWidth={2} vectorEffect="non-scaling-stroke" strokeLinejoin="round" />
+              {lonely(line.values).map((j) => (
+                <circle key={j} cx={x(t[j]!)} cy={y(line.values[j]!)} r={2.5} fill={colors[i % colors.length]} />
               ))}
             </g>
           ))}
@@ -159,9 +159,9 @@ export const LineChart = ({
             <Typography variant="pi" tag="div" textColor="neutral600">
               {new Date(t[shown]!).toLocaleTimeString('en-GB')}
             </Typography>
-            {series.map((s, i) => (
-              <Typography key={s.label} variant="pi" tag="div" style={{ color: colors[i % colors.length] }}>
-                {`${s.label}: ${format(s.values[shown] ?? null)}`}
+            {series.map((line, i) => (
+              <Typography key={line.label} variant="pi" tag="div" style={{ color: colors[i % colors.length] }}>
+                {`${line.label}: ${format(line.values[shown] ?? null)}`}
               </Typography>
             ))}
           </Box>
@@ -172,12 +172,12 @@ export const LineChart = ({
         <Typography variant="pi" textColor="neutral500">now</Typography>
       </Flex>
       <Flex gap={4} wrap="wrap" paddingTop={2}>
-        {series.map((s, i) => {
-          const value = last(s.values);
+        {series.map((line, i) => {
+          const value = last(line.values);
           return (
-            <Flex key={s.label} gap={1} alignItems="center" data-testid="chart-legend" data-label={s.label} data-value={value ?? ''}>
+            <Flex key={line.label} gap={1} alignItems="center" data-testid="chart-legend" data-label={line.label} data-value={value ?? ''}>
               <span style={{ display: 'inline-block', width: 10, height: 10, borderRadius: 2, background: colors[i % colors.length] }} />
-              <Typography variant="pi">{`${s.label}: ${format(value)}`}</Typography>
+              <Typography variant="pi">{`${line.label}: ${format(value)}`}</Typography>
             </Flex>
           );
         })}

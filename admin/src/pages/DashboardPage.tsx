@@ -162,7 +162,7 @@ export const DashboardPage = () => {
   const stats = useResource<StatsView>(apiPath('/stats'));
   const [health, setHealth] = React.useState<Record<string, HealthView>>({});
   const [healthError, setHealthError] = React.useState<string | undefined>();
-  const names = (connections.data ?? []).map((c) => c.name).join('\n');
+  const names = (connections.data ?? []).map((conn) => conn.name).join('\n');
 
   const loadHealth = React.useCallback(() => {
     const list = names ? names.split('\n') : [];
@@ -192,7 +192,7 @@ export const DashboardPage = () => {
   }, [connections, stats, loadHealth]);
   useInterval(refresh, 5000, true);
   const list = connections.data ?? [];
-  const ready = list.filter((c) => c.ready).length;
+  const ready = list.filter((conn) => conn.ready).length;
   const anyHealth = Object.values(health)[0];
 
   return (

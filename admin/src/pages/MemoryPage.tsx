@@ -37,9 +37,9 @@ interface Walk {
 
 function merge(walk: Walk, page: MemoryPageView): Walk {
   const groups = new Map(walk.groups);
-  for (const g of page.groups) {
-    const had = groups.get(g.prefix);
-    groups.set(g.prefix, had ? { ...had, keys: had.keys + g.keys, bytes: had.bytes + g.bytes } : { ...g });
+  for (const group of page.groups) {
+    const had = groups.get(group.prefix);
+    groups.set(group.prefix, had ? { ...had, keys: had.keys + group.keys, bytes: had.bytes + group.bytes } : { ...group });
   }
   const byKey = new Map(walk.top.map((k) => [k.key, k]));
   for (const k of page.top) byKey.set(k.key, k); // SCAN may return a key twice: keep one
@@ -182,15 +182,15 @@ export const MemoryPage = () => {
                           </Tr>
                         </Thead>
                         <Tbody>
-                          {groups.slice(0, 30).map((g) => (
-                            <Tr key={g.prefix} data-testid="memory-group" data-prefix={g.prefix} data-keys={g.keys} data-bytes={g.bytes}>
+                          {groups.slice(0, 30).map((group) => (
+                            <Tr key={group.prefix} data-testid="memory-group" data-prefix={group.prefix} data-keys={group.keys} data-bytes={group.bytes}>
                               <Td style={{ maxWidth: '480px' }}>
-                                <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all', whiteSpace: 'normal' }}>{g.prefix === '' ? t('memory.noPrefix', '(no prefix)') : g.prefix}</Typography>
+                                <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all', whiteSpace: 'normal' }}>{group.prefix === '' ? t('memory.noPrefix', '(no prefix)') : group.prefix}</Typography>
                               </Td>
-                              <Td>{g.family ? <Badge variant="secondary">{g.family}</Badge> : <Typography textColor="neutral500">{t('memory.app', 'the app')}</Typography>}</Td>
-                              <Td><Typography>{formatCount(g.keys)}</Typography></Td>
-                              <Td><Typography>{formatBytes(g.bytes)}</Typography></Td>
-                              <Td><Typography>{view.bytes > 0 ? `${((g.bytes / view.bytes) * 100).toFixed(1)}%` : '—'}</Typography></Td>
+                              <Td>{group.family ? <Badge variant="secondary">{group.family}</Badge> : <Typography textColor="neutral500">{t('memory.app', 'the app')}</Typography>}</Td>
+                              <Td><Typography>{formatCount(group.keys)}</Typography></Td>
+                              <Td><Typography>{formatBytes(group.bytes)}</Typography></Td>
+                              <Td><Typography>{view.bytes > 0 ? `${((group.bytes / view.bytes) * 100).toFixed(1)}%` : '—'}</Typography></Td>
                             </Tr>
                           ))}
                         </Tbody>

@@ -244,15 +244,15 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
  * The middleware. `strapi`: write requests run in a context that waits for the purges their
  * transactions start at commit (see invalidation.ts), so their response follows the purge.
  */
-function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
-  const store = new CacheStore({ prefix: o.prefix, connection, log: () => log, readTimeout: o.readTimeout, writeTimeout: o.writeTimeout, name });
+function build(options: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
+  const store = new CacheStore({ prefix: options.prefix, connection, log: () => log, readTimeout: options.readTimeout, writeTimeout: options.writeTimeout, name });
   const counters = store.counters;
-  const webhook = o.purgeWebhook ? new PurgeWebhook(o.purgeWebhook, log) : null;
+  const webhook = options.purgeWebhook ? new PurgeWebhook(options.purgeWebhook, log) : null;
   /** Tell the hooks (never awaited: a purge, and the write behind it, does not wait for a CDN). */
   const notifyPurge = (tags: string[], keys: string[]): void => {
-    if (o.onPurge) {
+    if (options.onPurge) {
       try {
-        Promise.resolve(o.onPurge([...tags], [...keys])).catch((err: unknown) => log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`));
+        Promise.resolve(options.onPurge([...tags], [...keys])).catch((err: unknown) => log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`));
       } catch (err) {
         log.warn(`onPurge failed: ${(err as Error)?.message ?? String(err)}`);
       }
@@ -267,7 +267,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       for (const tag of tags) n += await store.purge(tag, keys);
     } finally {
       // a purge that failed midway is still told: a CDN purge by tag is safe to repeat
-      if (o.onPurge || webhook) notifyPurge(tags, keys);
+      if (options.onPurge || webhook) notifyPurge(tags, keys);
       warmSoon();
     }
     return n;
@@ -275,13 +275,13 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   const handle: CacheHandle = {
     store,
     connection: name,
-    tags: o.tags,
+    tags: options.tags,
     counters,
     purgeTag: (tag) => purgeTags([tag]),
-    purgeContentType: async (uid) => (o.tags.includes(contentTypeTag(uid)) ? purgeTags([contentTypeTag(uid)]) : 0),
-    purgeAll: () => purgeTags([...o.tags]),
+    purgeContentType: async (uid) => (options.tags.includes(contentTypeTag(uid)) ? purgeTags([contentTypeTag(uid)]) : 0),
+    purgeAll: () => purgeTags([...options.tags]),
     purgeWebhook: webhook,
-    purgeEndpoint: o.purgeEndpoint,
+    purgeEndpoint: options.purgeEndpoint,
     warm: (app, paths) => warm(app, paths),
   };
   /** The app of the last request (warm-ups after a purge go through it). */
@@ -292,12 +292,12 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   const warm = async (app?: unknown, paths?: readonly string[]): Promise<number> => {
     const target = (app as Context['app'] | undefined) ?? lastApp;
     if (app && !lastApp) lastApp = app as Context['app'];
-    const list = paths ? paths.map((p) => ({ path: p, host: '' })) : o.warm;
+    const list = paths ? paths.map((p) => ({ path: p, host: '' })) : options.warm;
     if (!target || typeof (target as { callback?: unknown }).callback !== 'function' || list.length === 0) return 0;
     let filled = 0;
     for (const { path, host } of list) {
       const request = `${host} ${path}`;
-      const token = await store.warmLock(request, o.lockTTL);
+      const token = await store.warmLock(request, options.lockTTL);
       if (!token) continue; // another instance warms it now (or Redis failed)
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
@@ -306,8 +306,8 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         const before = counters.misses;
         const done = replay(target, 'GET', path, headers, { owner: handle, key: null });
         done.catch(() => undefined);
-        const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), o.warmTimeout)))]);
-        if (timedOut) log.warn(`warm-up of ${path} took longer than warmTimeout (${o.warmTimeout} ms); moving on`);
+        const timedOut = await Promise.race([done.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), options.warmTimeout)))]);
+        if (timedOut) log.warn(`warm-up of ${path} took longer than warmTimeout (${options.warmTimeout} ms); moving on`);
         else if (counters.misses > before) filled++;
       } catch (err) {
         log.warn(`warm-up of ${path} failed: ${(err as Error).message}`);
@@ -321,7 +321,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
   };
   /** Warm after a purge (never awaited by the purge); one run at a time, one more queued. */
   const warmSoon = (): void => {
-    if (o.warm.length === 0 || !lastApp) return;
+    if (options.warm.length === 0 || !lastApp) return;
     if (warming) {
       warmAgain = true;
       return;
@@ -337,7 +337,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
 
   /** `Cache-Control` and the tags header for a CDN in front (`cdn`), from the rule. */
   const cdnHeaders = (ctx: Context, rule: ResolvedRule): void => {
-    const cdn = o.cdn;
+    const cdn = options.cdn;
     if (!cdn) return;
     if (cdn.cacheControl) {
       const sec = (ms: number) => Math.floor(ms / 1000);
@@ -348,11 +348,11 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     }
     if (cdn.tagsHeader && rule.tags.length > 0) ctx.set(cdn.tagsHeader, rule.tags.join(cdn.tagsHeader.toLowerCase() === 'cache-tag' ? ',' : ' '));
   };
-  const keyOptions = { keyHost: o.keyHost, keyHeaders: o.keyHeaders, queryKeys: o.queryKeys, maxKeyLength: o.maxKeyLength, prefixLength: o.prefix.length + 2 };
+  const keyOptions = { keyHost: options.keyHost, keyHeaders: options.keyHeaders, queryKeys: options.queryKeys, maxKeyLength: options.maxKeyLength, prefixLength: options.prefix.length + 2 };
   // Request headers the key covers (a response may vary on these).
-  const covered: ReadonlySet<string> = new Set([...o.keyHeaders, ...(o.keyHost ? ['host'] : [])]);
+  const covered: ReadonlySet<string> = new Set([...options.keyHeaders, ...(options.keyHost ? ['host'] : [])]);
 
-  const now = o.now;
+  const now = options.now;
   const originOutages = new OriginOutages(log, now);
   /** Entry keys this instance is refreshing in the background (one attempt per key at a time). */
   const refreshing = new Set<string>();
@@ -363,8 +363,8 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     const refresh = refreshRequests.get(ctx.req);
     // A background refresh passes every other cache middleware (an outer one must not answer it from its own entry).
     if (refresh && refresh.owner !== handle) return void (await next());
-    if (!o.enabled) return void (await next());
-    const rule = o.rules.find((r) => r.matches(ctx.path));
+    if (!options.enabled) return void (await next());
+    const rule = options.rules.find((r) => r.matches(ctx.path));
     if (!rule) return void (await next());
 
     const credentials = ctx.get('authorization') !== '' || ctx.get('cookie') !== '';
@@ -373,7 +373,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     if (credentials && caller === null) {
       // The key would not cover whoever these credentials belong to.
       counters.bypasses++;
-      if (o.xCache) ctx.set('X-Cache', 'BYPASS');
+      if (options.xCache) ctx.set('X-Cache', 'BYPASS');
       return void (await next());
     }
 
@@ -389,13 +389,13 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       }
       return fill(ctx, next, rule, key, caller, null, undefined, true);
     }
-    const honor = o.honorRequestCacheControl;
+    const honor = options.honorRequestCacheControl;
     if (honor) {
       const directives = requestDirectives(ctx.get('cache-control'));
       if ((directives.has('no-store') || directives.has('no-cache')) && (await store.claimDirective(key, honor.interval))) {
         if (directives.has('no-store')) {
           counters.bypasses++;
-          if (o.xCache) ctx.set('X-Cache', 'BYPASS');
+          if (options.xCache) ctx.set('X-Cache', 'BYPASS');
           return void (await next());
         }
         // no-cache: revalidate (the handler's answer replaces the entry)
@@ -422,8 +422,8 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
 
     // Coalescing: one request per key fills the entry; the others wait for it (bounded).
     let token: string | null | undefined;
-    if (cached === null && o.coalesce) {
-      token = await store.lock(key, o.coalesce.lockTTL);
+    if (cached === null && options.coalesce) {
+      token = await store.lock(key, options.coalesce.lockTTL);
       if (token) {
         // Another request may have filled the entry and released its lock between our read and
         // our lock: look once more before running the handler.
@@ -434,7 +434,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
           return serve(ctx, late, 'HIT', rule);
         }
       } else if (token === null) {
-        const filled = await store.waitForFill(key, o.coalesce, fresh);
+        const filled = await store.waitForFill(key, options.coalesce, fresh);
         if (filled) {
           counters.coalesced++;
           return serve(ctx, filled, 'HIT', rule);
@@ -453,7 +453,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     counters.misses++;
     // Read before the handler runs: a purge after this point is seen by write() and not undone.
     const generation = cached !== undefined ? await store.generations(rule.tags) : undefined;
-    if (o.xCache) ctx.set('X-Cache', 'MISS');
+    if (options.xCache) ctx.set('X-Cache', 'MISS');
     const varyBefore = varyNames(ctx.response.get('vary'));
     if (background) {
       // A refresh whose handler fails leaves the stale entry in place: logged once per outage, never thrown.
@@ -473,7 +473,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       await next();
     }
     if (ctx.status < 500) originOutages.ok(rule);
-    const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, o.maxBodyBytes) : null;
+    const body = varyCovered(ctx, varyBefore, covered, caller) ? storableBody(ctx, options.maxBodyBytes) : null;
     if (body === null) return;
     const headers: Record<string, string> = {};
     for (const name of KEPT_HEADERS) {
@@ -481,7 +481,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
       if (value) headers[name] = String(value);
     }
     // etag: false stores none ('') and sends none, so a hit never answers 304.
-    const etag = o.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
+    const etag = options.etag ? String(ctx.response.get('etag') || `"${createHash('sha1').update(body).digest('base64url')}"`) : '';
     if (etag) ctx.set('ETag', etag);
     cdnHeaders(ctx, rule);
     if (generation !== undefined) {
@@ -507,7 +507,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     const headers = { ...ctx.req.headers };
     for (const h of ['if-none-match', 'if-modified-since', 'content-length', 'transfer-encoding', 'expect']) delete headers[h];
     void (async () => {
-      const token = await store.lock(key, o.lockTTL);
+      const token = await store.lock(key, options.lockTTL);
       if (!token) return; // another request refreshes it (or Redis failed: the next stale read tries again)
       try {
         const late = await store.read(key);
@@ -518,7 +518,7 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
         await store.unlock(key, token);
       }
     })()
-      .catch((err: unknown) => log.warn(`background refresh of ${key.slice(o.prefix.length + 2)} failed: ${(err as Error).message}`))
+      .catch((err: unknown) => log.warn(`background refresh of ${key.slice(options.prefix.length + 2)} failed: ${(err as Error).message}`))
       .finally(() => refreshing.delete(key));
   }
 
@@ -529,10 +529,10 @@ function build(o: ResolvedCacheOptions, connection: () => BoundedConnection, log
     ctx.status = meta.s;
     for (const [name, value] of Object.entries(meta.h)) ctx.set(name, value);
     ctx.set('Age', String(Math.max(0, Math.floor((now() - meta.t) / 1000))));
-    if (o.xCache) ctx.set('X-Cache', state);
+    if (options.xCache) ctx.set('X-Cache', state);
     cdnHeaders(ctx, rule);
     // An entry stored with etag: false has none; one stored with an ETag is served without it when etag is now off.
-    if (!o.etag || !meta.e) {
+    if (!options.etag || !meta.e) {
       ctx.body = body;
       return;
     }

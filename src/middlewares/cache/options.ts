@@ -383,13 +383,13 @@ function resolveCdn(where: string, value: unknown): ResolvedCdn | null {
   if (value === undefined || value === false) return null;
   if (value === true) return CACHE_DEFAULTS.cdn;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'cdn', value, 'true, false or { cacheControl, browserMaxAge, tagsHeader }');
-  const c = value as CdnInput;
-  for (const k of Object.keys(c)) if (!['cacheControl', 'browserMaxAge', 'tagsHeader'].includes(k)) fail(where, `cdn.${k}`, (c as Record<string, unknown>)[k], 'no such option; known: cacheControl, browserMaxAge, tagsHeader');
-  const tagsHeader = c.tagsHeader ?? CACHE_DEFAULTS.cdn.tagsHeader;
-  if (tagsHeader !== false && (typeof tagsHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(tagsHeader))) fail(where, 'cdn.tagsHeader', c.tagsHeader, "a header name like 'Surrogate-Key' or 'Cache-Tag', or false");
+  const options = value as CdnInput;
+  for (const k of Object.keys(options)) if (!['cacheControl', 'browserMaxAge', 'tagsHeader'].includes(k)) fail(where, `cdn.${k}`, (options as Record<string, unknown>)[k], 'no such option; known: cacheControl, browserMaxAge, tagsHeader');
+  const tagsHeader = options.tagsHeader ?? CACHE_DEFAULTS.cdn.tagsHeader;
+  if (tagsHeader !== false && (typeof tagsHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(tagsHeader))) fail(where, 'cdn.tagsHeader', options.tagsHeader, "a header name like 'Surrogate-Key' or 'Cache-Tag', or false");
   return Object.freeze({
-    cacheControl: c.cacheControl === undefined ? CACHE_DEFAULTS.cdn.cacheControl : flag(where, 'cdn.cacheControl', c.cacheControl),
-    browserMaxAge: intMs(where, 'cdn.browserMaxAge', c.browserMaxAge, 0) ?? CACHE_DEFAULTS.cdn.browserMaxAge,
+    cacheControl: options.cacheControl === undefined ? CACHE_DEFAULTS.cdn.cacheControl : flag(where, 'cdn.cacheControl', options.cacheControl),
+    browserMaxAge: intMs(where, 'cdn.browserMaxAge', options.browserMaxAge, 0) ?? CACHE_DEFAULTS.cdn.browserMaxAge,
     tagsHeader,
   });
 }
@@ -414,7 +414,7 @@ function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhoo
   const urls = stringList(where, 'purgeWebhook.urls', w.urls);
   if (!urls || urls.length === 0) fail(where, 'purgeWebhook.urls', w.urls, "a non-empty array of http(s) URLs like 'https://cdn.example/purge'");
   urls.forEach((u, i) => {
-    let ok = false;
+    let ok: boolean;
     try {
       ok = ['http:', 'https:'].includes(new URL(u.replace(/\{\{[^}]*\}\}/g, 'x')).protocol);
     } catch {
@@ -445,18 +445,18 @@ function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhoo
 
 /** Validate and resolve once (throws `CacheConfigError` naming the option). */
 export function resolveCacheOptions(input: unknown, where: string, host: ResolveHost = {}): ResolvedCacheOptions {
-  const o = (input ?? {}) as ResponseCacheOptions;
-  if (typeof o !== 'object' || Array.isArray(o)) fail(where, 'config', input, 'an object');
-  for (const k of Object.keys(o)) if (!KNOWN.has(k)) fail(where, k, (o as Record<string, unknown>)[k], `no such option; known options: ${[...KNOWN].join(', ')}`);
-  const maxAge = intMs(where, 'maxAge', o.maxAge, 1) ?? CACHE_DEFAULTS.maxAge;
-  const defaultByCaller = o.byCaller ?? CACHE_DEFAULTS.byCaller;
-  if (typeof defaultByCaller !== 'boolean') fail(where, 'byCaller', o.byCaller, 'a boolean');
-  if (o.prefix !== undefined && (typeof o.prefix !== 'string' || o.prefix === '')) fail(where, 'prefix', o.prefix, "a non-empty string like 'cache:'");
-  if (o.enabled !== undefined && typeof o.enabled !== 'boolean') fail(where, 'enabled', o.enabled, 'a boolean');
-  if (o.now !== undefined && typeof o.now !== 'function') fail(where, 'now', o.now, 'a function returning ms since the epoch');
-  const staleWhileRevalidate = intMs(where, 'staleWhileRevalidate', o.staleWhileRevalidate, 0) ?? CACHE_DEFAULTS.staleWhileRevalidate;
-  const staleIfError = intMs(where, 'staleIfError', o.staleIfError, 0) ?? CACHE_DEFAULTS.staleIfError;
-  const originTimeout = intMs(where, 'originTimeout', o.originTimeout, 1) ?? CACHE_DEFAULTS.originTimeout;
+  const options = (input ?? {}) as ResponseCacheOptions;
+  if (typeof options !== 'object' || Array.isArray(options)) fail(where, 'config', input, 'an object');
+  for (const k of Object.keys(options)) if (!KNOWN.has(k)) fail(where, k, (options as Record<string, unknown>)[k], `no such option; known options: ${[...KNOWN].join(', ')}`);
+  const maxAge = intMs(where, 'maxAge', options.maxAge, 1) ?? CACHE_DEFAULTS.maxAge;
+  const defaultByCaller = options.byCaller ?? CACHE_DEFAULTS.byCaller;
+  if (typeof defaultByCaller !== 'boolean') fail(where, 'byCaller', options.byCaller, 'a boolean');
+  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) fail(where, 'prefix', options.prefix, "a non-empty string like 'cache:'");
+  if (options.enabled !== undefined && typeof options.enabled !== 'boolean') fail(where, 'enabled', options.enabled, 'a boolean');
+  if (options.now !== undefined && typeof options.now !== 'function') fail(where, 'now', options.now, 'a function returning ms since the epoch');
+  const staleWhileRevalidate = intMs(where, 'staleWhileRevalidate', options.staleWhileRevalidate, 0) ?? CACHE_DEFAULTS.staleWhileRevalidate;
+  const staleIfError = intMs(where, 'staleIfError', options.staleIfError, 0) ?? CACHE_DEFAULTS.staleIfError;
+  const originTimeout = intMs(where, 'originTimeout', options.originTimeout, 1) ?? CACHE_DEFAULTS.originTimeout;
 
   const rules: ResolvedRule[] = [];
   const ruleOf = (raw: string | RegExp | CacheRuleInput, path: string, fromContentTypes: boolean) => {
@@ -518,50 +518,50 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
       }),
     );
   };
-  if (o.contentTypes !== undefined && !Array.isArray(o.contentTypes)) fail(where, 'contentTypes', o.contentTypes, 'an array of content type UIDs or rules');
-  if (o.routes !== undefined && !Array.isArray(o.routes)) fail(where, 'routes', o.routes, 'an array of path patterns or rules');
-  (o.contentTypes ?? []).forEach((r, i) => ruleOf(r, `contentTypes[${i}]`, true));
-  (o.routes ?? []).forEach((r, i) => ruleOf(r, `routes[${i}]`, false));
+  if (options.contentTypes !== undefined && !Array.isArray(options.contentTypes)) fail(where, 'contentTypes', options.contentTypes, 'an array of content type UIDs or rules');
+  if (options.routes !== undefined && !Array.isArray(options.routes)) fail(where, 'routes', options.routes, 'an array of path patterns or rules');
+  (options.contentTypes ?? []).forEach((r, i) => ruleOf(r, `contentTypes[${i}]`, true));
+  (options.routes ?? []).forEach((r, i) => ruleOf(r, `routes[${i}]`, false));
 
-  const keyHeaders = (stringList(where, 'keyHeaders', o.keyHeaders) ?? [...CACHE_DEFAULTS.keyHeaders]).map((h) => h.toLowerCase()).sort();
-  const queryKeys = stringList(where, 'queryKeys', o.queryKeys);
-  const maxKeyLength = intMs(where, 'maxKeyLength', o.maxKeyLength, 64, 'characters') ?? CACHE_DEFAULTS.maxKeyLength;
+  const keyHeaders = (stringList(where, 'keyHeaders', options.keyHeaders) ?? [...CACHE_DEFAULTS.keyHeaders]).map((h) => h.toLowerCase()).sort();
+  const queryKeys = stringList(where, 'queryKeys', options.queryKeys);
+  const maxKeyLength = intMs(where, 'maxKeyLength', options.maxKeyLength, 64, 'characters') ?? CACHE_DEFAULTS.maxKeyLength;
   const allTags = new Set(rules.flatMap((r) => r.tags));
   let coalesce: ResolvedCacheOptions['coalesce'] = null;
-  if (o.coalesce === true) coalesce = CACHE_DEFAULTS.coalesce;
-  else if (o.coalesce && typeof o.coalesce === 'object') {
-    const c = o.coalesce;
-    for (const k of Object.keys(c)) if (!['lockTTL', 'maxWait', 'pollInterval'].includes(k)) fail(where, `coalesce.${k}`, (c as Record<string, unknown>)[k], 'no such option; known: lockTTL, maxWait, pollInterval');
+  if (options.coalesce === true) coalesce = CACHE_DEFAULTS.coalesce;
+  else if (options.coalesce && typeof options.coalesce === 'object') {
+    const config = options.coalesce;
+    for (const k of Object.keys(config)) if (!['lockTTL', 'maxWait', 'pollInterval'].includes(k)) fail(where, `coalesce.${k}`, (config as Record<string, unknown>)[k], 'no such option; known: lockTTL, maxWait, pollInterval');
     coalesce = Object.freeze({
-      lockTTL: intMs(where, 'coalesce.lockTTL', c.lockTTL, 1) ?? CACHE_DEFAULTS.coalesce.lockTTL,
-      maxWait: intMs(where, 'coalesce.maxWait', c.maxWait, 0) ?? CACHE_DEFAULTS.coalesce.maxWait,
-      pollInterval: intMs(where, 'coalesce.pollInterval', c.pollInterval, 1) ?? CACHE_DEFAULTS.coalesce.pollInterval,
+      lockTTL: intMs(where, 'coalesce.lockTTL', config.lockTTL, 1) ?? CACHE_DEFAULTS.coalesce.lockTTL,
+      maxWait: intMs(where, 'coalesce.maxWait', config.maxWait, 0) ?? CACHE_DEFAULTS.coalesce.maxWait,
+      pollInterval: intMs(where, 'coalesce.pollInterval', config.pollInterval, 1) ?? CACHE_DEFAULTS.coalesce.pollInterval,
     });
-  } else if (o.coalesce !== undefined && o.coalesce !== false) fail(where, 'coalesce', o.coalesce, 'a boolean or { lockTTL, maxWait, pollInterval }');
+  } else if (options.coalesce !== undefined && options.coalesce !== false) fail(where, 'coalesce', options.coalesce, 'a boolean or { lockTTL, maxWait, pollInterval }');
   return Object.freeze({
     rules: Object.freeze(rules),
-    prefix: o.prefix ?? CACHE_DEFAULTS.prefix,
-    keyHost: o.keyHost === undefined ? (host.keyHostDefault ?? true) : flag(where, 'keyHost', o.keyHost),
+    prefix: options.prefix ?? CACHE_DEFAULTS.prefix,
+    keyHost: options.keyHost === undefined ? (host.keyHostDefault ?? true) : flag(where, 'keyHost', options.keyHost),
     keyHeaders: Object.freeze(keyHeaders),
     queryKeys: queryKeys ? new Set(queryKeys) : null,
-    maxBodyBytes: intMs(where, 'maxBodyBytes', o.maxBodyBytes, 0, 'bytes') ?? CACHE_DEFAULTS.maxBodyBytes,
-    readTimeout: intMs(where, 'readTimeout', o.readTimeout, 1) ?? CACHE_DEFAULTS.readTimeout,
-    writeTimeout: intMs(where, 'writeTimeout', o.writeTimeout, 1),
+    maxBodyBytes: intMs(where, 'maxBodyBytes', options.maxBodyBytes, 0, 'bytes') ?? CACHE_DEFAULTS.maxBodyBytes,
+    readTimeout: intMs(where, 'readTimeout', options.readTimeout, 1) ?? CACHE_DEFAULTS.readTimeout,
+    writeTimeout: intMs(where, 'writeTimeout', options.writeTimeout, 1),
     maxKeyLength,
-    enabled: o.enabled ?? true,
-    etag: flag(where, 'etag', o.etag),
-    xCache: flag(where, 'xCache', o.xCache),
+    enabled: options.enabled ?? true,
+    etag: flag(where, 'etag', options.etag),
+    xCache: flag(where, 'xCache', options.xCache),
     coalesce,
     tags: Object.freeze([...allTags]),
     lockTTL: coalesce?.lockTTL ?? CACHE_DEFAULTS.coalesce.lockTTL,
-    now: o.now ?? (() => Date.now()),
-    cdn: resolveCdn(where, o.cdn),
-    onPurge: o.onPurge === undefined ? null : typeof o.onPurge === 'function' ? o.onPurge : fail(where, 'onPurge', o.onPurge, 'a function (tags, keys) => void'),
-    purgeWebhook: resolvePurgeWebhook(where, o.purgeWebhook),
-    purgeEndpoint: o.purgeEndpoint === undefined ? false : flag(where, 'purgeEndpoint', o.purgeEndpoint),
-    honorRequestCacheControl: resolveHonor(where, o.honorRequestCacheControl),
+    now: options.now ?? (() => Date.now()),
+    cdn: resolveCdn(where, options.cdn),
+    onPurge: options.onPurge === undefined ? null : typeof options.onPurge === 'function' ? options.onPurge : fail(where, 'onPurge', options.onPurge, 'a function (tags, keys) => void'),
+    purgeWebhook: resolvePurgeWebhook(where, options.purgeWebhook),
+    purgeEndpoint: options.purgeEndpoint === undefined ? false : flag(where, 'purgeEndpoint', options.purgeEndpoint),
+    honorRequestCacheControl: resolveHonor(where, options.honorRequestCacheControl),
     warm: Object.freeze(
-      (stringList(where, 'warm', o.warm) ?? [...CACHE_DEFAULTS.warm]).map((w, i) => {
+      (stringList(where, 'warm', options.warm) ?? [...CACHE_DEFAULTS.warm]).map((w, i) => {
         if (w.startsWith('/')) return Object.freeze({ path: w, host: '' });
         try {
           const u = new URL(w);
@@ -572,6 +572,6 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
         return fail(where, `warm[${i}]`, w, "a path starting with '/' or an http(s) URL");
       }),
     ),
-    warmTimeout: intMs(where, 'warmTimeout', o.warmTimeout, 1) ?? CACHE_DEFAULTS.warmTimeout,
+    warmTimeout: intMs(where, 'warmTimeout', options.warmTimeout, 1) ?? CACHE_DEFAULTS.warmTimeout,
   });
 }

@@ -210,30 +210,30 @@ export class CacheStore {
 
   /** Claim the right to honour a request directive for an entry for `intervalMs` (false: claimed already, or Redis failed). */
   async claimDirective(entryKey: string, intervalMs: number): Promise<boolean> {
-    return (await this.#run((c) => c.set(this.directiveKey(entryKey), '1', 'PX', intervalMs, 'NX'), this.#writeTimeout)) === 'OK';
+    return (await this.#run((client) => client.set(this.directiveKey(entryKey), '1', 'PX', intervalMs, 'NX'), this.#writeTimeout)) === 'OK';
   }
 
   /** Take the warm-up lock of a request (`<prefix>wl:<host> <path>`): a token, or null when held elsewhere or Redis failed. */
   async warmLock(request: string, ttlMs: number): Promise<string | null> {
     const token = randomUUID();
-    const ok = await this.#run((c) => c.set(`${this.prefix}wl:${request}`, token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
+    const ok = await this.#run((client) => client.set(`${this.prefix}wl:${request}`, token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
     return ok === 'OK' ? token : null;
   }
 
   async warmUnlock(request: string, token: string): Promise<void> {
-    await this.#run((c) => unlockScript.run(c, [`${this.prefix}wl:${request}`], token), this.#writeTimeout);
+    await this.#run((client) => unlockScript.run(client, [`${this.prefix}wl:${request}`], token), this.#writeTimeout);
   }
 
   /** Try to become the filler of an entry: a token when taken, null when another request holds it, undefined when Redis failed. */
   async lock(entryKey: string, ttlMs: number): Promise<string | null | undefined> {
     const token = randomUUID();
-    const ok = await this.#run((c) => c.set(this.lockKey(entryKey), token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
+    const ok = await this.#run((client) => client.set(this.lockKey(entryKey), token, 'PX', ttlMs, 'NX'), this.#writeTimeout);
     if (ok === undefined) return undefined;
     return ok === 'OK' ? token : null;
   }
 
   async unlock(entryKey: string, token: string): Promise<void> {
-    await this.#run((c) => unlockScript.run(c, [this.lockKey(entryKey)], token), this.#writeTimeout);
+    await this.#run((client) => unlockScript.run(client, [this.lockKey(entryKey)], token), this.#writeTimeout);
   }
 
   /**
@@ -246,7 +246,7 @@ export class CacheStore {
     const lockKey = this.lockKey(entryKey);
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(settings.pollInterval, Math.max(1, deadline - Date.now()))));
-      const polled = await this.#read((c) => Promise.all([c.getBuffer(entryKey), c.exists(lockKey)]));
+      const polled = await this.#read((client) => Promise.all([client.getBuffer(entryKey), client.exists(lockKey)]));
       if (polled === undefined) return null;
       const [raw, locked] = polled;
       const entry = raw ? decodeEntry(raw) : null;
@@ -271,7 +271,7 @@ export class CacheStore {
     const read = new Promise<CachedResponse | null | undefined>((resolve) => {
       setImmediate(() => {
         this.#batched.delete(entryKey);
-        this.#read((c) => c.getBuffer(entryKey)).then((raw) => resolve(raw === undefined ? undefined : raw === null ? null : decodeEntry(raw)));
+        this.#read((client) => client.getBuffer(entryKey)).then((raw) => resolve(raw === undefined ? undefined : raw === null ? null : decodeEntry(raw)));
       });
     });
     this.#batched.set(entryKey, read);
@@ -281,7 +281,7 @@ export class CacheStore {
   /** The current generation of each tag (joined), or undefined when Redis failed. */
   async generations(tags: readonly string[]): Promise<string | undefined> {
     if (tags.length === 0) return '';
-    const gens = await this.#read((c) => Promise.all(tags.map((t) => c.get(this.genKey(t)))));
+    const gens = await this.#read((client) => Promise.all(tags.map((t) => client.get(this.genKey(t)))));
     return gens === undefined ? undefined : gens.map((g) => g ?? '0').join(',');
   }
 
@@ -308,10 +308,10 @@ export class CacheStore {
     }
     let sent = true;
     const stored = await this.#run(
-      async (c) => {
+      async (client) => {
         await Promise.all([
-          c.set(entryKey, value, 'PX', ttlMs),
-          ...tags.map((t) => indexScript.run(c, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH)),
+          client.set(entryKey, value, 'PX', ttlMs),
+          ...tags.map((t) => indexScript.run(client, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH)),
         ]);
         return true;
       },
@@ -322,7 +322,7 @@ export class CacheStore {
       // The SET may have landed while indexing failed or timed out. This UNLINK goes to the same
       // node on the same connection, after the SET, so it lands after it. (Nothing to undo when
       // the connection was down: the commands were never sent.)
-      if (sent) await this.#run((c) => c.unlink(entryKey), this.#writeTimeout);
+      if (sent) await this.#run((client) => client.unlink(entryKey), this.#writeTimeout);
       return false;
     }
     const after = await this.generations(tags);
@@ -332,7 +332,7 @@ export class CacheStore {
     }
     // A purge ran meanwhile (or the check failed): the body may predate the write that caused it.
     this.counters.discarded++;
-    await this.#run((c) => c.unlink(entryKey), this.#writeTimeout);
+    await this.#run((client) => client.unlink(entryKey), this.#writeTimeout);
     return false;
   }
 
@@ -348,25 +348,25 @@ export class CacheStore {
     const conn = this.#conn();
     const t = this.#writeTimeout;
     const tagKey = this.tagKey(tag);
-    await conn.run((c) => c.incr(this.genKey(tag)), t);
+    await conn.run((client) => client.incr(this.genKey(tag)), t);
     const drainKey = `${tagKey}:purge:${randomUUID()}`;
     let removed = 0;
-    let members = await conn.run((c) => takeScript.run(c, [tagKey, drainKey]), t);
+    let members = await conn.run((client) => takeScript.run(client, [tagKey, drainKey]), t);
     while (members > 0) {
-      const popped = await conn.run((c) => c.zpopmin(drainKey, PURGE_BATCH), t);
+      const popped = await conn.run((client) => client.zpopmin(drainKey, PURGE_BATCH), t);
       // ZPOPMIN replies member, score, member, score, ...
       const keys: string[] = [];
       for (let i = 0; i < popped.length; i += 2) keys.push(popped[i]!);
       if (keys.length === 0) break;
-      removed += await conn.run((c) => unlinkAll(c, keys), t);
+      removed += await conn.run((client) => unlinkAll(client, keys), t);
       removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
       members -= keys.length;
     }
     const legacyKey = this.legacyTagKey(tag);
     for (;;) {
-      const keys = await conn.run((c) => c.spop(legacyKey, PURGE_BATCH), t);
+      const keys = await conn.run((client) => client.spop(legacyKey, PURGE_BATCH), t);
       if (keys.length === 0) break;
-      removed += await conn.run((c) => unlinkAll(c, keys), t);
+      removed += await conn.run((client) => unlinkAll(client, keys), t);
       removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
     }
     this.counters.purges++;
@@ -376,7 +376,7 @@ export class CacheStore {
 
   /** How many entries tag `tag` indexes (ZCARD; entries expired since the last write to it may be counted). Throws when Redis fails. */
   async tagSize(tag: string): Promise<number> {
-    return this.#conn().run((c) => c.zcard(this.tagKey(tag)), this.#writeTimeout);
+    return this.#conn().run((client) => client.zcard(this.tagKey(tag)), this.#writeTimeout);
   }
 
   /** A read bounded by `readTimeout` (core `withTimeout`: decided after the loop's I/O phase); failures and timeouts resolve to undefined. */
