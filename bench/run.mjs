@@ -24,7 +24,9 @@ try {
     const { rows, pass, note } = await scenario.measure({ redisUrl: redis.url, redisPid: redis.pid, opts, quick });
     for (const r of rows) {
       const cpu = r.perCpuS === undefined ? '' : `  ${r.perCpuS.toFixed(0).padStart(6)} req/CPU-s${r.baselineOf ? ` ${r.cpuRatio.toFixed(3)}x` : ''}`;
-      console.log(`${r.name.padEnd(12)} ${r.rps.toFixed(0).padStart(8)} ${scenario.unit ?? 'req/s'}  p50 ${fmt(r.p50).padStart(6)} ms  p99 ${fmt(r.p99).padStart(6)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}${cpu}`);
+      console.log(
+        `${r.name.padEnd(12)} ${r.rps.toFixed(0).padStart(8)} ${scenario.unit ?? 'req/s'}  p50 ${fmt(r.p50).padStart(6)} ms  p99 ${fmt(r.p99).padStart(6)} ms  ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : '(baseline)'}${cpu}`,
+      );
     }
     console.log(`target: ${scenario.target} -> ${pass ? 'met' : 'NOT MET'}`);
     failed ||= !pass;
@@ -35,12 +37,18 @@ try {
 }
 
 const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
-const redisVersion = execSync(`${process.env.REDIS_SERVER_BIN ?? 'redis-server'} --version`).toString().trim().split(' ')[2] ?? '';
+const redisVersion =
+  execSync(`${process.env.REDIS_SERVER_BIN ?? 'redis-server'} --version`)
+    .toString()
+    .trim()
+    .split(' ')[2] ?? '';
 const machine = `Machine: ${os.cpus().length} cores, Node ${process.version}, redis-server ${redisVersion.replace('v=', '')};`;
-const header = `${machine} ` +
-  `autocannon ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`;
+const header =
+  `${machine} ` + `autocannon ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`;
 const file = 'BENCHMARKS.md';
-let doc = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nRatios against a baseline measured in the same run (`npm run bench`). Absolute req/s are shown for context only: they depend on the machine.\n';
+let doc = existsSync(file)
+  ? readFileSync(file, 'utf8')
+  : '# Benchmarks\n\nRatios against a baseline measured in the same run (`npm run bench`). Absolute req/s are shown for context only: they depend on the machine.\n';
 for (const { name, scenario, rows, pass, note } of results) {
   const method = typeof scenario.method === 'function' ? scenario.method(opts) : scenario.method;
   const section = [
@@ -53,12 +61,18 @@ for (const { name, scenario, rows, pass, note } of results) {
       ? [
           `| variant | what | ${scenario.unit ?? 'req/s'} | p50 ms | p99 ms | ratio | req/CPU-s | CPU ratio |`,
           '| --- | --- | ---: | ---: | ---: | --- | ---: | --- |',
-          ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} | ${r.perCpuS?.toFixed(0) ?? '-'} | ${r.baselineOf && r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(3)}x` : r.baselineOf ? '-' : 'baseline'} |`),
+          ...rows.map(
+            (r) =>
+              `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} | ${r.perCpuS?.toFixed(0) ?? '-'} | ${r.baselineOf && r.cpuRatio !== undefined ? `${r.cpuRatio.toFixed(3)}x` : r.baselineOf ? '-' : 'baseline'} |`,
+          ),
         ]
       : [
           `| variant | what | ${scenario.unit ?? 'req/s'} | p50 ms | p99 ms | ratio |`,
           '| --- | --- | ---: | ---: | ---: | --- |',
-          ...rows.map((r) => `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`),
+          ...rows.map(
+            (r) =>
+              `| ${r.name} | ${r.what} | ${r.rps.toFixed(0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.baselineOf ? `${r.ratio.toFixed(3)}x of ${r.baselineOf}` : 'baseline'} |`,
+          ),
         ]),
     '',
     `Target: ${scenario.target}: **${pass ? 'met' : 'not met'}**.`,

@@ -145,10 +145,7 @@ function stopAll(code, reason) {
     if (reason) say(reason);
     const strapis = children.filter((c) => c.kind === 'strapi');
     const others = children.filter((c) => c.kind !== 'strapi');
-    const what = [
-      strapis.length && `${strapis.length} Strapi instance${strapis.length > 1 ? 's' : ''}`,
-      ...others.map((c) => c.name),
-    ].filter(Boolean);
+    const what = [strapis.length && `${strapis.length} Strapi instance${strapis.length > 1 ? 's' : ''}`, ...others.map((c) => c.name)].filter(Boolean);
     // After a failure the folder stays, for its logs (the next run removes it).
     const keep = code !== 0 && children.some((c) => c.kind === 'strapi');
     if (what.length) {
@@ -291,7 +288,8 @@ async function pickPorts(n, host) {
       throw new UsageError(`PORT: got ${JSON.stringify(process.env.PORT)}; expected a port from 1 to ${65536 - n}`);
     }
     const ports = Array.from({ length: n }, (_, i) => base + i);
-    for (const port of ports) if (!(await portFree(port, host))) throw new UsageError(`PORT=${base}: port ${port} is in use; pick another PORT or leave it unset`);
+    for (const port of ports)
+      if (!(await portFree(port, host))) throw new UsageError(`PORT=${base}: port ${port} is in use; pick another PORT or leave it unset`);
     return ports;
   }
   const ports = [];
@@ -437,16 +435,21 @@ async function main() {
   } else {
     const topology = opts.cluster ? 'cluster' : 'standalone';
     if (opts.cluster && process.env.REDIS_URL) say('--cluster: REDIS_URL is not used, the demo starts a Cluster of its own');
-    const info = await step(
-      opts.cluster ? 'starting a Redis Cluster (3 masters + 3 replicas, throwaway)' : 'starting a throwaway redis-server',
-      async () => {
-        const servers = await startServers(topology);
-        const where = servers.nodes.map((n) => `${n.host}:${n.port}`);
-        return { ...servers, note: `${path.basename(servers.bin)} on ${opts.cluster ? `${where.slice(0, 3).join(', ')} + 3 replicas` : where[0]}, no persistence` };
-      },
-    );
+    const info = await step(opts.cluster ? 'starting a Redis Cluster (3 masters + 3 replicas, throwaway)' : 'starting a throwaway redis-server', async () => {
+      const servers = await startServers(topology);
+      const where = servers.nodes.map((n) => `${n.host}:${n.port}`);
+      return {
+        ...servers,
+        note: `${path.basename(servers.bin)} on ${opts.cluster ? `${where.slice(0, 3).join(', ')} + 3 replicas` : where[0]}, no persistence`,
+      };
+    });
     connection = opts.cluster ? { nodes: info.nodes.slice(0, 3) } : info.url;
-    redisLabel = opts.cluster ? `Redis Cluster ${info.nodes.slice(0, 3).map((n) => `${n.host}:${n.port}`).join(', ')} (+3 replicas)` : info.url;
+    redisLabel = opts.cluster
+      ? `Redis Cluster ${info.nodes
+          .slice(0, 3)
+          .map((n) => `${n.host}:${n.port}`)
+          .join(', ')} (+3 replicas)`
+      : info.url;
   }
 
   sweepRunDirs();
@@ -482,10 +485,7 @@ async function main() {
       ),
     );
   }
-  const creds = await step(
-    opts.admin ? 'creating the demo admin and an API token' : 'creating an API token',
-    () => demoCredentials(urls[0]),
-  );
+  const creds = await step(opts.admin ? 'creating the demo admin and an API token' : 'creating an API token', () => demoCredentials(urls[0]));
 
   const ctx = {
     a: urls[0],

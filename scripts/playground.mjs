@@ -397,16 +397,24 @@ export const adminBuildInputs = ({
   env = process.env,
 } = {}) => {
   const pluginPkg = readJson(path.join(pluginDir, 'package.json')) ?? {};
-  const filesHash = (base, files) =>
-    sha256(...files.sort().flatMap((file) => [path.relative(base, file), '\0', fs.readFileSync(file), '\0']));
+  const filesHash = (base, files) => sha256(...files.sort().flatMap((file) => [path.relative(base, file), '\0', fs.readFileSync(file), '\0']));
   const parts = {
     strapi: String(depsHash),
     pluginAdmin: sha256(
       JSON.stringify([pluginPkg.name, pluginPkg.strapi, pluginPkg.exports?.['./strapi-admin']]),
       filesHash(pluginDir, listFiles(path.join(pluginDir, 'dist', 'admin'))),
     ),
-    app: filesHash(appDir, ['config', path.join('src', 'admin'), 'favicon.png'].flatMap((entry) => listFiles(path.join(appDir, entry)))),
-    env: sha256(JSON.stringify(Object.entries(env).filter(([key]) => key.startsWith('STRAPI_ADMIN_')).sort())),
+    app: filesHash(
+      appDir,
+      ['config', path.join('src', 'admin'), 'favicon.png'].flatMap((entry) => listFiles(path.join(appDir, entry))),
+    ),
+    env: sha256(
+      JSON.stringify(
+        Object.entries(env)
+          .filter(([key]) => key.startsWith('STRAPI_ADMIN_'))
+          .sort(),
+      ),
+    ),
   };
   return { inputsHash: sha256(JSON.stringify(parts)), parts };
 };

@@ -35,7 +35,10 @@ const walk = (value) => {
 walk([pkg.main, pkg.module, pkg.types, pkg.exports]);
 const distTargets = [...new Set(targets.filter((t) => t.startsWith('./dist/') || t.startsWith('dist/')))];
 
-const newestSource = Math.max(0, ...['src', 'admin/src', 'tsup.config.ts', 'tsconfig.json', 'admin/tsconfig.json'].flatMap(files).map((f) => fs.statSync(f).mtimeMs));
+const newestSource = Math.max(
+  0,
+  ...['src', 'admin/src', 'tsup.config.ts', 'tsconfig.json', 'admin/tsconfig.json'].flatMap(files).map((f) => fs.statSync(f).mtimeMs),
+);
 const oldestTarget = Math.min(...distTargets.map((t) => (fs.existsSync(path.join(root, t)) ? fs.statSync(path.join(root, t)).mtimeMs : 0)));
 
 if (oldestTarget >= newestSource) {

@@ -50,12 +50,27 @@ export type { CronGuardContext, CronGuardStats, GuardedTaskInfo, GuardedTaskOpti
 export type { ServerInfo } from './core/info.js';
 export type { RedisLogger } from './core/logger.js';
 export type { ConnectionsService, CronService, LocksService } from './strapi/services.js';
-export { RedisSessionStore, SessionConfigError, SessionStoreUnavailableError, redisSessionStore, createRedisSession, STRAPI_SESSION_DEFAULTS } from './session/index.js';
+export {
+  RedisSessionStore,
+  SessionConfigError,
+  SessionStoreUnavailableError,
+  redisSessionStore,
+  createRedisSession,
+  STRAPI_SESSION_DEFAULTS,
+} from './session/index.js';
 export type { RedisSessionStoreOptions, RedisSessionOptions, SessionCounters } from './session/index.js';
 export { featureCounters } from './counters.js';
 export type { FeatureCounters } from './counters.js';
 export type { CounterRegistry } from './core/counters.js';
-export { createApolloCache, RedisApolloCache, DEFAULT_APOLLO_NAMESPACE, createKeyv, createKeyvStore, RedisKeyvStore, DEFAULT_MAX_TTL_MS } from './graphql/index.js';
+export {
+  createApolloCache,
+  RedisApolloCache,
+  DEFAULT_APOLLO_NAMESPACE,
+  createKeyv,
+  createKeyvStore,
+  RedisKeyvStore,
+  DEFAULT_MAX_TTL_MS,
+} from './graphql/index.js';
 export type { ApolloCacheOptions, ConnectionKeyvOptions, RedisKeyvOptions, RedisKeyvStoreOptions, RedisTargetOptions, StoreCounters } from './graphql/index.js';
 export {
   rateLimit,
@@ -64,7 +79,7 @@ export {
   RateLimitConfigError,
   RateLimitUnavailableError,
   RATE_LIMIT_DEFAULTS,
-  } from './middlewares/rate-limit/index.js';
+} from './middlewares/rate-limit/index.js';
 export type {
   RateLimitOptions,
   RateLimitContext,
@@ -77,7 +92,18 @@ export type {
   RedisSourceOptions,
 } from './middlewares/rate-limit/index.js';
 export { responseCache, CacheConfigError, CACHE_DEFAULTS } from './middlewares/cache/index.js';
-export type { ResponseCacheOptions, CacheRuleInput, CoalesceInput, CdnInput, PurgeWebhookInput, PurgeWebhookCounters, ResponseCacheMiddleware, CacheHandle, CacheService, CacheCounters } from './middlewares/cache/index.js';
+export type {
+  ResponseCacheOptions,
+  CacheRuleInput,
+  CoalesceInput,
+  CdnInput,
+  PurgeWebhookInput,
+  PurgeWebhookCounters,
+  ResponseCacheMiddleware,
+  CacheHandle,
+  CacheService,
+  CacheCounters,
+} from './middlewares/cache/index.js';
 export { createSocketIoAdapter, SocketIoAdapterMissingError, SOCKET_IO_ADAPTER_PACKAGE } from './socketio/index.js';
 export type { SocketIoAdapter, SocketIoAdapterMode, SocketIoAdapterOptions } from './socketio/index.js';
 export type { ConnectionSource, BoundedConnection } from './core/resolve.js';

@@ -69,7 +69,8 @@ export async function load(url, { connections = 50, durationS = 5, pipelining = 
   } catch {
     throw new Error(`autocannon ${url}: no result\n${err}`);
   }
-  if (status === 304 ? r.non2xx !== r['3xx'] || r['2xx'] : r.non2xx) throw new Error(`${url}: ${r['2xx']} 2xx, ${r['3xx']} 3xx, ${r['4xx']} 4xx, ${r['5xx']} 5xx (expected ${status})`);
+  if (status === 304 ? r.non2xx !== r['3xx'] || r['2xx'] : r.non2xx)
+    throw new Error(`${url}: ${r['2xx']} 2xx, ${r['3xx']} 3xx, ${r['4xx']} 4xx, ${r['5xx']} 5xx (expected ${status})`);
   if (r.errors) throw new Error(`${url}: ${r.errors} errors, ${r.timeouts} timeouts`);
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, perCpuS: cpuPids && cpu > 0 ? r.requests.total / cpu : undefined };
 }

@@ -18,10 +18,19 @@ await registry.waitUntilReady();
 const keyvRedis = new KeyvRedis(url);
 
 const typeDefs = /* GraphQL */ `
-  enum CacheControlScope { PUBLIC PRIVATE }
+  enum CacheControlScope {
+    PUBLIC
+    PRIVATE
+  }
   directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
-  type Book { title: String, author: String, year: Int }
-  type Query { books: [Book] @cacheControl(maxAge: 300) }
+  type Book {
+    title: String
+    author: String
+    year: Int
+  }
+  type Query {
+    books: [Book] @cacheControl(maxAge: 300)
+  }
 `;
 const books = Array.from({ length: 20 }, (_, i) => ({ title: `Book ${i}`, author: `Author ${i % 7}`, year: 1900 + i }));
 const resolvers = { Query: { books: () => books } };

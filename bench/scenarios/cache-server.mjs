@@ -10,7 +10,10 @@ if (typeof responseCache !== 'function') throw new Error('this build does not ex
 const registry = createRedisRegistry({ connections: { default: { connection: process.env.REDIS_URL } } });
 await registry.waitUntilReady();
 
-const payload = { data: Array.from({ length: 20 }, (_, i) => ({ id: i, documentId: `doc${i}`, title: `Article ${i}`, body: 'x'.repeat(60) })), meta: { pagination: { page: 1, pageSize: 25, pageCount: 1, total: 20 } } };
+const payload = {
+  data: Array.from({ length: 20 }, (_, i) => ({ id: i, documentId: `doc${i}`, title: `Article ${i}`, body: 'x'.repeat(60) })),
+  meta: { pagination: { page: 1, pageSize: 25, pageCount: 1, total: 20 } },
+};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const app = new Koa();

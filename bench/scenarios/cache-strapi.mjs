@@ -35,9 +35,10 @@ const settings = (opts) => (opts.rounds === 1 ? opts : { ...opts, rounds: 5, dur
 export const method = (input) => {
   const opts = settings(input);
   return (
-  'Strapi 5.54 `NODE_ENV=production`, sqlite, one process per app (uncached, ours ETag on, ours ETag off, peer ETag off, peer ETag on), all on the run\'s redis-server; ' +
-  `route \`GET ${ROUTE}\` (20 articles, each with its author and 3 tags, 30 KB); autocannon ${opts.connections} connections, ` +
-  `${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`);
+    "Strapi 5.54 `NODE_ENV=production`, sqlite, one process per app (uncached, ours ETag on, ours ETag off, peer ETag off, peer ETag on), all on the run's redis-server; " +
+    `route \`GET ${ROUTE}\` (20 articles, each with its author and 3 tags, 30 KB); autocannon ${opts.connections} connections, ` +
+    `${opts.durationS} s x ${opts.rounds} interleaved rounds (median), in its own process.`
+  );
 };
 
 const peerVersions = () => {
@@ -48,7 +49,12 @@ const peerVersions = () => {
       return undefined;
     }
   };
-  return { restCache: v('@strapi-community/plugin-rest-cache'), provider: v('@strapi-community/provider-rest-cache-redis'), redisV2: v('@strapi-community/plugin-redis'), strapi: v('@strapi/strapi') };
+  return {
+    restCache: v('@strapi-community/plugin-rest-cache'),
+    provider: v('@strapi-community/provider-rest-cache-redis'),
+    redisV2: v('@strapi-community/plugin-redis'),
+    strapi: v('@strapi/strapi'),
+  };
 };
 
 /** The playground app with the packed plugin (scripts/playground.mjs), plus a cache middleware list. */
@@ -114,13 +120,14 @@ function oursFailures(logs) {
 export async function measure({ redisUrl, redisPid, opts: input }) {
   const opts = settings(input);
   const env = { REDIS_URL: redisUrl };
-  const oursMiddlewares = (extra = {}) => `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify({
-    connection: 'default',
-    prefix: 'bench:strapi:',
-    maxAge: 600_000,
-    contentTypes: ['api::article.article'],
-    ...extra,
-  })} }];\n`;
+  const oursMiddlewares = (extra = {}) =>
+    `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: ${JSON.stringify({
+      connection: 'default',
+      prefix: 'bench:strapi:',
+      maxAge: 600_000,
+      contentTypes: ['api::article.article'],
+      ...extra,
+    })} }];\n`;
   const apps = [];
   try {
     const specs = [
@@ -130,9 +137,27 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       ['peer', peerApp('peer')],
       ['peer-etag', { ...peerApp('peer-etag'), extra: { PEER_ETAG: 'true', PEER_PREFIX: 'bench-peer-etag' } }],
       // issue #16 (the probe's routes count find calls and make find throw)
-      ['ours-expiry', { ...(await ourApp('ours-expiry', oursMiddlewares({ prefix: 'bench:strapi-expiry:', maxAge: EXPIRY_MS, coalesce: true }))), extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-expiry:' } }],
-      ['ours-swr', { ...(await ourApp('ours-swr', oursMiddlewares({ prefix: 'bench:strapi-swr:', maxAge: EXPIRY_MS, staleWhileRevalidate: 60_000, coalesce: true }))), extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-swr:' } }],
-      ['ours-origin-down', { ...(await ourApp('ours-origin-down', oursMiddlewares({ prefix: 'bench:strapi-sie:', maxAge: EXPIRY_MS, staleIfError: 3_600_000 }))), extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-sie:' } }],
+      [
+        'ours-expiry',
+        {
+          ...(await ourApp('ours-expiry', oursMiddlewares({ prefix: 'bench:strapi-expiry:', maxAge: EXPIRY_MS, coalesce: true }))),
+          extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-expiry:' },
+        },
+      ],
+      [
+        'ours-swr',
+        {
+          ...(await ourApp('ours-swr', oursMiddlewares({ prefix: 'bench:strapi-swr:', maxAge: EXPIRY_MS, staleWhileRevalidate: 60_000, coalesce: true }))),
+          extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-swr:' },
+        },
+      ],
+      [
+        'ours-origin-down',
+        {
+          ...(await ourApp('ours-origin-down', oursMiddlewares({ prefix: 'bench:strapi-sie:', maxAge: EXPIRY_MS, staleIfError: 3_600_000 }))),
+          extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-sie:' },
+        },
+      ],
     ];
     // one boot at a time (2 cores)
     const byName = {};
@@ -156,7 +181,10 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
     const peerTag = peerEtagHit.headers.get('etag');
     if (!peerTag) throw new Error('peer-etag: a hit without ETag (enableEtag did not take)');
     // a 304 from each, once, before the load
-    for (const [app, tag] of [[ours, etag], [peerEtag, peerTag]]) {
+    for (const [app, tag] of [
+      [ours, etag],
+      [peerEtag, peerTag],
+    ]) {
       const r = await fetch(app.url + ROUTE, { headers: { 'if-none-match': tag } });
       if (r.status !== 304) throw new Error(`${app.label}: If-None-Match answered ${r.status}, not 304`);
     }
@@ -165,47 +193,159 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
     const oursDown = byName['ours-origin-down'];
     for (const app of [oursExpiry, oursSwr, oursDown]) await warm(app, 'HIT');
     // the origin fails from now on: past maxAge every request runs find, which throws, and gets the stored body
-    await fetch(`${oursDown.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset: 0, failFind: true }) });
+    await fetch(`${oursDown.url}/api/cache-probe/clock`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ offset: 0, failFind: true }),
+    });
     await new Promise((r) => setTimeout(r, EXPIRY_MS + 50));
     const down = await fetch(oursDown.url + ROUTE);
     await down.arrayBuffer();
-    if (down.status !== 200 || down.headers.get('x-cache') !== 'STALE-IF-ERROR') throw new Error(`ours-origin-down: answered ${down.status} X-Cache: ${down.headers.get('x-cache')}, not 200 STALE-IF-ERROR`);
+    if (down.status !== 200 || down.headers.get('x-cache') !== 'STALE-IF-ERROR')
+      throw new Error(`ours-origin-down: answered ${down.status} X-Cache: ${down.headers.get('x-cache')}, not 200 STALE-IF-ERROR`);
     const callsBefore = { expiry: await findCalls(oursExpiry), swr: await findCalls(oursSwr) };
     const loadStarted = Date.now();
     const distinct = ROUTE; // with `distinct: true`: `&bench=<n>` appended, new on every request
     // CPU per request is counted over the app's process and the redis-server every app uses.
     const cpu = (app) => (redisPid ? [app.pid, redisPid] : [app.pid]);
     const variants = [
-      { name: 'uncached', url: uncached.url, path: ROUTE, what: 'the playground app, no cache: Strapi checks the public permissions and runs the controller (sqlite: the page, its count, the authors and tags)' },
+      {
+        name: 'uncached',
+        url: uncached.url,
+        path: ROUTE,
+        what: 'the playground app, no cache: Strapi checks the public permissions and runs the controller (sqlite: the page, its count, the authors and tags)',
+      },
       { name: 'ours', url: ours.url, path: ROUTE, what: '`plugin::redis.cache` (ETag on, the default), warmed: one GET per request', baseline: 'uncached' },
       { name: 'ours-noetag', url: oursNoEtag.url, path: ROUTE, what: 'ours with `etag: false`, warmed: one GET per request, no ETag', baseline: 'uncached' },
-      { name: 'ours-304', url: ours.url, path: ROUTE, headers: { 'if-none-match': etag }, status: 304, what: 'ours, `If-None-Match` matching: 304, no body', baseline: 'uncached' },
-      { name: 'ours-distinct', url: ours.url, path: distinct, distinct: true, what: 'ours, a new query string per request: miss (GET + generation GET), controller, SET + tag script, generation GET', baseline: 'uncached' },
-      { name: 'peer-uncached', url: peer.url, path: ROUTE, headers: { 'x-bench-uncached': '1' }, what: 'the peer app, hitpass (not looked up, not stored): how the two apps compare uncached', baseline: 'uncached' },
-      { name: 'peer', url: peer.url, path: ROUTE, what: 'plugin-rest-cache, Redis provider, `enableEtag: false`, warmed (one GET through cache-manager + Keyv)', baseline: 'uncached' },
-      { name: 'peer-etag', url: peerEtag.url, path: ROUTE, what: 'plugin-rest-cache, `enableEtag: true`, warmed, no `If-None-Match` (two GETs: the ETag, then the body)', baseline: 'uncached' },
-      { name: 'peer-304', url: peerEtag.url, path: ROUTE, headers: { 'if-none-match': peerTag }, status: 304, what: 'plugin-rest-cache, `enableEtag: true`, `If-None-Match` matching: 304', baseline: 'uncached' },
-      { name: 'peer-distinct', url: peer.url, path: distinct, distinct: true, what: 'plugin-rest-cache, a new query string per request: miss, controller, SET (not awaited)', baseline: 'uncached' },
-      { name: 'ours-expiry', url: oursExpiry.url, path: ROUTE, what: `ours, \`maxAge\` ${EXPIRY_MS} ms, coalescing, SWR off: every expiry under load is a coalesced miss (requests wait for the fill)`, baseline: 'ours' },
-      { name: 'ours-swr', url: oursSwr.url, path: ROUTE, what: `ours, \`maxAge\` ${EXPIRY_MS} ms, \`staleWhileRevalidate\` 60 s: at expiry requests get the stale body (STALE) while one background refresh runs`, baseline: 'ours' },
-      { name: 'ours-origin-down', url: oursDown.url, path: ROUTE, what: `ours, \`staleIfError\` 1 h, the find controller throwing: every request past \`maxAge\` runs it and gets the stored body (STALE-IF-ERROR)`, baseline: 'ours' },
+      {
+        name: 'ours-304',
+        url: ours.url,
+        path: ROUTE,
+        headers: { 'if-none-match': etag },
+        status: 304,
+        what: 'ours, `If-None-Match` matching: 304, no body',
+        baseline: 'uncached',
+      },
+      {
+        name: 'ours-distinct',
+        url: ours.url,
+        path: distinct,
+        distinct: true,
+        what: 'ours, a new query string per request: miss (GET + generation GET), controller, SET + tag script, generation GET',
+        baseline: 'uncached',
+      },
+      {
+        name: 'peer-uncached',
+        url: peer.url,
+        path: ROUTE,
+        headers: { 'x-bench-uncached': '1' },
+        what: 'the peer app, hitpass (not looked up, not stored): how the two apps compare uncached',
+        baseline: 'uncached',
+      },
+      {
+        name: 'peer',
+        url: peer.url,
+        path: ROUTE,
+        what: 'plugin-rest-cache, Redis provider, `enableEtag: false`, warmed (one GET through cache-manager + Keyv)',
+        baseline: 'uncached',
+      },
+      {
+        name: 'peer-etag',
+        url: peerEtag.url,
+        path: ROUTE,
+        what: 'plugin-rest-cache, `enableEtag: true`, warmed, no `If-None-Match` (two GETs: the ETag, then the body)',
+        baseline: 'uncached',
+      },
+      {
+        name: 'peer-304',
+        url: peerEtag.url,
+        path: ROUTE,
+        headers: { 'if-none-match': peerTag },
+        status: 304,
+        what: 'plugin-rest-cache, `enableEtag: true`, `If-None-Match` matching: 304',
+        baseline: 'uncached',
+      },
+      {
+        name: 'peer-distinct',
+        url: peer.url,
+        path: distinct,
+        distinct: true,
+        what: 'plugin-rest-cache, a new query string per request: miss, controller, SET (not awaited)',
+        baseline: 'uncached',
+      },
+      {
+        name: 'ours-expiry',
+        url: oursExpiry.url,
+        path: ROUTE,
+        what: `ours, \`maxAge\` ${EXPIRY_MS} ms, coalescing, SWR off: every expiry under load is a coalesced miss (requests wait for the fill)`,
+        baseline: 'ours',
+      },
+      {
+        name: 'ours-swr',
+        url: oursSwr.url,
+        path: ROUTE,
+        what: `ours, \`maxAge\` ${EXPIRY_MS} ms, \`staleWhileRevalidate\` 60 s: at expiry requests get the stale body (STALE) while one background refresh runs`,
+        baseline: 'ours',
+      },
+      {
+        name: 'ours-origin-down',
+        url: oursDown.url,
+        path: ROUTE,
+        what: `ours, \`staleIfError\` 1 h, the find controller throwing: every request past \`maxAge\` runs it and gets the stored body (STALE-IF-ERROR)`,
+        baseline: 'ours',
+      },
     ];
-    const appOf = { uncached, ours, 'ours-noetag': oursNoEtag, 'ours-304': ours, 'ours-distinct': ours, 'peer-uncached': peer, peer, 'peer-etag': peerEtag, 'peer-304': peerEtag, 'peer-distinct': peer, 'ours-expiry': oursExpiry, 'ours-swr': oursSwr, 'ours-origin-down': oursDown };
-    const rows = await compare('', variants.map((v) => ({ ...v, cpuPids: cpu(appOf[v.name]) })), opts);
+    const appOf = {
+      uncached,
+      ours,
+      'ours-noetag': oursNoEtag,
+      'ours-304': ours,
+      'ours-distinct': ours,
+      'peer-uncached': peer,
+      peer,
+      'peer-etag': peerEtag,
+      'peer-304': peerEtag,
+      'peer-distinct': peer,
+      'ours-expiry': oursExpiry,
+      'ours-swr': oursSwr,
+      'ours-origin-down': oursDown,
+    };
+    const rows = await compare(
+      '',
+      variants.map((v) => ({ ...v, cpuPids: cpu(appOf[v.name]) })),
+      opts,
+    );
     const ratio = (name) => rows.find((r) => r.name === name).ratio;
     const cpuRatio = (name) => rows.find((r) => r.name === name).cpuRatio;
     // Ours relative to the peer, per path (same samples).
-    for (const [mine, theirs] of [['ours', 'peer-etag'], ['ours-noetag', 'peer'], ['ours-304', 'peer-304'], ['ours-distinct', 'peer-distinct']]) {
+    for (const [mine, theirs] of [
+      ['ours', 'peer-etag'],
+      ['ours-noetag', 'peer'],
+      ['ours-304', 'peer-304'],
+      ['ours-distinct', 'peer-distinct'],
+    ]) {
       const a = rows.find((r) => r.name === mine);
-      rows.push({ ...a, name: `${mine}÷${theirs}`, what: `\`${mine}\` speedup relative to \`${theirs}\`'s (same samples)`, ratio: ratio(mine) / ratio(theirs), cpuRatio: cpuRatio(mine) / cpuRatio(theirs), baselineOf: theirs });
+      rows.push({
+        ...a,
+        name: `${mine}÷${theirs}`,
+        what: `\`${mine}\` speedup relative to \`${theirs}\`'s (same samples)`,
+        ratio: ratio(mine) / ratio(theirs),
+        cpuRatio: cpuRatio(mine) / cpuRatio(theirs),
+        baselineOf: theirs,
+      });
     }
     // issue #16: controller runs per expiry over the whole run (the app is loaded only in its own slots, its entry expires all along)
     const expiries = (Date.now() - loadStarted) / EXPIRY_MS;
-    const perExpiry = { expiry: ((await findCalls(oursExpiry)) - callsBefore.expiry) / expiries, swr: ((await findCalls(oursSwr)) - callsBefore.swr) / expiries };
+    const perExpiry = {
+      expiry: ((await findCalls(oursExpiry)) - callsBefore.expiry) / expiries,
+      swr: ((await findCalls(oursSwr)) - callsBefore.swr) / expiries,
+    };
     const p99 = (name) => rows.find((r) => r.name === name).p99;
     const swrP99 = p99('ours-swr') / p99('ours');
     const v = peerVersions();
-    console.log(`peer: @strapi-community/plugin-rest-cache ${v.restCache}, provider-rest-cache-redis ${v.provider}, plugin-redis ${v.redisV2}, @strapi/strapi ${v.strapi}`);
+    console.log(
+      `peer: @strapi-community/plugin-rest-cache ${v.restCache}, provider-rest-cache-redis ${v.provider}, plugin-redis ${v.redisV2}, @strapi/strapi ${v.strapi}`,
+    );
     // Cache state after the run: every app still answered from its cache (no silent fail-open).
     const after = await fetch(ours.url + ROUTE);
     if (after.headers.get('x-cache') !== 'HIT') console.warn(`[cache-strapi] ours answered X-Cache: ${after.headers.get('x-cache')} after the run`);

@@ -124,7 +124,8 @@ const STEPS = [
     section: `Rate limit (plugin::redis.rateLimit on /api: ${API_LIMIT.max} requests per ${API_LIMIT.windowSec} s per IP, counted in Redis)`,
     title: () => 'Every /api answer carries the limit',
     command: (ctx) => `curl -gsi ${q(ctx.a + LIST)} | grep -i '^ratelimit'`,
-    expect: () => `RateLimit-Limit: ${API_LIMIT.max}, RateLimit-Remaining, RateLimit-Reset (seconds), RateLimit-Policy: ${API_LIMIT.max};w=${API_LIMIT.windowSec}`,
+    expect: () =>
+      `RateLimit-Limit: ${API_LIMIT.max}, RateLimit-Remaining, RateLimit-Reset (seconds), RateLimit-Policy: ${API_LIMIT.max};w=${API_LIMIT.windowSec}`,
     check(output) {
       must(header(output, 'ratelimit-limit') === String(API_LIMIT.max), `RateLimit-Limit: ${API_LIMIT.max}`, output);
       must(/^\d+$/.test(header(output, 'ratelimit-remaining') ?? ''), 'RateLimit-Remaining', output);
@@ -169,10 +170,15 @@ const STEPS = [
     },
     // Later steps call /api: wait for the window to reset.
     async after(ctx) {
-      await until(`/api to answer again after the ${API_LIMIT.windowSec} s window`, (API_LIMIT.windowSec + 5) * 1000, async () => {
-        const res = await fetch(ctx.a + LIST, { method: 'HEAD' });
-        return res.status === 200;
-      }, 500);
+      await until(
+        `/api to answer again after the ${API_LIMIT.windowSec} s window`,
+        (API_LIMIT.windowSec + 5) * 1000,
+        async () => {
+          const res = await fetch(ctx.a + LIST, { method: 'HEAD' });
+          return res.status === 200;
+        },
+        500,
+      );
     },
   },
 
@@ -215,16 +221,29 @@ const STEPS = [
       must(view.lastRuns.length >= 1, 'at least one run', output);
       const ticks = view.lastRuns.map((line) => line.split(' on ')[0]);
       must(new Set(ticks).size === ticks.length, 'each tick once', output);
-      must(ticks.every((tick) => /^\d\d:\d\d:\d0 UTC$/.test(tick)), 'ticks 10 s apart (:00, :10, ...)', output);
-      must(view.lastRuns.every((line) => ctx.names.includes(line.split(' on ')[1])), 'runs on the demo instances only', output);
+      must(
+        ticks.every((tick) => /^\d\d:\d\d:\d0 UTC$/.test(tick)),
+        'ticks 10 s apart (:00, :10, ...)',
+        output,
+      );
+      must(
+        view.lastRuns.every((line) => ctx.names.includes(line.split(' on ')[1])),
+        'runs on the demo instances only',
+        output,
+      );
       must(view.thisInstance.runs + view.thisInstance.claimedElsewhere >= 1, 'thisInstance counting ticks', output);
     },
     // The first tick comes up to 10 s after boot.
     async before(ctx) {
-      await until('the first cron tick', 25_000, async () => {
-        const view = await (await fetch(`${ctx.b}/api/demo/cron`)).json();
-        return view.lastRuns.length >= 1;
-      }, 500);
+      await until(
+        'the first cron tick',
+        25_000,
+        async () => {
+          const view = await (await fetch(`${ctx.b}/api/demo/cron`)).json();
+          return view.lastRuns.length >= 1;
+        },
+        500,
+      );
     },
   },
 
@@ -233,7 +252,8 @@ const STEPS = [
     id: 'graphql-miss',
     section: "GraphQL (Apollo's cache in Redis: createApolloCache, response cache plugin)",
     title: (ctx) => `A query${on(ctx, ctx.a)}`,
-    command: (ctx) => `curl -si -H 'Content-Type: application/json' -d '{"query":"{ tags { name } }"}' ${q(`${ctx.a}/graphql`)} | grep -iE '^(HTTP|age)|"data"'`,
+    command: (ctx) =>
+      `curl -si -H 'Content-Type: application/json' -d '{"query":"{ tags { name } }"}' ${q(`${ctx.a}/graphql`)} | grep -iE '^(HTTP|age)|"data"'`,
     expect: () => 'HTTP/1.1 200 and the tags, with no Age header: Apollo ran it and stored the response in Redis (apollo:fqc:<hash>)',
     check(output) {
       must(/^HTTP\/[\d.]+ 200/m.test(output), 'HTTP 200', output);
@@ -245,7 +265,8 @@ const STEPS = [
     id: 'graphql-hit',
     section: "GraphQL (Apollo's cache in Redis: createApolloCache, response cache plugin)",
     title: (ctx) => `The same query${on(ctx, ctx.b)}`,
-    command: (ctx) => `curl -si -H 'Content-Type: application/json' -d '{"query":"{ tags { name } }"}' ${q(`${ctx.b}/graphql`)} | grep -iE '^(HTTP|age)|"data"'`,
+    command: (ctx) =>
+      `curl -si -H 'Content-Type: application/json' -d '{"query":"{ tags { name } }"}' ${q(`${ctx.b}/graphql`)} | grep -iE '^(HTTP|age)|"data"'`,
     expect: (ctx) => `Age: <seconds>: served from the Apollo cache in Redis${ctx.multi ? ` (the entry ${ctx.names[0]} stored)` : ''}`,
     check(output) {
       must(/^age: \d+/im.test(output), 'an Age header', output);
@@ -285,8 +306,7 @@ const STEPS = [
     when: (ctx) => Boolean(ctx.admin),
     title: (ctx) => `Open ${ctx.a}/admin and log in as ${ctx.admin.email} / ${ctx.admin.password}`,
     command: (ctx) => `curl -s -o /dev/null -w '%{http_code} %{content_type}\\n' ${q(`${ctx.a}/admin/plugins/redis/connections`)}`,
-    expect: (ctx) =>
-      `200 text/html. The views: ${ADMIN_VIEWS.map((view) => `${ctx.a}/admin/plugins/redis/${view.path}`).join(', ')}`,
+    expect: (ctx) => `200 text/html. The views: ${ADMIN_VIEWS.map((view) => `${ctx.a}/admin/plugins/redis/${view.path}`).join(', ')}`,
     check(output) {
       must(/^200 text\/html/.test(output.trim()), '200 text/html', output);
     },

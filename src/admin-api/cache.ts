@@ -38,6 +38,11 @@ export async function purgeCache(host: object, body: { tag?: unknown; all?: unkn
   const tag = body?.tag;
   const known = [...new Set(cachesOf(host).flatMap((h) => h.tags))];
   if (typeof tag !== 'string' || tag === '') throw badParam('tag', 'a cache tag, or { "all": true } to purge everything', tag);
-  if (!known.includes(tag)) throw badParam('tag', `one of the configured cache tags (${known.length ? known.map((t) => JSON.stringify(t)).join(', ') : 'none: no plugin::redis.cache rules'})`, tag);
+  if (!known.includes(tag))
+    throw badParam(
+      'tag',
+      `one of the configured cache tags (${known.length ? known.map((t) => JSON.stringify(t)).join(', ') : 'none: no plugin::redis.cache rules'})`,
+      tag,
+    );
   return { purged: await service.purgeTag(tag), tag };
 }

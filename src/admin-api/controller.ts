@@ -51,7 +51,8 @@ function failure(err: unknown): { status: number; name: string; message: string;
   if (err instanceof UnknownConnectionError) return { status: 404, name: 'NotFoundError', message: err.message };
   if (err instanceof RedisUnavailableError || err instanceof RedisTimeoutError) return { status: 503, name: 'ServiceUnavailableError', message: err.message };
   const e = err as { name?: string; message?: string } | null;
-  if (e?.name === 'ClusterAllFailedError' || e?.name === 'MaxRetriesPerRequestError') return { status: 503, name: 'ServiceUnavailableError', message: `Redis is unavailable: ${e.message}` };
+  if (e?.name === 'ClusterAllFailedError' || e?.name === 'MaxRetriesPerRequestError')
+    return { status: 503, name: 'ServiceUnavailableError', message: `Redis is unavailable: ${e.message}` };
   if (e?.name === 'ReplyError') return { status: 502, name: 'BadGatewayError', message: `Redis answered with an error: ${e.message}` };
   return undefined;
 }
@@ -99,8 +100,13 @@ export function createAdminController(host: AdminApiHost): Record<string, Handle
     }),
     deleteKeys: handler(async (ctx) => {
       const conn = connection(ctx);
-      const { pattern, deleted, complete, elapsedMs } = await deleteByPattern(conn, (ctx.request.body ?? {}) as Record<string, unknown>, { protected: families() });
-      log(ctx, `deleted keys matching ${JSON.stringify(pattern)} on connection "${conn.name}" (${deleted} removed${complete ? '' : `, stopped by the ${elapsedMs} ms deadline before the end`})`);
+      const { pattern, deleted, complete, elapsedMs } = await deleteByPattern(conn, (ctx.request.body ?? {}) as Record<string, unknown>, {
+        protected: families(),
+      });
+      log(
+        ctx,
+        `deleted keys matching ${JSON.stringify(pattern)} on connection "${conn.name}" (${deleted} removed${complete ? '' : `, stopped by the ${elapsedMs} ms deadline before the end`})`,
+      );
       return { deleted, complete, elapsedMs };
     }),
     keyTtl: handler(async (ctx) => {
@@ -120,7 +126,9 @@ export function createAdminController(host: AdminApiHost): Record<string, Handle
       return slowlogView(connection(ctx), ctx.query, {
         showArguments: can(ACTIONS.keysRead),
         canReadSessions: can(ACTIONS.keysReadSessions),
-        sessionPrefixes: families().filter((f) => f.family === 'sessions').map((f) => f.prefix),
+        sessionPrefixes: families()
+          .filter((f) => f.family === 'sessions')
+          .map((f) => f.prefix),
       });
     }),
     memory: handler((ctx) => memoryPage(connection(ctx), ctx.query, host.cacheHost)),

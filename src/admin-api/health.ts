@@ -539,7 +539,9 @@ export function healthSeries(points: readonly HealthPoint[], since: number): { t
       series.hitRatio[index] = hits !== null && misses !== null && hits + misses > 0 ? round(hits / (hits + misses), 4) : null;
     }
   }
-  const list = [...nodes.values()].sort((x, y) => (x.role === y.role ? x.address.localeCompare(y.address, 'en', { numeric: true }) : x.role === 'master' ? -1 : 1));
+  const list = [...nodes.values()].sort((x, y) =>
+    x.role === y.role ? x.address.localeCompare(y.address, 'en', { numeric: true }) : x.role === 'master' ? -1 : 1,
+  );
   return { t: kept.map((p) => p.t), sampledBy: kept.map((p) => p.by), nodes: list };
 }
 

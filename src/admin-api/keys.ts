@@ -162,7 +162,8 @@ export async function scanKeys(conn: RedisConnection, query: ScanQuery): Promise
   const count = intParam('count', query.count, DEFAULT_COUNT, MAX_COUNT);
   let type: string | undefined;
   if (query.type !== undefined && query.type !== '') {
-    if (typeof query.type !== 'string' || !(KEY_TYPES as readonly string[]).includes(query.type)) throw badParam('type', `one of ${KEY_TYPES.join(', ')}`, query.type);
+    if (typeof query.type !== 'string' || !(KEY_TYPES as readonly string[]).includes(query.type))
+      throw badParam('type', `one of ${KEY_TYPES.join(', ')}`, query.type);
     type = query.type;
   }
   const nodes = keyNodes(conn);
@@ -379,7 +380,11 @@ function checkProtected(pattern: string, confirmProtected: unknown, families: re
   const reached = familiesReachedBy(pattern, families);
   if (reached.length === 0) return;
   const confirmed = new Set(
-    typeof confirmProtected === 'string' ? [confirmProtected] : Array.isArray(confirmProtected) ? confirmProtected.filter((c): c is string => typeof c === 'string') : [],
+    typeof confirmProtected === 'string'
+      ? [confirmProtected]
+      : Array.isArray(confirmProtected)
+        ? confirmProtected.filter((c): c is string => typeof c === 'string')
+        : [],
   );
   const named = (f: ProtectedFamily) => pattern.startsWith(escapeGlob(f.prefix));
   const refused = reached.filter((f) => !(named(f) && confirmed.has(f.prefix)));

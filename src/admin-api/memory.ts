@@ -193,7 +193,10 @@ export async function memoryPage(conn: RedisConnection, query: MemoryQuery, host
   let grouped = [...groups.values()].sort((a, b) => b.bytes - a.bytes);
   if (grouped.length > MAX_GROUPS) {
     const rest = grouped.slice(MAX_GROUPS - 1);
-    grouped = [...grouped.slice(0, MAX_GROUPS - 1), { prefix: '(other)', family: null, keys: rest.reduce((a, group) => a + group.keys, 0), bytes: rest.reduce((a, group) => a + group.bytes, 0) }];
+    grouped = [
+      ...grouped.slice(0, MAX_GROUPS - 1),
+      { prefix: '(other)', family: null, keys: rest.reduce((a, group) => a + group.keys, 0), bytes: rest.reduce((a, group) => a + group.bytes, 0) },
+    ];
   }
   const done = index >= nodes.length;
   return {

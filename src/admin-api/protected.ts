@@ -43,7 +43,7 @@ function commonStart(a: string, b: string): string {
 
 /** The protected families of this Strapi (`host`: what caches are tracked on) and cron guard. */
 export function protectedFamilies(host: object, guard: HistoryHolder | undefined): ProtectedFamily[] {
-  const out: ProtectedFamily[] = [{ family: 'locks', prefix: LOCK_KEY_PREFIX, what: 'locks, their fencing counters and the cron guard\'s tick claims' }];
+  const out: ProtectedFamily[] = [{ family: 'locks', prefix: LOCK_KEY_PREFIX, what: "locks, their fencing counters and the cron guard's tick claims" }];
   for (const prefix of new Set([CRON_HISTORY_PREFIX, guard?.history?.prefix ?? CRON_HISTORY_PREFIX])) {
     out.push({ family: 'cron history', prefix, what: 'the last run of each guarded cron task' });
   }
@@ -53,12 +53,16 @@ export function protectedFamilies(host: object, guard: HistoryHolder | undefined
     generations.add(commonStart(handle.store.genKey('a'), handle.store.genKey('b')));
   }
   for (const prefix of generations) {
-    out.push({ family: 'cache generations', prefix, what: 'the response cache\'s purge generations (without them an entry written before a purge can outlive it)' });
+    out.push({
+      family: 'cache generations',
+      prefix,
+      what: "the response cache's purge generations (without them an entry written before a purge can outlive it)",
+    });
   }
   for (const prefix of sessionKeyPrefixes()) {
     out.push({ family: 'sessions', prefix, what: 'sessions (deleting them signs everyone out)' });
   }
-  out.push({ family: 'health series', prefix: HEALTH_KEY_PREFIX, what: 'the admin panel\'s health history of every connection' });
+  out.push({ family: 'health series', prefix: HEALTH_KEY_PREFIX, what: "the admin panel's health history of every connection" });
   return out;
 }
 

@@ -108,7 +108,9 @@ async function nodesOf(conn: RedisConnection): Promise<{ nodes: Node[]; close():
     const client = conn.client as Redis;
     const s = client.stream;
     const address =
-      conn.topology === 'sentinel' && s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : client.options.path ?? `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`;
+      conn.topology === 'sentinel' && s?.remoteAddress
+        ? `${s.remoteAddress}:${s.remotePort}`
+        : (client.options.path ?? `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`);
     return { nodes: [single(address)], close: () => undefined };
   }
   // Not ready: fail like every admin route (503) instead of listing nothing.

@@ -28,7 +28,12 @@ export interface StatsView {
   locks: LockStats | null;
 }
 
-export function statsView(cacheHost: object, guard: CronGuard | undefined, instance: string, registry: { readonly counters: CounterRegistry; readonly lockStats: LockStats | null }): StatsView {
+export function statsView(
+  cacheHost: object,
+  guard: CronGuard | undefined,
+  instance: string,
+  registry: { readonly counters: CounterRegistry; readonly lockStats: LockStats | null },
+): StatsView {
   const features = featureCounters(registry);
   return {
     instance,

@@ -40,7 +40,11 @@ export async function setKeyTtl(
   }
   const reached = familiesOfKey(key, families);
   const confirmed = new Set(
-    typeof body.confirmProtected === 'string' ? [body.confirmProtected] : Array.isArray(body.confirmProtected) ? body.confirmProtected.filter((c): c is string => typeof c === 'string') : [],
+    typeof body.confirmProtected === 'string'
+      ? [body.confirmProtected]
+      : Array.isArray(body.confirmProtected)
+        ? body.confirmProtected.filter((c): c is string => typeof c === 'string')
+        : [],
   );
   const refused = reached.filter((f) => !confirmed.has(f.prefix));
   if (refused.length > 0) {

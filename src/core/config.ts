@@ -6,13 +6,7 @@
  * asks for, where it points) is in `topology.ts`.
  */
 import type { ClusterOptions, RedisOptions } from 'ioredis';
-import {
-  connectionEntrySchema,
-  DEFAULT_REDIS_URL,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  pluginConfigSchema,
-  settingsSchema,
-} from './config-schema.js';
+import { connectionEntrySchema, DEFAULT_REDIS_URL, DEFAULT_REQUEST_TIMEOUT_MS, pluginConfigSchema, settingsSchema } from './config-schema.js';
 import { RedisConfigError, type ConfigIssue } from './errors.js';
 import { collectIssues, isPlainObject, parseOptions, type z } from './schema.js';
 import { describeEndpoint, topologyOf, type Topology } from './topology.js';
@@ -150,9 +144,10 @@ export function validateConfig(input: unknown): void {
 export function resolveConfig(input: RedisPluginConfigInput | unknown): ResolvedRedisConfig {
   const parsed = parseConfig(input);
   const settings = clonePlain(parsed.settings) as { -readonly [K in keyof ResolvedSettings]: ResolvedSettings[K] };
-  const given = parsed.connections && Object.keys(parsed.connections).length
-    ? parsed.connections
-    : { default: connectionEntrySchema.parse({ connection: DEFAULT_REDIS_URL }) };
+  const given =
+    parsed.connections && Object.keys(parsed.connections).length
+      ? parsed.connections
+      : { default: connectionEntrySchema.parse({ connection: DEFAULT_REDIS_URL }) };
   const connections: Record<string, ResolvedConnectionConfig> = {};
   for (const [name, entry] of Object.entries(given)) {
     let connection = clonePlain(entry.connection);

@@ -152,4 +152,3 @@ export const connectionSchema = select<ConnectionInput, ConnectionInput>((value)
   const topology = topologyOf(value);
   return topology === 'cluster' ? clusterConnection : topology === 'sentinel' ? sentinelConnection : standaloneConnection;
 });
-

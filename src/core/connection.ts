@@ -135,7 +135,9 @@ export class RedisConnection implements FeatureUsage {
         return;
       }
       down.set(key, { since: Date.now(), left: false });
-      this.#log.warn(`connection "${this.name}": cluster node ${key} failed: ${sentence(msg)} The cluster client routes around it while the cluster fails over.`);
+      this.#log.warn(
+        `connection "${this.name}": cluster node ${key} failed: ${sentence(msg)} The cluster client routes around it while the cluster fails over.`,
+      );
     });
     const settle = () => {
       if (down.size === 0) return;
@@ -270,7 +272,8 @@ export class RedisConnection implements FeatureUsage {
         base.server = summariseInfo(await this.run((client) => (client as Redis).info(), timeoutMs));
         if (this.topology === 'sentinel') {
           const s = (this.client as Redis).stream;
-          if (s?.remoteAddress) base.nodes = [{ address: `${s.remoteAddress}:${s.remotePort}`, state: this.client.status, pingMs: base.pingMs, server: base.server }];
+          if (s?.remoteAddress)
+            base.nodes = [{ address: `${s.remoteAddress}:${s.remotePort}`, state: this.client.status, pingMs: base.pingMs, server: base.server }];
         }
       }
     } catch (err) {

@@ -157,7 +157,8 @@ export class CronGuard {
     this.#log = options.log;
     this.#lockTTL = options.lockTTL;
     this.#outage = new OutageLog(() => this.#log, 'cron guard', 'ticks are skipped', {
-      started: (message, tick) => `cron guard: Redis unavailable, ${tick ?? 'a tick'} skipped (${message}). Ticks are skipped, never run unguarded, until the lock connections answer again.`,
+      started: (message, tick) =>
+        `cron guard: Redis unavailable, ${tick ?? 'a tick'} skipped (${message}). Ticks are skipped, never run unguarded, until the lock connections answer again.`,
       again: (message, tick) => `cron guard: ${tick ?? 'a tick'} skipped: Redis unavailable (${message})`,
       ended: (ms, skipped) => `cron guard: Redis available again after ${ms} ms; ${skipped} tick(s) were skipped meanwhile`,
     });

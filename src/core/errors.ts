@@ -100,9 +100,7 @@ export class RedisTimeoutError extends Error {
     readonly connection: string,
     readonly timeoutMs: number,
   ) {
-    super(
-      `Redis connection "${connection}" did not answer within ${timeoutMs} ms (redis.connections.${connection}.requestTimeout).`,
-    );
+    super(`Redis connection "${connection}" did not answer within ${timeoutMs} ms (redis.connections.${connection}.requestTimeout).`);
   }
 }
 

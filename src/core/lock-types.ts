@@ -59,7 +59,10 @@ export interface HeldLock extends LockContext {
 export class LockBusyError extends Error {
   override readonly name = 'LockBusyError';
   readonly code = 'REDIS_SUITE_LOCK_BUSY';
-  constructor(readonly resources: readonly string[], options?: { cause?: unknown }) {
+  constructor(
+    readonly resources: readonly string[],
+    options?: { cause?: unknown },
+  ) {
     super(`Lock on ${resources.join(', ')} is held elsewhere.`, options);
   }
 }
@@ -67,7 +70,11 @@ export class LockBusyError extends Error {
 export class LockUnavailableError extends Error {
   override readonly name = 'LockUnavailableError';
   readonly code = 'REDIS_SUITE_LOCK_UNAVAILABLE';
-  constructor(readonly resources: readonly string[], detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly resources: readonly string[],
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(
       `Lock on ${resources.join(', ')} could not be acquired: ${detail}. ` +
         `A majority of the lock connections (settings.redlockConnections) must be reachable.`,
@@ -87,8 +94,16 @@ export class LockTimeoutError extends Error {
    * `no answer`: lock connections did not answer before the bound ran out.
    */
   readonly reason: LockTimeoutReason;
-  constructor(readonly resources: readonly string[], readonly timeoutMs: number, reason: LockTimeoutReason = 'held') {
-    const why = { held: 'it was held elsewhere', split: 'the votes of the lock connections stayed split', 'no answer': 'lock connections did not answer in time' }[reason];
+  constructor(
+    readonly resources: readonly string[],
+    readonly timeoutMs: number,
+    reason: LockTimeoutReason = 'held',
+  ) {
+    const why = {
+      held: 'it was held elsewhere',
+      split: 'the votes of the lock connections stayed split',
+      'no answer': 'lock connections did not answer in time',
+    }[reason];
     super(`Lock on ${resources.join(', ')} was not acquired within ${timeoutMs} ms (settings.lockAcquireTimeout): ${why}.`);
     this.reason = reason;
   }
@@ -97,7 +112,11 @@ export class LockTimeoutError extends Error {
 export class LockLostError extends Error {
   override readonly name = 'LockLostError';
   readonly code = 'REDIS_SUITE_LOCK_LOST';
-  constructor(readonly resources: readonly string[], detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly resources: readonly string[],
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(`Lock on ${resources.join(', ')} was lost: ${detail}.`, options);
   }
 }

@@ -33,9 +33,11 @@ export interface DuplicateOptions {
 /** A duplicate of `source` (a standalone, Sentinel or Cluster client), owned by the caller. */
 export function duplicateClient(source: RedisClient, options: DuplicateOptions): OwnedClient {
   const { purpose, connection, log } = options;
-  const client = ((source as { isCluster?: boolean }).isCluster
-    ? (source as Cluster).duplicate([], (options.overrides ?? {}) as Partial<ClusterOptions>)
-    : (source as Redis).duplicate((options.overrides ?? {}) as Partial<RedisOptions>)) as RedisClient;
+  const client = (
+    (source as { isCluster?: boolean }).isCluster
+      ? (source as Cluster).duplicate([], (options.overrides ?? {}) as Partial<ClusterOptions>)
+      : (source as Redis).duplicate((options.overrides ?? {}) as Partial<RedisOptions>)
+  ) as RedisClient;
   let closing = false;
   let down = false;
   let readyOnce = false;

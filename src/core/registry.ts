@@ -178,7 +178,9 @@ class Registry implements RedisRegistry {
     return {
       ok: connections.every((conn) => conn.ready),
       connections,
-      disabled: Object.values(this.config.connections).filter((conn) => !conn.enabled).map((conn) => conn.name),
+      disabled: Object.values(this.config.connections)
+        .filter((conn) => !conn.enabled)
+        .map((conn) => conn.name),
     };
   }
 

@@ -62,7 +62,12 @@ export interface StrapiConnections {
 
 /** A bounded connection over a raw client, with `RedisConnection.run()` semantics. It belongs to no registry. */
 export function clientConnection(client: RedisClient, name = 'client', timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): BoundedConnection {
-  return { name, client, requestTimeout: timeoutMs, run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms) };
+  return {
+    name,
+    client,
+    requestTimeout: timeoutMs,
+    run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms),
+  };
 }
 
 /** The bound `run()` applies when given none: the connection's own (`requestTimeout`, or a `RedisConnection`'s config), else the default. */

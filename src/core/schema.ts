@@ -27,8 +27,7 @@ import { describeValue, redactValue } from './redact.js';
 export { z };
 
 /** An object literal, not an array, Buffer or null. */
-export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 
 /** `true` or `false`. */
 export const bool = (expected = 'true or false') => z.boolean({ error: expected });
@@ -96,10 +95,7 @@ export type Report = (path: ReadonlyArray<string | number>, value: unknown, expe
  * so that one pass reports every problem (zod skips refinements after a failure). The check sees
  * the user's raw input (check types defensively); its issues follow the schema's own.
  */
-export function always<S extends z.ZodType>(
-  schema: S,
-  check: (value: unknown, report: Report) => void,
-): z.ZodType<z.output<S>, z.input<S>> {
+export function always<S extends z.ZodType>(schema: S, check: (value: unknown, report: Report) => void): z.ZodType<z.output<S>, z.input<S>> {
   return z.unknown().transform((value, ctx) => {
     const result = schema.safeParse(value, { reportInput: true });
     if (!result.success) for (const issue of result.error.issues) ctx.issues.push(passOn(issue));
@@ -113,7 +109,10 @@ export function always<S extends z.ZodType>(
  * path below the value (a URL with a bad port and a bad database is two problems).
  */
 export const checked = <T>(check: (value: unknown, report: Report) => void) =>
-  always(z.custom<T>(() => true), check);
+  always(
+    z.custom<T>(() => true),
+    check,
+  );
 
 /** An issue of a nested parse, handed on to the outer one with its path, message and value. */
 function passOn(issue: z.core.$ZodIssue): never {
@@ -137,10 +136,7 @@ export interface OptionsSettings {
  * An object of options: each key of `shape` checked by its schema, unknown keys reported one by
  * one with a "did you mean" (unless `open`). Unknown keys are kept in the output of an open set.
  */
-export function options<Shape extends z.core.$ZodLooseShape>(
-  shape: Shape,
-  settings: OptionsSettings & { open: true },
-): z.ZodObject<Shape, z.core.$loose>;
+export function options<Shape extends z.core.$ZodLooseShape>(shape: Shape, settings: OptionsSettings & { open: true }): z.ZodObject<Shape, z.core.$loose>;
 export function options<Shape extends z.core.$ZodLooseShape>(shape: Shape, settings?: OptionsSettings): z.ZodObject<Shape, z.core.$strip>;
 export function options<Shape extends z.core.$ZodLooseShape>(shape: Shape, settings: OptionsSettings = {}): z.ZodObject<Shape, z.core.$loose | z.core.$strip> {
   const known = [...Object.keys(shape), ...(settings.alsoKnown ?? [])];

@@ -23,9 +23,7 @@ export function describeEndpoint(topology: Topology, connection: unknown): strin
   if (typeof connection === 'string') return redactUrl(connection);
   const o = (isPlainObject(connection) ? connection : {}) as Record<string, unknown>;
   if (topology === 'cluster') {
-    const nodes = (o.nodes as ClusterNodeInput[]).map((n) =>
-      typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : redactUrl(String(n)),
-    );
+    const nodes = (o.nodes as ClusterNodeInput[]).map((n) => (typeof n === 'object' ? `${n.host ?? '127.0.0.1'}:${n.port ?? 6379}` : redactUrl(String(n))));
     return `cluster ${nodes.join(',')}`;
   }
   if (topology === 'sentinel') {
@@ -46,6 +44,7 @@ export function serverOf(connection: unknown): string {
     return `${u.hostname}:${u.port || 6379}`;
   }
   const o = connection as Record<string, unknown>;
-  if (topology === 'standalone') return o.path ? `unix:${String(o.path)}` : `${(o.host as string | undefined) ?? '127.0.0.1'}:${(o.port as number | undefined) ?? 6379}`;
+  if (topology === 'standalone')
+    return o.path ? `unix:${String(o.path)}` : `${(o.host as string | undefined) ?? '127.0.0.1'}:${(o.port as number | undefined) ?? 6379}`;
   return describeEndpoint(topology, connection);
 }

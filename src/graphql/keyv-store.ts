@@ -209,9 +209,7 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
       }
       return slot;
     });
-    return new Promise<unknown[]>((resolve, reject) => batch.waiters.push({ slots, resolve, reject })) as Promise<
-      Array<StoredData<Value | undefined>>
-    >;
+    return new Promise<unknown[]>((resolve, reject) => batch.waiters.push({ slots, resolve, reject })) as Promise<Array<StoredData<Value | undefined>>>;
   }
 
   #flush(batch: ReadBatch): void {
@@ -261,9 +259,12 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     if (keys.length === 0) return false;
     const redis = this.#resolve();
     const full = keys.map((k) => this.#prefix + k);
-    const removed = await this.#exec(redis, redis.isCluster
-      ? async (client) => (await Promise.all(full.map((k) => client.unlink(k)))).reduce((a, b) => a + b, 0)
-      : (client) => client.unlink(...full));
+    const removed = await this.#exec(
+      redis,
+      redis.isCluster
+        ? async (client) => (await Promise.all(full.map((k) => client.unlink(k)))).reduce((a, b) => a + b, 0)
+        : (client) => client.unlink(...full),
+    );
     return removed > 0;
   }
 
@@ -276,13 +277,16 @@ export class RedisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
     if (keys.length === 0) return [];
     const redis = this.#resolve();
     const full = keys.map((k) => this.#prefix + k);
-    const counts = await this.#exec(redis, redis.isCluster
-      ? (client) => Promise.all(full.map((k) => client.exists(k)))
-      : async (client) => {
-          const pipeline = (client as Redis).pipeline();
-          for (const k of full) pipeline.exists(k);
-          return replies(await pipeline.exec()) as number[];
-        });
+    const counts = await this.#exec(
+      redis,
+      redis.isCluster
+        ? (client) => Promise.all(full.map((k) => client.exists(k)))
+        : async (client) => {
+            const pipeline = (client as Redis).pipeline();
+            for (const k of full) pipeline.exists(k);
+            return replies(await pipeline.exec()) as number[];
+          },
+    );
     return counts.map((n) => n === 1);
   }
 

@@ -84,7 +84,9 @@ export function strapiRedisSession(config: unknown, { strapi }: { strapi: unknow
     // The store resolves its connection on first use; mark it now so the admin panel lists the
     // session from boot on. An unknown name is reported by the store, as before.
     try {
-      const service = (strapi as { plugin?(id: string): { service?(name: string): { get?(name: string): unknown } | undefined } | undefined }).plugin?.('redis')?.service?.('connections');
+      const service = (strapi as { plugin?(id: string): { service?(name: string): { get?(name: string): unknown } | undefined } | undefined })
+        .plugin?.('redis')
+        ?.service?.('connections');
       markUsedBy(service?.get?.(options.connection ?? 'default'), 'session');
     } catch {
       // reported by the store on first use

@@ -112,7 +112,9 @@ function loadAdapterModule(): RedisAdapterModule {
 }
 
 interface StrapiGlobal {
-  plugin?(name: string): { service?(name: string): { socketIoAdapter?(name: string, options?: SocketIoAdapterOptions): SocketIoAdapter } | undefined } | undefined;
+  plugin?(
+    name: string,
+  ): { service?(name: string): { socketIoAdapter?(name: string, options?: SocketIoAdapterOptions): SocketIoAdapter } | undefined } | undefined;
   log?: RedisLogger;
 }
 
@@ -122,7 +124,7 @@ interface StrapiGlobal {
  * which closes its connections on Strapi's destroy.
  */
 export function createSocketIoAdapter(options: SocketIoAdapterOptions = {}): SocketIoAdapter {
-  const name = typeof options.connection === 'string' ? options.connection : options.connection?.name ?? 'default';
+  const name = typeof options.connection === 'string' ? options.connection : (options.connection?.name ?? 'default');
   if (!options.registry && !options.client && (options.connection === undefined || typeof options.connection === 'string')) {
     const strapi = (globalThis as { strapi?: StrapiGlobal }).strapi;
     const service = strapi?.plugin?.(PLUGIN_ID)?.service?.('connections');

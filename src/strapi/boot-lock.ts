@@ -215,9 +215,11 @@ export class BootLock {
     const value = `${this.identity} since ${new Date(this.#acquiredAt).toISOString()}`;
     const ttl = this.#o.ttl;
     const write = () => {
-      void conn.run((client) => client.set(this.holderKey, value, 'PX', ttl)).catch((err: unknown) => {
-        this.#o.log.debug(`boot lock holder record not written: ${redactText((err as Error).message)}`);
-      });
+      void conn
+        .run((client) => client.set(this.holderKey, value, 'PX', ttl))
+        .catch((err: unknown) => {
+          this.#o.log.debug(`boot lock holder record not written: ${redactText((err as Error).message)}`);
+        });
     };
     write();
     this.#refresh = setInterval(write, Math.max(250, Math.floor(ttl / 3)));
@@ -285,7 +287,7 @@ export function installBootLock(strapi: unknown, lock: BootLock, log: SuiteLog):
   const s = strapi as StrapiBootSurface;
   const bootstrap = s.bootstrap;
   if (typeof bootstrap !== 'function') {
-    log.warn("boot lock: this Strapi has no bootstrap() to wrap; the schema sync runs without the lock.");
+    log.warn('boot lock: this Strapi has no bootstrap() to wrap; the schema sync runs without the lock.');
     return false;
   }
   s.bootstrap = async function bootstrapUnderBootLock(this: unknown, ...args: unknown[]) {
@@ -311,7 +313,14 @@ export function installBootLock(strapi: unknown, lock: BootLock, log: SuiteLog):
 }
 
 export interface BootLockSetup {
-  settings: { bootLock: boolean; bootLockTimeout: number; bootLockTTL: number; bootLockOnError: BootLockOnError; redlockConnections: readonly string[]; debug: boolean };
+  settings: {
+    bootLock: boolean;
+    bootLockTimeout: number;
+    bootLockTTL: number;
+    bootLockOnError: BootLockOnError;
+    redlockConnections: readonly string[];
+    debug: boolean;
+  };
   locks: () => LockService;
   connection: (name: string) => BoundedConnection;
   log: SuiteLog;

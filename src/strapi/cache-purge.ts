@@ -88,7 +88,9 @@ export function createPurgeController({ strapi }: { strapi: StrapiLike }) {
         ctx.body = { error: { status: 503, name: 'ServiceUnavailableError', message: 'the purge failed; entries not reached expire with their maxAge' } };
         return;
       }
-      strapi.log.info(`[redis] response cache: purge endpoint called by ${caller(ctx)}: ${given[0]} ${given[0] === 'all' ? '' : `${tags.join(' ')} `}removed ${purged} entries in ${Date.now() - started} ms`);
+      strapi.log.info(
+        `[redis] response cache: purge endpoint called by ${caller(ctx)}: ${given[0]} ${given[0] === 'all' ? '' : `${tags.join(' ')} `}removed ${purged} entries in ${Date.now() - started} ms`,
+      );
       ctx.status = 200;
       ctx.body = { purged, tags };
     },

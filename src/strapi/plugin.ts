@@ -123,7 +123,10 @@ const plugin = {
     if (sampler) samplers.set(strapi, sampler);
     // Response cache warm-up (the `warm` paths): once the server listens, not blocking the boot.
     const server = (strapi as { server?: { httpServer?: { listening?: boolean; once(event: string, cb: () => void): unknown } } }).server?.httpServer;
-    const warmUp = () => void createCacheService(strapi).warm().catch(() => undefined);
+    const warmUp = () =>
+      void createCacheService(strapi)
+        .warm()
+        .catch(() => undefined);
     if (server?.listening) warmUp();
     else server?.once('listening', warmUp);
   },
@@ -133,7 +136,13 @@ const plugin = {
   controllers: {
     'cache-purge': createPurgeController,
     admin: ({ strapi }: { strapi: StrapiLike }) =>
-      createAdminController({ registry: () => registryOf(strapi), guard: () => guards.get(strapi), cacheHost: strapi, log: strapi.log, health: () => samplers.get(strapi) }),
+      createAdminController({
+        registry: () => registryOf(strapi),
+        guard: () => guards.get(strapi),
+        cacheHost: strapi,
+        log: strapi.log,
+        health: () => samplers.get(strapi),
+      }),
   },
   services: {
     connections: ({ strapi }: { strapi: StrapiLike }): ConnectionsService =>

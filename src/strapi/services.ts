@@ -38,7 +38,10 @@ export interface ConnectionsService {
   socketIoAdapter(name: string, options?: Omit<SocketIoAdapterOptions, 'connection' | 'registry' | 'client'>): SocketIoAdapter;
 }
 
-export function createConnectionsService(registry: () => RedisRegistry, own: (closable: { close(): Promise<void> }) => void = () => undefined): ConnectionsService {
+export function createConnectionsService(
+  registry: () => RedisRegistry,
+  own: (closable: { close(): Promise<void> }) => void = () => undefined,
+): ConnectionsService {
   return {
     get: (name) => registry().get(name),
     client: (name) => registry().client(name),

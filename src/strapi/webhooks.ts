@@ -23,7 +23,6 @@ import { duplicateClient, type OwnedClient } from '../core/owned-client.js';
 import { redactText } from '../core/redact.js';
 import { withTimeout } from '../core/time.js';
 
-
 interface Webhook {
   id: string | number;
   [key: string]: unknown;
@@ -71,7 +70,8 @@ export interface WebhookSyncOptions {
 }
 
 const isStore = (v: unknown): v is WebhookStoreLike =>
-  !!v && ['findWebhooks', 'findWebhook', 'createWebhook', 'updateWebhook', 'deleteWebhook'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
+  !!v &&
+  ['findWebhooks', 'findWebhook', 'createWebhook', 'updateWebhook', 'deleteWebhook'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
 const isRunner = (v: unknown): v is WebhookRunnerLike =>
   !!v && ['add', 'update', 'remove'].every((m) => typeof (v as Record<string, unknown>)[m] === 'function');
 
@@ -281,7 +281,9 @@ export class WebhookSync {
   #enqueue(task: () => Promise<void>): void {
     this.#queue = this.#queue.then(task).catch((err: unknown) => {
       this.stats.failed++;
-      this.#o.log.warn(`webhook sync: applying a webhook change failed (${redactText((err as Error)?.message ?? String(err))}); it is applied at the next change or reconnect.`);
+      this.#o.log.warn(
+        `webhook sync: applying a webhook change failed (${redactText((err as Error)?.message ?? String(err))}); it is applied at the next change or reconnect.`,
+      );
     });
   }
 }

@@ -9,15 +9,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  HEALTH_KEY_PREFIX,
-  HealthSampler,
-  deleteByPattern,
-  healthSeries,
-  healthView,
-  protectedFamilies,
-  type HealthPoint,
-} from '../../src/admin-api/index.js';
+import { HEALTH_KEY_PREFIX, HealthSampler, deleteByPattern, healthSeries, healthView, protectedFamilies, type HealthPoint } from '../../src/admin-api/index.js';
 import { createSuiteLog } from '../../src/core/logger.js';
 import { createRedisRegistry, type RedisRegistry } from '../../src/index.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
@@ -171,7 +163,10 @@ describe('the series', () => {
     const view = await healthView(registry.get('capped'), sample, t0 + 6000);
     // The oldest kept point (t0 + 3000) is as old as the window: not shown, it gives the next one its rates.
     expect(view.t).toEqual([t0 + 4000, t0 + 5000, t0 + 6000]);
-    expect(view.nodes[0]!.opsPerSec.every((v) => v !== null && v > 0), JSON.stringify(view.nodes[0])).toBe(true);
+    expect(
+      view.nodes[0]!.opsPerSec.every((v) => v !== null && v > 0),
+      JSON.stringify(view.nodes[0]),
+    ).toBe(true);
     await direct.unlink(`${HEALTH_KEY_PREFIX}capped`);
   });
 
@@ -212,7 +207,9 @@ describe('the series', () => {
   });
 
   it('sentinel: the master in use', async () => {
-    const registry = await ready({ connections: { locks: { connection: own.url }, ha: { connection: { sentinels: redis.sentinel.sentinels, name: redis.sentinel.name } } } });
+    const registry = await ready({
+      connections: { locks: { connection: own.url }, ha: { connection: { sentinels: redis.sentinel.sentinels, name: redis.sentinel.name } } },
+    });
     const sample = sampler(registry, 'host-s:7', 1000);
     const t0 = slotTime(1000, 40_000);
     await sample.tick(t0);
@@ -236,7 +233,10 @@ describe('when the lock connection does not answer', () => {
     const lockServer = await startStandalone();
     try {
       const log = captureLogger();
-      const registry = await ready({ settings: { lockAcquireTimeout: 500 }, connections: { locks: { connection: lockServer.url, readyTimeout: 500 }, data: { connection: own.url } } });
+      const registry = await ready({
+        settings: { lockAcquireTimeout: 500 },
+        connections: { locks: { connection: lockServer.url, readyTimeout: 500 }, data: { connection: own.url } },
+      });
       const sample = sampler(registry, 'host-l:8', 1000, log);
       await lockServer.kill('SIGKILL');
       const t0 = slotTime(1000, 50_000);
@@ -280,7 +280,9 @@ describe('protection', () => {
     const families = protectedFamilies({}, undefined);
     expect(families.find((f) => f.prefix === HEALTH_KEY_PREFIX)?.family).toBe('health series');
     await direct.rpush(`${HEALTH_KEY_PREFIX}protected-test`, '{}');
-    const refused = await deleteByPattern(registry.get('main'), { pattern: 'redis-suite:*', confirm: 'redis-suite:*' }, { protected: families }).catch((e: unknown) => e);
+    const refused = await deleteByPattern(registry.get('main'), { pattern: 'redis-suite:*', confirm: 'redis-suite:*' }, { protected: families }).catch(
+      (e: unknown) => e,
+    );
     expect(refused).toMatchObject({ status: 409, details: { protected: [{ family: 'health series', prefix: HEALTH_KEY_PREFIX, named: false }] } });
     expect(await direct.exists(`${HEALTH_KEY_PREFIX}protected-test`)).toBe(1);
     await direct.unlink(`${HEALTH_KEY_PREFIX}protected-test`);

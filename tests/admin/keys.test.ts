@@ -138,11 +138,31 @@ describe.each([
     expect((await keyValue(conn, { key: `${p}set` })).value).toHaveLength(30);
 
     const zset = await keyValue(conn, { key: `${p}zset`, limit: '3' });
-    expect(zset).toMatchObject({ type: 'zset', length: 30, truncated: true, value: [['z0', 0.5], ['z1', 1.5], ['z2', 2.5]] });
-    expect((await keyValue(conn, { key: `${p}zinf` })).value).toEqual([['bottom', '-inf'], ['top', 'inf']]);
+    expect(zset).toMatchObject({
+      type: 'zset',
+      length: 30,
+      truncated: true,
+      value: [
+        ['z0', 0.5],
+        ['z1', 1.5],
+        ['z2', 2.5],
+      ],
+    });
+    expect((await keyValue(conn, { key: `${p}zinf` })).value).toEqual([
+      ['bottom', '-inf'],
+      ['top', 'inf'],
+    ]);
 
     const stream = await keyValue(conn, { key: `${p}stream`, limit: '2' });
-    expect(stream).toMatchObject({ type: 'stream', length: 30, truncated: true, value: [{ id: '1-0', fields: [['n', '0']] }, { id: '2-0', fields: [['n', '1']] }] });
+    expect(stream).toMatchObject({
+      type: 'stream',
+      length: 30,
+      truncated: true,
+      value: [
+        { id: '1-0', fields: [['n', '0']] },
+        { id: '2-0', fields: [['n', '1']] },
+      ],
+    });
 
     // an item longer than ITEM_MAX_CHARS is cut, and says so
     await c.rpush(`${p}long`, 'y'.repeat(ITEM_MAX_CHARS + 10));
@@ -186,7 +206,12 @@ describe.each([
 
     await expectBadParam(deleteByPattern(conn, { pattern: `${p}tmp:*`, confirm: `${p}tmp:` }), 'confirm');
     expect(await c.exists(doomed[0]!)).toBe(1);
-    expect(await deleteByPattern(conn, { pattern: `${p}tmp:*`, confirm: `${p}tmp:*` })).toEqual({ pattern: `${p}tmp:*`, deleted: 120, complete: true, elapsedMs: expect.any(Number) });
+    expect(await deleteByPattern(conn, { pattern: `${p}tmp:*`, confirm: `${p}tmp:*` })).toEqual({
+      pattern: `${p}tmp:*`,
+      deleted: 120,
+      complete: true,
+      elapsedMs: expect.any(Number),
+    });
     const left = await walk(conn, { pattern: `${p}*`, count: 100 });
     expect(left.keys.sort()).toEqual(kept.slice(1).sort());
     await Promise.all(kept.map((k) => c.unlink(k)));

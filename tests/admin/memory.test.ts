@@ -133,7 +133,8 @@ describe('groups and parameters', () => {
     const conn = await connection(own.url);
     const { pages } = await walk(conn, { budgetMs: '1000' });
     const groups = new Map<string, { family: string | null; keys: number }>();
-    for (const page of pages) for (const group of page.groups) groups.set(group.prefix, { family: group.family, keys: (groups.get(group.prefix)?.keys ?? 0) + group.keys });
+    for (const page of pages)
+      for (const group of page.groups) groups.set(group.prefix, { family: group.family, keys: (groups.get(group.prefix)?.keys ?? 0) + group.keys });
     expect(groups.get('sess:')).toEqual({ family: 'sessions', keys: 1 });
     expect(groups.get(LOCK_KEY_PREFIX)).toEqual({ family: 'locks', keys: 1 });
     expect(groups.get('')).toEqual({ family: null, keys: 1 });

@@ -130,7 +130,7 @@ describe('which patterns could match a prefix (Redis glob rules)', () => {
 });
 
 describe('the protected families come from the constants and the live config', () => {
-  it('locks (with fence and tick keys), cron history (the guard\'s prefix), each cache\'s generation keys, every session store\'s prefix', async () => {
+  it("locks (with fence and tick keys), cron history (the guard's prefix), each cache's generation keys, every session store's prefix", async () => {
     const conn = await connectionTo(server.url);
     const cachePrefix = randomPrefix('pf-cache');
     const host = hostWithCache(cachePrefix, conn);
@@ -157,7 +157,7 @@ describe.each([
   ['standalone', () => server.url],
   ['cluster', () => ({ nodes: cluster.nodes })],
 ])('delete by pattern on %s', (_kind, connection) => {
-  it('refuses a pattern that could match the suite\'s own keys, names the family and how to confirm; deletes them only when named and confirmed', async () => {
+  it("refuses a pattern that could match the suite's own keys, names the family and how to confirm; deletes them only when named and confirmed", async () => {
     const conn = await connectionTo(connection());
     const c = conn.client;
     const cachePrefix = randomPrefix('pd-cache');
@@ -194,23 +194,34 @@ describe.each([
 
     // An ordinary pattern, and the cache's entries (not its generations), delete as before.
     expect(await deleteByPattern(conn, { pattern: `${p}k:*`, confirm: `${p}k:*` }, { protected: families })).toMatchObject({ deleted: 30, complete: true });
-    expect(await deleteByPattern(conn, { pattern: `${cachePrefix}e:*`, confirm: `${cachePrefix}e:*` }, { protected: families })).toMatchObject({ deleted: 2, complete: true });
+    expect(await deleteByPattern(conn, { pattern: `${cachePrefix}e:*`, confirm: `${cachePrefix}e:*` }, { protected: families })).toMatchObject({
+      deleted: 2,
+      complete: true,
+    });
 
     // Named but not confirmed, or confirmed with another prefix: refused.
     const lockPattern = `${LOCK_KEY_PREFIX}*${p}*`;
     const unconfirmed = await refused(deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern }, { protected: families }));
     expect(unconfirmed.status).toBe(409);
     expect(unconfirmed.message).toContain(`confirmProtected: "${LOCK_KEY_PREFIX}"`);
-    expect((await refused(deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: 'cron:last:' }, { protected: families }))).status).toBe(409);
+    expect(
+      (await refused(deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: 'cron:last:' }, { protected: families }))).status,
+    ).toBe(409);
     // one EXISTS per key: lock keys live in a slot per resource on a Cluster
     expect((await Promise.all([own.lock, own.fence, own.tick].map((k) => c.exists(k)))).reduce((a, b) => a + b, 0)).toBe(3);
 
     // Named and confirmed: that family only.
-    expect(await deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: LOCK_KEY_PREFIX }, { protected: families })).toMatchObject({ deleted: 3, complete: true });
+    expect(
+      await deleteByPattern(conn, { pattern: lockPattern, confirm: lockPattern, confirmProtected: LOCK_KEY_PREFIX }, { protected: families }),
+    ).toMatchObject({ deleted: 3, complete: true });
     const sessPattern = `${sessPrefix}*`;
-    expect(await deleteByPattern(conn, { pattern: sessPattern, confirm: sessPattern, confirmProtected: sessPrefix }, { protected: families })).toMatchObject({ deleted: 1 });
+    expect(await deleteByPattern(conn, { pattern: sessPattern, confirm: sessPattern, confirmProtected: sessPrefix }, { protected: families })).toMatchObject({
+      deleted: 1,
+    });
     const genPattern = `${cachePrefix}g:*`;
-    expect(await deleteByPattern(conn, { pattern: genPattern, confirm: genPattern, confirmProtected: `${cachePrefix}g:` }, { protected: families })).toMatchObject({ deleted: 1 });
+    expect(
+      await deleteByPattern(conn, { pattern: genPattern, confirm: genPattern, confirmProtected: `${cachePrefix}g:` }, { protected: families }),
+    ).toMatchObject({ deleted: 1 });
     expect(await c.exists(own.cron)).toBe(1);
     await c.unlink(own.cron);
   });

@@ -43,7 +43,12 @@ describe('slow log', () => {
     expect(view).toMatchObject({ connection: 'main', topology: 'standalone' });
     expect(view.nodes).toHaveLength(1);
     const node = view.nodes[0]!;
-    expect(node).toMatchObject({ address: `127.0.0.1:${own.port}`, slowerThanUs: 100_000, maxLen: 128, latency: { enabled: false, thresholdMs: 0, events: [] } });
+    expect(node).toMatchObject({
+      address: `127.0.0.1:${own.port}`,
+      slowerThanUs: 100_000,
+      maxLen: 128,
+      latency: { enabled: false, thresholdMs: 0, events: [] },
+    });
     expect(node.length).toBe(1);
     const [entry] = node.entries;
     expect(entry!.command).toEqual(['DEBUG', 'SLEEP', '0.25']);
@@ -71,7 +76,7 @@ describe('slow log', () => {
     }
   });
 
-  it('arguments only for admins who may read keys; a session key\'s value only for those who may read sessions', async () => {
+  it("arguments only for admins who may read keys; a session key's value only for those who may read sessions", async () => {
     const registry = await ready({ connections: { main: { connection: own.url } } });
     const p = randomPrefix('slow');
     await slow.config('SET', 'slowlog-log-slower-than', '0'); // log every command
@@ -79,9 +84,14 @@ describe('slow log', () => {
       await slow.set(`sess:${p}`, 'session-secret-value');
       await slow.set(`${p}long`, 'v'.repeat(500));
       // ioredis sends command names in lower case; the slow log keeps them as sent.
-      const find = (view: Awaited<ReturnType<typeof slowlogView>>, key: string) => view.nodes[0]!.entries.find((e) => e.command[0] === 'set' && (e.command[1] ?? '') === key);
+      const find = (view: Awaited<ReturnType<typeof slowlogView>>, key: string) =>
+        view.nodes[0]!.entries.find((e) => e.command[0] === 'set' && (e.command[1] ?? '') === key);
       const reader = await slowlogView(registry.get('main'), { count: '20' }, { showArguments: false });
-      expect(reader.nodes[0]!.entries.filter((e) => e.command[0] === 'set').every((e) => e.command.length === 1 && e.argumentsWithheld === 2 && e.withheld === 'keys.read')).toBe(true);
+      expect(
+        reader.nodes[0]!.entries.filter((e) => e.command[0] === 'set').every(
+          (e) => e.command.length === 1 && e.argumentsWithheld === 2 && e.withheld === 'keys.read',
+        ),
+      ).toBe(true);
       const browser = await slowlogView(registry.get('main'), { count: '20' }, { showArguments: true, sessionPrefixes: ['sess:'] });
       expect(find(browser, `sess:${p}`)).toMatchObject({ command: ['set', `sess:${p}`], argumentsWithheld: 1, withheld: 'session' });
       const long = find(browser, `${p}long`)!;

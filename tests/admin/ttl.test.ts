@@ -62,7 +62,7 @@ describe.each([
     await expect(setKeyTtl(conn, { ttlMs: 1000 })).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^key: /) });
   });
 
-  it('a session or a lock only with its family\'s prefix confirmed', async () => {
+  it("a session or a lock only with its family's prefix confirmed", async () => {
     const conn = await connection(target());
     const c = client();
     const families = protectedFamilies({}, undefined);

@@ -36,7 +36,7 @@ describe('server view', () => {
     await own?.stop();
   });
 
-  it('standalone: product, version, memory, traffic and the keys of the connection\'s own database', async () => {
+  it("standalone: product, version, memory, traffic and the keys of the connection's own database", async () => {
     const registry = await ready({ connections: { main: { connection: `${own.url}/3` } } });
     const c = registry.client('main');
     await Promise.all(Array.from({ length: 7 }, (_, i) => c.set(`k${i}`, 'v')));
@@ -51,7 +51,15 @@ describe('server view', () => {
     expect(node!.role).toBe('master');
     const info = node!.info!;
     const expected = serverUnderTest();
-    expect(info).toMatchObject({ product: expected.product, version: expected.version, mode: 'standalone', role: 'master', keys: 7, connectedReplicas: 0, evictedKeys: 0 });
+    expect(info).toMatchObject({
+      product: expected.product,
+      version: expected.version,
+      mode: 'standalone',
+      role: 'master',
+      keys: 7,
+      connectedReplicas: 0,
+      evictedKeys: 0,
+    });
     expect(info.keyspaceHits).toBeGreaterThanOrEqual(1);
     expect(info.keyspaceMisses).toBeGreaterThanOrEqual(1);
     expect(info.hitRatio).toBeCloseTo(info.keyspaceHits / (info.keyspaceHits + info.keyspaceMisses), 10);
@@ -107,7 +115,12 @@ describe('connections view', () => {
     expect(views.web!.features).toEqual(['rateLimit', 'session']);
     expect(views.c!.features).toEqual(['cache', 'apollo']);
     expect(views.idle!.features).toEqual([]);
-    expect(views.web).toMatchObject({ topology: 'standalone', state: 'ready', ready: true, nodes: [{ address: `127.0.0.1:${redis.standalone.port}`, state: 'ready' }] });
+    expect(views.web).toMatchObject({
+      topology: 'standalone',
+      state: 'ready',
+      ready: true,
+      nodes: [{ address: `127.0.0.1:${redis.standalone.port}`, state: 'ready' }],
+    });
     expect(views.web!.pingMs).toBeGreaterThanOrEqual(0);
     expect(views.c!.nodes.filter((n) => n.role === 'master')).toHaveLength(3);
     expect(views.c!.nodes).toHaveLength(6);
@@ -142,7 +155,16 @@ describe('cron history and view', () => {
     const tasks: Record<string, unknown> = {};
     const onA = a.wrap(name, { task: async () => undefined, options: { rule: '* * * * *' } }, tasks) as Wrapped;
     b.wrap(name, { task: async () => undefined, options: { rule: '* * * * *' } }, tasks);
-    const failA = a.wrap(failing, { task: async () => { throw new Error('boom at redis://:pw@h:1'); }, options: { rule: '* * * * *' } }, tasks) as Wrapped;
+    const failA = a.wrap(
+      failing,
+      {
+        task: async () => {
+          throw new Error('boom at redis://:pw@h:1');
+        },
+        options: { rule: '* * * * *' },
+      },
+      tasks,
+    ) as Wrapped;
     b.wrap(failing, { task: async () => undefined, options: { rule: '* * * * *' } }, tasks);
 
     const tick = new Date(Date.UTC(2031, 0, 1, 12, 0, 0));
@@ -202,7 +224,10 @@ describe('cache view', () => {
       // a loaded 2-core machine must not turn reads into misses (the default read bound is 50 ms)
       readTimeout: 5000,
       writeTimeout: 5000,
-      routes: [{ path: '/a/:id', tags: ['a'] }, { path: '/b/:id', tags: ['b', 'shared'] }],
+      routes: [
+        { path: '/a/:id', tags: ['a'] },
+        { path: '/b/:id', tags: ['b', 'shared'] },
+      ],
     });
     trackCache(host, mw.cache);
     const app = new Koa().use(mw).use((ctx) => void (ctx.body = { path: ctx.path }));

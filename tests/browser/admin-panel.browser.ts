@@ -18,15 +18,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ensurePlaygroundInstalled, ROOT_DIR, startApp, type AppHandle } from '../e2e/app.js';
-import {
-  randomPrefix,
-  startCluster,
-  startSentinel,
-  startStandalone,
-  type ClusterHandle,
-  type SentinelHandle,
-  type ServerHandle,
-} from '../harness/servers.js';
+import { randomPrefix, startCluster, startSentinel, startStandalone, type ClusterHandle, type SentinelHandle, type ServerHandle } from '../harness/servers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.join(ROOT_DIR, 'test-artifacts', 'admin');
@@ -98,9 +90,17 @@ async function screenshot(target: Page, name: string): Promise<void> {
   // Let transitions and the last fetch settle so the picture shows the asserted state.
   // No toast from the previous step and no hover tooltip in the picture.
   for (const toast of await target.locator('[data-sonner-toast]').all()) {
-    await toast.getByRole('button').last().click({ timeout: 2_000 }).catch(() => undefined);
+    await toast
+      .getByRole('button')
+      .last()
+      .click({ timeout: 2_000 })
+      .catch(() => undefined);
   }
-  await target.locator('[data-sonner-toast]').first().waitFor({ state: 'detached', timeout: 5_000 }).catch(() => undefined);
+  await target
+    .locator('[data-sonner-toast]')
+    .first()
+    .waitFor({ state: 'detached', timeout: 5_000 })
+    .catch(() => undefined);
   await target.mouse.move(1400, 880);
   await target.evaluate('document.activeElement && document.activeElement.blur()'); // a focused menu link shows its tooltip
   await target.waitForTimeout(300);
@@ -119,7 +119,12 @@ async function login(target: Page, who: { email: string; password: string }): Pr
     .locator('div', { has: target.getByText('Introducing the new Media Library') })
     .filter({ has: target.getByRole('button') })
     .last();
-  if (await banner.waitFor({ timeout: 5_000 }).then(() => true, () => false)) {
+  if (
+    await banner.waitFor({ timeout: 5_000 }).then(
+      () => true,
+      () => false,
+    )
+  ) {
     await banner.getByRole('button').last().click();
     await banner.waitFor({ state: 'detached' });
   }
@@ -141,7 +146,9 @@ async function choose(target: Page, label: string, option: string): Promise<void
 async function searchKeys(target: Page, pattern: string): Promise<string[]> {
   await target.getByLabel('Pattern (SCAN MATCH)').fill(pattern);
   await target.getByRole('button', { name: 'Search' }).click();
-  await expect.poll(() => target.getByTestId('keys-summary').textContent(), { timeout: 30_000 }).toMatch(new RegExp(` matching ${escapeRegExp(pattern)}, scan complete$`));
+  await expect
+    .poll(() => target.getByTestId('keys-summary').textContent(), { timeout: 30_000 })
+    .toMatch(new RegExp(` matching ${escapeRegExp(pattern)}, scan complete$`));
   return (await target.getByTestId('key-row').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-key') ?? ''))).sort();
 }
 
@@ -300,17 +307,22 @@ describe('admin panel in Chromium', () => {
     for (const feature of ['locks', 'cron', 'cache']) expect(features).toContain(feature);
     const token = await superToken();
     await expect
-      .poll(async () => {
-        const stats = await api('GET', '/redis/stats', undefined, token);
-        const ratio = `${((stats.cache.hits / (stats.cache.hits + stats.cache.misses)) * 100).toFixed(1)}%`;
-        return (await card.getByTestId('feature-cache-hit-ratio').getAttribute('data-value')) === ratio && stats.cache.hits >= 1;
-      }, { timeout: 15_000 })
+      .poll(
+        async () => {
+          const stats = await api('GET', '/redis/stats', undefined, token);
+          const ratio = `${((stats.cache.hits / (stats.cache.hits + stats.cache.misses)) * 100).toFixed(1)}%`;
+          return (await card.getByTestId('feature-cache-hit-ratio').getAttribute('data-value')) === ratio && stats.cache.hits >= 1;
+        },
+        { timeout: 15_000 },
+      )
       .toBe(true);
     expect(Number(await card.getByTestId('feature-cron-runs').getAttribute('data-value'))).toBeGreaterThanOrEqual(1);
 
     // The Cluster's memory is its masters'.
     const clusterCard = page.getByTestId('connection-cluster');
-    await expect.poll(async () => Number(await clusterCard.getByTestId('spark-memory').getAttribute('data-points')), { timeout: 30_000 }).toBeGreaterThanOrEqual(1);
+    await expect
+      .poll(async () => Number(await clusterCard.getByTestId('spark-memory').getAttribute('data-points')), { timeout: 30_000 })
+      .toBeGreaterThanOrEqual(1);
     let masters = 0;
     for (const node of cluster.servers) {
       const client = new Redis({ host: '127.0.0.1', port: node.port });
@@ -393,7 +405,12 @@ describe('admin panel in Chromium', () => {
     await openView(page, 'Health');
     const memory = page.getByTestId('chart-memory');
     await memory.waitFor();
-    expect(await page.locator('[data-testid^="chart-"][data-testid]').filter({ has: page.locator('svg') }).count()).toBe(8);
+    expect(
+      await page
+        .locator('[data-testid^="chart-"][data-testid]')
+        .filter({ has: page.locator('svg') })
+        .count(),
+    ).toBe(8);
     const used = memory.locator('[data-testid="chart-legend"][data-label="used"]');
     await expect.poll(async () => Number(await used.getAttribute('data-value')), { timeout: 30_000 }).toBeGreaterThan(0);
     const info = await redis.info('memory');
@@ -449,7 +466,11 @@ describe('admin panel in Chromium', () => {
   it('Keys: SCAN by pattern lists the seeded keys with type, TTL and length', async () => {
     await openView(page, 'Keys');
     const listed = await searchKeys(page, `${p}:*`);
-    expect(listed).toEqual(Object.values(SEEDED).map((entry) => entry.key).sort());
+    expect(listed).toEqual(
+      Object.values(SEEDED)
+        .map((entry) => entry.key)
+        .sort(),
+    );
 
     for (const entry of Object.values(SEEDED)) {
       expect(await row(page, entry.key).getByTestId('key-type').textContent(), entry.key).toBe(await redis.type(entry.key));
@@ -482,7 +503,7 @@ describe('admin panel in Chromium', () => {
     await page.getByRole('dialog').waitFor({ state: 'detached' });
   });
 
-  it('Keys: an admin with every permission sees a session\'s value', async () => {
+  it("Keys: an admin with every permission sees a session's value", async () => {
     expect(await searchKeys(page, `sess:${p}:v*`)).toEqual([SESSION.key]);
     await page.getByRole('button', { name: `View ${SESSION.key}` }).click();
     const dialog = page.getByRole('dialog');
@@ -520,7 +541,7 @@ describe('admin panel in Chromium', () => {
     expect(await redis.exists(SEEDED.str.key, SEEDED.list.key, SEEDED.set.key, SEEDED.zset.key)).toBe(4);
   });
 
-  it('Keys: delete by pattern refuses a pattern that reaches the suite\'s own keys; one that names them asks for their prefix', async () => {
+  it("Keys: delete by pattern refuses a pattern that reaches the suite's own keys; one that names them asks for their prefix", async () => {
     // `*` reaches locks (the cron guard's tick claims are on this server), sessions, ...: refused.
     await page.getByLabel('Pattern (SCAN MATCH)').fill('*');
     await page.getByRole('button', { name: 'Search' }).click();
@@ -573,7 +594,7 @@ describe('admin panel in Chromium', () => {
     expect(await summary.textContent()).toBe(`${MANY} keys matching ${pattern}, scan complete`);
   });
 
-  it('Keys: changing a key\'s TTL sets and removes it in Redis; a session key asks for its prefix first', async () => {
+  it("Keys: changing a key's TTL sets and removes it in Redis; a session key asks for its prefix first", async () => {
     expect(await searchKeys(page, SEEDED.str.key)).toEqual([SEEDED.str.key]);
     await page.getByRole('button', { name: `Change the TTL of ${SEEDED.str.key}` }).click();
     let dialog = page.getByRole('alertdialog');
@@ -617,7 +638,9 @@ describe('admin panel in Chromium', () => {
     await page.getByRole('button', { name: 'Analyse' }).click();
     await expect.poll(() => page.getByTestId('memory-state').textContent(), { timeout: 60_000 }).toBe('complete');
     expect(await page.getByTestId('memory-key').first().getAttribute('data-key')).toBe(big);
-    expect(Number(await page.getByTestId('memory-key').first().getAttribute('data-bytes'))).toBe(Number(await redis.call('MEMORY', 'USAGE', big, 'SAMPLES', '5')));
+    expect(Number(await page.getByTestId('memory-key').first().getAttribute('data-bytes'))).toBe(
+      Number(await redis.call('MEMORY', 'USAGE', big, 'SAMPLES', '5')),
+    );
     const scanned = Number(await page.getByTestId('memory-summary').getAttribute('data-scanned'));
     const size = await redis.dbsize();
     expect(scanned).toBeGreaterThan(size - 20); // tick claims come and go meanwhile
@@ -667,7 +690,7 @@ describe('admin panel in Chromium', () => {
     await screenshot(page, '8-cron');
   });
 
-  it('Counters: this instance\'s feature counters, as the stats route reports them', async () => {
+  it("Counters: this instance's feature counters, as the stats route reports them", async () => {
     await openView(page, 'Counters');
     const cacheHits = page.getByTestId('counters-cache').getByTestId('counter-hits');
     await cacheHits.waitFor();
@@ -686,7 +709,9 @@ describe('admin panel in Chromium', () => {
     const card = page.getByTestId('connection-default');
     // about one point a second since the app started
     await expect.poll(async () => Number(await card.getByTestId('spark-memory').getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThanOrEqual(30);
-    await expect.poll(async () => Number(await page.getByTestId('connection-cluster').getByTestId('spark-ops').getAttribute('data-points')), { timeout: 15_000 }).toBeGreaterThanOrEqual(20);
+    await expect
+      .poll(async () => Number(await page.getByTestId('connection-cluster').getByTestId('spark-ops').getAttribute('data-points')), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(20);
     await screenshot(page, '13-dashboard');
   });
 

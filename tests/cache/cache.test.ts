@@ -109,7 +109,11 @@ describe.each([
     expect((await perUser.agent.get('/user')).headers['x-cache']).toBe('HIT');
     const client = registry.client('default');
     const members = await client.zrange(`${perUser.prefix}ti:{route:/user}`, 0, -1);
-    expect(members.sort()).toEqual([perUser.key('GET /user', '|caller=anon'), perUser.key('GET /user', '|caller=u:1'), perUser.key('GET /user', '|caller=u:2')]);
+    expect(members.sort()).toEqual([
+      perUser.key('GET /user', '|caller=anon'),
+      perUser.key('GET /user', '|caller=u:1'),
+      perUser.key('GET /user', '|caller=u:2'),
+    ]);
     expect(members.join()).not.toContain('secret');
     expect(perUser.mw.cache.counters).toMatchObject({ hits: 2, misses: 3, bypasses: 1 });
   });

@@ -53,7 +53,15 @@ async function app(options: Partial<ResponseCacheOptions>) {
   const clock = { t: Date.now() };
   const logger = captureLogger();
   const koa = new Koa();
-  const mw = responseCache({ registry, prefix: randomPrefix('cache-cdn'), logger, maxAge: 30_000, now: () => clock.t, routes: [{ path: '/items', tags: ['items', 'ct:api::item.item'] }, '/plain'], ...options });
+  const mw = responseCache({
+    registry,
+    prefix: randomPrefix('cache-cdn'),
+    logger,
+    maxAge: 30_000,
+    now: () => clock.t,
+    routes: [{ path: '/items', tags: ['items', 'ct:api::item.item'] }, '/plain'],
+    ...options,
+  });
   koa.use(mw);
   koa.use((ctx) => {
     ctx.body = { path: ctx.path };
@@ -149,7 +157,15 @@ it('purge webhook: one request per URL with the templates filled; retried with d
 it('purge webhook: while the receiver hangs a purge returns at once; attempts time out, are retried, then given up (logged without secrets); the queue is bounded', async () => {
   const hung = await receiver(() => 'hang');
   const { agent, mw, logger } = await app({
-    purgeWebhook: { urls: [`${hung.url}/purge?token=s3cret`], headers: { authorization: 'Bearer very-secret' }, retries: 1, backoff: 10, timeout: 200, maxPending: 3, concurrency: 1 },
+    purgeWebhook: {
+      urls: [`${hung.url}/purge?token=s3cret`],
+      headers: { authorization: 'Bearer very-secret' },
+      retries: 1,
+      backoff: 10,
+      timeout: 200,
+      maxPending: 3,
+      concurrency: 1,
+    },
   });
   await agent.get('/items').expect(200);
   const durations: number[] = [];

@@ -53,7 +53,20 @@ export function cachedApp(registry: RedisRegistry, options: Partial<ResponseCach
     prefix,
     logger,
     maxAge: 30_000,
-    routes: [{ path: '/items', tags: ['items'] }, { path: '/items/:id', tags: ['items'] }, '/text', '/cookie', '/stream', '/nostore', '/private', '/big', '/missing', '/slow', '/etag', '/user'],
+    routes: [
+      { path: '/items', tags: ['items'] },
+      { path: '/items/:id', tags: ['items'] },
+      '/text',
+      '/cookie',
+      '/stream',
+      '/nostore',
+      '/private',
+      '/big',
+      '/missing',
+      '/slow',
+      '/etag',
+      '/user',
+    ],
     ...options,
   });
   app.use(async (ctx, next) => {
@@ -111,4 +124,3 @@ export function cachedApp(registry: RedisRegistry, options: Partial<ResponseCach
   const key = (line: string, more = '') => `${prefix}e:${line}|host=${encodeURIComponent(agent.host)}${more}`;
   return { app, agent, prefix, logger, mw, gate, key, calls: () => calls };
 }
-

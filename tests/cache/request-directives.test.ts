@@ -27,7 +27,10 @@ async function instances(options: Partial<ResponseCacheOptions>) {
           ctx.body = { n: ++calls };
         });
         const agent = agentFor(app);
-        return { get: (cc?: string) => (cc ? agent.get('/r').set('Host', 'shop.example').set('Cache-Control', cc) : agent.get('/r').set('Host', 'shop.example')), registry };
+        return {
+          get: (cc?: string) => (cc ? agent.get('/r').set('Host', 'shop.example').set('Cache-Control', cc) : agent.get('/r').set('Host', 'shop.example')),
+          registry,
+        };
       }),
     ),
   };
@@ -66,6 +69,10 @@ it('off by default: request directives are ignored; bad values stop the factory'
   expect((await apps[0]!.get('no-cache')).headers['x-cache']).toBe('HIT');
   expect((await apps[1]!.get('no-store')).headers['x-cache']).toBe('HIT');
   expect(calls()).toBe(1);
-  expect(() => responseCache({ client: {} as never, honorRequestCacheControl: { interval: 0 } })).toThrow(/honorRequestCacheControl\.interval: got 0; expected an integer number of milliseconds >= 1/);
-  expect(() => responseCache({ client: {} as never, honorRequestCacheControl: 'yes' as never })).toThrow(/honorRequestCacheControl: got "yes"; expected true, false or \{ interval \}/);
+  expect(() => responseCache({ client: {} as never, honorRequestCacheControl: { interval: 0 } })).toThrow(
+    /honorRequestCacheControl\.interval: got 0; expected an integer number of milliseconds >= 1/,
+  );
+  expect(() => responseCache({ client: {} as never, honorRequestCacheControl: 'yes' as never })).toThrow(
+    /honorRequestCacheControl: got "yes"; expected true, false or \{ interval \}/,
+  );
 });

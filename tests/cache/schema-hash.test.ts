@@ -15,8 +15,17 @@ import { registryFor } from './helpers.js';
 
 const redis = inject('redis');
 
-const article = (attributes: Record<string, unknown>): ContentTypeInfo => ({ kind: 'collectionType', info: { singularName: 'article', pluralName: 'articles' }, attributes, options: { draftAndPublish: true } });
-const author = (attributes: Record<string, unknown>): ContentTypeInfo => ({ kind: 'collectionType', info: { singularName: 'author', pluralName: 'authors' }, attributes });
+const article = (attributes: Record<string, unknown>): ContentTypeInfo => ({
+  kind: 'collectionType',
+  info: { singularName: 'article', pluralName: 'articles' },
+  attributes,
+  options: { draftAndPublish: true },
+});
+const author = (attributes: Record<string, unknown>): ContentTypeInfo => ({
+  kind: 'collectionType',
+  info: { singularName: 'author', pluralName: 'authors' },
+  attributes,
+});
 
 /** One "instance" of a deploy: a Strapi-shaped host with these schemas, and a Koa app behind its cache. */
 function instance(connection: BoundedConnection, prefix: string, contentTypes: Record<string, ContentTypeInfo>, version: string) {
@@ -26,7 +35,15 @@ function instance(connection: BoundedConnection, prefix: string, contentTypes: R
     contentTypes,
     plugin: (name: string) => (name === 'redis' ? { service: () => ({ get: () => connection }) } : undefined),
   };
-  const mw = createStrapiCache({ connection: 'default', prefix, contentTypes: [{ contentType: 'api::article.article', relatedContentTypes: ['api::author.author'] }], routes: ['/api/stats'] }, { strapi });
+  const mw = createStrapiCache(
+    {
+      connection: 'default',
+      prefix,
+      contentTypes: [{ contentType: 'api::article.article', relatedContentTypes: ['api::author.author'] }],
+      routes: ['/api/stats'],
+    },
+    { strapi },
+  );
   const app = new Koa();
   app.use(mw);
   app.use((ctx) => {
@@ -39,13 +56,21 @@ it('a changed schema (the rule’s own or a related one) starts new entries; the
   const registry = await registryFor(redis.standalone.url);
   const conn = registry.get('default');
   const prefix = randomPrefix('cache-schema');
-  const v1 = { 'api::article.article': article({ title: { type: 'string' }, body: { type: 'text' } }), 'api::author.author': author({ name: { type: 'string' } }) };
+  const v1 = {
+    'api::article.article': article({ title: { type: 'string' }, body: { type: 'text' } }),
+    'api::author.author': author({ name: { type: 'string' } }),
+  };
   const old = instance(conn, prefix, v1, 'v1');
   expect((await old.get('/api/articles')).headers['x-cache']).toBe('MISS');
   expect((await old.get('/api/stats')).headers['x-cache']).toBe('MISS');
 
   // the same schemas, attributes listed in another order: same hash, same entries
-  const same = instance(conn, prefix, { 'api::author.author': author({ name: { type: 'string' } }), 'api::article.article': article({ body: { type: 'text' }, title: { type: 'string' } }) }, 'v1-again');
+  const same = instance(
+    conn,
+    prefix,
+    { 'api::author.author': author({ name: { type: 'string' } }), 'api::article.article': article({ body: { type: 'text' }, title: { type: 'string' } }) },
+    'v1-again',
+  );
   const shared = await same.get('/api/articles');
   expect(shared.headers['x-cache']).toBe('HIT');
   expect(shared.body.built).toBe('v1');
@@ -65,7 +90,11 @@ it('a changed schema (the rule’s own or a related one) starts new entries; the
   expect(still.body.built).toBe('v1');
   // a path rule with no content type has no schema part
   expect((await deployed.get('/api/stats')).headers['x-cache']).toBe('HIT');
-  const keys = [`${prefix}e:GET /api/articles|schema=${schemaHash(['api::article.article', 'api::author.author'], v1)}`, `${prefix}e:GET /api/articles|schema=${schemaHash(['api::article.article', 'api::author.author'], v2)}`, `${prefix}e:GET /api/stats`];
+  const keys = [
+    `${prefix}e:GET /api/articles|schema=${schemaHash(['api::article.article', 'api::author.author'], v1)}`,
+    `${prefix}e:GET /api/articles|schema=${schemaHash(['api::article.article', 'api::author.author'], v2)}`,
+    `${prefix}e:GET /api/stats`,
+  ];
   expect(await registry.client('default').exists(...keys)).toBe(3);
   expect(schemaHash(['api::article.article'], v1)).toMatch(/^[0-9a-f]{8}$/);
   expect(schemaHash(['api::article.article'], v1)).not.toBe(schemaHash(['api::article.article'], v2));

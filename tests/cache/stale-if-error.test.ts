@@ -26,7 +26,16 @@ async function app(connection: unknown, options: Partial<ResponseCacheOptions> =
     ctx.set('X-Before', 'set-before-the-cache');
     await next();
   });
-  const mw = responseCache({ registry, prefix: randomPrefix('cache-sie'), logger, maxAge: MAX_AGE, staleIfError: SIE, now: () => clock.t, routes: ['/a', '/b', { path: '/short', staleIfError: 1_000 }], ...options });
+  const mw = responseCache({
+    registry,
+    prefix: randomPrefix('cache-sie'),
+    logger,
+    maxAge: MAX_AGE,
+    staleIfError: SIE,
+    now: () => clock.t,
+    routes: ['/a', '/b', { path: '/short', staleIfError: 1_000 }],
+    ...options,
+  });
   koa.use(mw);
   koa.use(async (ctx) => {
     origin.calls++;
@@ -69,7 +78,9 @@ describe.each([
     const back = await agent.get('/a').expect(200);
     expect(back.headers['x-cache']).toBe('MISS');
     expect(back.body.n).toBe(5);
-    expect(logger.of('info').filter((l) => /the handler of \/a answers again after \d+ ms \(3 response\(s\) served from stale entries\)/.test(l))).toHaveLength(1);
+    expect(logger.of('info').filter((l) => /the handler of \/a answers again after \d+ ms \(3 response\(s\) served from stale entries\)/.test(l))).toHaveLength(
+      1,
+    );
     // a new outage is a new warning
     clock.t += MAX_AGE + 1;
     origin.mode = 'throw';
@@ -132,7 +143,9 @@ it('entries are kept for maxAge plus the longer stale window; bad values stop th
   const pttl = await registry.client('default').pttl(`${prefix}e:GET /x|host=${encodeURIComponent(agent.host)}`);
   expect(pttl).toBeGreaterThan(54_000);
   expect(pttl).toBeLessThanOrEqual(55_000);
-  expect(() => responseCache({ client: {} as never, staleIfError: 'long' as never })).toThrow(/staleIfError: got "long"; expected an integer number of milliseconds >= 0/);
+  expect(() => responseCache({ client: {} as never, staleIfError: 'long' as never })).toThrow(
+    /staleIfError: got "long"; expected an integer number of milliseconds >= 0/,
+  );
   expect(() => responseCache({ client: {} as never, originTimeout: 0 })).toThrow(/originTimeout: got 0; expected an integer number of milliseconds >= 1/);
   expect(() => responseCache({ client: {} as never, routes: [{ path: '/x', originTimeout: -1 }] })).toThrow(/routes\[0\]\.originTimeout: got -1/);
 });

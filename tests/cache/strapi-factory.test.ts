@@ -51,7 +51,11 @@ describe('plugin::redis.cache in a Strapi-shaped host', () => {
     registerCacheInvalidation(strapi); // idempotent
     const prefix = randomPrefix('cache-strapi');
     const mw = createStrapiCache(
-      { connection: 'default', prefix, contentTypes: ['api::home.home', { contentType: 'api::article.article', maxAge: 20_000, relatedContentTypes: ['api::author.author'] }] },
+      {
+        connection: 'default',
+        prefix,
+        contentTypes: ['api::home.home', { contentType: 'api::article.article', maxAge: 20_000, relatedContentTypes: ['api::author.author'] }],
+      },
       { strapi },
     );
     expect(strapi.middlewares).toHaveLength(1); // the factory did not add a second one
@@ -107,7 +111,11 @@ describe('plugin::redis.cache in a Strapi-shaped host', () => {
     const registry = await registryFor(redis.standalone.url);
     const conn = registry.get('default');
     let broken = false;
-    const flaky = { name: 'default', client: conn.client, run: <T,>(cmd: (c: typeof conn.client) => Promise<T>, t?: number) => (broken ? Promise.reject(new Error('boom')) : conn.run(cmd, t)) };
+    const flaky = {
+      name: 'default',
+      client: conn.client,
+      run: <T>(cmd: (c: typeof conn.client) => Promise<T>, t?: number) => (broken ? Promise.reject(new Error('boom')) : conn.run(cmd, t)),
+    };
     const strapi = fakeStrapi(flaky);
     createStrapiCache({ prefix: randomPrefix('cache-strapi'), contentTypes: ['api::article.article'] }, { strapi });
     broken = true;
@@ -120,7 +128,18 @@ describe('plugin::redis.cache in a Strapi-shaped host', () => {
     expect(() => createStrapiCache({ contentTypes: ['api::nope.nope'] }, { strapi })).toThrow(
       /config of plugin::redis\.cache: contentTypes\[0\]\.contentType: got "api::nope\.nope"; expected a content type UID of this app \(api::article\.article, api::author\.author, api::home\.home\)/,
     );
-    const noConn = { ...strapi, plugin: () => ({ service: () => ({ get: (n: string) => { throw new Error(`unknown connection "${n}"; known: default`); } }) }) };
-    expect(() => createStrapiCache({ connection: 'cache', contentTypes: ['api::article.article'] }, { strapi: noConn })).toThrow(/connection: got "cache"; unknown connection "cache"/);
+    const noConn = {
+      ...strapi,
+      plugin: () => ({
+        service: () => ({
+          get: (n: string) => {
+            throw new Error(`unknown connection "${n}"; known: default`);
+          },
+        }),
+      }),
+    };
+    expect(() => createStrapiCache({ connection: 'cache', contentTypes: ['api::article.article'] }, { strapi: noConn })).toThrow(
+      /connection: got "cache"; unknown connection "cache"/,
+    );
   });
 });

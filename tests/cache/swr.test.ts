@@ -129,7 +129,17 @@ it('per rule: a rule without staleWhileRevalidate expires at maxAge; the global 
   const clock = { t: Date.now() };
   let calls = 0;
   const app = new Koa();
-  app.use(responseCache({ registry, prefix: randomPrefix('cache-swr'), logger: captureLogger(), maxAge: 1_000, staleWhileRevalidate: 5_000, now: () => clock.t, routes: ['/a', { path: '/b', staleWhileRevalidate: 0 }] }));
+  app.use(
+    responseCache({
+      registry,
+      prefix: randomPrefix('cache-swr'),
+      logger: captureLogger(),
+      maxAge: 1_000,
+      staleWhileRevalidate: 5_000,
+      now: () => clock.t,
+      routes: ['/a', { path: '/b', staleWhileRevalidate: 0 }],
+    }),
+  );
   app.use((ctx) => {
     ctx.body = { calls: ++calls };
   });
@@ -143,7 +153,11 @@ it('per rule: a rule without staleWhileRevalidate expires at maxAge; the global 
 
 it('bad staleWhileRevalidate stops the factory naming the path, the value and what is expected', () => {
   expect(() => responseCache({ client: {} as never, staleWhileRevalidate: -5 })).toThrow(CacheConfigError);
-  expect(() => responseCache({ client: {} as never, staleWhileRevalidate: -5 })).toThrow(/staleWhileRevalidate: got -5; expected an integer number of milliseconds >= 0/);
-  expect(() => responseCache({ client: {} as never, routes: [{ path: '/x', staleWhileRevalidate: 1.5 }] })).toThrow(/routes\[0\]\.staleWhileRevalidate: got 1.5/);
+  expect(() => responseCache({ client: {} as never, staleWhileRevalidate: -5 })).toThrow(
+    /staleWhileRevalidate: got -5; expected an integer number of milliseconds >= 0/,
+  );
+  expect(() => responseCache({ client: {} as never, routes: [{ path: '/x', staleWhileRevalidate: 1.5 }] })).toThrow(
+    /routes\[0\]\.staleWhileRevalidate: got 1.5/,
+  );
   expect(() => responseCache({ client: {} as never, now: 5 as never })).toThrow(/now: got 5; expected a function/);
 });

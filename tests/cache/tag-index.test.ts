@@ -39,7 +39,8 @@ async function fill(store: CacheStore, from: number, count: number, ttlMs: numbe
   if (generation === undefined) throw new Error('generation read failed');
   for (let start = from; start < from + count; start += concurrency) {
     const writes: Array<Promise<boolean>> = [];
-    for (let i = start; i < Math.min(from + count, start + concurrency); i++) writes.push(store.write(store.entryKey(`GET /q?i=${i}`), value(i), ttlMs, [tag], generation));
+    for (let i = start; i < Math.min(from + count, start + concurrency); i++)
+      writes.push(store.write(store.entryKey(`GET /q?i=${i}`), value(i), ttlMs, [tag], generation));
     const stored = await Promise.all(writes);
     const failed = stored.filter((ok) => !ok).length;
     if (failed) throw new Error(`${failed} of ${stored.length} writes failed`);
@@ -63,7 +64,8 @@ describe('100,000 distinct query strings on one tag (dedicated server)', () => {
     const mw = responseCache({ registry, prefix, logger: captureLogger(), writeTimeout: 250, routes: [{ path: '/q', tags: ['q'] }] });
     // The set-up writes through a second middleware on the same keys, with loose bounds (a loaded
     // machine must not fail the set-up); the purge under test runs with the 250 ms bound.
-    const store = responseCache({ registry, prefix, logger: captureLogger(), writeTimeout: 10_000, readTimeout: 10_000, routes: [{ path: '/q', tags: ['q'] }] }).cache.store;
+    const store = responseCache({ registry, prefix, logger: captureLogger(), writeTimeout: 10_000, readTimeout: 10_000, routes: [{ path: '/q', tags: ['q'] }] })
+      .cache.store;
 
     // Steady traffic on one tag: 50,000 entries that live 2 minutes, 40,000 that live 1 s, and,
     // once those have expired, 10,000 more long-lived ones (100,000 distinct query strings).

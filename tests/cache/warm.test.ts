@@ -19,7 +19,18 @@ async function instances(options: Partial<ResponseCacheOptions>) {
       const registry = await registryFor(redis.standalone.url);
       const logger = captureLogger();
       const app = new Koa();
-      const mw = responseCache({ registry, prefix, logger, keyHost: false, routes: [{ path: '/list', tags: ['list'] }, { path: '/slow', tags: ['slow'] }], warm: ['/list?page=1', 'http://shop.example/list?page=2'], ...options });
+      const mw = responseCache({
+        registry,
+        prefix,
+        logger,
+        keyHost: false,
+        routes: [
+          { path: '/list', tags: ['list'] },
+          { path: '/slow', tags: ['slow'] },
+        ],
+        warm: ['/list?page=1', 'http://shop.example/list?page=2'],
+        ...options,
+      });
       app.use(mw);
       app.use(async (ctx) => {
         state.calls[ctx.url] = (state.calls[ctx.url] ?? 0) + 1;
@@ -55,7 +66,11 @@ it('after a purge the warm paths are filled again in the background (the purge d
   await apps[0]!.mw.cache.warm!();
   expect(state.calls['/list?page=1']).toBe(1);
   await apps[0]!.mw.cache.purgeTag('list');
-  await waitFor(async () => (await apps[0]!.registry.client('default').exists(`${prefix}e:GET /list?page=1`, `${prefix}e:GET /list?page=2`)) === 2, 5_000, 'the warm-up after the purge');
+  await waitFor(
+    async () => (await apps[0]!.registry.client('default').exists(`${prefix}e:GET /list?page=1`, `${prefix}e:GET /list?page=2`)) === 2,
+    5_000,
+    'the warm-up after the purge',
+  );
   expect(state.calls).toEqual({ '/list?page=1': 2, '/list?page=2': 2 });
   expect((await apps[1]!.agent.get('/list?page=2')).headers['x-cache']).toBe('HIT');
 });

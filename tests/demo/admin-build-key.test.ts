@@ -42,7 +42,12 @@ beforeAll(async () => {
   const appDir = path.join(dir, 'app');
   write(
     path.join(pluginDir, 'package.json'),
-    JSON.stringify({ name: 'strapi-plugin-redis-suite', version: '0.1.0', strapi: { kind: 'plugin', name: 'redis' }, exports: { './strapi-admin': './dist/admin/index.mjs' } }),
+    JSON.stringify({
+      name: 'strapi-plugin-redis-suite',
+      version: '0.1.0',
+      strapi: { kind: 'plugin', name: 'redis' },
+      exports: { './strapi-admin': './dist/admin/index.mjs' },
+    }),
   );
   write(path.join(pluginDir, 'README.md'), 'readme');
   write(path.join(pluginDir, 'dist', 'index.cjs'), 'server code');

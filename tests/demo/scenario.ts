@@ -81,7 +81,11 @@ const running = (pid: number): boolean => {
   return Boolean(st) && !['Z', 'X', 'x'].includes(st!.state);
 };
 
-const allPids = (): number[] => fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+const allPids = (): number[] =>
+  fs
+    .readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
 
 /** Every process below `root` (children, their children, ...), whatever their process group. */
 function descendants(root: number): number[] {
@@ -92,10 +96,11 @@ function descendants(root: number): number[] {
   }
   const out: number[] = [];
   const queue = [root];
-  while (queue.length) for (const child of byParent.get(queue.shift()!) ?? []) {
-    out.push(child);
-    queue.push(child);
-  }
+  while (queue.length)
+    for (const child of byParent.get(queue.shift()!) ?? []) {
+      out.push(child);
+      queue.push(child);
+    }
   return out;
 }
 
@@ -130,9 +135,7 @@ const portOpen = (url: string): Promise<boolean> =>
 const sh = (command: string): Promise<string> =>
   new Promise((resolve) => {
     // A grep that finds nothing exits 1: the output is what is checked.
-    execFile('sh', ['-c', command], { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 }, (_error, stdout, stderr) =>
-      resolve(`${stdout}${stderr}`),
-    );
+    execFile('sh', ['-c', command], { timeout: 60_000, maxBuffer: 4 * 1024 * 1024 }, (_error, stdout, stderr) => resolve(`${stdout}${stderr}`));
   });
 
 /**

@@ -62,7 +62,8 @@ function env(name: string, fallback?: unknown): unknown {
 
 /** Content types for the cache's rules: any `api::<name>.<name>` UID, as a collection type. */
 const anyContentType = new Proxy({} as Record<string, { kind: string; info: { pluralName: string } } | undefined>, {
-  get: (_t, uid) => (typeof uid === 'string' && uid.startsWith('api::') ? { kind: 'collectionType', info: { pluralName: `${uid.split('.').pop()}s` } } : undefined),
+  get: (_t, uid) =>
+    typeof uid === 'string' && uid.startsWith('api::') ? { kind: 'collectionType', info: { pluralName: `${uid.split('.').pop()}s` } } : undefined,
 });
 
 beforeAll(() => {
@@ -77,7 +78,10 @@ afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 describe('complete config blocks in README.md and docs/', () => {
   it('are found (the marker is their first line)', () => {
-    expect(blocks.some((b) => b.where.startsWith('README.md:')), 'the README\'s install config').toBe(true);
+    expect(
+      blocks.some((b) => b.where.startsWith('README.md:')),
+      "the README's install config",
+    ).toBe(true);
     expect(new Set(blocks.map((b) => b.kind))).toEqual(new Set(['plugins', 'middlewares', 'admin', 'server', 'cron-tasks']));
   });
 
@@ -131,7 +135,8 @@ describe('complete config blocks in README.md and docs/', () => {
             if (typeof entry === 'string') continue;
             const { name, config } = entry as { name: string; config?: unknown };
             if (name === 'plugin::redis.rateLimit') resolveRateLimitOptions(config, 'plugin::redis.rateLimit', 'config');
-            else if (name === 'plugin::redis.cache') resolveCacheOptions(config, 'plugin::redis.cache', { contentTypes: anyContentType, keyHostDefault: false });
+            else if (name === 'plugin::redis.cache')
+              resolveCacheOptions(config, 'plugin::redis.cache', { contentTypes: anyContentType, keyHostDefault: false });
             else if (name === 'plugin::redis.session') createRedisSession(Object.assign(new Koa(), { keys: ['docs-key'] }), config as never);
             else continue;
             checked++;

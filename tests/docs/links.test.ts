@@ -59,7 +59,8 @@ describe('relative links in the docs', () => {
         const [rel, fragment] = target.split('#') as [string, string | undefined];
         const dest = rel === '' ? file : path.relative(ROOT, path.resolve(ROOT, path.dirname(file), rel));
         if (!existsSync(path.join(ROOT, dest))) broken.push(`${file}:${line}: ${target} (no file ${dest})`);
-        else if (fragment && dest.endsWith('.md') && !anchors(dest).has(fragment)) broken.push(`${file}:${line}: ${target} (no heading #${fragment} in ${dest})`);
+        else if (fragment && dest.endsWith('.md') && !anchors(dest).has(fragment))
+          broken.push(`${file}:${line}: ${target} (no heading #${fragment} in ${dest})`);
       }
       expect(broken).toEqual([]);
     });

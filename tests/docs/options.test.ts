@@ -16,7 +16,12 @@ import { connectionEntrySchema, settingsSchema } from '../../src/core/config-sch
 import { optionDefaults, optionNames, type z } from '../../src/core/schema.js';
 import { rateLimitShape } from '../../src/middlewares/rate-limit/options.js';
 import { storeSchema as rateLimitStoreSchema } from '../../src/middlewares/rate-limit/store.js';
-import { CACHE_DEFAULTS, KNOWN as CACHE_OPTION_NAMES, RULE_KNOWN as CACHE_RULE_OPTION_NAMES, WEBHOOK_KNOWN as CACHE_WEBHOOK_OPTION_NAMES } from '../../src/middlewares/cache/options.js';
+import {
+  CACHE_DEFAULTS,
+  KNOWN as CACHE_OPTION_NAMES,
+  RULE_KNOWN as CACHE_RULE_OPTION_NAMES,
+  WEBHOOK_KNOWN as CACHE_WEBHOOK_OPTION_NAMES,
+} from '../../src/middlewares/cache/options.js';
 import { sessionStoreSchema } from '../../src/session/store.js';
 import { STRAPI_SESSION_DEFAULTS } from '../../src/session/middleware.js';
 import { apolloCacheShape } from '../../src/graphql/apollo-cache.js';
@@ -103,7 +108,8 @@ function documented(): Map<string, OptionRow[]> {
   const byFeature = new Map<string, OptionRow[]>();
   for (const file of docFiles()) {
     for (const table of optionTables(file)) {
-      if (!FEATURES[table.feature]) throw new Error(`${table.where}: no feature "${table.feature}" in tests/docs/options.test.ts (known: ${Object.keys(FEATURES).join(', ')})`);
+      if (!FEATURES[table.feature])
+        throw new Error(`${table.where}: no feature "${table.feature}" in tests/docs/options.test.ts (known: ${Object.keys(FEATURES).join(', ')})`);
       byFeature.set(table.feature, [...(byFeature.get(table.feature) ?? []), ...table.rows]);
     }
   }
@@ -136,7 +142,7 @@ describe('option tables match the options the code accepts', () => {
         expect(unknown, `rows of ${feature} naming no accepted option`).toEqual([]);
       });
 
-      it('states the code\'s default for every option that has one', () => {
+      it("states the code's default for every option that has one", () => {
         const wrong: string[] = [];
         for (const [name, value] of code) {
           const row = byName.get(name)?.[0];

@@ -83,7 +83,14 @@ beforeAll(async () => {
   standalone = new Redis(redis.standalone.url);
   cluster = new Cluster(redis.cluster.nodes);
   // generous bounds: on a loaded 2-core machine a 50 ms read bound (the default) turns hits into misses
-  const cacheConfig = { connection: 'default', prefix: `${p}cache:`, maxAge: 60_000, readTimeout: 5000, writeTimeout: 5000, contentTypes: ['api::article.article'] };
+  const cacheConfig = {
+    connection: 'default',
+    prefix: `${p}cache:`,
+    maxAge: 60_000,
+    readTimeout: 5000,
+    writeTimeout: 5000,
+    contentTypes: ['api::article.article'],
+  };
   app = await startApp({
     pluginConfig: {
       settings: { enableRedlock: true, lockTTL: 2000 },
@@ -102,7 +109,12 @@ beforeAll(async () => {
     cronTasks: `module.exports = { ${JSON.stringify(cronTask)}: { options: '* * * * * *', async task() {} } };`,
     readyTimeoutMs: 120_000,
   });
-  const admin = await call('POST', '/admin/register-admin', undefined, { firstname: 'Root', lastname: 'E2e', email: 'root@example.com', password: 'Passw0rd-root!' });
+  const admin = await call('POST', '/admin/register-admin', undefined, {
+    firstname: 'Root',
+    lastname: 'E2e',
+    email: 'root@example.com',
+    password: 'Passw0rd-root!',
+  });
   expect(admin.status, admin.text).toBe(200);
   tokens.superAdmin = admin.body.data.token;
   tokens.superAdminId = admin.body.data.user.id;
@@ -160,7 +172,14 @@ describe('RBAC on every route', () => {
   it('registers the six actions with Strapi (section plugins, plugin redis)', async () => {
     const data = await ok('GET', '/admin/permissions', tokens.superAdmin);
     const plugins = JSON.stringify(data.sections.plugins);
-    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.keys.edit', 'plugin::redis.cache.purge', 'plugin::redis.keys.read-sessions']) {
+    for (const action of [
+      'plugin::redis.read',
+      'plugin::redis.keys.read',
+      'plugin::redis.keys.delete',
+      'plugin::redis.keys.edit',
+      'plugin::redis.cache.purge',
+      'plugin::redis.keys.read-sessions',
+    ]) {
       expect(plugins).toContain(`"action":"${action}"`);
     }
   });
@@ -174,7 +193,9 @@ describe('RBAC on every route', () => {
     expect(denied.body).toMatchObject({ data: null, error: { status: 403, name: 'PolicyError' } });
     // reader: only plugin::redis.read; browser: read + keys.read
     expect((await call(route.method, route.path(), tokens.reader, route.body)).status).toBe(route.action === 'read' ? 200 : 403);
-    expect((await call(route.method, route.path(), tokens.browser, route.body)).status).toBe(route.action === 'read' || route.action === 'keys.read' ? 200 : 403);
+    expect((await call(route.method, route.path(), tokens.browser, route.body)).status).toBe(
+      route.action === 'read' || route.action === 'keys.read' ? 200 : 403,
+    );
     expect((await call(route.method, route.path(), tokens.superAdmin, route.body)).status).toBe(200);
   });
 });
@@ -202,7 +223,10 @@ describe('data', () => {
     expect(c.nodes.filter((n: { role: string; info: { role: string } | null }) => n.role === 'master' && n.info?.role === 'master')).toHaveLength(3);
     const dead = await call('GET', '/redis/connections/dead/server', tokens.reader);
     expect(dead.status).toBe(503);
-    expect(dead.body).toMatchObject({ data: null, error: { status: 503, name: 'ServiceUnavailableError', message: expect.stringContaining('"dead" is not ready') } });
+    expect(dead.body).toMatchObject({
+      data: null,
+      error: { status: 503, name: 'ServiceUnavailableError', message: expect.stringContaining('"dead" is not ready') },
+    });
     // the key routes too: at once, not after a hang
     const started = Date.now();
     const deadKeys = await call('GET', '/redis/connections/dead/keys', tokens.browser);
@@ -216,39 +240,64 @@ describe('data', () => {
     expect(unknown.body.error.message).toMatch(/"cluster".*"dead".*"default".*"scratch".*"secured"|configured connections/);
   });
 
-  it.each(['default', 'cluster'])('keys on %s: a paged walk lists every key once; values; delete one and by pattern (logged with the admin id)', async (name) => {
-    const client = name === 'default' ? standalone : cluster;
-    const base = `${p}${name}:`;
-    await Promise.all(Array.from({ length: 150 }, (_, i) => client.set(`${base}k:${i}`, String(i))));
-    await client.hset(`${base}h`, 'f', 'v');
-    const seen: string[] = [];
-    let cursor: string | null = '0';
-    while (cursor !== null) {
-      const page: { keys: { key: string; type: string }[]; cursor: string | null } = await ok(
-        'GET',
-        `/redis/connections/${name}/keys?pattern=${enc(`${base}k:*`)}&count=20&cursor=${enc(cursor)}`,
-        tokens.browser,
-      );
-      seen.push(...page.keys.map((k) => k.key));
-      cursor = page.cursor;
-    }
-    expect(seen.length).toBe(150);
-    expect(new Set(seen).size).toBe(150);
-    expect((await ok('GET', `/redis/connections/${name}/key?key=${enc(`${base}k:7`)}`, tokens.browser))).toMatchObject({ key: `${base}k:7`, type: 'string', value: '7', encoding: 'utf8', truncated: false, ttlMs: -1 });
-    expect((await ok('GET', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.browser))).toMatchObject({ type: 'hash', value: [['f', 'v']], length: 1 });
-    expect((await call('GET', `/redis/connections/${name}/keys?count=5000`, tokens.browser)).body.error).toMatchObject({ status: 400, message: expect.stringMatching(/^count: /) });
+  it.each(['default', 'cluster'])(
+    'keys on %s: a paged walk lists every key once; values; delete one and by pattern (logged with the admin id)',
+    async (name) => {
+      const client = name === 'default' ? standalone : cluster;
+      const base = `${p}${name}:`;
+      await Promise.all(Array.from({ length: 150 }, (_, i) => client.set(`${base}k:${i}`, String(i))));
+      await client.hset(`${base}h`, 'f', 'v');
+      const seen: string[] = [];
+      let cursor: string | null = '0';
+      while (cursor !== null) {
+        const page: { keys: { key: string; type: string }[]; cursor: string | null } = await ok(
+          'GET',
+          `/redis/connections/${name}/keys?pattern=${enc(`${base}k:*`)}&count=20&cursor=${enc(cursor)}`,
+          tokens.browser,
+        );
+        seen.push(...page.keys.map((k) => k.key));
+        cursor = page.cursor;
+      }
+      expect(seen.length).toBe(150);
+      expect(new Set(seen).size).toBe(150);
+      expect(await ok('GET', `/redis/connections/${name}/key?key=${enc(`${base}k:7`)}`, tokens.browser)).toMatchObject({
+        key: `${base}k:7`,
+        type: 'string',
+        value: '7',
+        encoding: 'utf8',
+        truncated: false,
+        ttlMs: -1,
+      });
+      expect(await ok('GET', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.browser)).toMatchObject({
+        type: 'hash',
+        value: [['f', 'v']],
+        length: 1,
+      });
+      expect((await call('GET', `/redis/connections/${name}/keys?count=5000`, tokens.browser)).body.error).toMatchObject({
+        status: 400,
+        message: expect.stringMatching(/^count: /),
+      });
 
-    expect(await ok('DELETE', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.superAdmin)).toEqual({ deleted: 1 });
-    expect(await client.exists(`${base}h`)).toBe(0);
-    const mismatch = await call('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:*` });
-    expect(mismatch.status).toBe(400);
-    expect(mismatch.body.error.message).toMatch(/^confirm: /);
-    // k:1, k:10..k:19, k:100..k:149: 1 + 10 + 50
-    expect(await ok('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:1*` })).toEqual({ deleted: 61, complete: true, elapsedMs: expect.any(Number) });
-    expect((await scanAll(client, `${base}k:*`)).length).toBe(89);
-    await waitFor(() => app.logs().includes(`[redis] admin ${tokens.superAdminId} deleted keys matching "${base}k:1*" on connection "${name}" (61 removed)`), 10_000, 'the deletion log line');
-    expect(app.logs()).toContain(`[redis] admin ${tokens.superAdminId} deleted key "${base}h" on connection "${name}" (1 removed)`);
-  });
+      expect(await ok('DELETE', `/redis/connections/${name}/key?key=${enc(`${base}h`)}`, tokens.superAdmin)).toEqual({ deleted: 1 });
+      expect(await client.exists(`${base}h`)).toBe(0);
+      const mismatch = await call('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:*` });
+      expect(mismatch.status).toBe(400);
+      expect(mismatch.body.error.message).toMatch(/^confirm: /);
+      // k:1, k:10..k:19, k:100..k:149: 1 + 10 + 50
+      expect(await ok('POST', `/redis/connections/${name}/keys/delete`, tokens.superAdmin, { pattern: `${base}k:1*`, confirm: `${base}k:1*` })).toEqual({
+        deleted: 61,
+        complete: true,
+        elapsedMs: expect.any(Number),
+      });
+      expect((await scanAll(client, `${base}k:*`)).length).toBe(89);
+      await waitFor(
+        () => app.logs().includes(`[redis] admin ${tokens.superAdminId} deleted keys matching "${base}k:1*" on connection "${name}" (61 removed)`),
+        10_000,
+        'the deletion log line',
+      );
+      expect(app.logs()).toContain(`[redis] admin ${tokens.superAdminId} deleted key "${base}h" on connection "${name}" (1 removed)`);
+    },
+  );
 
   it('the password-protected connection works through the API', async () => {
     const direct = new Redis({ host: '127.0.0.1', port: secured.port, password: CANARY, db: 2 });
@@ -266,7 +315,11 @@ describe('data', () => {
       expect(res.status).toBe(200);
     }
     const view = await ok('GET', '/redis/cache', tokens.reader);
-    expect(view).toEqual({ enabled: true, connection: 'default', tags: [{ tag: ARTICLE_TAG, entries: await standalone.zcard(`${p}cache:ti:{${ARTICLE_TAG}}`) }] });
+    expect(view).toEqual({
+      enabled: true,
+      connection: 'default',
+      tags: [{ tag: ARTICLE_TAG, entries: await standalone.zcard(`${p}cache:ti:{${ARTICLE_TAG}}`) }],
+    });
     expect(view.tags[0].entries).toBeGreaterThanOrEqual(3);
     const purged = await ok('POST', '/redis/cache/purge', tokens.superAdmin, { tag: ARTICLE_TAG });
     expect(purged.purged).toBeGreaterThanOrEqual(3);
@@ -280,17 +333,21 @@ describe('data', () => {
 
   it('cron: the guarded task with its last run from Redis (tick, start, result, this instance)', async () => {
     let task: any;
-    await waitFor(async () => {
-      const data = await ok('GET', '/redis/cron', tokens.reader);
-      task = data.tasks.find((t: { name: string }) => t.name === cronTask);
-      return data.enabled === true && task?.lastRun?.ok === true && task.lastRunSource === 'redis';
-    }, 20_000, 'a recorded cron run');
+    await waitFor(
+      async () => {
+        const data = await ok('GET', '/redis/cron', tokens.reader);
+        task = data.tasks.find((t: { name: string }) => t.name === cronTask);
+        return data.enabled === true && task?.lastRun?.ok === true && task.lastRunSource === 'redis';
+      },
+      20_000,
+      'a recorded cron run',
+    );
     expect(task).toMatchObject({ bypassRedlock: false, allowOverlap: false, lastRun: { instance: `${hostname()}:${app.pid}` } });
     expect(Date.parse(task.lastRun.tick)).toBeGreaterThan(Date.now() - 60_000);
     expect(await standalone.hget(`cron:last:${cronTask}`, 'instance')).toBe(`${hostname()}:${app.pid}`);
   });
 
-  it('stats: this instance\'s counters (cache, rate limit, cron)', async () => {
+  it("stats: this instance's counters (cache, rate limit, cron)", async () => {
     const before = await ok('GET', '/redis/stats', tokens.reader);
     expect(before.instance).toBe(`${hostname()}:${app.pid}`);
     expect(before.cron.runs).toBeGreaterThanOrEqual(1);
@@ -303,7 +360,7 @@ describe('data', () => {
   });
 });
 
-describe('the suite\'s own keys and session values (issue 13 item 13)', () => {
+describe("the suite's own keys and session values (issue 13 item 13)", () => {
   it('delete by pattern refuses a pattern that could reach locks, cron history, cache generations or sessions (409 naming them); deletes them when named and confirmed', async () => {
     const own = [`lock:${p}res`, `lock:fence:{lock:${p}res}`, `lock:cron:${p}t:tick:1`, `cron:last:${p}t`, `${p}cache:g:x`, `sess:${p}a`, `${p}sess:b`];
     const app = [`${p}app:1`, `${p}app:2`];
@@ -328,7 +385,10 @@ describe('the suite\'s own keys and session values (issue 13 item 13)', () => {
     const named = await call('POST', path, tokens.superAdmin, { pattern: 'lock:*', confirm: 'lock:*' });
     expect(named.status).toBe(409);
     expect(named.body.error.details.protected).toEqual([{ family: 'locks', prefix: 'lock:', named: true }]);
-    expect(await ok('POST', path, tokens.superAdmin, { pattern: 'lock:*', confirm: 'lock:*', confirmProtected: 'lock:' })).toMatchObject({ deleted: 3, complete: true });
+    expect(await ok('POST', path, tokens.superAdmin, { pattern: 'lock:*', confirm: 'lock:*', confirmProtected: 'lock:' })).toMatchObject({
+      deleted: 3,
+      complete: true,
+    });
     expect((await scanAll(scratchClient, '*')).sort()).toEqual(own.slice(3).sort());
     await Promise.all(own.map((k) => scratchClient.unlink(k)));
   });

@@ -79,7 +79,11 @@ async function userWithActions(name: string, actions: string[]): Promise<string>
 beforeAll(async () => {
   await ensurePlaygroundInstalled({ quiet: true });
   const debug = ['--enable-debug-command', 'yes'];
-  [standalone, cluster, sentinel] = await Promise.all([startStandalone({ args: [...debug, '--maxmemory', '64mb'] }), startCluster({ args: debug }), startSentinel({ downAfterMs: 20_000 })]);
+  [standalone, cluster, sentinel] = await Promise.all([
+    startStandalone({ args: [...debug, '--maxmemory', '64mb'] }),
+    startCluster({ args: debug }),
+    startSentinel({ downAfterMs: 20_000 }),
+  ]);
   direct = new Redis(standalone.url);
   clusterClient = new Cluster(cluster.nodes);
   nodeClients = cluster.nodes.map((n) => new Redis({ host: n.host, port: n.port }));
@@ -95,7 +99,12 @@ beforeAll(async () => {
   };
   apps = await Promise.all([0, 1, 2].map(() => startApp({ pluginConfig, readyTimeoutMs: 180_000 })));
   app = apps[0]!;
-  const admin = await call('POST', '/admin/register-admin', undefined, { firstname: 'Root', lastname: 'E2e', email: 'root@example.com', password: 'Passw0rd-root!' });
+  const admin = await call('POST', '/admin/register-admin', undefined, {
+    firstname: 'Root',
+    lastname: 'E2e',
+    email: 'root@example.com',
+    password: 'Passw0rd-root!',
+  });
   expect(admin.status, admin.text).toBe(200);
   tokens.superAdmin = admin.body.data.token;
   tokens.superAdminId = admin.body.data.user.id;
@@ -129,7 +138,14 @@ describe('RBAC on the new routes', () => {
   it('registers "Edit keys" (plugin::redis.keys.edit) with the other actions', async () => {
     const data = await ok('GET', '/admin/permissions', tokens.superAdmin);
     const plugins = JSON.stringify(data.sections.plugins);
-    for (const action of ['plugin::redis.read', 'plugin::redis.keys.read', 'plugin::redis.keys.delete', 'plugin::redis.keys.edit', 'plugin::redis.keys.read-sessions', 'plugin::redis.cache.purge']) {
+    for (const action of [
+      'plugin::redis.read',
+      'plugin::redis.keys.read',
+      'plugin::redis.keys.delete',
+      'plugin::redis.keys.edit',
+      'plugin::redis.keys.read-sessions',
+      'plugin::redis.cache.purge',
+    ]) {
       expect(plugins).toContain(`"action":"${action}"`);
     }
     expect(plugins).toMatch(/"displayName":"Edit keys"/);
@@ -196,7 +212,9 @@ describe('health series across three instances', () => {
       expect(new Set(slots).size).toBe(slots.length);
       for (const by of view.sampledBy) expect(instances.has(by)).toBe(true);
     }
-    console.log(`[admin-health e2e] points per instance: ${JSON.stringify([...instances].map((i) => views[0].sampledBy.filter((b: string) => b === i).length))}`);
+    console.log(
+      `[admin-health e2e] points per instance: ${JSON.stringify([...instances].map((i) => views[0].sampledBy.filter((b: string) => b === i).length))}`,
+    );
     const [single, clustered, ha] = views;
     expect(single.nodes).toHaveLength(1);
     expect(single.nodes[0]).toMatchObject({ address: `127.0.0.1:${standalone.port}`, role: 'master' });
@@ -233,10 +251,14 @@ describe('health series across three instances', () => {
     const victim = apps[2]!;
     await victim.stop('SIGKILL');
     const killedAt = Date.now();
-    await waitFor(async () => {
-      const view = await ok('GET', '/redis/connections/default/health', tokens.reader);
-      return view.t.filter((t: number) => t > killedAt + INTERVAL).length >= 3;
-    }, 20_000, 'three points after the kill');
+    await waitFor(
+      async () => {
+        const view = await ok('GET', '/redis/connections/default/health', tokens.reader);
+        return view.t.filter((t: number) => t > killedAt + INTERVAL).length >= 3;
+      },
+      20_000,
+      'three points after the kill',
+    );
     const view = await ok('GET', '/redis/connections/default/health', tokens.reader);
     const after = view.t.map((t: number, i: number) => [t, view.sampledBy[i]]).filter(([t]: [number]) => t > killedAt + INTERVAL);
     for (const [, by] of after) expect(by).not.toBe(`${hostname()}:${victim.pid}`);
@@ -257,7 +279,11 @@ describe('slow log', () => {
       expect(entry.durationUs).toBeGreaterThanOrEqual(200_000);
       expect(node.latency.events.find((e: { event: string }) => e.event === 'command').latestMs).toBeGreaterThanOrEqual(200);
       const asReader = await ok('GET', '/redis/connections/default/slowlog', tokens.reader);
-      expect(asReader.nodes[0].entries.find((e: { command: string[] }) => e.command[0] === 'DEBUG')).toMatchObject({ command: ['DEBUG'], argumentsWithheld: 2, withheld: 'keys.read' });
+      expect(asReader.nodes[0].entries.find((e: { command: string[] }) => e.command[0] === 'DEBUG')).toMatchObject({
+        command: ['DEBUG'],
+        argumentsWithheld: 2,
+        withheld: 'keys.read',
+      });
     } finally {
       slowClient.disconnect();
       await direct.config('SET', 'latency-monitor-threshold', '0');
@@ -268,7 +294,9 @@ describe('slow log', () => {
     const view = await ok('GET', '/redis/connections/cluster/slowlog', tokens.browser);
     expect(view.nodes).toHaveLength(6);
     const node = view.nodes.find((n: { address: string }) => n.address === `127.0.0.1:${cluster.nodes[4]!.port}`);
-    expect(node.entries.some((e: { command: string[]; durationUs: number }) => e.command.join(' ') === 'DEBUG SLEEP 0.15' && e.durationUs >= 150_000)).toBe(true);
+    expect(node.entries.some((e: { command: string[]; durationUs: number }) => e.command.join(' ') === 'DEBUG SLEEP 0.15' && e.durationUs >= 150_000)).toBe(
+      true,
+    );
   });
 
   it('sentinel: the master in use, with a big SORT over its threshold', async () => {
@@ -288,37 +316,46 @@ describe('slow log', () => {
 });
 
 describe('memory by key', () => {
-  it.each(['default', 'cluster', 'ha'])('%s: a big key planted among 10,000 small ones is ranked first, each page within its budget', async (name) => {
-    const client: Redis | Cluster = name === 'default' ? direct : name === 'cluster' ? clusterClient : sentinelMaster;
-    const base = `${p}mem:${name}:`;
-    for (let from = 0; from < 10_000; from += 500) await Promise.all(Array.from({ length: 500 }, (_, i) => client.set(`${base}s${from + i}`, String(from + i))));
-    await client.set(`${base}big`, 'x'.repeat(200_000));
-    const budgetMs = 200;
-    let cursor: string | null = '0';
-    const top: Array<{ key: string; bytes: number }> = [];
-    let scanned = 0;
-    let pages = 0;
-    while (cursor !== null) {
-      const started = Date.now();
-      const page: any = await ok('GET', `/redis/connections/${name}/memory?pattern=${enc(`${base}*`)}&budgetMs=${budgetMs}&top=5&cursor=${enc(cursor)}`, tokens.browser);
-      const took = Date.now() - started;
-      expect(page.elapsedMs).toBeLessThan(budgetMs + 2000);
-      expect(took).toBeLessThan(budgetMs + 5000);
-      top.push(...page.top);
-      scanned += page.scanned;
-      cursor = page.cursor;
-      pages++;
-      expect(pages).toBeLessThan(300);
-    }
-    top.sort((a, b) => b.bytes - a.bytes);
-    expect(top[0]).toMatchObject({ key: `${base}big`, type: 'string' });
-    expect(top[0]!.bytes).toBeGreaterThanOrEqual(200_000);
-    expect(scanned).toBe(10_001);
-  }, 90_000);
+  it.each(['default', 'cluster', 'ha'])(
+    '%s: a big key planted among 10,000 small ones is ranked first, each page within its budget',
+    async (name) => {
+      const client: Redis | Cluster = name === 'default' ? direct : name === 'cluster' ? clusterClient : sentinelMaster;
+      const base = `${p}mem:${name}:`;
+      for (let from = 0; from < 10_000; from += 500)
+        await Promise.all(Array.from({ length: 500 }, (_, i) => client.set(`${base}s${from + i}`, String(from + i))));
+      await client.set(`${base}big`, 'x'.repeat(200_000));
+      const budgetMs = 200;
+      let cursor: string | null = '0';
+      const top: Array<{ key: string; bytes: number }> = [];
+      let scanned = 0;
+      let pages = 0;
+      while (cursor !== null) {
+        const started = Date.now();
+        const page: any = await ok(
+          'GET',
+          `/redis/connections/${name}/memory?pattern=${enc(`${base}*`)}&budgetMs=${budgetMs}&top=5&cursor=${enc(cursor)}`,
+          tokens.browser,
+        );
+        const took = Date.now() - started;
+        expect(page.elapsedMs).toBeLessThan(budgetMs + 2000);
+        expect(took).toBeLessThan(budgetMs + 5000);
+        top.push(...page.top);
+        scanned += page.scanned;
+        cursor = page.cursor;
+        pages++;
+        expect(pages).toBeLessThan(300);
+      }
+      top.sort((a, b) => b.bytes - a.bytes);
+      expect(top[0]).toMatchObject({ key: `${base}big`, type: 'string' });
+      expect(top[0]!.bytes).toBeGreaterThanOrEqual(200_000);
+      expect(scanned).toBe(10_001);
+    },
+    90_000,
+  );
 });
 
 describe('TTL edits', () => {
-  it('set and remove a TTL, logged with the admin\'s id; 404 for a missing key; a session key only when confirmed', async () => {
+  it("set and remove a TTL, logged with the admin's id; 404 for a missing key; a session key only when confirmed", async () => {
     const key = `${p}ttl`;
     await direct.set(key, 'v');
     const set = await ok('PUT', '/redis/connections/default/key/ttl', tokens.editor, { key, ttlMs: 120_000 });
@@ -338,7 +375,9 @@ describe('TTL edits', () => {
     expect(refused.body.error).toMatchObject({ name: 'ConflictError', details: { protected: [{ family: 'sessions', prefix: 'sess:', named: true }] } });
     expect(await direct.pttl(session)).toBeGreaterThan(0);
     expect((await call('PUT', '/redis/connections/cluster/key/ttl', tokens.editor, { key: session, ttlMs: null, confirmProtected: 'sess:' })).status).toBe(404); // not on the cluster
-    expect(await ok('PUT', '/redis/connections/default/key/ttl', tokens.editor, { key: session, ttlMs: 5000, confirmProtected: 'sess:' })).toMatchObject({ changed: true });
+    expect(await ok('PUT', '/redis/connections/default/key/ttl', tokens.editor, { key: session, ttlMs: 5000, confirmProtected: 'sess:' })).toMatchObject({
+      changed: true,
+    });
     expect(await direct.pttl(session)).toBeLessThanOrEqual(5000);
 
     const editorId = (await ok('GET', '/admin/users/me', tokens.editor)).id;

@@ -384,11 +384,7 @@ async function startOnce(opts: StartAppOptions, port: number): Promise<AppHandle
     }
     if (Date.now() > deadline) {
       await stop('SIGKILL');
-      throw new BootError(
-        `startApp: no ${opts.expectBootFailure ? 'exit' : 'HTTP answer'} within ${timeoutMs} ms`,
-        logs(),
-        false,
-      );
+      throw new BootError(`startApp: no ${opts.expectBootFailure ? 'exit' : 'HTTP answer'} within ${timeoutMs} ms`, logs(), false);
     }
     await sleep(opts.expectBootFailure ? 50 : 100);
   }

@@ -30,28 +30,51 @@ async function get(app: AppHandle, path: string, headers: Record<string, string>
 }
 
 async function write(app: AppHandle, method: 'POST' | 'PUT', path: string, body: object): Promise<Article> {
-  const res = await fetch(`${app.url}/api/cache-probe/articles${path}`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${app.url}/api/cache-probe/articles${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(res.status, await res.clone().text()).toBe(200);
   return ((await res.json()) as { data: Article }).data;
 }
 
 /** PUT through the probe's route that updates inside an outer transaction and holds it open until tx-release. */
 const inTransaction = (app: AppHandle, documentId: string, body: object, query = '') =>
-  fetch(`${app.url}/api/cache-probe/articles/${documentId}/in-transaction${query}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  fetch(`${app.url}/api/cache-probe/articles/${documentId}/in-transaction${query}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
 
 const purges = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { purges: number }).purges;
 
 const txState = async (app: AppHandle) => ((await (await fetch(`${app.url}/api/cache-probe/tx-state`)).json()) as { state: string }).state;
 
 const apiToken = async (app: AppHandle, permissions?: string[]) =>
-  (await (await fetch(`${app.url}/api/cache-probe/tokens${permissions ? `?permissions=${permissions.join(',')}` : ''}`, { method: 'POST' })).json()) as { id: number; accessKey: string };
+  (await (await fetch(`${app.url}/api/cache-probe/tokens${permissions ? `?permissions=${permissions.join(',')}` : ''}`, { method: 'POST' })).json()) as {
+    id: number;
+    accessKey: string;
+  };
 
 const purgeCall = (app: AppHandle, body: unknown, token?: string) =>
-  fetch(`${app.url}/api/redis-cache/purge`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  fetch(`${app.url}/api/redis-cache/purge`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
 
 /** Move both instances' cache clock `offset` ms ahead. */
 const setClock = (apps: AppHandle[], offset: number, probe: { failFind?: boolean; holdFind?: boolean } = {}) =>
-  Promise.all(apps.map((app) => fetch(`${app.url}/api/cache-probe/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset, ...probe }) })));
+  Promise.all(
+    apps.map((app) =>
+      fetch(`${app.url}/api/cache-probe/clock`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ offset, ...probe }),
+      }),
+    ),
+  );
 
 /** The article `find` controller's runs, summed over the instances. */
 async function findCalls(apps: AppHandle[]): Promise<number> {
@@ -100,7 +123,19 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     // readTimeout 1 s: on a loaded 2-core machine a 50 ms read can time out, and a timed-out read
     // is a miss that does not coalesce (fail open); these scenarios test the paths when Redis answers.
     // staleWhileRevalidate: entries past maxAge on the probe's clock (moved by /cache-probe/clock) are served STALE.
-    const config = { connection: 'default', prefix: run, maxAge: MAX_AGE, staleWhileRevalidate: SWR, staleIfError: SWR * 2, purgeEndpoint: true, warm: ['/api/articles?warm=1'], purgeWebhook: { urls: [receiverUrl], timeout: 120_000, retries: 0, maxPending: 1000 }, readTimeout: 1_000, contentTypes: ['api::article.article'], coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 } };
+    const config = {
+      connection: 'default',
+      prefix: run,
+      maxAge: MAX_AGE,
+      staleWhileRevalidate: SWR,
+      staleIfError: SWR * 2,
+      purgeEndpoint: true,
+      warm: ['/api/articles?warm=1'],
+      purgeWebhook: { urls: [receiverUrl], timeout: 120_000, retries: 0, maxPending: 1000 },
+      readTimeout: 1_000,
+      contentTypes: ['api::article.article'],
+      coalesce: { lockTTL: 10_000, maxWait: 5_000, pollInterval: 20 },
+    };
     const clock = 'now: () => Date.now() + (globalThis.__cacheProbeClockOffset || 0)';
     const middlewares = `module.exports = (defaults) => [...defaults, { name: 'plugin::redis.cache', config: { ...${JSON.stringify(config)}, ${clock} } }];`;
     // GraphQL on (shadow CRUD's default queries and mutations), for the mutation test.
@@ -304,7 +339,9 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
       await waitFor(async () => (await get(b, path)).cache === 'HIT', 20_000, 'the refreshed entry');
       expect((await get(a, path)).cache).toBe('HIT');
       expect(await findCalls(apps)).toBe(before + 1);
-      const stats = await Promise.all(apps.map(async (app) => (await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { stale: number; refreshes: number }));
+      const stats = await Promise.all(
+        apps.map(async (app) => (await (await fetch(`${app.url}/api/cache-probe/cache-stats`)).json()) as { stale: number; refreshes: number }),
+      );
       expect(stats.reduce((n, s) => n + s.refreshes, 0)).toBe(1);
       expect(stats.reduce((n, s) => n + s.stale, 0)).toBeGreaterThanOrEqual(50);
     } finally {
@@ -317,7 +354,14 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     const path = `/api/articles?sie=${Date.now()}`;
     const first = await get(a, path);
     expect(first.cache).toBe('MISS');
-    const warnings = () => apps.map((app) => app.logs().split('\n').filter((l) => l.includes('cache probe: find fails') && l.includes('STALE-IF-ERROR')).length);
+    const warnings = () =>
+      apps.map(
+        (app) =>
+          app
+            .logs()
+            .split('\n')
+            .filter((l) => l.includes('cache probe: find fails') && l.includes('STALE-IF-ERROR')).length,
+      );
     expect(warnings()).toEqual([0, 0]);
     await setClock(apps, MAX_AGE + SWR + 1, { failFind: true });
     try {
@@ -352,11 +396,19 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
     const all = await purgeCall(a, { all: true }, token.accessKey);
     expect(all.status).toBe(200);
     expect((await get(b, path)).cache).toBe('MISS');
-    const lines = b.logs().split('\n').filter((l) => l.includes('purge endpoint called by'));
+    const lines = b
+      .logs()
+      .split('\n')
+      .filter((l) => l.includes('purge endpoint called by'));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(`API token id ${token.id}: contentTypes ct:api::article.article removed`);
     expect(b.logs()).not.toContain(token.accessKey);
-    expect(a.logs().split('\n').filter((l) => l.includes(`purge endpoint called by API token id ${token.id}: all removed`))).toHaveLength(1);
+    expect(
+      a
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes(`purge endpoint called by API token id ${token.id}: all removed`)),
+    ).toHaveLength(1);
   });
 
   it("a write through Strapi's REST API (PUT /api/articles/:id with an API token) on A purges B's entries too", async () => {
@@ -439,7 +491,13 @@ describe.each(topologies)('response cache in Strapi, connection on $topology', (
 
   it('logs no cache trouble', () => {
     const trouble = /response cache \(connection|purge of .* failed|Unhandled error event|CROSSSLOT/;
-    for (const app of apps) expect(app.logs().split('\n').filter((line) => trouble.test(line))).toEqual([]);
+    for (const app of apps)
+      expect(
+        app
+          .logs()
+          .split('\n')
+          .filter((line) => trouble.test(line)),
+      ).toEqual([]);
   });
 });
 

@@ -84,8 +84,13 @@ describe('three Strapi instances', () => {
   it('run each of 32+ one-second ticks exactly once, spread over the instances', async () => {
     await waitFor(async () => (await client.hlen(runsKey)) >= 33, 60_000, '33 ticks');
     const counts = await client.hgetall(runsKey);
-    const ticks = Object.keys(counts).map(Number).sort((a, b) => a - b);
-    expect(Object.values(counts).every((c) => c === '1'), JSON.stringify(counts)).toBe(true);
+    const ticks = Object.keys(counts)
+      .map(Number)
+      .sort((a, b) => a - b);
+    expect(
+      Object.values(counts).every((c) => c === '1'),
+      JSON.stringify(counts),
+    ).toBe(true);
     // no tick was lost between the first and the last recorded
     for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBe(1000);
     const who = await client.lrange(`${runsKey}:who`, 0, -1);
@@ -149,12 +154,18 @@ describe('an instance frozen (SIGSTOP) for longer than a tick claim is held (iss
       // no tick ran twice: the resumed instance does not replay the ticks it slept through
       const perTick = new Map<number, string[]>();
       for (const e of entries) perTick.set(e.tick, [...(perTick.get(e.tick) ?? []), `${e.who}@${e.wall}`]);
-      expect([...perTick].filter(([, runs]) => runs.length > 1), 'ticks run twice').toEqual([]);
+      expect(
+        [...perTick].filter(([, runs]) => runs.length > 1),
+        'ticks run twice',
+      ).toEqual([]);
       // each of the 10 wall-clock seconds after the resume ran the task once
       const first = Math.floor(resumedAt / 1000) + 1;
       const window = Array.from({ length: 10 }, (_, k) => first + k);
       const perSecond = window.map((sec) => entries.filter((e) => e.wall === sec).map((e) => `${e.who}:${e.tick}`));
-      expect(perSecond.map((runs) => runs.length), JSON.stringify(perSecond)).toEqual(window.map(() => 1));
+      expect(
+        perSecond.map((runs) => runs.length),
+        JSON.stringify(perSecond),
+      ).toEqual(window.map(() => 1));
       expect(frozen.isRunning() && running.isRunning()).toBe(true);
       // the resumed instance saw its fire dates lag, and said so
       expect(frozen.logs()).toMatch(/cron task "wallClock": Strapi's fire date lags the clock by \d+ ms/);

@@ -82,10 +82,11 @@ describe('two Strapi instances share the Apollo response cache and persisted que
       startApp({ redisUrl: redis.standalone.url, env: env(titleA) }),
       startApp({ redisUrl: redis.standalone.url, env: env(titleB) }),
     ]);
-    for (const handle of started) if (handle.status === 'fulfilled') {
-      if (a) b = handle.value;
-      else a = handle.value;
-    }
+    for (const handle of started)
+      if (handle.status === 'fulfilled') {
+        if (a) b = handle.value;
+        else a = handle.value;
+      }
     const failed = started.find((handle): handle is PromiseRejectedResult => handle.status === 'rejected');
     if (failed) throw failed.reason;
     client = new Redis(redis.standalone.url);

@@ -178,7 +178,11 @@ describe('Redis SIGKILLed under load, every request-path feature on, default con
     let measureFrom = 0;
     try {
       // Warm: every kind answered with Redis up (sessions saved, entries cached, Apollo writes).
-      await waitFor(() => kinds.every((k) => samples.filter((sample) => sample.kind === k && sample.status === 200).length >= 30), 60_000, '30 answers of each kind before the kill');
+      await waitFor(
+        () => kinds.every((k) => samples.filter((sample) => sample.kind === k && sample.status === 200).length >= 30),
+        60_000,
+        '30 answers of each kind before the kill',
+      );
       // Measured from here: the first requests of a fresh Strapi (cold code paths, first GraphQL
       // schema use, first script loads) are slow for reasons that have nothing to do with Redis.
       measureFrom = performance.now();
@@ -209,10 +213,17 @@ describe('Redis SIGKILLed under load, every request-path feature on, default con
     const measured = samples.filter((sample) => sample.start >= measureFrom);
     const inFlight = measured.filter((sample) => sample.start < killAt && sample.end > killAt);
     const before = measured.filter((sample) => sample.end <= killAt);
-    const worst = (list: Sample[]): Sample | undefined => list.reduce<Sample | undefined>((w, sample) => (!w || overhead(sample) > overhead(w) ? sample : w), undefined);
-    const show = (sample: Sample | undefined): string => (sample ? `${Math.round(overhead(sample))} ms (${sample.kind}, status ${sample.status}, server ${sample.requestMs} ms, handler ${sample.handlerMs} ms)` : '-');
+    const worst = (list: Sample[]): Sample | undefined =>
+      list.reduce<Sample | undefined>((w, sample) => (!w || overhead(sample) > overhead(w) ? sample : w), undefined);
+    const show = (sample: Sample | undefined): string =>
+      sample
+        ? `${Math.round(overhead(sample))} ms (${sample.kind}, status ${sample.status}, server ${sample.requestMs} ms, handler ${sample.handlerMs} ms)`
+        : '-';
     const perKind = kinds
-      .map((k) => `${k}: ${inFlight.filter((sample) => sample.kind === k).length} in flight, worst ${show(worst([...inFlight, ...after].filter((sample) => sample.kind === k)))}`)
+      .map(
+        (k) =>
+          `${k}: ${inFlight.filter((sample) => sample.kind === k).length} in flight, worst ${show(worst([...inFlight, ...after].filter((sample) => sample.kind === k)))}`,
+      )
       .join('; ');
     console.log(
       `[fault-figure] Strapi e2e, Redis SIGKILL under load (${kinds.length * CLIENTS_PER_KIND} clients, default requestTimeout): ` +

@@ -121,7 +121,11 @@ describe('Redis down at boot, then killed and restarted while the app runs', () 
     expect(app.logs()).toMatch(/is ready again after \d+ ms/);
 
     await server.kill('SIGKILL');
-    await waitFor(async () => (await getJson(`${app.url}/api/redis-demo/ping?connection=default&mode=bounded`)).status === 500, 10_000, 'bounded ping failing at once');
+    await waitFor(
+      async () => (await getJson(`${app.url}/api/redis-demo/ping?connection=default&mode=bounded`)).status === 500,
+      10_000,
+      'bounded ping failing at once',
+    );
     // let ioredis try to reconnect several times
     await new Promise((r) => setTimeout(r, 1500));
     await server.restart();

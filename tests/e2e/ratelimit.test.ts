@@ -75,7 +75,12 @@ beforeAll(async () => {
   [a, b, badBoot, sharedBoot] = await Promise.all([
     startApp({ redisUrl: redis.standalone.url, middlewares, env, readyTimeoutMs: BOOT_MS }),
     startApp({ redisUrl: redis.standalone.url, middlewares, env, readyTimeoutMs: BOOT_MS }),
-    startApp({ redisUrl: redis.standalone.url, middlewares: middlewaresModule({ max: -1, intervall: 1000 }), expectBootFailure: true, readyTimeoutMs: BOOT_MS }),
+    startApp({
+      redisUrl: redis.standalone.url,
+      middlewares: middlewaresModule({ max: -1, intervall: 1000 }),
+      expectBootFailure: true,
+      readyTimeoutMs: BOOT_MS,
+    }),
     // an API limiter and a login limiter, both on the default prefixKey: they would share counts
     startApp({
       redisUrl: redis.standalone.url,
@@ -118,7 +123,9 @@ describe('the packed package, CommonJS and ESM in one process', () => {
     try {
       const prefix = randomPrefix('e2e-rl-dual');
       cjs.rateLimit({ registry, keyPrefix: prefix, max: 100 });
-      expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 5 })).toThrow(/options\.prefixKey: got "global" \(the default\).*already counted by rateLimit\(\) at .*ratelimit\.test\.ts/s);
+      expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 5 })).toThrow(
+        /options\.prefixKey: got "global" \(the default\).*already counted by rateLimit\(\) at .*ratelimit\.test\.ts/s,
+      );
       expect(() => esm.rateLimit({ registry, keyPrefix: prefix, max: 100 })).not.toThrow(); // the same limits: one shared count
     } finally {
       await registry.close();
@@ -154,7 +161,7 @@ describe("Strapi's own limiters with RedisRateLimitStore: two instances share th
 });
 
 describe('plugin::redis.rateLimit in config/middlewares', () => {
-  it('counts across instances, sends the headers, answers in Strapi\'s error format, and ignores X-Forwarded-For with server.proxy off', async () => {
+  it("counts across instances, sends the headers, answers in Strapi's error format, and ignores X-Forwarded-For with server.proxy off", async () => {
     const first = await get(`${a.url}/api/articles`);
     expect(first.status).toBe(200);
     expect(first.headers.get('ratelimit-limit')).toBe('3');

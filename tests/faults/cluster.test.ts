@@ -4,7 +4,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from 'ioredis';
-import { DEFAULT_REQUEST_TIMEOUT_MS, RedisTimeoutError, createRedisRegistry, type ConnectionStatus, type NodeStatus, type RedisRegistry } from '../../src/index.js';
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  RedisTimeoutError,
+  createRedisRegistry,
+  type ConnectionStatus,
+  type NodeStatus,
+  type RedisRegistry,
+} from '../../src/index.js';
 import { randomPrefix, startCluster, type ClusterHandle } from '../harness/servers.js';
 import { captureLogger, waitFor } from '../helpers/logger.js';
 import { figure, sleep, within } from './support.js';
@@ -42,7 +49,11 @@ describe('cluster: a master SIGKILLed under writes', () => {
     expect(await defaults.waitUntilReady()).toEqual({ cl: 'ready' });
     const dconn = defaults.get('cl');
     expect(dconn.config.requestTimeout).toBe(DEFAULT_REQUEST_TIMEOUT_MS);
-    const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now(), name: 'ok' }), (err: unknown) => ({ ok: false as const, at: performance.now(), name: (err as Error).name }));
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => ({ ok: true as const, at: performance.now(), name: 'ok' }),
+        (err: unknown) => ({ ok: false as const, at: performance.now(), name: (err as Error).name }),
+      );
     const held = [
       // BLPOP holds the victim's link; the SETs of the same slot wait behind it, in flight.
       settle(dconn.run((client) => (client as Cluster).blpop(`${key}:list`, 1))),
@@ -91,9 +102,13 @@ describe('cluster: a master SIGKILLed under writes', () => {
     const heldResults = await Promise.all(held);
     const heldWaits = heldResults.map((r) => Math.round(r.at - heldKilledAt));
     // Within the default bound (+ a margin for a loaded 2-core machine), long before the failover.
-    expect(Math.max(...heldWaits), `waits ${heldWaits.join(', ')} ms (${heldResults.map((r) => r.name).join(', ')})`).toBeLessThan(DEFAULT_REQUEST_TIMEOUT_MS + 150);
+    expect(Math.max(...heldWaits), `waits ${heldWaits.join(', ')} ms (${heldResults.map((r) => r.name).join(', ')})`).toBeLessThan(
+      DEFAULT_REQUEST_TIMEOUT_MS + 150,
+    );
     expect(heldResults.every((r) => !r.ok)).toBe(true);
-    figure(`cluster: commands in flight on the SIGKILLed master settled in ${Math.min(...heldWaits)}-${Math.max(...heldWaits)} ms (${[...new Set(heldResults.map((r) => r.name))].join(', ')}; default requestTimeout ${DEFAULT_REQUEST_TIMEOUT_MS} ms)`);
+    figure(
+      `cluster: commands in flight on the SIGKILLed master settled in ${Math.min(...heldWaits)}-${Math.max(...heldWaits)} ms (${[...new Set(heldResults.map((r) => r.name))].join(', ')}; default requestTimeout ${DEFAULT_REQUEST_TIMEOUT_MS} ms)`,
+    );
     const recoveryMs = recoveredAt - killAt;
     expect(recoveryMs).toBeLessThan(20_000);
 

@@ -6,14 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisUnavailableError, createRedisRegistry, type RedisRegistry } from '../../src/index.js';
-import {
-  parseInfo,
-  randomPrefix,
-  redisCommand,
-  startSentinel,
-  type HostPort,
-  type SentinelHandle,
-} from '../harness/servers.js';
+import { parseInfo, randomPrefix, redisCommand, startSentinel, type HostPort, type SentinelHandle } from '../harness/servers.js';
 import { captureLogger, waitFor } from '../helpers/logger.js';
 import { figure, missingOn, sleep, startWriteLoop, type Ack } from './support.js';
 
@@ -55,8 +48,7 @@ async function role(target: HostPort): Promise<string | undefined> {
   return parseInfo(info).role;
 }
 
-const portsOf = (acks: readonly Ack[]): string =>
-  [...new Set(acks.map((a) => a.port))].map((p) => `:${p}`).join(',') || '-';
+const portsOf = (acks: readonly Ack[]): string => [...new Set(acks.map((a) => a.port))].map((p) => `:${p}`).join(',') || '-';
 
 describe('sentinel: master SIGKILL under writes', () => {
   it('writes resume on the promoted replica within 20 s and every write acknowledged after that is there', async () => {
@@ -117,7 +109,11 @@ describe('sentinel: commands in flight when the master is SIGKILLed', () => {
     const { conn, logger } = registryFor(inFlightSet, undefined, requestTimeout);
     expect(await conn.waitUntilReady()).toBe('ready');
     const prefix = randomPrefix('se-inflight');
-    const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now() }), (err: unknown) => ({ ok: false as const, err, at: performance.now() }));
+    const settle = (p: Promise<unknown>) =>
+      p.then(
+        () => ({ ok: true as const, at: performance.now() }),
+        (err: unknown) => ({ ok: false as const, err, at: performance.now() }),
+      );
     // BLPOP holds the link: everything behind it is in flight until the master dies.
     const calls = [
       settle(conn.run((client) => (client as Redis).blpop(`${prefix}list`, 1))),
@@ -137,11 +133,19 @@ describe('sentinel: commands in flight when the master is SIGKILLed', () => {
         expect((r.err as RedisUnavailableError).inFlight).toBe(true);
       }
     }
-    figure(`sentinel: in-flight commands after master SIGKILL rejected in ${Math.min(...waits)}-${Math.max(...waits)} ms (requestTimeout ${requestTimeout} ms)`);
+    figure(
+      `sentinel: in-flight commands after master SIGKILL rejected in ${Math.min(...waits)}-${Math.max(...waits)} ms (requestTimeout ${requestTimeout} ms)`,
+    );
     // The client follows the promoted replica afterwards, as before (the failover detector may
     // still move it once more when the sentinels announce the switch: retry, bounded).
     await waitFor(
-      () => conn.run((client) => client.set(`${prefix}after`, '1')).then((r) => r === 'OK', () => false),
+      () =>
+        conn
+          .run((client) => client.set(`${prefix}after`, '1'))
+          .then(
+            (r) => r === 'OK',
+            () => false,
+          ),
       20_000,
       'a write acknowledged by the promoted replica',
     );
@@ -282,7 +286,9 @@ describe('sentinel: SENTINEL FAILOVER (old master stays up)', () => {
     const { on, off } = runs;
     expect(on, 'the detector-on run did not complete').toBeDefined();
     expect(off, 'the detector-off run did not complete').toBeDefined();
-    figure(`sentinel SENTINEL FAILOVER lost writes: detector on ${on!.lost.length}, off ${off!.lost.length}; switch on ${on!.clientSwitchMs} ms, off ${off!.clientSwitchMs} ms`);
+    figure(
+      `sentinel SENTINEL FAILOVER lost writes: detector on ${on!.lost.length}, off ${off!.lost.length}; switch on ${on!.clientSwitchMs} ms, off ${off!.clientSwitchMs} ms`,
+    );
     expect(on!.lost.length).toBeLessThanOrEqual(off!.lost.length);
     expect(on!.clientSwitchMs).toBeLessThan(off!.clientSwitchMs);
   });

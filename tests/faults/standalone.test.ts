@@ -56,7 +56,11 @@ describe('standalone: commands in flight when the connection closes', () => {
       const prefix = randomPrefix('drop');
       // A blocking command keeps every command behind it on the connection unanswered (in flight)
       // until the server dies. BLPOP's own 1 s timeout keeps a resent copy harmless after restart.
-      const settle = (p: Promise<unknown>) => p.then(() => ({ ok: true as const, at: performance.now() }), (err: unknown) => ({ ok: false as const, err, at: performance.now() }));
+      const settle = (p: Promise<unknown>) =>
+        p.then(
+          () => ({ ok: true as const, at: performance.now() }),
+          (err: unknown) => ({ ok: false as const, err, at: performance.now() }),
+        );
       const calls = [
         settle(conn.run((client) => (client as RedisClient).blpop(`${prefix}list`, 1))),
         ...Array.from({ length: 10 }, (_, i) => settle(conn.run((client) => client.set(`${prefix}k${i}`, String(i))))),
@@ -111,10 +115,7 @@ describe('standalone: SIGKILL and restart while in use', () => {
     try {
       const logger = captureLogger();
       const requestTimeout = 2000;
-      const reg = make(
-        { connections: { main: { connection: { host: killed.host, port: killed.port }, requestTimeout } } },
-        { logger },
-      );
+      const reg = make({ connections: { main: { connection: { host: killed.host, port: killed.port }, requestTimeout } } }, { logger });
       expect(await reg.waitUntilReady()).toEqual({ main: 'ready' });
       const conn = reg.get('main');
       const client = conn.client as Redis;
@@ -127,10 +128,12 @@ describe('standalone: SIGKILL and restart while in use', () => {
 
       // In use: a burst of commands is in flight when the server dies. Each is bounded by run().
       const inFlight = Array.from({ length: 20 }, (_, i) =>
-        conn.run((c) => c.set(`${prefix}burst:${i}`, String(i))).then(
-          () => 'ok' as const,
-          (e: unknown) => e,
-        ),
+        conn
+          .run((c) => c.set(`${prefix}burst:${i}`, String(i)))
+          .then(
+            () => 'ok' as const,
+            (e: unknown) => e,
+          ),
       );
       const killedAt = Date.now();
       await killed.kill('SIGKILL');

@@ -75,7 +75,7 @@ describe.each(TOPOLOGIES)('Apollo Server 4 with the Redis cache on %s', (topolog
     expect(await client.exists(`${namespace}:${fqcKey(NOW, 'Now')}`)).toBe(0);
   });
 
-  it('automatic persisted queries: the hash registers under apq: with Apollo\'s TTL (or maxTtl) and is reused by another instance', async () => {
+  it("automatic persisted queries: the hash registers under apq: with Apollo's TTL (or maxTtl) and is reused by another instance", async () => {
     const namespace = randomPrefix(`apq-${topology}`).slice(0, -1);
     const client = one.client('cache');
     const pq = (hash: string) => ({ persistedQuery: { version: 1, sha256Hash: hash } });
@@ -101,7 +101,10 @@ describe.each(TOPOLOGIES)('Apollo Server 4 with the Redis cache on %s', (topolog
 
     // persistedQueries.ttl (seconds) becomes PX in ms; null is Apollo's "no expiry" = maxTtl
     const ttlNs = `${namespace}-ttl`;
-    const server = await start({ cache: createApolloCache({ registry: one, connection: 'cache', namespace: ttlNs, maxTtl: HOUR }), persistedQueries: { ttl: 900 } });
+    const server = await start({
+      cache: createApolloCache({ registry: one, connection: 'cache', namespace: ttlNs, maxTtl: HOUR }),
+      persistedQueries: { ttl: 900 },
+    });
     await server.run(NOW, pq(sha256(NOW)));
     await waitFor(async () => (await client.exists(`${ttlNs}:apq:${sha256(NOW)}`)) === 1, 5000, 'the apq: key with ttl');
     const ttlPttl = await client.pttl(`${ttlNs}:apq:${sha256(NOW)}`);
@@ -109,7 +112,10 @@ describe.each(TOPOLOGIES)('Apollo Server 4 with the Redis cache on %s', (topolog
     expect(ttlPttl).toBeLessThanOrEqual(900_000);
 
     const nullNs = `${namespace}-null`;
-    const d = await start({ cache: createApolloCache({ registry: one, connection: 'cache', namespace: nullNs, maxTtl: 60_000 }), persistedQueries: { ttl: null } });
+    const d = await start({
+      cache: createApolloCache({ registry: one, connection: 'cache', namespace: nullNs, maxTtl: 60_000 }),
+      persistedQueries: { ttl: null },
+    });
     await d.run(NOW, pq(sha256(NOW)));
     await waitFor(async () => (await client.exists(`${nullNs}:apq:${sha256(NOW)}`)) === 1, 5000, 'the apq: key with ttl null');
     const nullPttl = await client.pttl(`${nullNs}:apq:${sha256(NOW)}`);

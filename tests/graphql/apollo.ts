@@ -7,9 +7,15 @@ import { ApolloServer, type ApolloServerOptions, type BaseContext, type GraphQLR
 import responseCachePlugin from '@apollo/server-plugin-response-cache';
 
 export const typeDefs = /* GraphQL */ `
-  enum CacheControlScope { PUBLIC PRIVATE }
+  enum CacheControlScope {
+    PUBLIC
+    PRIVATE
+  }
   directive @cacheControl(maxAge: Int, scope: CacheControlScope, inheritMaxAge: Boolean) on FIELD_DEFINITION | OBJECT | INTERFACE | UNION
-  type Book { title: String, author: String }
+  type Book {
+    title: String
+    author: String
+  }
   type Query {
     books: [Book] @cacheControl(maxAge: 30)
     now: String

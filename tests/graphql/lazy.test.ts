@@ -38,7 +38,9 @@ describe('a cache made before its connection exists', () => {
     expect(await cache.get('fqc:x')).toBeUndefined();
     await cache.set('fqc:x', 'v', { ttl: 10 });
     expect(logger.of('error')).toHaveLength(1);
-    expect(logger.of('error')[0]).toMatch(/createApolloCache\(\): no Redis to use for connection "cache": this is not a Strapi process.*\{ client \}.*\{ registry \}/);
+    expect(logger.of('error')[0]).toMatch(
+      /createApolloCache\(\): no Redis to use for connection "cache": this is not a Strapi process.*\{ client \}.*\{ registry \}/,
+    );
 
     // the plugin's register() ran: the global strapi knows the connection
     const registry = createRedisRegistry({ connections: { cache: { connection: redis.standalone.url } } }, { logger: captureLogger() });
@@ -91,10 +93,14 @@ describe('a cache made before its connection exists', () => {
     let registry: RedisRegistry | undefined;
     const logger = captureLogger();
     const namespace = randomPrefix('svc').slice(0, -1);
-    const keyv = keyvOnRegistry<number>(() => {
-      if (!registry) throw new Error('The redis plugin has not registered yet.');
-      return registry;
-    }, 'cache', { namespace, logger });
+    const keyv = keyvOnRegistry<number>(
+      () => {
+        if (!registry) throw new Error('The redis plugin has not registered yet.');
+        return registry;
+      },
+      'cache',
+      { namespace, logger },
+    );
     expect(await keyv.get('n')).toBeUndefined(); // a miss, not a throw
     registry = createRedisRegistry({ connections: { cache: { connection: redis.standalone.url } } }, { logger: captureLogger() });
     open.push(registry);
@@ -102,7 +108,9 @@ describe('a cache made before its connection exists', () => {
     await keyv.set('n', 42, 5000);
     expect(await keyv.get('n')).toBe(42);
     expect(await registry.client('cache').exists(`${namespace}:n`)).toBe(1);
-    expect(logger.of('error')).toEqual([expect.stringMatching(/Keyv store \(connection "cache", namespace "t:svc:[0-9a-f]+"\): The redis plugin has not registered yet\./)]);
+    expect(logger.of('error')).toEqual([
+      expect.stringMatching(/Keyv store \(connection "cache", namespace "t:svc:[0-9a-f]+"\): The redis plugin has not registered yet\./),
+    ]);
   });
 
   it('bad options stop config loading with every problem named', () => {

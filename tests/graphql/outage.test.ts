@@ -68,7 +68,9 @@ describe('Redis killed and hung under a running Apollo Server', () => {
     }
     expect(apollo.calls.books - callsBefore).toBe(10); // every one executed
     expect(cacheLines('warn')).toHaveLength(1);
-    expect(cacheLines('warn')[0]).toMatch(/Apollo cache \(connection "cache", namespace "t:outage:[0-9a-f]+"\): Redis failed: .* cache reads are misses and writes are skipped/);
+    expect(cacheLines('warn')[0]).toMatch(
+      /Apollo cache \(connection "cache", namespace "t:outage:[0-9a-f]+"\): Redis failed: .* cache reads are misses and writes are skipped/,
+    );
 
     await redis.restart();
     // the entry written before the kill died with the server (no persistence): the next query

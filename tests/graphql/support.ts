@@ -30,10 +30,7 @@ export interface TestRegistry {
 /** A registry with one connection named `cache` on the topology, ready. */
 export async function registryOn(topology: TopologyName, extra: Record<string, unknown> = {}): Promise<TestRegistry> {
   const logger = captureLogger();
-  const registry = createRedisRegistry(
-    { connections: { cache: { connection: connectionFor(topology) as string, ...extra } } },
-    { logger },
-  );
+  const registry = createRedisRegistry({ connections: { cache: { connection: connectionFor(topology) as string, ...extra } } }, { logger });
   await registry.waitUntilReady();
   return { registry, logger };
 }
@@ -69,10 +66,12 @@ export async function tapCommands(nodes: Array<{ host: string; port: number }>, 
       return commands;
     },
     async close() {
-      await Promise.all(monitors.map(async ({ client, monitor }) => {
-        monitor.disconnect();
-        client.disconnect();
-      }));
+      await Promise.all(
+        monitors.map(async ({ client, monitor }) => {
+          monitor.disconnect();
+          client.disconnect();
+        }),
+      );
     },
   };
 }

@@ -7,19 +7,12 @@ import type { KeyValueCache, KeyValueCacheSetOptions } from '@apollo/utils.keyva
 import { KeyvAdapter } from '@apollo/utils.keyvadapter';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { describe, expectTypeOf, it } from 'vitest';
-import {
-  createApolloCache,
-  createKeyv,
-  createKeyvStore,
-  RedisApolloCache,
-  type ApolloCacheOptions,
-  type RedisKeyvStore,
-} from '../../src/graphql/index.js';
+import { createApolloCache, createKeyv, createKeyvStore, RedisApolloCache, type ApolloCacheOptions, type RedisKeyvStore } from '../../src/graphql/index.js';
 
 type ApolloCacheOption = NonNullable<ApolloServerOptions<BaseContext>['cache']>;
 
 describe('types', () => {
-  it('createApolloCache() is a KeyValueCache<string>, Apollo Server\'s cache option, and a KeyvAdapter', () => {
+  it("createApolloCache() is a KeyValueCache<string>, Apollo Server's cache option, and a KeyvAdapter", () => {
     expectTypeOf(createApolloCache).returns.toEqualTypeOf<RedisApolloCache>();
     expectTypeOf<RedisApolloCache>().toExtend<KeyValueCache<string>>();
     expectTypeOf<RedisApolloCache>().toExtend<KeyValueCache<string, KeyValueCacheSetOptions>>();

@@ -54,11 +54,7 @@ describe('shared servers from globalSetup', () => {
   const redis = inject('redis');
 
   it('provides loopback addresses that are never the machine Redis', () => {
-    const ports = [
-      redis.standalone.port,
-      ...redis.cluster.nodes.map((n) => n.port),
-      ...redis.sentinel.sentinels.map((n) => n.port),
-    ];
+    const ports = [redis.standalone.port, ...redis.cluster.nodes.map((n) => n.port), ...redis.sentinel.sentinels.map((n) => n.port)];
     expect(ports).not.toContain(6379);
     expect(new Set(ports).size).toBe(ports.length);
     expect(redis.standalone.url).toBe(`redis://127.0.0.1:${redis.standalone.port}`);
@@ -97,9 +93,7 @@ describe('shared servers from globalSetup', () => {
       const slots = await Promise.all(keys.map((k) => cluster.cluster('KEYSLOT', k)));
       expect(new Set(slots).size).toBeGreaterThan(50);
       const ranges = (await cluster.cluster('SLOTS')) as unknown as [number, number, [string, number]][];
-      const owners = new Set(
-        slots.map((slot) => ranges.find(([start, end]) => slot >= start && slot <= end)?.[2][1]),
-      );
+      const owners = new Set(slots.map((slot) => ranges.find(([start, end]) => slot >= start && slot <= end)?.[2][1]));
       expect(owners.size).toBe(3);
       expect(owners.has(undefined)).toBe(false);
 
@@ -202,8 +196,7 @@ describe('own standalone servers', () => {
     await new Promise((r) => deadOwner.once('exit', r));
     const victim = spawn('sleep', ['60'], { stdio: 'ignore' });
     const victimPid = victim.pid ?? 0;
-    const statOf = (pid: number): string[] =>
-      fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    const statOf = (pid: number): string[] => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'redis-suite-harness-reaptest-'));
     const regDir = path.join(os.tmpdir(), 'redis-suite-harness-pids');
     fs.mkdirSync(regDir, { recursive: true });
@@ -252,7 +245,12 @@ describe('own cluster', () => {
     expect(cluster.servers).toHaveLength(6);
     expect(cluster.nodes.map((n) => n.port)).toEqual(cluster.servers.map((handle) => handle.port));
     const replicas = await cluster.replicas();
-    expect(replicas.map((r) => r.port).sort()).toEqual(cluster.servers.slice(3).map((handle) => handle.port).sort());
+    expect(replicas.map((r) => r.port).sort()).toEqual(
+      cluster.servers
+        .slice(3)
+        .map((handle) => handle.port)
+        .sort(),
+    );
 
     const key = `${randomPrefix('slot')}k`;
     const owner = await cluster.masterFor(key);
@@ -289,9 +287,7 @@ describe('own sentinel set', () => {
         return m.port === set.replica.port ? m : undefined;
       });
       expect(promoted.port).toBe(set.replica.port);
-      const value = await until('client reconnect to new master', 20_000, async () =>
-        (await client.get(key)) ?? undefined,
-      );
+      const value = await until('client reconnect to new master', 20_000, async () => (await client.get(key)) ?? undefined);
       expect(value).toBe('before');
       expect(((await client.role()) as unknown[])[0]).toBe('master');
     } finally {

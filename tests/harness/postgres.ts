@@ -299,7 +299,11 @@ function installHooks(): void {
 
 function tail(file: string, lines = 30): string {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines - 1).join('\n');
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '(no log)';
   }
@@ -384,7 +388,14 @@ class PostgresImpl implements PostgresHandle {
     this.currentPidStart = procStart(this.currentPid);
     live.add(this);
     installHooks();
-    registryWrite({ pid: this.currentPid, pidStart: this.currentPidStart, ownerPid: process.pid, ownerStart: procStart(process.pid), port: this.port, dir: this.dir });
+    registryWrite({
+      pid: this.currentPid,
+      pidStart: this.currentPidStart,
+      ownerPid: process.pid,
+      ownerStart: procStart(process.pid),
+      port: this.port,
+      dir: this.dir,
+    });
 
     const deadline = Date.now() + timeoutMs;
     let lastErr = '';
@@ -501,11 +512,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       }
       fs.writeFileSync(srv.logFile, '');
       if (who.uid !== undefined) fs.chownSync(srv.logFile, who.uid, who.gid!);
-      await execAs(
-        bins.initdb,
-        ['-D', srv.dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions'],
-        120_000,
-      );
+      await execAs(bins.initdb, ['-D', srv.dataDir, '-U', SUPERUSER, '-A', 'trust', '-E', 'UTF8', '--no-locale', '--no-sync', '--no-instructions'], 120_000);
       await srv.spawnAndWait();
       return srv;
     } catch (e) {

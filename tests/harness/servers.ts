@@ -235,12 +235,13 @@ interface HarnessState {
 }
 
 const STATE_KEY = Symbol.for('strapi-plugin-redis-suite.test-harness');
-const state: HarnessState = ((globalThis as Record<symbol, unknown>)[STATE_KEY] as HarnessState | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[STATE_KEY] = {
+const state: HarnessState =
+  ((globalThis as Record<symbol, unknown>)[STATE_KEY] as HarnessState | undefined) ??
+  (((globalThis as Record<symbol, unknown>)[STATE_KEY] = {
     live: new Set<ServerImpl>(),
     reservedPorts: new Set<number>(),
     hooksInstalled: false,
-  } satisfies HarnessState) as HarnessState;
+  } satisfies HarnessState) as HarnessState);
 
 function ownerStart(): string {
   return readProcStat(process.pid)?.startTime ?? '';
@@ -410,11 +411,7 @@ function encodeCommand(args: readonly string[]): Buffer {
  * command (server errors come back as RespError values, not thrown), closes.
  * Throws on connection errors and timeouts.
  */
-export function respPipeline(
-  target: HostPort,
-  commands: readonly (readonly string[])[],
-  timeoutMs = 5000,
-): Promise<RespValue[]> {
+export function respPipeline(target: HostPort, commands: readonly (readonly string[])[], timeoutMs = 5000): Promise<RespValue[]> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: target.host, port: target.port });
     let buf: Buffer = Buffer.alloc(0);
@@ -428,10 +425,7 @@ export function respPipeline(
       if (err) reject(err);
       else resolve(replies);
     };
-    const timer = setTimeout(
-      () => finish(new Error(`RESP ${target.host}:${target.port} timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => finish(new Error(`RESP ${target.host}:${target.port} timed out after ${timeoutMs} ms`)), timeoutMs);
     sock.once('error', (e) => finish(e));
     sock.once('close', () => finish(new Error(`RESP ${target.host}:${target.port} closed before replying`)));
     sock.on('data', (chunk: Buffer) => {
@@ -455,11 +449,7 @@ export function respPipeline(
 }
 
 /** One command; throws on a server error reply. Pass `password` to AUTH first. */
-export async function redisCommand(
-  target: HostPort & { password?: string | undefined },
-  args: readonly string[],
-  timeoutMs = 5000,
-): Promise<RespValue> {
+export async function redisCommand(target: HostPort & { password?: string | undefined }, args: readonly string[], timeoutMs = 5000): Promise<RespValue> {
   const cmds: string[][] = target.password ? [['AUTH', target.password], [...args]] : [[...args]];
   const replies = await respPipeline(target, cmds, timeoutMs);
   const last = replies[replies.length - 1];
@@ -497,7 +487,10 @@ const STOP_TIMEOUT_MS = 5_000;
 function tail(file: string, lines = 30): string {
   try {
     const text = fs.readFileSync(file, 'utf8');
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '(no log)';
   }
@@ -679,14 +672,7 @@ async function startServer(spec: ServerSpec): Promise<ServerImpl> {
     const port = await freePort({ clusterBus: spec.clusterBus });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TMP_PREFIX}${spec.label}-${port}-`));
     const conf = path.join(dir, spec.role === 'sentinel' ? 'sentinel.conf' : 'redis.conf');
-    const lines = [
-      `port ${port}`,
-      `bind ${HOST}`,
-      `dir ${confValue(dir)}`,
-      'daemonize no',
-      'protected-mode no',
-      'logfile ""',
-    ];
+    const lines = [`port ${port}`, `bind ${HOST}`, `dir ${confValue(dir)}`, 'daemonize no', 'protected-mode no', 'logfile ""'];
     if (spec.role === 'server') {
       lines.push('save ""', 'appendonly no', 'repl-diskless-sync-delay 0');
       // Redis >= 7 waits up to 10 s for lagging replicas on SIGTERM; tests want it fast.
@@ -779,11 +765,7 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
   };
   const all = await startMany(Array.from({ length: 6 }, () => () => startServer(spec)));
   try {
-    await run(
-      bins.cli,
-      ['--cluster', 'create', ...all.map((server) => `${HOST}:${server.port}`), '--cluster-replicas', '1', '--cluster-yes'],
-      60_000,
-    );
+    await run(bins.cli, ['--cluster', 'create', ...all.map((server) => `${HOST}:${server.port}`), '--cluster-replicas', '1', '--cluster-yes'], 60_000);
     const byPort = new Map(all.map((server) => [server.port, server]));
     const roles = new Map<number, Record<string, string>>();
     await waitFor(
@@ -791,7 +773,14 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
       30_000,
       async () => {
         for (const server of all) {
-          const [ci, repl] = await respPipeline(server, [['CLUSTER', 'INFO'], ['INFO', 'replication']], 2000);
+          const [ci, repl] = await respPipeline(
+            server,
+            [
+              ['CLUSTER', 'INFO'],
+              ['INFO', 'replication'],
+            ],
+            2000,
+          );
           const c = parseInfo(ci ?? null);
           if (c.cluster_state !== 'ok') return `:${server.port} cluster_state:${c.cluster_state}`;
           if (c.cluster_known_nodes !== '6') return `:${server.port} cluster_known_nodes:${c.cluster_known_nodes}`;
@@ -804,7 +793,10 @@ export async function startCluster(opts: { args?: string[] } = {}): Promise<Clus
         // Roles spread by gossip: wait until every node's CLUSTER NODES agrees (3 masters, 3 slaves).
         for (const server of all) {
           const view = String(await redisCommand(server, ['CLUSTER', 'NODES'], 2000));
-          const flags = view.split('\n').filter(Boolean).map((l) => l.split(' ')[2] ?? '');
+          const flags = view
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => l.split(' ')[2] ?? '');
           const m = flags.filter((f) => f.split(',').includes('master')).length;
           const r = flags.filter((f) => f.split(',').includes('slave')).length;
           if (m !== 3 || r !== 3) return `:${server.port} sees ${m} masters / ${r} replicas`;

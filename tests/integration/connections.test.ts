@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
-import {
-  RedisNotReadyError,
-  RedisTimeoutError,
-  RedisUnavailableError,
-  UnknownConnectionError,
-  createRedisRegistry,
-} from '../../src/index.js';
+import { RedisNotReadyError, RedisTimeoutError, RedisUnavailableError, UnknownConnectionError, createRedisRegistry } from '../../src/index.js';
 import { freePort, randomPrefix, serverUnderTest } from '../harness/servers.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';
 import { captureLogger } from '../helpers/logger.js';
@@ -66,7 +60,10 @@ describe('connections on every topology', () => {
   });
 
   it('the user can still turn the failover detector off', async () => {
-    const reg = make({ connections: { ha: { connection: { sentinels: redis.sentinel.sentinels, name: redis.sentinel.name, failoverDetector: false } } } }, { logger: captureLogger() });
+    const reg = make(
+      { connections: { ha: { connection: { sentinels: redis.sentinel.sentinels, name: redis.sentinel.name, failoverDetector: false } } } },
+      { logger: captureLogger() },
+    );
     expect((reg.client('ha') as Redis).options.failoverDetector).toBe(false);
   });
 
@@ -116,10 +113,7 @@ describe('readiness', () => {
   it('down at boot: warns once, then continues; a required connection stops boot', async () => {
     const port = await freePort();
     const logger = captureLogger();
-    const reg = make(
-      { connections: { gone: { connection: { host: '127.0.0.1', port }, readyTimeout: 600 } } },
-      { logger },
-    );
+    const reg = make({ connections: { gone: { connection: { host: '127.0.0.1', port }, readyTimeout: 600 } } }, { logger });
     expect(await reg.waitUntilReady()).toEqual({ gone: 'timeout' });
     const warns = logger.of('warn');
     // one line for the first error, one for "not ready after", however many reconnects happened
@@ -149,7 +143,10 @@ describe('request-path bounds', () => {
     const reg = make({ connections: { s: { connection: redis.standalone.url, requestTimeout: 100 } } }, { logger: captureLogger() });
     await reg.waitUntilReady();
     const key = `${randomPrefix('slow')}${randomUUID()}`;
-    const err = await reg.get('s').run((client) => (client as Redis).blpop(key, 1)).catch((e: unknown) => e);
+    const err = await reg
+      .get('s')
+      .run((client) => (client as Redis).blpop(key, 1))
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RedisTimeoutError);
     expect((err as Error).message).toMatch(/within 100 ms \(redis\.connections\.s\.requestTimeout\)/);
   });
@@ -157,7 +154,10 @@ describe('request-path bounds', () => {
 
 describe('close', () => {
   it('quits every client, is idempotent, and leaves no socket', async () => {
-    const reg = createRedisRegistry({ connections: { a: { connection: redis.standalone.url }, b: { connection: { nodes: redis.cluster.nodes } } } }, { logger: captureLogger() });
+    const reg = createRedisRegistry(
+      { connections: { a: { connection: redis.standalone.url }, b: { connection: { nodes: redis.cluster.nodes } } } },
+      { logger: captureLogger() },
+    );
     await reg.waitUntilReady();
     await reg.close();
     await reg.close();
@@ -177,7 +177,10 @@ describe('close', () => {
 describe('debug logging', () => {
   it('settings.debug writes lifecycle lines to the host logger at info level, without secrets', async () => {
     const logger = captureLogger();
-    const reg = make({ settings: { debug: true }, connections: { s: { connection: `redis://:Debug-Canary-99@127.0.0.1:${redis.standalone.port}` } } }, { logger });
+    const reg = make(
+      { settings: { debug: true }, connections: { s: { connection: `redis://:Debug-Canary-99@127.0.0.1:${redis.standalone.port}` } } },
+      { logger },
+    );
     await reg.waitUntilReady().catch(() => undefined);
     await reg.close();
     const info = logger.of('info').join('\n');

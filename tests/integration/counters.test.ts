@@ -7,7 +7,15 @@ import Koa from 'koa';
 import request from 'supertest';
 import { describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { createKeyvStore, createRedisSession, featureCounters, rateLimit, rateLimitCounters, RedisRateLimitStore, type RedisRegistry } from '../../src/index.js';
+import {
+  createKeyvStore,
+  createRedisSession,
+  featureCounters,
+  rateLimit,
+  rateLimitCounters,
+  RedisRateLimitStore,
+  type RedisRegistry,
+} from '../../src/index.js';
 import { randomPrefix } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';

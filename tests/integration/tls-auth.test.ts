@@ -32,12 +32,23 @@ beforeAll(async () => {
   tlsPort = await freePort();
   server = await startStandalone({
     args: [
-      '--tls-port', String(tlsPort),
-      '--tls-cert-file', path.join(dir, 'server.crt'),
-      '--tls-key-file', path.join(dir, 'server.key'),
-      '--tls-ca-cert-file', path.join(dir, 'ca.crt'),
-      '--tls-auth-clients', 'no',
-      '--user', 'alice', 'on', `>${USER_PASSWORD}`, '~*', '&*', '+@all',
+      '--tls-port',
+      String(tlsPort),
+      '--tls-cert-file',
+      path.join(dir, 'server.crt'),
+      '--tls-key-file',
+      path.join(dir, 'server.key'),
+      '--tls-ca-cert-file',
+      path.join(dir, 'ca.crt'),
+      '--tls-auth-clients',
+      'no',
+      '--user',
+      'alice',
+      'on',
+      `>${USER_PASSWORD}`,
+      '~*',
+      '&*',
+      '+@all',
     ],
   });
 });
@@ -84,7 +95,9 @@ describe('TLS and auth', () => {
   it('an untrusted certificate is a logged error, never a crash, and the secret stays out of it', async () => {
     const logger = captureLogger();
     const reg = createRedisRegistry(
-      { connections: { secure: { connection: { host: '127.0.0.1', port: tlsPort, username: 'alice', password: USER_PASSWORD, tls: {} }, readyTimeout: 1000 } } },
+      {
+        connections: { secure: { connection: { host: '127.0.0.1', port: tlsPort, username: 'alice', password: USER_PASSWORD, tls: {} }, readyTimeout: 1000 } },
+      },
       { logger },
     );
     open.push(reg);
@@ -96,10 +109,7 @@ describe('TLS and auth', () => {
   it('a wrong ACL password is reported without the password', async () => {
     const logger = captureLogger();
     const wrong = 'Wrong-Canary-Pw-9931';
-    const reg = createRedisRegistry(
-      { connections: { s: { connection: `redis://alice:${wrong}@127.0.0.1:${server.port}`, readyTimeout: 1000 } } },
-      { logger },
-    );
+    const reg = createRedisRegistry({ connections: { s: { connection: `redis://alice:${wrong}@127.0.0.1:${server.port}`, readyTimeout: 1000 } } }, { logger });
     open.push(reg);
     await reg.waitUntilReady();
     const all = logger.all() + JSON.stringify(await reg.status());

@@ -96,7 +96,10 @@ describe('exactly once per tick', () => {
     await waitFor(() => runs.size >= 5, 15_000, '5 ticks');
     for (const i of trio) i.cron?.destroy();
     await new Promise((r) => setTimeout(r, 300)); // let in-flight ticks settle
-    expect([...runs.values()].every((n) => n === 1), JSON.stringify([...runs])).toBe(true);
+    expect(
+      [...runs.values()].every((n) => n === 1),
+      JSON.stringify([...runs]),
+    ).toBe(true);
     const claimed = trio.reduce((n, i) => n + i.guard.stats.claimedElsewhere, 0);
     const ran = trio.reduce((n, i) => n + i.guard.stats.runs, 0);
     expect(ran).toBe(runs.size);
@@ -108,13 +111,18 @@ describe('exactly once per tick', () => {
     const runs = new Map<number, number>();
     const trio = [instance(redis.standalone.url), instance(redis.standalone.url), instance(redis.standalone.url)];
     await Promise.all(trio.map((i) => i.registry.waitUntilReady()));
-    const fns = trio.map((i) =>
-      i.guard.wrap(name, {
-        options: '* * * * * *',
-        async task(_c: unknown, _f: Date, g: { tick: Date }) {
-          countRun(runs, g.tick);
-        },
-      }, {}) as { task: Guarded },
+    const fns = trio.map(
+      (i) =>
+        i.guard.wrap(
+          name,
+          {
+            options: '* * * * * *',
+            async task(_c: unknown, _f: Date, g: { tick: Date }) {
+              countRun(runs, g.tick);
+            },
+          },
+          {},
+        ) as { task: Guarded },
     );
     const base = Math.floor(Date.now() / 1000) * 1000;
     for (let t = 0; t < 40; t++) {
@@ -207,7 +215,10 @@ describe('no overlap, errors, forms', () => {
     );
     expect(fnRuns).toBe(1);
     expect(bypassRuns).toBe(3);
-    expect(trio[0]!.guard.tasks().map((t) => t.name)).toEqual([expect.stringMatching(new RegExp(`^${rule.replace(/\*/g, '\\*')}#[0-9a-f]{8}$`)), `bypass-${rule}`]);
+    expect(trio[0]!.guard.tasks().map((t) => t.name)).toEqual([
+      expect.stringMatching(new RegExp(`^${rule.replace(/\*/g, '\\*')}#[0-9a-f]{8}$`)),
+      `bypass-${rule}`,
+    ]);
   });
 });
 
@@ -251,7 +262,12 @@ describe('on Cluster and Sentinel lock connections', () => {
     const runs = new Map<number, number>();
     const duo = [instance(connection()), instance(connection())];
     await Promise.all(duo.map((i) => i.registry.waitUntilReady()));
-    const fns = duo.map((i) => i.guard.wrap(name, { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => countRun(runs, g.tick) }, {}) as { task: Guarded });
+    const fns = duo.map(
+      (i) =>
+        i.guard.wrap(name, { options: '* * * * * *', task: async (_c: unknown, _f: Date, g: { tick: Date }) => countRun(runs, g.tick) }, {}) as {
+          task: Guarded;
+        },
+    );
     const base = Math.floor(Date.now() / 1000) * 1000;
     for (let t = 0; t < 10; t++) await Promise.all(fns.map((f) => f.task(ctx, new Date(base + t * 1000))));
     expect(runs.size).toBe(10);
@@ -262,7 +278,7 @@ describe('on Cluster and Sentinel lock connections', () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fire dates that lag the clock (issue #13 item 1)', () => {
-  it("an instance whose cron starts 12 s after its task was added does not replay old ticks: every wall-clock second runs once", async () => {
+  it('an instance whose cron starts 12 s after its task was added does not replay old ticks: every wall-clock second runs once', async () => {
     // Strapi chains fire dates from the one computed at add(): started 12 s late, this instance's
     // fire dates lag real time by 12 s for good, longer than a tick claim is held (10 s minimum).
     const name = `lagging-${randomPrefix('l')}`;
@@ -291,12 +307,18 @@ describe('fire dates that lag the clock (issue #13 item 1)', () => {
     // no tick ran twice (the lagging instance replaying ticks the other had run 12 s before)
     const perTick = new Map<number, string[]>();
     for (const r of ran) perTick.set(r.tick, [...(perTick.get(r.tick) ?? []), `${r.who}@${r.wall}`]);
-    expect([...perTick].filter(([, runs]) => runs.length > 1), 'ticks run twice').toEqual([]);
+    expect(
+      [...perTick].filter(([, runs]) => runs.length > 1),
+      'ticks run twice',
+    ).toEqual([]);
     // each wall-clock second of the 10 after the late start ran the task once
     const first = Math.floor(startedAt / 1000) + 1;
     const seconds = Array.from({ length: 10 }, (_, k) => first + k);
     const perSecond = seconds.map((sec) => ran.filter((r) => r.wall === sec).map((r) => `${r.who}:${r.tick}`));
-    expect(perSecond.map((runs) => runs.length), JSON.stringify(perSecond)).toEqual(seconds.map(() => 1));
+    expect(
+      perSecond.map((runs) => runs.length),
+      JSON.stringify(perSecond),
+    ).toEqual(seconds.map(() => 1));
     // a run's tick is the second it ran in
     for (const r of ran) expect(r.tick, JSON.stringify(r)).toBe(r.wall);
     const stats = late.guard.stats;
@@ -397,7 +419,10 @@ describe('tick claims over three lock connections (issue #13 item 2)', () => {
     expect(runs.size, 'ticks run within 20 s').toBeGreaterThanOrEqual(6);
     await sleep(600); // let in-flight ticks settle
     const ticks = [...runs.keys()].sort((a, b) => a - b);
-    expect([...runs.values()].every((n) => n === 1), JSON.stringify([...runs])).toBe(true);
+    expect(
+      [...runs.values()].every((n) => n === 1),
+      JSON.stringify([...runs]),
+    ).toBe(true);
     // no tick lost between the first and the last that ran
     for (let k = 1; k < ticks.length; k++) expect(ticks[k]! - ticks[k - 1]!).toBe(1000);
     // the claims did split, and were retried

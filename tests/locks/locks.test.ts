@@ -1,11 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  LockBusyError,
-  LockLostError,
-  LockTimeoutError,
-  LockUnavailableError,
-  type RedisRegistry,
-} from '../../src/index.js';
+import { LockBusyError, LockLostError, LockTimeoutError, LockUnavailableError, type RedisRegistry } from '../../src/index.js';
 import { FENCE_TTL_MS, LOCK_KEY_PREFIX } from '../../src/core/locks.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { registriesClosedAfterEach } from '../helpers/registry.js';
@@ -92,7 +86,10 @@ describe('locks on one connection', () => {
 
   it('the deadline, not the retry count, ends a wait cut short by acquireTimeout: one last attempt at the deadline, then LockTimeoutError', async () => {
     // retries every 1 s, 4 attempts, but only 300 ms to wait: the attempts that fit are the first and one at the deadline
-    const reg = make({ settings: { lockTTL: 1000, redlockConfig: { retryCount: 3, retryDelay: 1000, retryJitter: 0 } }, connections: { main: { connection: redis.standalone.url } } });
+    const reg = make({
+      settings: { lockTTL: 1000, redlockConfig: { retryCount: 3, retryDelay: 1000, retryJitter: 0 } },
+      connections: { main: { connection: redis.standalone.url } },
+    });
     await reg.waitUntilReady();
     const r = randomPrefix('deadline');
     const held = await reg.locks.acquire(r, { ttl: 5000 });
@@ -129,7 +126,10 @@ describe('locks on one connection', () => {
     expect(new Set(slots).size, JSON.stringify(slots)).toBeGreaterThan(1);
     for (const [i, r] of resources.entries()) expect(await slot(reg.locks.fenceKey(r))).toBe(slots[i]);
     // a multi-resource lock across slots: all or nothing, and each resource stays excluded
-    const [x, y] = resources.filter((_, i) => slots[i] !== slots[0]).slice(0, 1).concat(resources[0]!) as [string, string];
+    const [x, y] = resources
+      .filter((_, i) => slots[i] !== slots[0])
+      .slice(0, 1)
+      .concat(resources[0]!) as [string, string];
     const both = await reg.locks.acquire([x, y]);
     expect(both.fencingTokens[x]).toBeGreaterThan(0);
     expect(both.fencingTokens[y]).toBeGreaterThan(0);

@@ -39,7 +39,10 @@ describe('Lua scripts', () => {
     expect(files.length).toBeGreaterThan(0);
     const names = definedScripts().map((s) => s.name);
     for (const file of files) {
-      const name = file.split('/').pop()!.replace(/\.lua$/, '');
+      const name = file
+        .split('/')
+        .pop()!
+        .replace(/\.lua$/, '');
       expect(names, `${relative(SRC, file)} is not loaded with defineScript('${name}', ...)`).toContain(name);
     }
   });
@@ -47,7 +50,10 @@ describe('Lua scripts', () => {
   for (const file of files) {
     const rel = relative(SRC, file);
     const source = readFileSync(file, 'utf8');
-    const header = source.split('\n').filter((l) => l.startsWith('--')).join('\n');
+    const header = source
+      .split('\n')
+      .filter((l) => l.startsWith('--'))
+      .join('\n');
     const body = source
       .split('\n')
       .filter((l) => !l.trimStart().startsWith('--'))
@@ -73,7 +79,10 @@ describe('Lua scripts', () => {
     });
 
     it(`${rel}: loaded with as many keys as its header declares`, () => {
-      const name = file.split('/').pop()!.replace(/\.lua$/, '');
+      const name = file
+        .split('/')
+        .pop()!
+        .replace(/\.lua$/, '');
       const script = definedScripts().find((s) => s.name === name)!;
       const declared = new Set([...header.matchAll(/^--\s+KEYS\[(\d+)\]/gm)].map((m) => m[1]));
       if (/^--\s+KEYS\s/m.test(header)) expect(script.numberOfKeys, 'a variable number of keys is -1').toBe(-1);
@@ -93,7 +102,11 @@ describe('defineScript on a real server', () => {
 
   it('runs a script under a versioned command name, and rejects a wrong key count', async () => {
     const key = `${randomPrefix('lua')}k`;
-    const echo = defineScript<[value: string], string>('test-echo', "-- KEYS[1] k\n-- ARGV[1] v\n-- Returns v\nredis.call('SET', KEYS[1], ARGV[1])\nreturn redis.call('GET', KEYS[1])", 1);
+    const echo = defineScript<[value: string], string>(
+      'test-echo',
+      "-- KEYS[1] k\n-- ARGV[1] v\n-- Returns v\nredis.call('SET', KEYS[1], ARGV[1])\nreturn redis.call('GET', KEYS[1])",
+      1,
+    );
     expect(echo.command).toMatch(/^redisSuite_test_echo_[0-9a-f]{8}$/);
     expect(await echo.run(client, [key], 'hello')).toBe('hello');
     expect(await echo.run(client, [key], 'again')).toBe('again');
@@ -103,7 +116,11 @@ describe('defineScript on a real server', () => {
 
   it('a variable number of keys is passed as a count', async () => {
     const p = randomPrefix('lua');
-    const count = defineScript<[], number>('test-count', "-- KEYS the keys\n-- Returns how many exist\nlocal n = 0\nfor _, key in ipairs(KEYS) do n = n + redis.call('EXISTS', key) end\nreturn n", -1);
+    const count = defineScript<[], number>(
+      'test-count',
+      "-- KEYS the keys\n-- Returns how many exist\nlocal n = 0\nfor _, key in ipairs(KEYS) do n = n + redis.call('EXISTS', key) end\nreturn n",
+      -1,
+    );
     await client.set(`${p}a`, '1');
     expect(await count.run(client, [`${p}a`, `${p}b`])).toBe(1);
     await client.del(`${p}a`);

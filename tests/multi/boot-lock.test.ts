@@ -157,8 +157,14 @@ describe('boot lock off (settings.bootLock: false): the same three boots race', 
       }
       if (!process.env.BOOT_RACE_ALL_TRIES && tries.some((x) => x.rows > 1 || x.failed > 0)) break;
     }
-    console.log(`[boot-lock] lock off, ${tries.length} tries of three boots:`, tries.map((x, i) => `#${i + 1}: ${x.rows} rows, ${x.failed} failed boots (${x.why.join(' | ')}), migration ran ${x.ran}x`).join('; '));
-    expect(tries.some((x) => x.rows > 1 || x.failed > 0), JSON.stringify(tries)).toBe(true);
+    console.log(
+      `[boot-lock] lock off, ${tries.length} tries of three boots:`,
+      tries.map((x, i) => `#${i + 1}: ${x.rows} rows, ${x.failed} failed boots (${x.why.join(' | ')}), migration ran ${x.ran}x`).join('; '),
+    );
+    expect(
+      tries.some((x) => x.rows > 1 || x.failed > 0),
+      JSON.stringify(tries),
+    ).toBe(true);
   }, 600_000);
 });
 
@@ -173,7 +179,9 @@ describe('boot lock: a content-type change deployed to three instances at once',
       await stopAll([first!]);
     }
     const columns = async () =>
-      (await pg.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'articles'", db)).map((c) => c.column_name);
+      (await pg.query<{ column_name: string }>("SELECT column_name FROM information_schema.columns WHERE table_name = 'articles'", db)).map(
+        (c) => c.column_name,
+      );
     expect(await columns()).not.toContain('summary');
 
     const schema = JSON.parse(fs.readFileSync(path.join(ROOT_DIR, 'playground', ARTICLE_SCHEMA_FILE), 'utf8')) as { attributes: Record<string, unknown> };

@@ -102,21 +102,71 @@ interface Route {
 }
 
 const ROUTES: Route[] = [
-  { family: 'admin', method: 'POST', path: '/admin/login', body: { email: 'who@example.com', password: 'wrong' }, key: `who@example.com:/admin/login:${IP}|${IP}`, max: 5 },
-  { family: 'admin', method: 'POST', path: '/admin/register-admin', body: { email: 'who@example.com' }, key: `who@example.com:/admin/register-admin:${IP}|${IP}`, max: 5 },
+  {
+    family: 'admin',
+    method: 'POST',
+    path: '/admin/login',
+    body: { email: 'who@example.com', password: 'wrong' },
+    key: `who@example.com:/admin/login:${IP}|${IP}`,
+    max: 5,
+  },
+  {
+    family: 'admin',
+    method: 'POST',
+    path: '/admin/register-admin',
+    body: { email: 'who@example.com' },
+    key: `who@example.com:/admin/register-admin:${IP}|${IP}`,
+    max: 5,
+  },
   { family: 'email', method: 'POST', path: '/admin/forgot-password', body: { email: 'who@example.com' }, key: `who@example.com|${IP}`, max: 5 },
-  { family: 'users-permissions', method: 'POST', path: '/api/auth/local/register', body: { username: 'x' }, key: `unknownIdentifier:/api/auth/local/register:${IP}|${IP}`, max: 10 },
-  { family: 'users-permissions', method: 'POST', path: '/api/auth/forgot-password', body: { email: 'who@example.com' }, key: `who@example.com:/api/auth/forgot-password:${IP}|${IP}`, max: 10 },
-  { family: 'users-permissions', method: 'POST', path: '/api/auth/reset-password', body: { code: 'nope', password: 'Passw0rd-x!', passwordConfirmation: 'Passw0rd-x!' }, key: `noIdentifier:/api/auth/reset-password:${IP}|${IP}`, max: 10 },
-  { family: 'users-permissions', method: 'POST', path: '/api/auth/send-email-confirmation', body: { email: 'who@example.com' }, key: `who@example.com:/api/auth/send-email-confirmation:${IP}|${IP}`, max: 10 },
-  { family: 'users-permissions', method: 'POST', path: '/api/auth/change-password', auth: true, body: { currentPassword: 'wrong', password: 'Passw0rd-y!', passwordConfirmation: 'Passw0rd-y!' }, key: () => `noIdentifier:/api/auth/change-password:${IP}|${userId}`, max: 10 },
+  {
+    family: 'users-permissions',
+    method: 'POST',
+    path: '/api/auth/local/register',
+    body: { username: 'x' },
+    key: `unknownIdentifier:/api/auth/local/register:${IP}|${IP}`,
+    max: 10,
+  },
+  {
+    family: 'users-permissions',
+    method: 'POST',
+    path: '/api/auth/forgot-password',
+    body: { email: 'who@example.com' },
+    key: `who@example.com:/api/auth/forgot-password:${IP}|${IP}`,
+    max: 10,
+  },
+  {
+    family: 'users-permissions',
+    method: 'POST',
+    path: '/api/auth/reset-password',
+    body: { code: 'nope', password: 'Passw0rd-x!', passwordConfirmation: 'Passw0rd-x!' },
+    key: `noIdentifier:/api/auth/reset-password:${IP}|${IP}`,
+    max: 10,
+  },
+  {
+    family: 'users-permissions',
+    method: 'POST',
+    path: '/api/auth/send-email-confirmation',
+    body: { email: 'who@example.com' },
+    key: `who@example.com:/api/auth/send-email-confirmation:${IP}|${IP}`,
+    max: 10,
+  },
+  {
+    family: 'users-permissions',
+    method: 'POST',
+    path: '/api/auth/change-password',
+    auth: true,
+    body: { currentPassword: 'wrong', password: 'Passw0rd-y!', passwordConfirmation: 'Passw0rd-y!' },
+    key: () => `noIdentifier:/api/auth/change-password:${IP}|${userId}`,
+    max: 10,
+  },
   { family: 'users-permissions', method: 'GET', path: '/api/connect/github', key: `noIdentifier:/api/connect/github:${IP}|${IP}`, max: 10 },
 ];
 
 const storeKey = (family: Route['family'], key: string | (() => string)): string =>
   `${prefix}${family === 'users-permissions' ? 'up' : family}:${typeof key === 'function' ? key() : key}`;
 
-describe("every Strapi limiter on RedisRateLimitStore: what A allowed, B refuses", () => {
+describe('every Strapi limiter on RedisRateLimitStore: what A allowed, B refuses', () => {
   it.each(ROUTES)('$family $method $path', async (route) => {
     const send = (app: AppHandle) => call(app, route.method, route.path, route.body, route.auth ? userJwt : undefined);
     const spent = Number((await client.get(storeKey(route.family, route.key))) ?? 0);
@@ -135,8 +185,7 @@ describe("every Strapi limiter on RedisRateLimitStore: what A allowed, B refuses
 
   it('users-permissions /api/auth/local: REST and GraphQL `login` share one bucket across instances', async () => {
     const rest = (app: AppHandle) => call(app, 'POST', '/api/auth/local', { identifier: 'nobody', password: 'wrong' });
-    const gql = (app: AppHandle) =>
-      call(app, 'POST', '/graphql', { query: 'mutation { login(input: { identifier: "nobody", password: "wrong" }) { jwt } }' });
+    const gql = (app: AppHandle) => call(app, 'POST', '/graphql', { query: 'mutation { login(input: { identifier: "nobody", password: "wrong" }) { jwt } }' });
     for (let i = 0; i < 5; i++) expect((await rest(a)).status).toBe(400);
     for (let i = 0; i < 5; i++) {
       const res = await gql(a);

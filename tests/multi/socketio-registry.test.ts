@@ -27,7 +27,11 @@ async function node(connection: object, key: string): Promise<{ io: Server; url:
   const httpServer = http.createServer();
   const io = new Server(httpServer, { adapter, serveClient: false });
   await new Promise<void>((r) => httpServer.listen(0, '127.0.0.1', () => r()));
-  cleanups.push(() => registry.close(), () => adapter.close(), () => io.close());
+  cleanups.push(
+    () => registry.close(),
+    () => adapter.close(),
+    () => io.close(),
+  );
   return { io, url: `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`, adapter, registry };
 }
 
@@ -79,6 +83,8 @@ describe.each([
 
 describe('createSocketIoAdapter outside Strapi', () => {
   it('without registry or client, says what to pass', () => {
-    expect(() => createSocketIoAdapter({ connection: 'main' })).toThrow(/this is not a Strapi process .*pass \{ registry: createRedisRegistry\(\.\.\.\), connection: 'main' \} or \{ client: <ioredis client> \}/);
+    expect(() => createSocketIoAdapter({ connection: 'main' })).toThrow(
+      /this is not a Strapi process .*pass \{ registry: createRedisRegistry\(\.\.\.\), connection: 'main' \} or \{ client: <ioredis client> \}/,
+    );
   });
 });

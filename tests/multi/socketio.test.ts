@@ -98,16 +98,12 @@ describe('the adapters use Redis as the topology asks', () => {
       expect(channels).toContain(`${key}-response#/#`);
       const [, requestSubscribers] = (await standalone.pubsub('NUMSUB', `${key}-request#/#`)) as [string, number];
       expect(requestSubscribers).toBe(2);
-      const shardChannels = (
-        await Promise.all(cluster.nodes('master').map((n) => n.call('PUBSUB', 'SHARDCHANNELS', `${key}#*`) as Promise<string[]>))
-      ).flat();
+      const shardChannels = (await Promise.all(cluster.nodes('master').map((n) => n.call('PUBSUB', 'SHARDCHANNELS', `${key}#*`) as Promise<string[]>))).flat();
       expect(shardChannels).toContain(`${key}#/#`);
       // Two instances, each subscribed to the sharded namespace channel.
       expect(await shardSubscribers(cluster, `${key}#/#`)).toBe(2);
       // And nothing of the sharded adapter went through classic pub/sub on the cluster.
-      const classicOnCluster = (
-        await Promise.all(cluster.nodes('master').map((n) => n.call('PUBSUB', 'CHANNELS', `${key}#*`) as Promise<string[]>))
-      ).flat();
+      const classicOnCluster = (await Promise.all(cluster.nodes('master').map((n) => n.call('PUBSUB', 'CHANNELS', `${key}#*`) as Promise<string[]>))).flat();
       expect(classicOnCluster).toEqual([]);
     } finally {
       standalone.disconnect();

@@ -55,7 +55,13 @@ beforeAll(async () => {
     env: { NODE_ENV: 'development' },
   };
   [a, b] = await Promise.all([startApp(opts), startApp(opts)]);
-  const admin = await api(a, 'POST', '/admin/register-admin', { firstname: 'Hook', lastname: 'E2e', email: 'hooks@example.com', password: 'Passw0rd-hooks!' }, false);
+  const admin = await api(
+    a,
+    'POST',
+    '/admin/register-admin',
+    { firstname: 'Hook', lastname: 'E2e', email: 'hooks@example.com', password: 'Passw0rd-hooks!' },
+    false,
+  );
   expect(admin.status, JSON.stringify(admin.body)).toBe(200);
   token = admin.body.data.token;
   // The first content-manager write of a fresh process is slow (lazy loading): not what is measured.
@@ -95,7 +101,11 @@ async function write(app: AppHandle, title: string): Promise<number> {
 
 const hookFor = (path: string, title: string) => hooks.find((h) => h.path === path && h.title === title);
 
-async function createWebhook(app: AppHandle, name: string, path: string): Promise<{ id: string; name: string; url: string; headers: object; events: string[] }> {
+async function createWebhook(
+  app: AppHandle,
+  name: string,
+  path: string,
+): Promise<{ id: string; name: string; url: string; headers: object; events: string[] }> {
   const res = await api(app, 'POST', '/admin/webhooks', { name, url: `${receiverUrl}${path}`, headers: {}, events: ['entry.create'] });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.data;
@@ -129,7 +139,9 @@ describe('webhooks live on every instance', () => {
     const propagation = await applied(b, main.id, 'added', created);
     const at = await write(b, 'b-1');
     await waitFor(() => hookFor('/main', 'b-1') !== undefined, 1000, 'the webhook created on A to fire for a write on B within one second');
-    console.log(`[webhooks] created on A: live on B ${propagation} ms after the create request started; a write on B delivered ${hookFor('/main', 'b-1')!.at - at} ms after it started`);
+    console.log(
+      `[webhooks] created on A: live on B ${propagation} ms after the create request started; a write on B delivered ${hookFor('/main', 'b-1')!.at - at} ms after it started`,
+    );
   });
 
   it('disabled through B, it no longer fires on a write through A (a webhook created through B does)', async () => {
@@ -137,7 +149,13 @@ describe('webhooks live on every instance', () => {
     const sentinel = await createWebhook(b, 'sentinel', '/sentinel');
     await applied(a, sentinel.id, 'added', since);
     since = Date.now();
-    const res = await api(b, 'PUT', `/admin/webhooks/${main.id}`, { name: main.name, url: main.url, headers: main.headers, events: main.events, isEnabled: false });
+    const res = await api(b, 'PUT', `/admin/webhooks/${main.id}`, {
+      name: main.name,
+      url: main.url,
+      headers: main.headers,
+      events: main.events,
+      isEnabled: false,
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     await applied(a, main.id, 'updated', since);
     await write(a, 'a-2');
@@ -146,7 +164,13 @@ describe('webhooks live on every instance', () => {
 
   it('enabled again and the other deleted through A: B fires the first and not the deleted one', async () => {
     let since = Date.now();
-    const res = await api(a, 'PUT', `/admin/webhooks/${main.id}`, { name: main.name, url: main.url, headers: main.headers, events: main.events, isEnabled: true });
+    const res = await api(a, 'PUT', `/admin/webhooks/${main.id}`, {
+      name: main.name,
+      url: main.url,
+      headers: main.headers,
+      events: main.events,
+      isEnabled: true,
+    });
     expect(res.status).toBe(200);
     await applied(b, main.id, 'updated', since);
     const list = await api(a, 'GET', '/admin/webhooks');
@@ -165,10 +189,16 @@ describe('webhooks live on every instance', () => {
     await createWebhook(a, 'during-outage', '/outage');
     const createMs = Date.now() - started;
     await redisServer.restart();
-    await waitFor(() => /webhook sync: reloaded \d+ webhook\(s\) from the database \(the subscriber reconnected\)/.test(b.logs()), 30_000, "B's subscriber to reconnect and reload");
+    await waitFor(
+      () => /webhook sync: reloaded \d+ webhook\(s\) from the database \(the subscriber reconnected\)/.test(b.logs()),
+      30_000,
+      "B's subscriber to reconnect and reload",
+    );
     const at = await write(b, 'b-4');
     await waitFor(() => hookFor('/outage', 'b-4') !== undefined, 5000, 'the webhook created during the outage to fire on B');
-    console.log(`[webhooks] created on A during the outage in ${createMs} ms; after the reconnect, delivered ${hookFor('/outage', 'b-4')!.at - at} ms after a write on B`);
+    console.log(
+      `[webhooks] created on A during the outage in ${createMs} ms; after the reconnect, delivered ${hookFor('/outage', 'b-4')!.at - at} ms after a write on B`,
+    );
     expect(b.logs()).toMatch(/connection "default" \([^)]*\) is down/);
     expect(a.logs()).toMatch(/webhook sync: could not announce a webhook change on connection "default"/);
   }, 90_000);

@@ -30,7 +30,13 @@ describe.each([
     await new Promise((r) => server.once('listening', r));
     try {
       const port = (server.address() as { port: number }).port;
-      const statuses = await Promise.all(Array.from({ length: 1000 }, () => request(`http://127.0.0.1:${port}`).get('/').then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 1000 }, () =>
+          request(`http://127.0.0.1:${port}`)
+            .get('/')
+            .then((r) => r.status),
+        ),
+      );
       expect(statuses.filter((s) => s === 200)).toHaveLength(400);
       expect(statuses.filter((s) => s === 429)).toHaveLength(600);
       const { value, pttl } = await counterOf(registry.client('default'), ipKey(keyPrefix));

@@ -7,7 +7,7 @@ import { featureCounters } from '../../src/counters.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisRegistry, RedisUnavailableError, type RedisRegistry } from '../../src/index.js';
 import Koa from 'koa';
-import { createStrapiRateLimit, RateLimitUnavailableError, RedisRateLimitStore, } from '../../src/middlewares/rate-limit/index.js';
+import { createStrapiRateLimit, RateLimitUnavailableError, RedisRateLimitStore } from '../../src/middlewares/rate-limit/index.js';
 import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger, type CapturedLogger } from '../helpers/logger.js';
 import { limitedApp, request, until } from './helpers.js';

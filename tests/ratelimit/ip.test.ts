@@ -92,8 +92,7 @@ describe('the mask function', () => {
 });
 
 describe('through the middleware (behind a trusted proxy, X-Forwarded-For)', () => {
-  const agentOf = (options: Partial<RateLimitOptions>) =>
-    request(limitedApp({ registry, max: 2, interval: 60_000, ...options }, { proxy: true }).callback());
+  const agentOf = (options: Partial<RateLimitOptions>) => request(limitedApp({ registry, max: 2, interval: 60_000, ...options }, { proxy: true }).callback());
 
   it('IPv6 rotating inside its /56 stays in one bucket (default ipv6Subnet 56); the next /56 has its own', async () => {
     const keyPrefix = randomPrefix('rli');
@@ -153,7 +152,9 @@ describe('through the middleware (behind a trusted proxy, X-Forwarded-For)', () 
       }
       expect(err, String(bad)).toBeInstanceOf(RateLimitConfigError);
       expect((err as RateLimitConfigError).issues.map((i) => i.path)).toEqual(['options.ipv6Subnet']);
-      expect((err as Error).message).toMatch(/options\.ipv6Subnet: got .*; expected an integer from 1 to 128 \(the IPv6 prefix length a bucket covers\), or false/);
+      expect((err as Error).message).toMatch(
+        /options\.ipv6Subnet: got .*; expected an integer from 1 to 128 \(the IPv6 prefix length a bucket covers\), or false/,
+      );
     }
     for (const good of [1, 48, 56, 64, 128, false] as const) {
       expect(() => rateLimit({ registry, keyPrefix: randomPrefix('rli'), ipv6Subnet: good })).not.toThrow();

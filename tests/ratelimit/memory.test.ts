@@ -83,7 +83,16 @@ describe('ExpiringLru', () => {
 
 describe("onError: 'memory' counters", () => {
   it('are capped by memoryMaxKeys, the least recently used dropped first; the default cap is 10000', async () => {
-    const mw = rateLimit({ registry: dead, keyPrefix: randomPrefix('rlm'), onError: 'memory', max: 3, interval: 60_000, memoryMaxKeys: 25, logger: captureLogger(), ...byHeader });
+    const mw = rateLimit({
+      registry: dead,
+      keyPrefix: randomPrefix('rlm'),
+      onError: 'memory',
+      max: 3,
+      interval: 60_000,
+      memoryMaxKeys: 25,
+      logger: captureLogger(),
+      ...byHeader,
+    });
     const agent = request(appOf(mw).callback());
     await agent.get('/').set('x-key', 'busy').expect(200).expect('ratelimit-remaining', '2');
     for (let i = 0; i < 100; i++) {
@@ -175,7 +184,16 @@ main().catch((err) => {
 `,
       );
       const out = path.join(dir, 'child.cjs');
-      await build({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', loader: { '.lua': 'text' }, logLevel: 'error' });
+      await build({
+        entryPoints: [entry],
+        outfile: out,
+        bundle: true,
+        platform: 'node',
+        format: 'cjs',
+        target: 'node20',
+        loader: { '.lua': 'text' },
+        logLevel: 'error',
+      });
       const started = performance.now();
       const { stdout } = await run(process.execPath, [out, redis.standalone.url, String(deadPort)], { timeout: 20_000 });
       const ms = performance.now() - started;

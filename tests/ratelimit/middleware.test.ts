@@ -117,9 +117,7 @@ describe('headers and responses', () => {
 
   it('headers: false sends none; statusCode, message and messageKey shape the answer', async () => {
     const keyPrefix = randomPrefix('rl');
-    const agent = request(
-      limitedApp({ registry, keyPrefix, max: 1, headers: false, statusCode: 503, message: 'slow down', messageKey: 'error' }).callback(),
-    );
+    const agent = request(limitedApp({ registry, keyPrefix, max: 1, headers: false, statusCode: 503, message: 'slow down', messageKey: 'error' }).callback());
     const ok = await agent.get('/').expect(200);
     expect(ok.headers['ratelimit-limit']).toBeUndefined();
     const limited = await agent.get('/').expect(503);
@@ -304,12 +302,15 @@ describe('which requests count, and in which bucket', () => {
   it('getUserId picks the user (and implies keyBy: user)', async () => {
     const keyPrefix = randomPrefix('rl');
     const agent = request(
-      limitedApp({ registry, keyPrefix, max: 1, getUserId: (ctx) => ctx.state.account }, {
-        before: async (ctx, next) => {
-          ctx.state.account = 'acct-1';
-          await next();
+      limitedApp(
+        { registry, keyPrefix, max: 1, getUserId: (ctx) => ctx.state.account },
+        {
+          before: async (ctx, next) => {
+            ctx.state.account = 'acct-1';
+            await next();
+          },
         },
-      }).callback(),
+      ).callback(),
     );
     await agent.get('/').expect(200);
     expect(await client.exists(`${keyPrefix}global:user:acct-1`)).toBe(1);

@@ -117,7 +117,14 @@ describe('Strapi: plugin::redis.rateLimit', () => {
     const routeConfig = { keyPrefix, interval: { min: 15 }, max: 5 };
     const strapi = fakeStrapi(
       ['strapi::logger', 'strapi::errors', { name: 'plugin::redis.rateLimit', config: globalConfig }],
-      [{ method: 'POST', path: '/articles/login', handler: 'article.login', config: { middlewares: [{ name: 'plugin::redis.rateLimit', config: routeConfig }] } }],
+      [
+        {
+          method: 'POST',
+          path: '/articles/login',
+          handler: 'article.login',
+          config: { middlewares: [{ name: 'plugin::redis.rateLimit', config: routeConfig }] },
+        },
+      ],
     );
     createStrapiRateLimit(globalConfig, { strapi });
     const err = errorOf(() => createStrapiRateLimit(routeConfig, { strapi }));

@@ -4,13 +4,7 @@
  */
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createRedisRegistry } from '../../src/index.js';
-import {
-  createStrapiRateLimit,
-  rateLimit,
-  RateLimitConfigError,
-  timeSpanToMs,
-  type RateLimitOptions,
-} from '../../src/middlewares/rate-limit/index.js';
+import { createStrapiRateLimit, rateLimit, RateLimitConfigError, timeSpanToMs, type RateLimitOptions } from '../../src/middlewares/rate-limit/index.js';
 import { middlewares } from '../../src/strapi/middlewares.js';
 import { captureLogger } from '../helpers/logger.js';
 

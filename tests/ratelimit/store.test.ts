@@ -176,7 +176,7 @@ describe('the koa2-ratelimit contract', () => {
     expect(await client.get(`${keyPrefix}k`)).toBe('1');
   });
 
-  it('a key longer than 256 characters (e.g. a long email in Strapi\'s key) is hashed under the prefix', async () => {
+  it("a key longer than 256 characters (e.g. a long email in Strapi's key) is hashed under the prefix", async () => {
     const keyPrefix = randomPrefix('rls');
     const store = new RedisRateLimitStore({ registry: a, keyPrefix });
     const id = `${'a'.repeat(4000)}@example.com:/admin/login:1.2.3.4|1.2.3.4`;

@@ -33,9 +33,7 @@ describe.each(['cluster', 'sentinel'] as const)('%s', (connection) => {
     const keyPrefix = randomPrefix('rlt');
     const agent = request(limitedApp({ registry, connection, keyPrefix, max: 20, keyGenerator: (ctx) => ctx.path.slice(1) }).callback());
     const tenants = Array.from({ length: 8 }, (_, i) => `tenant${i}`);
-    const results = await Promise.all(
-      tenants.map(async (t) => (await Promise.all(Array.from({ length: 30 }, () => agent.get(`/${t}`)))).map((r) => r.status)),
-    );
+    const results = await Promise.all(tenants.map(async (t) => (await Promise.all(Array.from({ length: 30 }, () => agent.get(`/${t}`)))).map((r) => r.status)));
     for (const statuses of results) {
       expect(statuses.filter((s) => s === 200)).toHaveLength(20);
       expect(statuses.filter((s) => s === 429)).toHaveLength(10);

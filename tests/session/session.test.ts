@@ -41,7 +41,10 @@ function appWith(registry: RedisRegistry, options: RedisSessionOptions = {}) {
 }
 
 const sidOf = (res: request.Response): string | undefined =>
-  ([] as string[]).concat(res.headers['set-cookie'] ?? []).map((c) => /^koa\.sess=([^;]+)/.exec(c)?.[1]).find((v) => v);
+  ([] as string[])
+    .concat(res.headers['set-cookie'] ?? [])
+    .map((c) => /^koa\.sess=([^;]+)/.exec(c)?.[1])
+    .find((v) => v);
 
 describe.each([
   ['standalone', () => redis.standalone.url],

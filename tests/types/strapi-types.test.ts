@@ -47,9 +47,13 @@ export const reg = createRedisRegistry({ connections: { a: { connection: 'redis:
 `;
 
 describe('types for a TypeScript Strapi app', () => {
-  it.each(['node', 'nodenext', 'bundler'] as const)('strapi.redis is typed (moduleResolution %s)', async (mode) => {
-    expect(await compile({ 'app.ts': APP }, mode)).toBe('');
-  }, 60_000);
+  it.each(['node', 'nodenext', 'bundler'] as const)(
+    'strapi.redis is typed (moduleResolution %s)',
+    async (mode) => {
+      expect(await compile({ 'app.ts': APP }, mode)).toBe('');
+    },
+    60_000,
+  );
 
   it('misuse is a type error', async () => {
     const out = await compile(

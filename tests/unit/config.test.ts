@@ -54,16 +54,19 @@ describe('config validation', () => {
       settings: { debug: 1 },
       connections: { a: { connection: { port: 0 } }, b: { connection: { nodes: [] } } },
     });
-    expect(issues.map((i) => i.path)).toEqual([
-      'redis.settings.debug',
-      'redis.connections.a.connection.port',
-      'redis.connections.b.connection.nodes',
-    ]);
+    expect(issues.map((i) => i.path)).toEqual(['redis.settings.debug', 'redis.connections.a.connection.port', 'redis.connections.b.connection.nodes']);
   });
 
   it('accepts the v2 config shapes unchanged', () => {
     const v2 = {
-      settings: { debug: false, debugIORedis: false, enableRedlock: true, lockTTL: 5000, lockDelay: null, redlockConfig: { driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 200 } },
+      settings: {
+        debug: false,
+        debugIORedis: false,
+        enableRedlock: true,
+        lockTTL: 5000,
+        lockDelay: null,
+        redlockConfig: { driftFactor: 0.01, retryCount: 10, retryDelay: 200, retryJitter: 200 },
+      },
       connections: {
         default: { connection: { host: '127.0.0.1', port: 6379, db: 0 }, settings: { debug: false } },
         tls: { connection: { host: '127.0.0.1', port: 6379, db: 0, username: 'u', password: 'p', tls: { ca: Buffer.from('x') } } },

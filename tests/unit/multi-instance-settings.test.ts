@@ -5,7 +5,12 @@ import { bootLockResource } from '../../src/strapi/boot-lock.js';
 describe('boot lock settings', () => {
   it('default: on, 5 min timeout, 10 s TTL, proceed when Redis is unavailable', () => {
     const { settings } = resolveConfig({});
-    expect({ bootLock: settings.bootLock, bootLockTimeout: settings.bootLockTimeout, bootLockTTL: settings.bootLockTTL, bootLockOnError: settings.bootLockOnError }).toEqual({
+    expect({
+      bootLock: settings.bootLock,
+      bootLockTimeout: settings.bootLockTimeout,
+      bootLockTTL: settings.bootLockTTL,
+      bootLockOnError: settings.bootLockOnError,
+    }).toEqual({
       bootLock: true,
       bootLockTimeout: 300_000,
       bootLockTTL: 10_000,
@@ -47,7 +52,9 @@ describe('bootLockResource()', () => {
 
 describe('webhook sync settings', () => {
   it('default: on, on the first enabled connection, channel strapi-redis-suite:webhooks', () => {
-    const { settings } = resolveConfig({ connections: { off: { connection: 'redis://127.0.0.1:1', enabled: false }, main: { connection: 'redis://127.0.0.1:6379' } } });
+    const { settings } = resolveConfig({
+      connections: { off: { connection: 'redis://127.0.0.1:1', enabled: false }, main: { connection: 'redis://127.0.0.1:6379' } },
+    });
     expect([settings.webhookSync, settings.webhookSyncConnection, settings.webhookSyncChannel]).toEqual([true, 'main', 'strapi-redis-suite:webhooks']);
     expect(resolveConfig({ connections: { off: { connection: 'redis://127.0.0.1:1', enabled: false } } }).settings.webhookSyncConnection).toBeNull();
   });

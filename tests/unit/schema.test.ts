@@ -87,7 +87,12 @@ describe('unknown keys', () => {
 
 describe('values in messages', () => {
   it('masks secrets by key name and URL passwords', () => {
-    const schema = options({ password: str().optional(), url: str().refine((v) => v.startsWith('redis://'), { error: 'a redis:// URL' }).optional() });
+    const schema = options({
+      password: str().optional(),
+      url: str()
+        .refine((v) => v.startsWith('redis://'), { error: 'a redis:// URL' })
+        .optional(),
+    });
     expect(issuesOf(schema, { password: { value: 'hunter22' }, url: 'http://u:hunter22@h' })).toEqual([
       { path: 'opts.password', got: '*** (object)', expected: 'a string' },
       { path: 'opts.url', got: '"http://u:***@h" (string)', expected: 'a redis:// URL' },

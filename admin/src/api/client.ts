@@ -7,8 +7,7 @@ import { PLUGIN_ID } from '../pluginId';
 export const apiPath = (path: string): string => `/${PLUGIN_ID}${path}`;
 
 /** Connection names go into the path: keep them one segment. */
-export const connectionPath = (name: string, rest = ''): string =>
-  apiPath(`/connections/${encodeURIComponent(name)}${rest}`);
+export const connectionPath = (name: string, rest = ''): string => apiPath(`/connections/${encodeURIComponent(name)}${rest}`);
 
 /** The message of a failed admin request: Strapi's error body when there is one. */
 export function errorMessage(error: unknown): string {

@@ -140,7 +140,10 @@ export interface CronView {
 /** This instance's feature counters since it started (`null`: the feature is not in use). */
 export interface StatsView {
   instance: string;
-  cache: Record<'hits' | 'misses' | 'bypasses' | 'stores' | 'discarded' | 'coalesced' | 'stale' | 'refreshes' | 'staleIfError' | 'purges' | 'purgedKeys' | 'errors', number> | null;
+  cache: Record<
+    'hits' | 'misses' | 'bypasses' | 'stores' | 'discarded' | 'coalesced' | 'stale' | 'refreshes' | 'staleIfError' | 'purges' | 'purgedKeys' | 'errors',
+    number
+  > | null;
   rateLimit: Record<'passed' | 'limited' | 'delayed' | 'storeErrors' | 'failedOpen' | 'failedClosed' | 'limitedInMemory', number>;
   cron: Record<
     'runs' | 'failures' | 'claimedElsewhere' | 'skippedOverlap' | 'skippedUnavailable' | 'skippedSplit' | 'lagMs' | 'maxLagMs' | 'correctedTicks',

@@ -36,11 +36,7 @@ export const ConfirmDelete = ({
             {typeToConfirm !== undefined ? (
               <Field.Root name="confirm" hint={t('confirm.hint', 'Type {text} to confirm', { text: typeToConfirm })}>
                 <Field.Label>{t('confirm.label', 'Confirmation')}</Field.Label>
-                <TextInput
-                  value={typed}
-                  onChange={(event: React.ChangeEvent<HTMLInputElement>) => setTyped(event.target.value)}
-                  autoComplete="off"
-                />
+                <TextInput value={typed} onChange={(event: React.ChangeEvent<HTMLInputElement>) => setTyped(event.target.value)} autoComplete="off" />
                 <Field.Hint />
               </Field.Root>
             ) : null}
@@ -52,14 +48,7 @@ export const ConfirmDelete = ({
               {t('common.cancel', 'Cancel')}
             </Button>
           </Dialog.Cancel>
-          <Button
-            fullWidth
-            variant="danger-light"
-            startIcon={<Trash />}
-            disabled={!confirmed || busy}
-            loading={busy}
-            onClick={onConfirm}
-          >
+          <Button fullWidth variant="danger-light" startIcon={<Trash />} disabled={!confirmed || busy} loading={busy} onClick={onConfirm}>
             {t('common.delete', 'Delete')}
           </Button>
         </Dialog.Footer>

@@ -21,15 +21,23 @@ const Pairs = ({ head, rows }: { head: [string, string]; rows: [string, string][
   <Table colCount={2} rowCount={rows.length + 1}>
     <Thead>
       <Tr>
-        <Th><Typography variant="sigma">{head[0]}</Typography></Th>
-        <Th><Typography variant="sigma">{head[1]}</Typography></Th>
+        <Th>
+          <Typography variant="sigma">{head[0]}</Typography>
+        </Th>
+        <Th>
+          <Typography variant="sigma">{head[1]}</Typography>
+        </Th>
       </Tr>
     </Thead>
     <Tbody>
       {rows.map(([a, b], index) => (
         <Tr key={`${index}:${a}`}>
-          <Td><Typography style={{ wordBreak: 'break-all' }}>{a}</Typography></Td>
-          <Td><Typography style={{ wordBreak: 'break-all' }}>{b}</Typography></Td>
+          <Td>
+            <Typography style={{ wordBreak: 'break-all' }}>{a}</Typography>
+          </Td>
+          <Td>
+            <Typography style={{ wordBreak: 'break-all' }}>{b}</Typography>
+          </Td>
         </Tr>
       ))}
     </Tbody>
@@ -90,9 +98,7 @@ export const KeyValueModal = ({ connection, keyName, onClose }: { connection: st
                 <Badge>{value.data.type}</Badge>
                 <Badge variant="neutral">{`TTL ${formatTtl(value.data.ttlMs)}`}</Badge>
                 <Badge variant="neutral">{formatBytes(value.data.size)}</Badge>
-                {value.data.length !== null ? (
-                  <Badge variant="neutral">{t('value.length', 'length {n}', { n: formatCount(value.data.length) })}</Badge>
-                ) : null}
+                {value.data.length !== null ? <Badge variant="neutral">{t('value.length', 'length {n}', { n: formatCount(value.data.length) })}</Badge> : null}
                 {value.data.encoding === 'base64' ? <Badge variant="warning">base64</Badge> : null}
                 {value.data.truncated ? (
                   <Badge variant="warning" data-testid="value-truncated">

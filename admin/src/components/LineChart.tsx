@@ -20,7 +20,9 @@ const WIDTH = 600;
 /** The theme colours lines use, in order. */
 function palette(theme: ReturnType<typeof useTheme>): string[] {
   const c = (theme?.colors ?? {}) as unknown as Record<string, string>;
-  return [c.primary600, c.success600, c.warning600, c.danger600, c.secondary600, c.alternative600, c.neutral600].map((v, i) => v ?? ['#4945ff', '#328048', '#d9822f', '#d02b20', '#0c75af', '#ac73e6', '#666687'][i]!);
+  return [c.primary600, c.success600, c.warning600, c.danger600, c.secondary600, c.alternative600, c.neutral600].map(
+    (v, i) => v ?? ['#4945ff', '#328048', '#d9822f', '#d02b20', '#0c75af', '#ac73e6', '#666687'][i]!,
+  );
 }
 
 /** SVG path of one series: segments broken where a value is missing. */
@@ -136,17 +138,36 @@ export const LineChart = ({
             <line key={f} x1={0} x2={WIDTH} y1={height * f} y2={height * f} stroke={neutral} strokeWidth={1} vectorEffect="non-scaling-stroke" />
           ))}
           {drawReference && reference ? (
-            <line x1={0} x2={WIDTH} y1={y(reference)} y2={y(reference)} stroke={colors[3]} strokeDasharray="6 4" strokeWidth={1} vectorEffect="non-scaling-stroke" data-testid="chart-reference" />
+            <line
+              x1={0}
+              x2={WIDTH}
+              y1={y(reference)}
+              y2={y(reference)}
+              stroke={colors[3]}
+              strokeDasharray="6 4"
+              strokeWidth={1}
+              vectorEffect="non-scaling-stroke"
+              data-testid="chart-reference"
+            />
           ) : null}
           {series.map((line, i) => (
             <g key={line.label}>
-              <path d={pathOf(t, line.values, x, y)} fill="none" stroke={colors[i % colors.length]} strokeWidth={2} vectorEffect="non-scaling-stroke" strokeLinejoin="round" />
+              <path
+                d={pathOf(t, line.values, x, y)}
+                fill="none"
+                stroke={colors[i % colors.length]}
+                strokeWidth={2}
+                vectorEffect="non-scaling-stroke"
+                strokeLinejoin="round"
+              />
               {lonely(line.values).map((j) => (
                 <circle key={j} cx={x(t[j]!)} cy={y(line.values[j]!)} r={2.5} fill={colors[i % colors.length]} />
               ))}
             </g>
           ))}
-          {shown !== null ? <line x1={x(t[shown]!)} x2={x(t[shown]!)} y1={0} y2={height} stroke={colors[6]} strokeWidth={1} vectorEffect="non-scaling-stroke" /> : null}
+          {shown !== null ? (
+            <line x1={x(t[shown]!)} x2={x(t[shown]!)} y1={0} y2={height} stroke={colors[6]} strokeWidth={1} vectorEffect="non-scaling-stroke" />
+          ) : null}
         </svg>
         {shown !== null ? (
           <Box
@@ -168,8 +189,12 @@ export const LineChart = ({
         ) : null}
       </div>
       <Flex justifyContent="space-between" paddingTop={1}>
-        <Typography variant="pi" textColor="neutral500">{ago(now - start)}</Typography>
-        <Typography variant="pi" textColor="neutral500">now</Typography>
+        <Typography variant="pi" textColor="neutral500">
+          {ago(now - start)}
+        </Typography>
+        <Typography variant="pi" textColor="neutral500">
+          now
+        </Typography>
       </Flex>
       <Flex gap={4} wrap="wrap" paddingTop={2}>
         {series.map((line, i) => {
@@ -193,7 +218,25 @@ export const LineChart = ({
 };
 
 /** A small line without axes: the dashboard's cards. */
-export const Sparkline = ({ t, values, windowMs, now, reference, height = 36, label, testId }: { t: number[]; values: (number | null)[]; windowMs: number; now: number; reference?: number | null; height?: number; label: string; testId?: string }) => {
+export const Sparkline = ({
+  t,
+  values,
+  windowMs,
+  now,
+  reference,
+  height = 36,
+  label,
+  testId,
+}: {
+  t: number[];
+  values: (number | null)[];
+  windowMs: number;
+  now: number;
+  reference?: number | null;
+  height?: number;
+  label: string;
+  testId?: string;
+}) => {
   const theme = useTheme();
   const colors = palette(theme);
   const { start, span } = timeAxis(t, windowMs, now);
@@ -201,8 +244,29 @@ export const Sparkline = ({ t, values, windowMs, now, reference, height = 36, la
   const x = (time: number) => ((time - start) / span) * WIDTH;
   const y = (v: number) => height - (v / max) * (height - 4) - 2;
   return (
-    <svg viewBox={`0 0 ${WIDTH} ${height}`} preserveAspectRatio="none" width="100%" height={height} role="img" aria-label={label} data-testid={testId} data-points={values.filter((v) => v !== null).length} style={{ display: 'block' }}>
-      {drawReference && reference ? <line x1={0} x2={WIDTH} y1={y(reference)} y2={y(reference)} stroke={colors[3]} strokeDasharray="6 4" strokeWidth={1} vectorEffect="non-scaling-stroke" /> : null}
+    <svg
+      viewBox={`0 0 ${WIDTH} ${height}`}
+      preserveAspectRatio="none"
+      width="100%"
+      height={height}
+      role="img"
+      aria-label={label}
+      data-testid={testId}
+      data-points={values.filter((v) => v !== null).length}
+      style={{ display: 'block' }}
+    >
+      {drawReference && reference ? (
+        <line
+          x1={0}
+          x2={WIDTH}
+          y1={y(reference)}
+          y2={y(reference)}
+          stroke={colors[3]}
+          strokeDasharray="6 4"
+          strokeWidth={1}
+          vectorEffect="non-scaling-stroke"
+        />
+      ) : null}
       <path d={pathOf(t, values, x, y)} fill="none" stroke={colors[0]} strokeWidth={2} vectorEffect="non-scaling-stroke" strokeLinejoin="round" />
     </svg>
   );

@@ -75,16 +75,18 @@ export const TtlDialog = ({
         <Dialog.Header>{t('ttl.title', 'Change the TTL')}</Dialog.Header>
         <Dialog.Body>
           <Flex direction="column" alignItems="stretch" gap={4} width="100%">
-            <Typography tag="p">
-              {t('ttl.body', '{key} on {connection}: {ttl} now.', { key: keyName, connection, ttl: formatTtl(ttlMs) })}
-            </Typography>
+            <Typography tag="p">{t('ttl.body', '{key} on {connection}: {ttl} now.', { key: keyName, connection, ttl: formatTtl(ttlMs) })}</Typography>
             {refusal ? (
               <>
                 <Typography data-testid="ttl-protected">
-                  {t('ttl.protected', '{key} is one of the suite\'s own keys: {families}. A lock or a session whose TTL is changed by hand outlives, or loses, what it guards. Type the prefix to change it anyway.', {
-                    key: keyName,
-                    families: refusal.families.map((f) => `${f.family} (${f.prefix})`).join(', '),
-                  })}
+                  {t(
+                    'ttl.protected',
+                    "{key} is one of the suite's own keys: {families}. A lock or a session whose TTL is changed by hand outlives, or loses, what it guards. Type the prefix to change it anyway.",
+                    {
+                      key: keyName,
+                      families: refusal.families.map((f) => `${f.family} (${f.prefix})`).join(', '),
+                    },
+                  )}
                 </Typography>
                 <Field.Root name="ttl-confirm" hint={t('confirm.hint', 'Type {text} to confirm', { text: prefixes.join(' ') })}>
                   <Field.Label>{t('confirm.label', 'Confirmation')}</Field.Label>
@@ -95,7 +97,11 @@ export const TtlDialog = ({
             ) : (
               <Field.Root name="ttl-seconds" hint={t('ttl.hint', 'From now on; PEXPIRE')}>
                 <Field.Label>{t('ttl.seconds', 'Expire in (seconds)')}</Field.Label>
-                <TextInput value={seconds} inputMode="numeric" onChange={(event: React.ChangeEvent<HTMLInputElement>) => setSeconds(event.target.value.trim())} />
+                <TextInput
+                  value={seconds}
+                  inputMode="numeric"
+                  onChange={(event: React.ChangeEvent<HTMLInputElement>) => setSeconds(event.target.value.trim())}
+                />
                 <Field.Hint />
               </Field.Root>
             )}
@@ -108,7 +114,13 @@ export const TtlDialog = ({
             </Button>
           </Dialog.Cancel>
           {refusal ? (
-            <Button fullWidth variant="danger-light" disabled={typed !== prefixes.join(' ') || busy} loading={busy} onClick={() => void send(refusal.ttl, prefixes)}>
+            <Button
+              fullWidth
+              variant="danger-light"
+              disabled={typed !== prefixes.join(' ') || busy}
+              loading={busy}
+              onClick={() => void send(refusal.ttl, prefixes)}
+            >
               {t('ttl.confirmProtected', 'Change it anyway')}
             </Button>
           ) : (

@@ -67,7 +67,9 @@ export const CachePage = () => {
       <Layouts.Content>
         {cache.error ? <ErrorAlert title={t('cache.error', 'Could not load the cache tags')} message={cache.error} /> : null}
         {!data ? (
-          cache.error ? null : <Loading label={t('common.loading', 'Loading')} />
+          cache.error ? null : (
+            <Loading label={t('common.loading', 'Loading')} />
+          )
         ) : !data.enabled ? (
           <EmptyStateLayout
             content={t(
@@ -81,9 +83,15 @@ export const CachePage = () => {
           <Table colCount={3} rowCount={data.tags.length + 1}>
             <Thead>
               <Tr>
-                <Th><Typography variant="sigma">{t('cache.tag', 'Tag')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('cache.entries', 'Entries')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('cache.actions', 'Actions')}</Typography></Th>
+                <Th>
+                  <Typography variant="sigma">{t('cache.tag', 'Tag')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('cache.entries', 'Entries')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('cache.actions', 'Actions')}</Typography>
+                </Th>
               </Tr>
             </Thead>
             <Tbody>

@@ -54,22 +54,34 @@ export const ConnectionsPage = () => {
         }
       />
       <Layouts.Content>
-        {connections.error ? (
-          <ErrorAlert title={t('connections.error', 'Could not load the connections')} message={connections.error} />
-        ) : null}
+        {connections.error ? <ErrorAlert title={t('connections.error', 'Could not load the connections')} message={connections.error} /> : null}
         {connections.data === undefined && !connections.error ? (
           <Loading label={t('common.loading', 'Loading')} />
         ) : (
           <Table colCount={7} rowCount={list.length + 1}>
             <Thead>
               <Tr>
-                <Th><Typography variant="sigma">{t('connections.name', 'Name')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('connections.topology', 'Topology')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('connections.endpoint', 'Endpoint')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('connections.state', 'State')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('connections.ping', 'Ping')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('connections.features', 'Used by')}</Typography></Th>
-                <Th><Typography variant="sigma">{t('connections.nodes', 'Nodes')}</Typography></Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.name', 'Name')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.topology', 'Topology')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.endpoint', 'Endpoint')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.state', 'State')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.ping', 'Ping')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.features', 'Used by')}</Typography>
+                </Th>
+                <Th>
+                  <Typography variant="sigma">{t('connections.nodes', 'Nodes')}</Typography>
+                </Th>
               </Tr>
             </Thead>
             <Tbody>
@@ -91,7 +103,9 @@ export const ConnectionsPage = () => {
                     <Flex direction="column" alignItems="flex-start" gap={1}>
                       <StateBadge ready={connection.ready} state={connection.state} />
                       {connection.lastError ? (
-                        <Typography variant="pi" textColor="danger600">{connection.lastError}</Typography>
+                        <Typography variant="pi" textColor="danger600">
+                          {connection.lastError}
+                        </Typography>
                       ) : null}
                     </Flex>
                   </Td>
@@ -104,7 +118,9 @@ export const ConnectionsPage = () => {
                         <Typography textColor="neutral600">—</Typography>
                       ) : (
                         connection.features.map((feature) => (
-                          <Badge key={feature} variant="secondary">{feature}</Badge>
+                          <Badge key={feature} variant="secondary">
+                            {feature}
+                          </Badge>
                         ))
                       )}
                     </Flex>

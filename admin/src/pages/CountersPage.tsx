@@ -96,7 +96,9 @@ export const CountersPage = () => {
       <Layouts.Content>
         {stats.error ? <ErrorAlert title={t('counters.error', 'Could not load the counters')} message={stats.error} /> : null}
         {!data ? (
-          stats.error ? null : <Loading label={t('common.loading', 'Loading')} />
+          stats.error ? null : (
+            <Loading label={t('common.loading', 'Loading')} />
+          )
         ) : (
           sections(t).map((section) => {
             const values = data[section.id] as Record<string, number> | null;

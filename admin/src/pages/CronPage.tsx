@@ -49,13 +49,12 @@ export const CronPage = () => {
       <Layouts.Content>
         {cron.error ? <ErrorAlert title={t('cron.error', 'Could not load the cron tasks')} message={cron.error} /> : null}
         {data?.historyError ? (
-          <ErrorAlert
-            title={t('cron.historyError', 'The shared run history could not be read: runs of this instance only')}
-            message={data.historyError}
-          />
+          <ErrorAlert title={t('cron.historyError', 'The shared run history could not be read: runs of this instance only')} message={data.historyError} />
         ) : null}
         {!data ? (
-          cron.error ? null : <Loading label={t('common.loading', 'Loading')} />
+          cron.error ? null : (
+            <Loading label={t('common.loading', 'Loading')} />
+          )
         ) : data.tasks.length === 0 ? (
           <EmptyStateLayout content={t('cron.empty', 'No cron tasks (server.cron.tasks or strapi.cron.add)')} />
         ) : (
@@ -68,12 +67,24 @@ export const CronPage = () => {
             <Table colCount={6} rowCount={data.tasks.length + 1}>
               <Thead>
                 <Tr>
-                  <Th><Typography variant="sigma">{t('cron.task', 'Task')}</Typography></Th>
-                  <Th><Typography variant="sigma">{t('cron.guard', 'Guard')}</Typography></Th>
-                  <Th><Typography variant="sigma">{t('cron.lastRun', 'Last run')}</Typography></Th>
-                  <Th><Typography variant="sigma">{t('cron.duration', 'Duration')}</Typography></Th>
-                  <Th><Typography variant="sigma">{t('cron.instance', 'Instance')}</Typography></Th>
-                  <Th><Typography variant="sigma">{t('cron.result', 'Result')}</Typography></Th>
+                  <Th>
+                    <Typography variant="sigma">{t('cron.task', 'Task')}</Typography>
+                  </Th>
+                  <Th>
+                    <Typography variant="sigma">{t('cron.guard', 'Guard')}</Typography>
+                  </Th>
+                  <Th>
+                    <Typography variant="sigma">{t('cron.lastRun', 'Last run')}</Typography>
+                  </Th>
+                  <Th>
+                    <Typography variant="sigma">{t('cron.duration', 'Duration')}</Typography>
+                  </Th>
+                  <Th>
+                    <Typography variant="sigma">{t('cron.instance', 'Instance')}</Typography>
+                  </Th>
+                  <Th>
+                    <Typography variant="sigma">{t('cron.result', 'Result')}</Typography>
+                  </Th>
                 </Tr>
               </Thead>
               <Tbody>

@@ -76,9 +76,18 @@ const ConnectionCard = ({ connection, health, stats }: { connection: ConnectionV
   const n = health?.t.length ?? 0;
   const masters = health?.nodes.filter((node) => node.role === 'master') ?? [];
   // A Cluster's memory is its masters' (replicas hold copies); its traffic is every node's.
-  const memory = sumSeries(masters.map((node) => node.usedMemoryBytes), n);
-  const maxMemory = sumSeries(masters.map((node) => node.maxMemoryBytes), n);
-  const ops = sumSeries((health?.nodes ?? []).map((node) => node.opsPerSec), n);
+  const memory = sumSeries(
+    masters.map((node) => node.usedMemoryBytes),
+    n,
+  );
+  const maxMemory = sumSeries(
+    masters.map((node) => node.maxMemoryBytes),
+    n,
+  );
+  const ops = sumSeries(
+    (health?.nodes ?? []).map((node) => node.opsPerSec),
+    n,
+  );
   const limit = latest(maxMemory);
   const now = health && n > 0 ? Math.max(Date.now(), health.t[n - 1]!) : Date.now();
   const windowMs = health?.windowMs ?? 15 * 60_000;
@@ -106,18 +115,30 @@ const ConnectionCard = ({ connection, health, stats }: { connection: ConnectionV
         <Grid.Item col={6} s={12}>
           <Box width="100%">
             <Flex justifyContent="space-between">
-              <Typography variant="sigma" textColor="neutral600">{t('dashboard.memory', 'Memory')}</Typography>
+              <Typography variant="sigma" textColor="neutral600">
+                {t('dashboard.memory', 'Memory')}
+              </Typography>
               <Typography variant="pi" fontWeight="semiBold" data-testid="card-memory" data-value={latest(memory) ?? ''}>
                 {`${formatBytes(latest(memory))}${limit ? ` / ${formatBytes(limit)}` : ''}`}
               </Typography>
             </Flex>
-            <Sparkline t={health?.t ?? []} values={memory} windowMs={windowMs} now={now} reference={limit} label={t('dashboard.memory', 'Memory')} testId="spark-memory" />
+            <Sparkline
+              t={health?.t ?? []}
+              values={memory}
+              windowMs={windowMs}
+              now={now}
+              reference={limit}
+              label={t('dashboard.memory', 'Memory')}
+              testId="spark-memory"
+            />
           </Box>
         </Grid.Item>
         <Grid.Item col={6} s={12}>
           <Box width="100%">
             <Flex justifyContent="space-between">
-              <Typography variant="sigma" textColor="neutral600">{t('dashboard.ops', 'Ops/sec')}</Typography>
+              <Typography variant="sigma" textColor="neutral600">
+                {t('dashboard.ops', 'Ops/sec')}
+              </Typography>
               <Typography variant="pi" fontWeight="semiBold" data-testid="card-ops" data-value={latest(ops) ?? ''}>
                 {formatRate(latest(ops))}
               </Typography>
@@ -127,7 +148,9 @@ const ConnectionCard = ({ connection, health, stats }: { connection: ConnectionV
         </Grid.Item>
       </Grid.Root>
       <Box paddingTop={4}>
-        <Typography variant="sigma" textColor="neutral600">{t('dashboard.features', 'Used by (counters of this instance)')}</Typography>
+        <Typography variant="sigma" textColor="neutral600">
+          {t('dashboard.features', 'Used by (counters of this instance)')}
+        </Typography>
         <Flex direction="column" alignItems="stretch" gap={2} paddingTop={2} data-testid="connection-features">
           {connection.features.length === 0 ? (
             <Typography textColor="neutral600">{t('dashboard.noFeature', 'No feature of the suite uses it')}</Typography>
@@ -225,10 +248,14 @@ export const DashboardPage = () => {
                     : t('dashboard.samplerLocal', 'Health sampled on this instance only: the lock connection does not answer')}
                 </Typography>
               ) : anyHealth && !anyHealth.enabled ? (
-                <Typography variant="pi" textColor="neutral600">{t('health.disabled', 'Health sampling is off (settings.healthSampling: false).')}</Typography>
+                <Typography variant="pi" textColor="neutral600">
+                  {t('health.disabled', 'Health sampling is off (settings.healthSampling: false).')}
+                </Typography>
               ) : null}
               {stats.data ? (
-                <Typography variant="pi" textColor="neutral600">{t('dashboard.instance', 'Counters of {instance}', { instance: stats.data.instance })}</Typography>
+                <Typography variant="pi" textColor="neutral600">
+                  {t('dashboard.instance', 'Counters of {instance}', { instance: stats.data.instance })}
+                </Typography>
               ) : null}
             </Flex>
             <Grid.Root gap={4}>

@@ -50,7 +50,12 @@ const charts = (node: HealthNodeSeries, t: Translate) => [
     ],
     format: formatByteRate,
   },
-  { id: 'hit-ratio', title: t('health.hitRatio', 'Keyspace hit ratio'), series: [{ label: t('health.hits', 'hits'), values: node.hitRatio }], format: formatRatio },
+  {
+    id: 'hit-ratio',
+    title: t('health.hitRatio', 'Keyspace hit ratio'),
+    series: [{ label: t('health.hits', 'hits'), values: node.hitRatio }],
+    format: formatRatio,
+  },
   {
     id: 'keys',
     title: t('health.evictedExpired', 'Evicted and expired keys per second'),
@@ -68,15 +73,23 @@ export const SamplerNote = ({ view }: { view: HealthView }) => {
   const instances = [...new Set(view.sampledBy)];
   return (
     <Flex gap={2} wrap="wrap" data-testid="health-source" data-source={view.source}>
-      <Badge variant={view.source === 'redis' ? 'success' : 'warning'}>{view.source === 'redis' ? t('health.shared', 'shared') : t('health.local', 'this instance only')}</Badge>
+      <Badge variant={view.source === 'redis' ? 'success' : 'warning'}>
+        {view.source === 'redis' ? t('health.shared', 'shared') : t('health.local', 'this instance only')}
+      </Badge>
       <Typography variant="pi" textColor="neutral600">
         {view.source === 'redis'
-          ? t('health.sharedNote', 'Sampled every {interval} by one instance at a time ({n, plural, one {# instance} other {# instances}} so far), {points, plural, one {# point} other {# points}}', {
-              interval: formatDuration(view.intervalMs),
-              n: instances.length,
-              points: view.t.length,
-            })
-          : t('health.localNote', 'The lock connection does not answer ({error}): these are the points this instance took on its own', { error: view.sharedError ?? '' })}
+          ? t(
+              'health.sharedNote',
+              'Sampled every {interval} by one instance at a time ({n, plural, one {# instance} other {# instances}} so far), {points, plural, one {# point} other {# points}}',
+              {
+                interval: formatDuration(view.intervalMs),
+                n: instances.length,
+                points: view.t.length,
+              },
+            )
+          : t('health.localNote', 'The lock connection does not answer ({error}): these are the points this instance took on its own', {
+              error: view.sharedError ?? '',
+            })}
       </Typography>
     </Flex>
   );
@@ -120,10 +133,14 @@ export const HealthPage = () => {
             </Field.Root>
           ) : null}
         </Flex>
-        {selected.connections.error ? <ErrorAlert title={t('connections.error', 'Could not load the connections')} message={selected.connections.error} /> : null}
+        {selected.connections.error ? (
+          <ErrorAlert title={t('connections.error', 'Could not load the connections')} message={selected.connections.error} />
+        ) : null}
         {health.error ? <ErrorAlert title={t('health.error', 'Could not load the health series')} message={health.error} /> : null}
         {!view ? (
-          health.error ? null : <Loading label={t('common.loading', 'Loading')} />
+          health.error ? null : (
+            <Loading label={t('common.loading', 'Loading')} />
+          )
         ) : !view.enabled ? (
           <Typography textColor="neutral600" data-testid="health-disabled">
             {t('health.disabled', 'Health sampling is off (settings.healthSampling: false).')}

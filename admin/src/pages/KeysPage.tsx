@@ -59,9 +59,7 @@ interface Listing {
  * keys (locks, cron history, cache generations, sessions) and names them comes back with those
  * families: the admin then confirms them by typing their prefix(es).
  */
-type Pending =
-  | { kind: 'key'; key: string }
-  | { kind: 'pattern'; pattern: string; protected?: ProtectedRefusal['protected'] };
+type Pending = { kind: 'key'; key: string } | { kind: 'pattern'; pattern: string; protected?: ProtectedRefusal['protected'] };
 
 const isRefusal = (details: unknown): details is ProtectedRefusal =>
   Array.isArray((details as ProtectedRefusal | undefined)?.protected) && (details as ProtectedRefusal).protected.length > 0;
@@ -227,11 +225,7 @@ export const KeysPage = () => {
                 <ConnectionPicker selected={selected} />
                 <Field.Root name="pattern" width="320px">
                   <Field.Label>{t('keys.pattern', 'Pattern (SCAN MATCH)')}</Field.Label>
-                  <TextInput
-                    value={pattern}
-                    placeholder="*"
-                    onChange={(event: React.ChangeEvent<HTMLInputElement>) => setPattern(event.target.value)}
-                  />
+                  <TextInput value={pattern} placeholder="*" onChange={(event: React.ChangeEvent<HTMLInputElement>) => setPattern(event.target.value)} />
                 </Field.Root>
                 <Field.Root name="type" width="180px">
                   <Field.Label>{t('keys.type', 'Type')}</Field.Label>
@@ -264,12 +258,24 @@ export const KeysPage = () => {
               <Table colCount={6} rowCount={rows.length + 1}>
                 <Thead>
                   <Tr>
-                    <Th><Typography variant="sigma">{t('keys.key', 'Key')}</Typography></Th>
-                    <Th><Typography variant="sigma">{t('keys.type', 'Type')}</Typography></Th>
-                    <Th><Typography variant="sigma">{t('keys.ttl', 'TTL')}</Typography></Th>
-                    <Th><Typography variant="sigma">{t('keys.size', 'Size')}</Typography></Th>
-                    <Th><Typography variant="sigma">{t('keys.length', 'Length')}</Typography></Th>
-                    <Th><Typography variant="sigma">{t('keys.actions', 'Actions')}</Typography></Th>
+                    <Th>
+                      <Typography variant="sigma">{t('keys.key', 'Key')}</Typography>
+                    </Th>
+                    <Th>
+                      <Typography variant="sigma">{t('keys.type', 'Type')}</Typography>
+                    </Th>
+                    <Th>
+                      <Typography variant="sigma">{t('keys.ttl', 'TTL')}</Typography>
+                    </Th>
+                    <Th>
+                      <Typography variant="sigma">{t('keys.size', 'Size')}</Typography>
+                    </Th>
+                    <Th>
+                      <Typography variant="sigma">{t('keys.length', 'Length')}</Typography>
+                    </Th>
+                    <Th>
+                      <Typography variant="sigma">{t('keys.actions', 'Actions')}</Typography>
+                    </Th>
                   </Tr>
                 </Thead>
                 <Tbody>
@@ -305,10 +311,7 @@ export const KeysPage = () => {
                             </IconButton>
                           ) : null}
                           {allowed.deleteKeys ? (
-                            <IconButton
-                              label={t('keys.delete', 'Delete {key}', { key: row.key })}
-                              onClick={() => setPending({ kind: 'key', key: row.key })}
-                            >
+                            <IconButton label={t('keys.delete', 'Delete {key}', { key: row.key })} onClick={() => setPending({ kind: 'key', key: row.key })}>
                               <Trash />
                             </IconButton>
                           ) : null}
@@ -323,7 +326,10 @@ export const KeysPage = () => {
               <Flex justifyContent="space-between" paddingTop={4}>
                 <Typography variant="pi" textColor="neutral600" data-testid="keys-summary">
                   {listing.cursor === null
-                    ? t('keys.complete', '{n, plural, one {# key} other {# keys}} matching {pattern}, scan complete', { n: rows.length, pattern: listing.pattern })
+                    ? t('keys.complete', '{n, plural, one {# key} other {# keys}} matching {pattern}, scan complete', {
+                        n: rows.length,
+                        pattern: listing.pattern,
+                      })
                     : t('keys.partial', '{n, plural, one {# key} other {# keys}} matching {pattern} so far', { n: rows.length, pattern: listing.pattern })}
                 </Typography>
                 {listing.cursor !== null ? (
@@ -338,9 +344,7 @@ export const KeysPage = () => {
           </>
         )}
       </Layouts.Content>
-      {viewing && connection ? (
-        <KeyValueModal connection={connection} keyName={viewing} onClose={() => setViewing(undefined)} />
-      ) : null}
+      {viewing && connection ? <KeyValueModal connection={connection} keyName={viewing} onClose={() => setViewing(undefined)} /> : null}
       {editingTtl && listing ? (
         <TtlDialog
           connection={listing.connection}

@@ -82,7 +82,9 @@ export const MemoryPage = () => {
         do {
           const query = new URLSearchParams({ pattern: current.pattern, budgetMs: String(BUDGET_MS), top: String(TOP) });
           if (current.cursor) query.set('cursor', current.cursor);
-          const response = await get<{ data: MemoryPageView }>(connectionPath(current.connection, `/memory?${query.toString()}`), { signal: controller.signal });
+          const response = await get<{ data: MemoryPageView }>(connectionPath(current.connection, `/memory?${query.toString()}`), {
+            signal: controller.signal,
+          });
           if (controller.signal.aborted) return;
           current = merge(current, response.data.data);
           setWalk(current);
@@ -99,7 +101,18 @@ export const MemoryPage = () => {
 
   const start = () => {
     if (!selected.name) return;
-    void go({ connection: selected.name, pattern: pattern || '*', cursor: '0', scanned: 0, bytes: 0, totalKeys: 0, pages: 0, top: [], groups: new Map(), running: true });
+    void go({
+      connection: selected.name,
+      pattern: pattern || '*',
+      cursor: '0',
+      scanned: 0,
+      bytes: 0,
+      totalKeys: 0,
+      pages: 0,
+      top: [],
+      groups: new Map(),
+      running: true,
+    });
   };
 
   const view = walk && walk.connection === selected.name ? walk : undefined;
@@ -158,68 +171,110 @@ export const MemoryPage = () => {
                     {done ? t('memory.done', 'complete') : view.running ? t('memory.running', 'scanning') : t('memory.stopped', 'stopped')}
                   </Badge>
                   <Typography variant="pi" textColor="neutral600" data-testid="memory-summary" data-scanned={view.scanned} data-bytes={view.bytes}>
-                    {t('memory.summary', '{n, plural, one {# key} other {# keys}} measured ({bytes}) of {total} in the database, in {pages, plural, one {# page} other {# pages}}', {
-                      n: view.scanned,
-                      bytes: formatBytes(view.bytes),
-                      total: formatCount(view.totalKeys),
-                      pages: view.pages,
-                    })}
+                    {t(
+                      'memory.summary',
+                      '{n, plural, one {# key} other {# keys}} measured ({bytes}) of {total} in the database, in {pages, plural, one {# page} other {# pages}}',
+                      {
+                        n: view.scanned,
+                        bytes: formatBytes(view.bytes),
+                        total: formatCount(view.totalKeys),
+                        pages: view.pages,
+                      },
+                    )}
                   </Typography>
                 </Flex>
               </Box>
             ) : null}
             {view && view.scanned > 0 ? (
               <>
-                    <Panel title={t('memory.groups', 'By prefix')}>
-                      <Table colCount={5} rowCount={groups.length + 1}>
-                        <Thead>
-                          <Tr>
-                            <Th><Typography variant="sigma">{t('memory.prefix', 'Prefix')}</Typography></Th>
-                            <Th><Typography variant="sigma">{t('memory.family', 'Feature')}</Typography></Th>
-                            <Th><Typography variant="sigma">{t('memory.keys', 'Keys')}</Typography></Th>
-                            <Th><Typography variant="sigma">{t('memory.bytes', 'Memory')}</Typography></Th>
-                            <Th><Typography variant="sigma">%</Typography></Th>
-                          </Tr>
-                        </Thead>
-                        <Tbody>
-                          {groups.slice(0, 30).map((group) => (
-                            <Tr key={group.prefix} data-testid="memory-group" data-prefix={group.prefix} data-keys={group.keys} data-bytes={group.bytes}>
-                              <Td style={{ maxWidth: '480px' }}>
-                                <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all', whiteSpace: 'normal' }}>{group.prefix === '' ? t('memory.noPrefix', '(no prefix)') : group.prefix}</Typography>
-                              </Td>
-                              <Td>{group.family ? <Badge variant="secondary">{group.family}</Badge> : <Typography textColor="neutral500">{t('memory.app', 'the app')}</Typography>}</Td>
-                              <Td><Typography>{formatCount(group.keys)}</Typography></Td>
-                              <Td><Typography>{formatBytes(group.bytes)}</Typography></Td>
-                              <Td><Typography>{view.bytes > 0 ? `${((group.bytes / view.bytes) * 100).toFixed(1)}%` : '—'}</Typography></Td>
-                            </Tr>
-                          ))}
-                        </Tbody>
-                      </Table>
-                    </Panel>
-                    <Panel title={t('memory.top', 'Biggest keys')}>
-                      <Table colCount={4} rowCount={view.top.length + 1}>
-                        <Thead>
-                          <Tr>
-                            <Th><Typography variant="sigma">{t('keys.key', 'Key')}</Typography></Th>
-                            <Th><Typography variant="sigma">{t('keys.type', 'Type')}</Typography></Th>
-                            <Th><Typography variant="sigma">{t('memory.bytes', 'Memory')}</Typography></Th>
-                            <Th><Typography variant="sigma">{t('keys.ttl', 'TTL')}</Typography></Th>
-                          </Tr>
-                        </Thead>
-                        <Tbody>
-                          {view.top.slice(0, 20).map((k) => (
-                            <Tr key={k.key} data-testid="memory-key" data-key={k.key} data-bytes={k.bytes}>
-                              <Td style={{ maxWidth: '640px' }}>
-                                <Typography style={{ wordBreak: 'break-all', whiteSpace: 'normal' }}>{k.key}</Typography>
-                              </Td>
-                              <Td><Badge>{k.type}</Badge></Td>
-                              <Td><Typography>{formatBytes(k.bytes)}</Typography></Td>
-                              <Td><Typography>{formatTtl(k.ttlMs)}</Typography></Td>
-                            </Tr>
-                          ))}
-                        </Tbody>
-                      </Table>
-                    </Panel>
+                <Panel title={t('memory.groups', 'By prefix')}>
+                  <Table colCount={5} rowCount={groups.length + 1}>
+                    <Thead>
+                      <Tr>
+                        <Th>
+                          <Typography variant="sigma">{t('memory.prefix', 'Prefix')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">{t('memory.family', 'Feature')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">{t('memory.keys', 'Keys')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">{t('memory.bytes', 'Memory')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">%</Typography>
+                        </Th>
+                      </Tr>
+                    </Thead>
+                    <Tbody>
+                      {groups.slice(0, 30).map((group) => (
+                        <Tr key={group.prefix} data-testid="memory-group" data-prefix={group.prefix} data-keys={group.keys} data-bytes={group.bytes}>
+                          <Td style={{ maxWidth: '480px' }}>
+                            <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all', whiteSpace: 'normal' }}>
+                              {group.prefix === '' ? t('memory.noPrefix', '(no prefix)') : group.prefix}
+                            </Typography>
+                          </Td>
+                          <Td>
+                            {group.family ? (
+                              <Badge variant="secondary">{group.family}</Badge>
+                            ) : (
+                              <Typography textColor="neutral500">{t('memory.app', 'the app')}</Typography>
+                            )}
+                          </Td>
+                          <Td>
+                            <Typography>{formatCount(group.keys)}</Typography>
+                          </Td>
+                          <Td>
+                            <Typography>{formatBytes(group.bytes)}</Typography>
+                          </Td>
+                          <Td>
+                            <Typography>{view.bytes > 0 ? `${((group.bytes / view.bytes) * 100).toFixed(1)}%` : '—'}</Typography>
+                          </Td>
+                        </Tr>
+                      ))}
+                    </Tbody>
+                  </Table>
+                </Panel>
+                <Panel title={t('memory.top', 'Biggest keys')}>
+                  <Table colCount={4} rowCount={view.top.length + 1}>
+                    <Thead>
+                      <Tr>
+                        <Th>
+                          <Typography variant="sigma">{t('keys.key', 'Key')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">{t('keys.type', 'Type')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">{t('memory.bytes', 'Memory')}</Typography>
+                        </Th>
+                        <Th>
+                          <Typography variant="sigma">{t('keys.ttl', 'TTL')}</Typography>
+                        </Th>
+                      </Tr>
+                    </Thead>
+                    <Tbody>
+                      {view.top.slice(0, 20).map((k) => (
+                        <Tr key={k.key} data-testid="memory-key" data-key={k.key} data-bytes={k.bytes}>
+                          <Td style={{ maxWidth: '640px' }}>
+                            <Typography style={{ wordBreak: 'break-all', whiteSpace: 'normal' }}>{k.key}</Typography>
+                          </Td>
+                          <Td>
+                            <Badge>{k.type}</Badge>
+                          </Td>
+                          <Td>
+                            <Typography>{formatBytes(k.bytes)}</Typography>
+                          </Td>
+                          <Td>
+                            <Typography>{formatTtl(k.ttlMs)}</Typography>
+                          </Td>
+                        </Tr>
+                      ))}
+                    </Tbody>
+                  </Table>
+                </Panel>
               </>
             ) : view?.running ? (
               <Loading label={t('memory.running', 'scanning')} />

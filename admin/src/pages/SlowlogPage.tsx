@@ -60,17 +60,31 @@ const NodeSlowlog = ({ node }: { node: SlowlogNodeView }) => {
                 <Table colCount={4} rowCount={node.entries.length + 1}>
                   <Thead>
                     <Tr>
-                      <Th><Typography variant="sigma">{t('slowlog.time', 'Time')}</Typography></Th>
-                      <Th><Typography variant="sigma">{t('slowlog.duration', 'Duration')}</Typography></Th>
-                      <Th><Typography variant="sigma">{t('slowlog.command', 'Command')}</Typography></Th>
-                      <Th><Typography variant="sigma">{t('slowlog.client', 'Client')}</Typography></Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.time', 'Time')}</Typography>
+                      </Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.duration', 'Duration')}</Typography>
+                      </Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.command', 'Command')}</Typography>
+                      </Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.client', 'Client')}</Typography>
+                      </Th>
                     </Tr>
                   </Thead>
                   <Tbody>
                     {node.entries.map((entry) => (
                       <Tr key={entry.id} data-testid="slowlog-entry" data-id={entry.id}>
-                        <Td><Typography>{formatTime(entry.time)}</Typography></Td>
-                        <Td><Typography data-testid="slowlog-duration" data-us={entry.durationUs}>{formatMicros(entry.durationUs)}</Typography></Td>
+                        <Td>
+                          <Typography>{formatTime(entry.time)}</Typography>
+                        </Td>
+                        <Td>
+                          <Typography data-testid="slowlog-duration" data-us={entry.durationUs}>
+                            {formatMicros(entry.durationUs)}
+                          </Typography>
+                        </Td>
                         <Td style={{ maxWidth: '520px' }}>
                           <Typography style={{ fontFamily: 'monospace', wordBreak: 'break-all', whiteSpace: 'normal' }} data-testid="slowlog-command">
                             {entry.command.join(' ')}
@@ -82,7 +96,10 @@ const NodeSlowlog = ({ node }: { node: SlowlogNodeView }) => {
                           ) : null}
                         </Td>
                         <Td>
-                          <Typography variant="pi" data-testid="slowlog-client">{`${entry.client}${entry.clientName ? ` (${entry.clientName})` : ''}`}</Typography>
+                          <Typography
+                            variant="pi"
+                            data-testid="slowlog-client"
+                          >{`${entry.client}${entry.clientName ? ` (${entry.clientName})` : ''}`}</Typography>
                         </Td>
                       </Tr>
                     ))}
@@ -92,7 +109,9 @@ const NodeSlowlog = ({ node }: { node: SlowlogNodeView }) => {
             )}
             <Box paddingTop={4} data-testid="latency" data-enabled={node.latency.enabled}>
               <Box paddingBottom={2}>
-                <Typography variant="sigma" textColor="neutral600">{t('slowlog.latency', 'Latency monitor (LATENCY LATEST)')}</Typography>
+                <Typography variant="sigma" textColor="neutral600">
+                  {t('slowlog.latency', 'Latency monitor (LATENCY LATEST)')}
+                </Typography>
               </Box>
               {!node.latency.enabled ? (
                 <Typography variant="pi" textColor="neutral600" tag="p">
@@ -106,19 +125,35 @@ const NodeSlowlog = ({ node }: { node: SlowlogNodeView }) => {
                 <Table colCount={4} rowCount={node.latency.events.length + 1}>
                   <Thead>
                     <Tr>
-                      <Th><Typography variant="sigma">{t('slowlog.event', 'Event')}</Typography></Th>
-                      <Th><Typography variant="sigma">{t('slowlog.time', 'Time')}</Typography></Th>
-                      <Th><Typography variant="sigma">{t('slowlog.latest', 'Latest')}</Typography></Th>
-                      <Th><Typography variant="sigma">{t('slowlog.max', 'Max')}</Typography></Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.event', 'Event')}</Typography>
+                      </Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.time', 'Time')}</Typography>
+                      </Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.latest', 'Latest')}</Typography>
+                      </Th>
+                      <Th>
+                        <Typography variant="sigma">{t('slowlog.max', 'Max')}</Typography>
+                      </Th>
                     </Tr>
                   </Thead>
                   <Tbody>
                     {node.latency.events.map((event) => (
                       <Tr key={event.event} data-testid="latency-event" data-event={event.event}>
-                        <Td><Typography>{event.event}</Typography></Td>
-                        <Td><Typography>{formatTime(event.time)}</Typography></Td>
-                        <Td><Typography data-testid="latency-latest">{`${event.latestMs} ms`}</Typography></Td>
-                        <Td><Typography>{`${event.maxMs} ms`}</Typography></Td>
+                        <Td>
+                          <Typography>{event.event}</Typography>
+                        </Td>
+                        <Td>
+                          <Typography>{formatTime(event.time)}</Typography>
+                        </Td>
+                        <Td>
+                          <Typography data-testid="latency-latest">{`${event.latestMs} ms`}</Typography>
+                        </Td>
+                        <Td>
+                          <Typography>{`${event.maxMs} ms`}</Typography>
+                        </Td>
                       </Tr>
                     ))}
                   </Tbody>
@@ -161,7 +196,9 @@ export const SlowlogPage = () => {
         </Flex>
         {slowlog.error ? <ErrorAlert title={t('slowlog.error', 'Could not read the slow log')} message={slowlog.error} /> : null}
         {!view ? (
-          slowlog.error ? null : <Loading label={t('common.loading', 'Loading')} />
+          slowlog.error ? null : (
+            <Loading label={t('common.loading', 'Loading')} />
+          )
         ) : view.nodes.length === 0 ? (
           <EmptyStateLayout content={t('slowlog.noNodes', 'No node to ask')} />
         ) : (

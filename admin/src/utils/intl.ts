@@ -8,10 +8,7 @@ export type Translate = (key: string, defaultMessage: string, values?: Record<st
 /** formatMessage bound to the plugin's prefix: `t('keys.title', 'Keys')`. */
 export function useT(): Translate {
   const { formatMessage } = useIntl();
-  return React.useCallback(
-    (key, defaultMessage, values) => formatMessage({ id: getTranslation(key), defaultMessage }, values),
-    [formatMessage],
-  );
+  return React.useCallback((key, defaultMessage, values) => formatMessage({ id: getTranslation(key), defaultMessage }, values), [formatMessage]);
 }
 
 /** Prefixes each key with the plugin id, as Strapi expects from registerTrads. */

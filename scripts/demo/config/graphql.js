@@ -21,9 +21,6 @@ module.exports = {
   depthLimit: 10,
   apolloServer: {
     cache: createApolloCache({ connection: 'default', namespace: 'apollo' }),
-    plugins: [
-      ApolloServerPluginCacheControl({ defaultMaxAge: 60 }),
-      responseCachePlugin({ shouldReadFromCache: anonymous, shouldWriteToCache: anonymous }),
-    ],
+    plugins: [ApolloServerPluginCacheControl({ defaultMaxAge: 60 }), responseCachePlugin({ shouldReadFromCache: anonymous, shouldWriteToCache: anonymous })],
   },
 };

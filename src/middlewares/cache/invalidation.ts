@@ -200,7 +200,20 @@ export function createCacheService(strapi: unknown): CacheService {
     purgeAll: () => sum((h) => h.purgeAll()),
     warm: (paths) => sum((h) => h.warm?.((s as { server?: { app?: unknown } }).server?.app, paths) ?? Promise.resolve(0)),
     stats: () => {
-      const total: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, staleIfError: 0, purges: 0, purgedKeys: 0, errors: 0 };
+      const total: CacheCounters = {
+        hits: 0,
+        misses: 0,
+        bypasses: 0,
+        stores: 0,
+        discarded: 0,
+        coalesced: 0,
+        stale: 0,
+        refreshes: 0,
+        staleIfError: 0,
+        purges: 0,
+        purgedKeys: 0,
+        errors: 0,
+      };
       for (const h of cachesOf(s)) for (const k of Object.keys(total) as Array<keyof CacheCounters>) total[k] += h.counters[k];
       return total;
     },

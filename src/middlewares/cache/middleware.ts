@@ -19,7 +19,15 @@ import { markUsedBy } from '../../core/usage.js';
 import { awaitCommitPurges, trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
 import { PurgeWebhook } from './purge-webhook.js';
-import { CacheConfigError, contentTypeTag, resolveCacheOptions, type ContentTypeInfo, type ResolvedCacheOptions, type ResolvedRule, type ResponseCacheOptions } from './options.js';
+import {
+  CacheConfigError,
+  contentTypeTag,
+  resolveCacheOptions,
+  type ContentTypeInfo,
+  type ResolvedCacheOptions,
+  type ResolvedRule,
+  type ResponseCacheOptions,
+} from './options.js';
 import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
 
 /** A named Koa middleware carrying its cache handle (purge, counters). */
@@ -62,7 +70,11 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
   const s = strapi as StrapiCacheHost;
   const where = `config of ${STRAPI_ID}`;
   const restPrefix = s.config.get('api.rest.prefix', '/api');
-  const resolved = resolveCacheOptions(config, where, { contentTypes: s.contentTypes, restPrefix: typeof restPrefix === 'string' ? restPrefix : '/api', keyHostDefault: false });
+  const resolved = resolveCacheOptions(config, where, {
+    contentTypes: s.contentTypes,
+    restPrefix: typeof restPrefix === 'string' ? restPrefix : '/api',
+    keyHostDefault: false,
+  });
   const options = (config ?? {}) as ResponseCacheOptions;
   let conn: () => BoundedConnection;
   if (options.client || options.registry) {
@@ -138,7 +150,9 @@ class OriginOutages {
     const outage = this.#down.get(rule.label);
     if (!outage) return;
     this.#down.delete(rule.label);
-    this.log.info(`response cache: the handler of ${rule.label} answers again after ${this.now() - outage.since} ms (${outage.served} response(s) served from stale entries)`);
+    this.log.info(
+      `response cache: the handler of ${rule.label} answers again after ${this.now() - outage.since} ms (${outage.served} response(s) served from stale entries)`,
+    );
   }
 }
 
@@ -153,7 +167,13 @@ const handlers = new WeakMap<object, (req: http.IncomingMessage, res: http.Serve
  * Its response goes nowhere; the cache middleware that asked stores it. Resolves when the app has
  * answered it.
  */
-async function replay(app: Context['app'], method: string, url: string, headers: http.IncomingHttpHeaders, refresh: { owner: CacheHandle; key: string | null }): Promise<void> {
+async function replay(
+  app: Context['app'],
+  method: string,
+  url: string,
+  headers: http.IncomingHttpHeaders,
+  refresh: { owner: CacheHandle; key: string | null },
+): Promise<void> {
   let handler = handlers.get(app);
   if (!handler) {
     handler = app.callback() as unknown as (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>;
@@ -245,7 +265,14 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
  * transactions start at commit (see invalidation.ts), so their response follows the purge.
  */
 function build(options: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
-  const store = new CacheStore({ prefix: options.prefix, connection, log: () => log, readTimeout: options.readTimeout, writeTimeout: options.writeTimeout, name });
+  const store = new CacheStore({
+    prefix: options.prefix,
+    connection,
+    log: () => log,
+    readTimeout: options.readTimeout,
+    writeTimeout: options.writeTimeout,
+    name,
+  });
   const counters = store.counters;
   const webhook = options.purgeWebhook ? new PurgeWebhook(options.purgeWebhook, log) : null;
   /** Tell the hooks (never awaited: a purge, and the write behind it, does not wait for a CDN). */
@@ -348,7 +375,13 @@ function build(options: ResolvedCacheOptions, connection: () => BoundedConnectio
     }
     if (cdn.tagsHeader && rule.tags.length > 0) ctx.set(cdn.tagsHeader, rule.tags.join(cdn.tagsHeader.toLowerCase() === 'cache-tag' ? ',' : ' '));
   };
-  const keyOptions = { keyHost: options.keyHost, keyHeaders: options.keyHeaders, queryKeys: options.queryKeys, maxKeyLength: options.maxKeyLength, prefixLength: options.prefix.length + 2 };
+  const keyOptions = {
+    keyHost: options.keyHost,
+    keyHeaders: options.keyHeaders,
+    queryKeys: options.queryKeys,
+    maxKeyLength: options.maxKeyLength,
+    prefixLength: options.prefix.length + 2,
+  };
   // Request headers the key covers (a response may vary on these).
   const covered: ReadonlySet<string> = new Set([...options.keyHeaders, ...(options.keyHost ? ['host'] : [])]);
 
@@ -449,7 +482,16 @@ function build(options: ResolvedCacheOptions, connection: () => BoundedConnectio
   };
 
   /** Run the handler and store its response when it may be kept. `cached` undefined: Redis failed (nothing is written). */
-  async function fill(ctx: Context, next: Next, rule: ResolvedRule, key: string, caller: string | null, cached: CachedResponse | null | undefined, fallback?: CachedResponse, background = false): Promise<void> {
+  async function fill(
+    ctx: Context,
+    next: Next,
+    rule: ResolvedRule,
+    key: string,
+    caller: string | null,
+    cached: CachedResponse | null | undefined,
+    fallback?: CachedResponse,
+    background = false,
+  ): Promise<void> {
     counters.misses++;
     // Read before the handler runs: a purge after this point is seen by write() and not undone.
     const generation = cached !== undefined ? await store.generations(rule.tags) : undefined;

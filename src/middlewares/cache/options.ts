@@ -319,14 +319,50 @@ export class CacheConfigError extends TypeError {
 
 /** Every option the response cache accepts (`CACHE_DEFAULTS` holds the defaults that are constants). */
 export const KNOWN = new Set([
-  'connection', 'registry', 'client', 'contentTypes', 'routes', 'maxAge', 'prefix', 'keyHeaders', 'queryKeys',
-  'byCaller', 'maxBodyBytes', 'readTimeout', 'writeTimeout', 'maxKeyLength', 'logger', 'enabled', 'coalesce',
-  'etag', 'xCache', 'keyHost', 'staleWhileRevalidate', 'staleIfError', 'originTimeout', 'now',
-  'cdn', 'onPurge', 'purgeWebhook', 'purgeEndpoint',
-  'honorRequestCacheControl', 'warm', 'warmTimeout',
+  'connection',
+  'registry',
+  'client',
+  'contentTypes',
+  'routes',
+  'maxAge',
+  'prefix',
+  'keyHeaders',
+  'queryKeys',
+  'byCaller',
+  'maxBodyBytes',
+  'readTimeout',
+  'writeTimeout',
+  'maxKeyLength',
+  'logger',
+  'enabled',
+  'coalesce',
+  'etag',
+  'xCache',
+  'keyHost',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'originTimeout',
+  'now',
+  'cdn',
+  'onPurge',
+  'purgeWebhook',
+  'purgeEndpoint',
+  'honorRequestCacheControl',
+  'warm',
+  'warmTimeout',
 ]);
 /** Every option a cache rule (`contentTypes[]` / `routes[]` object) accepts. */
-export const RULE_KNOWN = new Set(['contentType', 'path', 'maxAge', 'tags', 'relatedContentTypes', 'byCaller', 'staleWhileRevalidate', 'staleIfError', 'originTimeout']);
+export const RULE_KNOWN = new Set([
+  'contentType',
+  'path',
+  'maxAge',
+  'tags',
+  'relatedContentTypes',
+  'byCaller',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'originTimeout',
+]);
 
 /** The tag of a content type (also what the document-service middleware purges). */
 export const contentTypeTag = (uid: string): string => `ct:${uid}`;
@@ -382,11 +418,15 @@ interface ResolveHost {
 function resolveCdn(where: string, value: unknown): ResolvedCdn | null {
   if (value === undefined || value === false) return null;
   if (value === true) return CACHE_DEFAULTS.cdn;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'cdn', value, 'true, false or { cacheControl, browserMaxAge, tagsHeader }');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(where, 'cdn', value, 'true, false or { cacheControl, browserMaxAge, tagsHeader }');
   const options = value as CdnInput;
-  for (const k of Object.keys(options)) if (!['cacheControl', 'browserMaxAge', 'tagsHeader'].includes(k)) fail(where, `cdn.${k}`, (options as Record<string, unknown>)[k], 'no such option; known: cacheControl, browserMaxAge, tagsHeader');
+  for (const k of Object.keys(options))
+    if (!['cacheControl', 'browserMaxAge', 'tagsHeader'].includes(k))
+      fail(where, `cdn.${k}`, (options as Record<string, unknown>)[k], 'no such option; known: cacheControl, browserMaxAge, tagsHeader');
   const tagsHeader = options.tagsHeader ?? CACHE_DEFAULTS.cdn.tagsHeader;
-  if (tagsHeader !== false && (typeof tagsHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(tagsHeader))) fail(where, 'cdn.tagsHeader', options.tagsHeader, "a header name like 'Surrogate-Key' or 'Cache-Tag', or false");
+  if (tagsHeader !== false && (typeof tagsHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(tagsHeader)))
+    fail(where, 'cdn.tagsHeader', options.tagsHeader, "a header name like 'Surrogate-Key' or 'Cache-Tag', or false");
   return Object.freeze({
     cacheControl: options.cacheControl === undefined ? CACHE_DEFAULTS.cdn.cacheControl : flag(where, 'cdn.cacheControl', options.cacheControl),
     browserMaxAge: intMs(where, 'cdn.browserMaxAge', options.browserMaxAge, 0) ?? CACHE_DEFAULTS.cdn.browserMaxAge,
@@ -398,8 +438,12 @@ function resolveHonor(where: string, value: unknown): ResolvedCacheOptions['hono
   if (value === undefined || value === false) return null;
   if (value === true) return CACHE_DEFAULTS.honorRequestCacheControl;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'honorRequestCacheControl', value, 'true, false or { interval }');
-  for (const k of Object.keys(value)) if (k !== 'interval') fail(where, `honorRequestCacheControl.${k}`, (value as Record<string, unknown>)[k], 'no such option; known: interval');
-  return Object.freeze({ interval: intMs(where, 'honorRequestCacheControl.interval', (value as { interval?: unknown }).interval, 1) ?? CACHE_DEFAULTS.honorRequestCacheControl.interval });
+  for (const k of Object.keys(value))
+    if (k !== 'interval') fail(where, `honorRequestCacheControl.${k}`, (value as Record<string, unknown>)[k], 'no such option; known: interval');
+  return Object.freeze({
+    interval:
+      intMs(where, 'honorRequestCacheControl.interval', (value as { interval?: unknown }).interval, 1) ?? CACHE_DEFAULTS.honorRequestCacheControl.interval,
+  });
 }
 
 /** Every option of `purgeWebhook` (`CACHE_DEFAULTS.purgeWebhook` holds the defaults). */
@@ -407,10 +451,13 @@ export const WEBHOOK_KNOWN = ['urls', 'method', 'headers', 'body', 'retries', 'b
 
 function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhook | null {
   if (value === undefined) return null;
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(where, 'purgeWebhook', value, '{ urls: [...], method?, headers?, body?, retries?, backoff?, timeout?, maxPending?, concurrency?, maxKeys? }');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(where, 'purgeWebhook', value, '{ urls: [...], method?, headers?, body?, retries?, backoff?, timeout?, maxPending?, concurrency?, maxKeys? }');
   const w = value as PurgeWebhookInput;
   const d = CACHE_DEFAULTS.purgeWebhook;
-  for (const k of Object.keys(w)) if (!WEBHOOK_KNOWN.includes(k)) fail(where, `purgeWebhook.${k}`, (w as unknown as Record<string, unknown>)[k], `no such option; known: ${WEBHOOK_KNOWN.join(', ')}`);
+  for (const k of Object.keys(w))
+    if (!WEBHOOK_KNOWN.includes(k))
+      fail(where, `purgeWebhook.${k}`, (w as unknown as Record<string, unknown>)[k], `no such option; known: ${WEBHOOK_KNOWN.join(', ')}`);
   const urls = stringList(where, 'purgeWebhook.urls', w.urls);
   if (!urls || urls.length === 0) fail(where, 'purgeWebhook.urls', w.urls, "a non-empty array of http(s) URLs like 'https://cdn.example/purge'");
   urls.forEach((u, i) => {
@@ -423,8 +470,12 @@ function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhoo
     // the URL may hold a secret: name its position, not its value
     if (!ok) throw new CacheConfigError(`${where}: purgeWebhook.urls[${i}]: not an http(s) URL; expected a URL like 'https://cdn.example/purge'.`);
   });
-  if (w.method !== undefined && (typeof w.method !== 'string' || !/^[A-Z]+$/.test(w.method))) fail(where, 'purgeWebhook.method', w.method, "an HTTP method in capitals like 'POST'");
-  if (w.headers !== undefined && (typeof w.headers !== 'object' || w.headers === null || Array.isArray(w.headers) || Object.values(w.headers).some((v) => typeof v !== 'string'))) {
+  if (w.method !== undefined && (typeof w.method !== 'string' || !/^[A-Z]+$/.test(w.method)))
+    fail(where, 'purgeWebhook.method', w.method, "an HTTP method in capitals like 'POST'");
+  if (
+    w.headers !== undefined &&
+    (typeof w.headers !== 'object' || w.headers === null || Array.isArray(w.headers) || Object.values(w.headers).some((v) => typeof v !== 'string'))
+  ) {
     // header values may be credentials: never echoed
     throw new CacheConfigError(`${where}: purgeWebhook.headers: expected an object of header names to string values.`);
   }
@@ -447,11 +498,13 @@ function resolvePurgeWebhook(where: string, value: unknown): ResolvedPurgeWebhoo
 export function resolveCacheOptions(input: unknown, where: string, host: ResolveHost = {}): ResolvedCacheOptions {
   const options = (input ?? {}) as ResponseCacheOptions;
   if (typeof options !== 'object' || Array.isArray(options)) fail(where, 'config', input, 'an object');
-  for (const k of Object.keys(options)) if (!KNOWN.has(k)) fail(where, k, (options as Record<string, unknown>)[k], `no such option; known options: ${[...KNOWN].join(', ')}`);
+  for (const k of Object.keys(options))
+    if (!KNOWN.has(k)) fail(where, k, (options as Record<string, unknown>)[k], `no such option; known options: ${[...KNOWN].join(', ')}`);
   const maxAge = intMs(where, 'maxAge', options.maxAge, 1) ?? CACHE_DEFAULTS.maxAge;
   const defaultByCaller = options.byCaller ?? CACHE_DEFAULTS.byCaller;
   if (typeof defaultByCaller !== 'boolean') fail(where, 'byCaller', options.byCaller, 'a boolean');
-  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) fail(where, 'prefix', options.prefix, "a non-empty string like 'cache:'");
+  if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === ''))
+    fail(where, 'prefix', options.prefix, "a non-empty string like 'cache:'");
   if (options.enabled !== undefined && typeof options.enabled !== 'boolean') fail(where, 'enabled', options.enabled, 'a boolean');
   if (options.now !== undefined && typeof options.now !== 'function') fail(where, 'now', options.now, 'a function returning ms since the epoch');
   const staleWhileRevalidate = intMs(where, 'staleWhileRevalidate', options.staleWhileRevalidate, 0) ?? CACHE_DEFAULTS.staleWhileRevalidate;
@@ -460,9 +513,11 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
 
   const rules: ResolvedRule[] = [];
   const ruleOf = (raw: string | RegExp | CacheRuleInput, path: string, fromContentTypes: boolean) => {
-    const rule: CacheRuleInput = typeof raw === 'string' ? (fromContentTypes ? { contentType: raw } : { path: raw }) : raw instanceof RegExp ? { path: raw } : raw;
+    const rule: CacheRuleInput =
+      typeof raw === 'string' ? (fromContentTypes ? { contentType: raw } : { path: raw }) : raw instanceof RegExp ? { path: raw } : raw;
     if (!rule || typeof rule !== 'object') fail(where, path, raw, 'a string, a RegExp or a rule object');
-    for (const k of Object.keys(rule)) if (!RULE_KNOWN.has(k)) fail(where, `${path}.${k}`, (rule as Record<string, unknown>)[k], `no such option; known: ${[...RULE_KNOWN].join(', ')}`);
+    for (const k of Object.keys(rule))
+      if (!RULE_KNOWN.has(k)) fail(where, `${path}.${k}`, (rule as Record<string, unknown>)[k], `no such option; known: ${[...RULE_KNOWN].join(', ')}`);
     const ttl = intMs(where, `${path}.maxAge`, rule.maxAge, 1) ?? maxAge;
     const byCaller = rule.byCaller ?? defaultByCaller;
     if (typeof byCaller !== 'boolean') fail(where, `${path}.byCaller`, rule.byCaller, 'a boolean');
@@ -472,11 +527,22 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     const matchers: Array<(p: string) => boolean> = [];
     const labels: string[] = [];
     if (rule.contentType !== undefined) {
-      if (typeof rule.contentType !== 'string' || rule.contentType === '') fail(where, `${path}.contentType`, rule.contentType, "a content type UID like 'api::article.article'");
+      if (typeof rule.contentType !== 'string' || rule.contentType === '')
+        fail(where, `${path}.contentType`, rule.contentType, "a content type UID like 'api::article.article'");
       if (!host.contentTypes) fail(where, `${path}.contentType`, rule.contentType, 'a path rule: content types are known only inside Strapi');
       const ct = host.contentTypes[rule.contentType];
       const plural = ct?.info?.pluralName;
-      if (!ct || !plural) fail(where, `${path}.contentType`, rule.contentType, `a content type UID of this app (${Object.keys(host.contentTypes).filter((u) => u.startsWith('api::')).join(', ') || 'none found'})`);
+      if (!ct || !plural)
+        fail(
+          where,
+          `${path}.contentType`,
+          rule.contentType,
+          `a content type UID of this app (${
+            Object.keys(host.contentTypes)
+              .filter((u) => u.startsWith('api::'))
+              .join(', ') || 'none found'
+          })`,
+        );
       const prefix = (host.restPrefix ?? '/api').replace(/\/$/, '');
       if (ct.kind === 'singleType') {
         const singular = ct.info?.singularName ?? plural;
@@ -514,11 +580,15 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
         staleWhileRevalidate: intMs(where, `${path}.staleWhileRevalidate`, rule.staleWhileRevalidate, 0) ?? staleWhileRevalidate,
         staleIfError: intMs(where, `${path}.staleIfError`, rule.staleIfError, 0) ?? staleIfError,
         originTimeout: intMs(where, `${path}.originTimeout`, rule.originTimeout, 1) ?? originTimeout,
-        schema: host.contentTypes && (rule.contentType !== undefined || related.length > 0) ? schemaHash([...(rule.contentType ? [rule.contentType] : []), ...related], host.contentTypes) : null,
+        schema:
+          host.contentTypes && (rule.contentType !== undefined || related.length > 0)
+            ? schemaHash([...(rule.contentType ? [rule.contentType] : []), ...related], host.contentTypes)
+            : null,
       }),
     );
   };
-  if (options.contentTypes !== undefined && !Array.isArray(options.contentTypes)) fail(where, 'contentTypes', options.contentTypes, 'an array of content type UIDs or rules');
+  if (options.contentTypes !== undefined && !Array.isArray(options.contentTypes))
+    fail(where, 'contentTypes', options.contentTypes, 'an array of content type UIDs or rules');
   if (options.routes !== undefined && !Array.isArray(options.routes)) fail(where, 'routes', options.routes, 'an array of path patterns or rules');
   (options.contentTypes ?? []).forEach((r, i) => ruleOf(r, `contentTypes[${i}]`, true));
   (options.routes ?? []).forEach((r, i) => ruleOf(r, `routes[${i}]`, false));
@@ -531,13 +601,16 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
   if (options.coalesce === true) coalesce = CACHE_DEFAULTS.coalesce;
   else if (options.coalesce && typeof options.coalesce === 'object') {
     const config = options.coalesce;
-    for (const k of Object.keys(config)) if (!['lockTTL', 'maxWait', 'pollInterval'].includes(k)) fail(where, `coalesce.${k}`, (config as Record<string, unknown>)[k], 'no such option; known: lockTTL, maxWait, pollInterval');
+    for (const k of Object.keys(config))
+      if (!['lockTTL', 'maxWait', 'pollInterval'].includes(k))
+        fail(where, `coalesce.${k}`, (config as Record<string, unknown>)[k], 'no such option; known: lockTTL, maxWait, pollInterval');
     coalesce = Object.freeze({
       lockTTL: intMs(where, 'coalesce.lockTTL', config.lockTTL, 1) ?? CACHE_DEFAULTS.coalesce.lockTTL,
       maxWait: intMs(where, 'coalesce.maxWait', config.maxWait, 0) ?? CACHE_DEFAULTS.coalesce.maxWait,
       pollInterval: intMs(where, 'coalesce.pollInterval', config.pollInterval, 1) ?? CACHE_DEFAULTS.coalesce.pollInterval,
     });
-  } else if (options.coalesce !== undefined && options.coalesce !== false) fail(where, 'coalesce', options.coalesce, 'a boolean or { lockTTL, maxWait, pollInterval }');
+  } else if (options.coalesce !== undefined && options.coalesce !== false)
+    fail(where, 'coalesce', options.coalesce, 'a boolean or { lockTTL, maxWait, pollInterval }');
   return Object.freeze({
     rules: Object.freeze(rules),
     prefix: options.prefix ?? CACHE_DEFAULTS.prefix,
@@ -556,7 +629,12 @@ export function resolveCacheOptions(input: unknown, where: string, host: Resolve
     lockTTL: coalesce?.lockTTL ?? CACHE_DEFAULTS.coalesce.lockTTL,
     now: options.now ?? (() => Date.now()),
     cdn: resolveCdn(where, options.cdn),
-    onPurge: options.onPurge === undefined ? null : typeof options.onPurge === 'function' ? options.onPurge : fail(where, 'onPurge', options.onPurge, 'a function (tags, keys) => void'),
+    onPurge:
+      options.onPurge === undefined
+        ? null
+        : typeof options.onPurge === 'function'
+          ? options.onPurge
+          : fail(where, 'onPurge', options.onPurge, 'a function (tags, keys) => void'),
     purgeWebhook: resolvePurgeWebhook(where, options.purgeWebhook),
     purgeEndpoint: options.purgeEndpoint === undefined ? false : flag(where, 'purgeEndpoint', options.purgeEndpoint),
     honorRequestCacheControl: resolveHonor(where, options.honorRequestCacheControl),

@@ -78,7 +78,10 @@ export class PurgeWebhook {
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(s.headers)) headers[name] = fillTemplate(value, tags, keys);
       const hasBody = s.method !== 'GET' && s.method !== 'HEAD';
-      this.#queue.push({ url: fillTemplate(template, tags, keys, encodeURIComponent), init: { method: s.method, headers, ...(hasBody ? { body: fillTemplate(s.body, tags, keys) } : {}) } });
+      this.#queue.push({
+        url: fillTemplate(template, tags, keys, encodeURIComponent),
+        init: { method: s.method, headers, ...(hasBody ? { body: fillTemplate(s.body, tags, keys) } : {}) },
+      });
     }
     this.#pump();
   }
@@ -124,7 +127,8 @@ export class PurgeWebhook {
         await res.body?.cancel().catch(() => undefined);
         if (res.status !== 429 && res.status < 500) {
           this.counters.delivered++;
-          if (res.status >= 400) this.#log.warn(`purge webhook: ${d.init.method} ${shown(d.url)} answered ${res.status}; not retried (check purgeWebhook.urls/headers/body)`);
+          if (res.status >= 400)
+            this.#log.warn(`purge webhook: ${d.init.method} ${shown(d.url)} answered ${res.status}; not retried (check purgeWebhook.urls/headers/body)`);
           return;
         }
         last = `answered ${res.status}`;

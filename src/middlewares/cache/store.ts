@@ -152,7 +152,20 @@ function unlinkAll(client: RedisClient, keys: readonly string[]): Promise<number
 
 export class CacheStore {
   readonly prefix: string;
-  readonly counters: CacheCounters = { hits: 0, misses: 0, bypasses: 0, stores: 0, discarded: 0, coalesced: 0, stale: 0, refreshes: 0, staleIfError: 0, purges: 0, purgedKeys: 0, errors: 0 };
+  readonly counters: CacheCounters = {
+    hits: 0,
+    misses: 0,
+    bypasses: 0,
+    stores: 0,
+    discarded: 0,
+    coalesced: 0,
+    stale: 0,
+    refreshes: 0,
+    staleIfError: 0,
+    purges: 0,
+    purgedKeys: 0,
+    errors: 0,
+  };
   readonly #conn: () => BoundedConnection;
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;

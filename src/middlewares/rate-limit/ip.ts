@@ -39,7 +39,7 @@ export function parseIPv6(text: string): number[] | null {
 export function formatIPv6(groups: readonly number[]): string {
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -91,7 +91,11 @@ function build(limits: ResolvedRateLimitOptions, source: RateLimitOptions, host:
   } catch (err) {
     const base = host.strapi ? 'config' : 'options';
     throw new RateLimitConfigError(host.strapi ? `config of ${STRAPI_ID}` : 'options of rateLimit()', [
-      { path: `${base}.connection`, got: JSON.stringify(typeof source.connection === 'string' ? source.connection : 'default'), expected: (err as Error).message },
+      {
+        path: `${base}.connection`,
+        got: JSON.stringify(typeof source.connection === 'string' ? source.connection : 'default'),
+        expected: (err as Error).message,
+      },
     ]);
   }
   const counters = zeroRateLimitCounters();
@@ -145,9 +149,7 @@ function build(limits: ResolvedRateLimitOptions, source: RateLimitOptions, host:
   const unavailable = (ctx: RateLimitContext): void => {
     const message = 'Rate limiting is unavailable, please try again later.';
     ctx.status = 503;
-    ctx.body = inStrapi
-      ? { data: null, error: { status: 503, name: 'ServiceUnavailableError', message, details: {} } }
-      : { [limits.messageKey]: message };
+    ctx.body = inStrapi ? { data: null, error: { status: 503, name: 'ServiceUnavailableError', message, details: {} } } : { [limits.messageKey]: message };
   };
 
   /**
@@ -302,7 +304,12 @@ const limitsOf = (limits: Pick<LimiterClaim, 'intervalMs' | 'max' | 'delayAfter'
  * set its window): a config error naming both.
  */
 function claimKeys(connection: { name: string; client: object }, keyBase: string, limits: ResolvedRateLimitOptions, host: BuildHost): void {
-  const claim: LimiterClaim = { intervalMs: limits.intervalMs, max: limits.max, delayAfter: limits.delayAfter, describe: () => `${host.origin()} with ${limitsOf(limits)}` };
+  const claim: LimiterClaim = {
+    intervalMs: limits.intervalMs,
+    max: limits.max,
+    delayAfter: limits.delayAfter,
+    describe: () => `${host.origin()} with ${limitsOf(limits)}`,
+  };
   const first = claimNamespace(connection.client, keyBase, claim);
   if (!first) return;
   const base = host.strapi ? 'config' : 'options';
@@ -358,7 +365,7 @@ function locateInStrapi(strapi: unknown, config: unknown): string {
       const list: unknown[] = Array.isArray(routes)
         ? routes
         : typeof routes === 'object' && routes !== null
-          ? Object.values(routes).flatMap((r) => (Array.isArray((r as { routes?: unknown })?.routes) ? ((r as { routes: unknown[] }).routes) : []))
+          ? Object.values(routes).flatMap((r) => (Array.isArray((r as { routes?: unknown })?.routes) ? (r as { routes: unknown[] }).routes : []))
           : [];
       for (const route of list) {
         const r = route as { method?: unknown; path?: unknown; config?: { middlewares?: unknown } } | null;

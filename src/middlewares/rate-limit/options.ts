@@ -17,9 +17,7 @@ import { canonicalIp, DEFAULT_IPV6_SUBNET } from './ip.js';
 import type { RedisConnectionLike, RedisRegistryLike } from './source.js';
 
 /** A duration: milliseconds, or koa2-ratelimit's object form (`{ min: 1 }`, `{ sec: 30, ms: 500 }`). */
-export type TimeSpan =
-  | number
-  | { ms?: number; sec?: number; min?: number; hour?: number; day?: number; week?: number; month?: number; year?: number };
+export type TimeSpan = number | { ms?: number; sec?: number; min?: number; hour?: number; day?: number; week?: number; month?: number; year?: number };
 
 /** The Koa context members the limiter reads and writes (Koa's and Strapi's `ctx` fit). */
 export interface RateLimitContext {
@@ -275,7 +273,7 @@ export const rateLimitShape = {
 
 /** koa2-ratelimit options that have no meaning here, with the reason. */
 const NOT_USED: Record<string, string> = {
-  store: 'no store: this middleware always counts in Redis on `connection` (the store is for Strapi\'s own limiters); remove it',
+  store: "no store: this middleware always counts in Redis on `connection` (the store is for Strapi's own limiters); remove it",
   prefixKeySeparator: 'nothing: keys are `<keyPrefix><prefixKey>:<ip:…|user:…>` and `whitelist` matches IPs and user ids directly; remove it',
   getUserIdFromKey: 'nothing: `whitelist` matches IPs, user ids and keyGenerator results directly; remove it',
 };

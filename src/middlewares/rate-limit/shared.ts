@@ -29,7 +29,15 @@ export interface RateLimitCounters {
 }
 
 /** A fresh set of rate-limit counters, all zero. */
-export const zeroRateLimitCounters = (): RateLimitCounters => ({ passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0, limitedInMemory: 0 });
+export const zeroRateLimitCounters = (): RateLimitCounters => ({
+  passed: 0,
+  limited: 0,
+  delayed: 0,
+  storeErrors: 0,
+  failedOpen: 0,
+  failedClosed: 0,
+  limitedInMemory: 0,
+});
 
 /** A limiter counting in a key namespace: what its counts mean, and where it was configured. */
 export interface LimiterClaim {

@@ -140,16 +140,18 @@ export class WindowCounter {
   }
 
   #call(conn: BoundedConnection, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
-    return conn.run((client) => hitScript.run(client, [key], weight, intervalMs), timeoutMs).then(
-      (reply) => {
-        recordSuccess(conn, this.#log());
-        return reply;
-      },
-      (err: unknown) => {
-        recordFailure(conn, this.policy, err, this.#counters, this.#log());
-        throw err;
-      },
-    );
+    return conn
+      .run((client) => hitScript.run(client, [key], weight, intervalMs), timeoutMs)
+      .then(
+        (reply) => {
+          recordSuccess(conn, this.#log());
+          return reply;
+        },
+        (err: unknown) => {
+          recordFailure(conn, this.policy, err, this.#counters, this.#log());
+          throw err;
+        },
+      );
   }
 
   #flush(conn: BoundedConnection, id: string, q: KeyQueue, key: string, intervalMs: number): void {

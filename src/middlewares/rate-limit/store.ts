@@ -223,8 +223,7 @@ function intervalOf(options: { interval?: unknown }): number {
       {
         path: 'interval',
         got: describeValue(v),
-        expected:
-          'milliseconds >= 1: check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval)',
+        expected: 'milliseconds >= 1: check the `interval` of the rate limit config that uses this store (e.g. admin.rateLimit.interval)',
       },
     ]);
   }
