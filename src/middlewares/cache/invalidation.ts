@@ -14,7 +14,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { contentTypeTag } from './options.js';
 import type { PurgeWebhook } from './purge-webhook.js';
-import type { CacheCounters, CacheStore } from './store.js';
+import { zeroCacheCounters, type CacheCounters, type CacheStore } from './store.js';
 
 /** One cache middleware's purge surface. */
 export interface CacheHandle {
@@ -200,20 +200,7 @@ export function createCacheService(strapi: unknown): CacheService {
     purgeAll: () => sum((h) => h.purgeAll()),
     warm: (paths) => sum((h) => h.warm?.((s as { server?: { app?: unknown } }).server?.app, paths) ?? Promise.resolve(0)),
     stats: () => {
-      const total: CacheCounters = {
-        hits: 0,
-        misses: 0,
-        bypasses: 0,
-        stores: 0,
-        discarded: 0,
-        coalesced: 0,
-        stale: 0,
-        refreshes: 0,
-        staleIfError: 0,
-        purges: 0,
-        purgedKeys: 0,
-        errors: 0,
-      };
+      const total = zeroCacheCounters();
       for (const h of cachesOf(s)) for (const k of Object.keys(total) as Array<keyof CacheCounters>) total[k] += h.counters[k];
       return total;
     },

@@ -150,22 +150,25 @@ function unlinkAll(client: RedisClient, keys: readonly string[]): Promise<number
   return client.unlink(...keys);
 }
 
+/** A fresh set of cache counters, all zero. */
+export const zeroCacheCounters = (): CacheCounters => ({
+  hits: 0,
+  misses: 0,
+  bypasses: 0,
+  stores: 0,
+  discarded: 0,
+  coalesced: 0,
+  stale: 0,
+  refreshes: 0,
+  staleIfError: 0,
+  purges: 0,
+  purgedKeys: 0,
+  errors: 0,
+});
+
 export class CacheStore {
   readonly prefix: string;
-  readonly counters: CacheCounters = {
-    hits: 0,
-    misses: 0,
-    bypasses: 0,
-    stores: 0,
-    discarded: 0,
-    coalesced: 0,
-    stale: 0,
-    refreshes: 0,
-    staleIfError: 0,
-    purges: 0,
-    purgedKeys: 0,
-    errors: 0,
-  };
+  readonly counters: CacheCounters = zeroCacheCounters();
   readonly #conn: () => BoundedConnection;
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
