@@ -72,10 +72,7 @@ export const CachePage = () => {
           )
         ) : !data.enabled ? (
           <EmptyStateLayout
-            content={t(
-              'cache.disabled',
-              'The response cache is not enabled: add plugin::redis.cache to config/middlewares (see the README, "Response cache").',
-            )}
+            content={t('cache.disabled', 'The response cache is not enabled: add plugin::redis.cache to config/middlewares (see docs/cache.md).')}
           />
         ) : data.tags.length === 0 ? (
           <EmptyStateLayout content={t('cache.empty', 'No cached entries yet')} />
