@@ -2,6 +2,10 @@
  * Options of the response cache: what users write (`ResponseCacheOptions`), the defaults, and the
  * resolved, frozen form the middleware uses. Validated once, in the factory; every error names the
  * option path, the value it got and what is expected. Milliseconds everywhere.
+ *
+ * Longer than 350 lines, and the last option set still validated by hand (`fail()`, one place per
+ * option with its default in CACHE_DEFAULTS): it is to move to one zod schema like the others
+ * (src/core/schema.ts), which will also make CacheConfigError a RedisSuiteConfigError.
  */
 import { createHash } from 'node:crypto';
 import type { RedisLogger } from '../../core/logger.js';
