@@ -144,6 +144,12 @@ export class BootLock {
           if (!announced) {
             announced = true;
             holder = await this.#readHolder();
+            // The holder writes its record right after it acquires: a waiter that raced it reads
+            // again shortly (at most 5 x 100 ms) rather than say "another instance".
+            for (let retry = 0; holder === undefined && retry < 5 && Date.now() + 100 < deadline; retry++) {
+              await sleep(100);
+              holder = await this.#readHolder();
+            }
             log.info(
               `boot lock "${this.resource}" is held by ${holder ?? 'another instance'}: ${this.identity} waits for it ` +
                 `(up to ${timeout} ms, settings.bootLockTimeout) before Strapi's bootstrap (schema sync, migrations, seeding).`,
