@@ -97,7 +97,9 @@ describe('locks on one connection', () => {
     const error = await reg.locks.acquire(r, { acquireTimeout: 300 }).catch((e: unknown) => e);
     const waited = performance.now() - started;
     expect(error).toBeInstanceOf(LockTimeoutError);
-    expect((error as LockTimeoutError).reason).toBe('held');
+    // the last attempt starts at the deadline less the previous attempt's duration: a slower answer
+    // than that is 'no answer' (seen on Valkey), a faster one 'held'; never LockBusyError
+    expect(['held', 'no answer']).toContain((error as LockTimeoutError).reason);
     expect(waited).toBeGreaterThanOrEqual(290);
     expect(reg.lockStats).toMatchObject({ acquired: 1, timedOut: 1, busy: 0 });
     await held.release();
