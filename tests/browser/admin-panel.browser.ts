@@ -633,6 +633,8 @@ describe('admin panel in Chromium', () => {
     await redis.mset(Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`${p}-mem:${i}`, `v${i}`])));
     const big = `${p}-mem:big`;
     await redis.set(big, 'x'.repeat(300_000));
+    // A lock of its own (the cron guard's tick claims come and go): the locks group is there on every run.
+    await redis.set(`lock:${p}-memory-view`, 'held', 'PX', 120_000);
     await openView(page, 'Memory');
     await page.getByLabel('Keys (SCAN MATCH)').fill('*');
     await page.getByRole('button', { name: 'Analyse' }).click();
@@ -650,13 +652,14 @@ describe('admin panel in Chromium', () => {
     await group('redis-suite:health:').waitFor();
     expect(await group('redis-suite:health:').textContent()).toContain('health series');
     expect(await group('sess:').textContent()).toContain('sessions');
-    expect(await group('lock:{locks}:').textContent()).toContain('locks');
+    expect(await group('lock:').textContent()).toContain('locks');
     expect(await group(CACHE_PREFIX).textContent()).toContain('response cache');
     await screenshot(page, '17-memory');
     await openView(page, 'Keys');
   });
 
   it('Keys: the Cluster connection is scanned across its masters', async () => {
+    await openView(page, 'Keys');
     await choose(page, 'Connection', 'cluster (cluster)');
     expect(await searchKeys(page, `${p}:*`)).toEqual([`${p}:on-cluster`]);
   });
