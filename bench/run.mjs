@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { startRedis } from './lib/redis.mjs';
 
-const SCENARIOS = ['core', 'locks', 'session', 'apollo', 'ratelimit', 'cache', 'cache-strapi'];
+const SCENARIOS = ['core', 'locks', 'session', 'apollo', 'ratelimit', 'cache', 'cache-strapi', 'boot', 'memory'];
 const fmt = (ms) => (ms === undefined ? '-' : ms < 10 ? ms.toFixed(2) : ms.toFixed(0));
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

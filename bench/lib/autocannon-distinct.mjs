@@ -1,10 +1,12 @@
 // autocannon in its own process for URLs that must differ on every request: the CLI's argument
 // parser (subarg) reads `[...]` as a nested argument list, so `[<id>]` cannot be passed on the
-// command line. argv[2]: JSON of { url, connections, durationS, pipelining, headers }; every
-// request gets `&bench=<counter>-<pid>` (or `?bench=`) appended. Prints the result as JSON, like `--json`.
+// command line. argv[2]: JSON of { url, connections, durationS, pipelining, headers, cookies }; every
+// request gets `&bench=<counter>-<pid>` (or `?bench=`) appended, or, with `cookies` (a list of
+// Cookie header values), the URL as it is and the next cookie of the list, round robin (many
+// distinct sessions), or, with `paths`, the next path of that list, round robin. Prints the result as JSON, like `--json`.
 import autocannon from 'autocannon';
 
-const { url, connections, durationS, pipelining, headers } = JSON.parse(process.argv[2]);
+const { url, connections, durationS, pipelining, headers, cookies, paths } = JSON.parse(process.argv[2]);
 const target = new URL(url);
 const base = `${target.pathname}${target.search}${target.search ? '&' : '?'}bench=`;
 let n = 0;
@@ -14,6 +16,15 @@ const result = await autocannon({
   duration: durationS,
   pipelining,
   headers,
-  requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `${base}${process.pid}-${n++}` }) }],
+  requests: [
+    {
+      method: 'GET',
+      setupRequest: paths
+        ? (req) => ({ ...req, path: paths[n++ % paths.length] })
+        : cookies
+          ? (req) => ({ ...req, path: `${target.pathname}${target.search}`, headers: { ...req.headers, cookie: cookies[n++ % cookies.length] } })
+          : (req) => ({ ...req, path: `${base}${process.pid}-${n++}` }),
+    },
+  ],
 });
 process.stdout.write(JSON.stringify(result));

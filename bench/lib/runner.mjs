@@ -48,13 +48,18 @@ export function cpuSeconds(pids) {
  * With `cpuPids`, also the requests served per CPU-second of those processes (the server under
  * test and its Redis): a cost per request that other load on the machine hardly changes.
  * `status: 304` expects every answer to be a 304 instead of a 2xx; `distinct: true` appends a
- * new `bench=<n>` query parameter to every request (see autocannon-distinct.mjs).
+ * new `bench=<n>` query parameter to every request, `cookies: [...]` sends the next Cookie header
+ * of the list with each, `paths: [...]` the next path (see autocannon-distinct.mjs).
  */
-export async function load(url, { connections = 50, durationS = 5, pipelining = 1, headers = {}, status = 200, distinct = false, cpuPids } = {}) {
+export async function load(
+  url,
+  { connections = 50, durationS = 5, pipelining = 1, headers = {}, status = 200, distinct = false, cookies, paths, cpuPids } = {},
+) {
   const args = [autocannonBin, '-c', String(connections), '-d', String(durationS), '-p', String(pipelining), '--json'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
-  if (distinct) args.splice(0, args.length, distinctBin, JSON.stringify({ url, connections, durationS, pipelining, headers }));
+  if (distinct || cookies || paths)
+    args.splice(0, args.length, distinctBin, JSON.stringify({ url, connections, durationS, pipelining, headers, cookies, paths }));
   const cpuBefore = cpuPids ? cpuSeconds(cpuPids) : 0;
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -82,7 +87,16 @@ export async function load(url, { connections = 50, durationS = 5, pipelining = 
 export async function compare(baseUrl, variants, { rounds = 3, ...opts } = {}) {
   const samples = Object.fromEntries(variants.map((v) => [v.name, []]));
   // A variant may name its own server (`url`) and load options (`status`, `distinct`).
-  const run = (v, o) => load((v.url ?? baseUrl) + v.path, { ...o, headers: v.headers, status: v.status, distinct: v.distinct, cpuPids: v.cpuPids });
+  const run = (v, o) =>
+    load((v.url ?? baseUrl) + v.path, {
+      ...o,
+      headers: v.headers,
+      status: v.status,
+      distinct: v.distinct,
+      cookies: v.cookies,
+      paths: v.paths,
+      cpuPids: v.cpuPids,
+    });
   // warm-up
   for (const v of variants) await run(v, { ...opts, durationS: 1 });
   for (let i = 0; i < rounds; i++) {

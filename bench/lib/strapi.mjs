@@ -22,11 +22,13 @@ export const tempAppDir = (label) => fs.mkdtempSync(path.join(os.tmpdir(), `redi
 
 /**
  * Boot `node server.js` in `appDir` with `env` (no REDIS_* or npm_* inherited from the bench).
- * Resolves with `{ url, port, stop() }` once it answers HTTP; rejects with its log tail when it
- * exits first or takes longer than `timeoutMs`.
+ * Resolves with `{ url, port, pid, bootMs, stop() }` once it answers HTTP (polled every `pollMs`;
+ * `bootMs`: from the spawn to that first answer); rejects with its log tail when it exits first or
+ * takes longer than `timeoutMs`. `keepDir`: stop() leaves the app folder (booted again later).
  */
-export async function startStrapi(appDir, env, { label = path.basename(appDir), timeoutMs = 120_000 } = {}) {
+export async function startStrapi(appDir, env, { label = path.basename(appDir), timeoutMs = 120_000, pollMs = 200, keepDir = false } = {}) {
   const port = await freePort();
+  const spawnedAt = performance.now();
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_|REDIS_|NODE_OPTIONS$)/i.test(k)));
   const child = spawn(process.execPath, ['server.js'], {
     cwd: appDir,
@@ -48,7 +50,7 @@ export async function startStrapi(appDir, env, { label = path.basename(appDir), 
       await exit;
       clearTimeout(timer);
     }
-    fs.rmSync(appDir, { recursive: true, force: true });
+    if (!keepDir) fs.rmSync(appDir, { recursive: true, force: true });
   };
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -61,7 +63,8 @@ export async function startStrapi(appDir, env, { label = path.basename(appDir), 
       await stop();
       throw new Error(`${label}: no HTTP answer within ${timeoutMs} ms\n--- log tail ---\n${log.slice(-6000)}`);
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, pollMs));
   }
-  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, label, logs: () => log, stop };
+  const bootMs = performance.now() - spawnedAt;
+  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid, label, bootMs, logs: () => log, stop };
 }

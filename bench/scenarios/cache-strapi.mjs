@@ -8,7 +8,9 @@
 // ETag on), ours-noetag (etag: false), peer (peer-app, ETag off) and peer-etag (peer-app, ETag on);
 // issue #16: ours-expiry and ours-swr (maxAge EXPIRY_MS, so the load crosses an expiry every
 // EXPIRY_MS; coalescing on; SWR off vs on), ours-origin-down (staleIfError, the find controller
-// made to throw through the cache probe). One is loaded at a time.
+// made to throw through the cache probe); issue #20: ceiling and ceiling-etag (the same route
+// answered from process memory by cache-ceiling-middleware.cjs in the cache's place: the most a hit
+// could be). One is loaded at a time.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +28,11 @@ const PEER_GOAL = 1.2;
 // issue #16: the hot route expires every EXPIRY_MS under load; SWR's p99 goal against a plain hit's
 const EXPIRY_MS = 1_000;
 const SWR_GOAL = 1.2;
+// issue #20: our hit against the in-memory ceiling, ETag on and off
+const CEILING_GOAL = 0.9;
+const CEILING_MIDDLEWARE = path.join(ROOT, 'bench', 'scenarios', 'cache-ceiling-middleware.cjs');
+const ceilingMiddlewares = (etag) =>
+  `module.exports = (defaults) => [...defaults, { resolve: ${JSON.stringify(CEILING_MIDDLEWARE)}, config: { etag: ${etag} } }];\n`;
 
 export const title = 'Response cache in Strapi: populated REST route, uncached vs ours vs plugin-rest-cache (Redis)';
 export const target = `issue #6: ours' speedup over \`uncached\` in requests/s >= ${PEER_GOAL}x the speedup of plugin-rest-cache 5.0.x (Redis provider) in the same run, ETag off (\`ours-noetag\` vs \`peer\`) and ETag on (\`ours\` vs \`peer-etag\`) (the same goal per CPU-second is in the note below)`;
@@ -158,6 +165,8 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
           extra: { PLAYGROUND_CACHE_PROBE: 'bench:probe-sie:' },
         },
       ],
+      ['ceiling', await ourApp('ceiling', ceilingMiddlewares(false))],
+      ['ceiling-etag', await ourApp('ceiling-etag', ceilingMiddlewares(true))],
     ];
     // one boot at a time (2 cores)
     const byName = {};
@@ -192,6 +201,10 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
     const oursSwr = byName['ours-swr'];
     const oursDown = byName['ours-origin-down'];
     for (const app of [oursExpiry, oursSwr, oursDown]) await warm(app, 'HIT');
+    const ceiling = byName.ceiling;
+    const ceilingEtag = byName['ceiling-etag'];
+    for (const app of [ceiling, ceilingEtag]) await warm(app);
+    if (!(await warm(ceilingEtag)).headers.get('etag')) throw new Error('ceiling-etag: no ETag');
     // the origin fails from now on: past maxAge every request runs find, which throws, and gets the stored body
     await fetch(`${oursDown.url}/api/cache-probe/clock`, {
       method: 'POST',
@@ -294,8 +307,24 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
         what: `ours, \`staleIfError\` 1 h, the find controller throwing: every request past \`maxAge\` runs it and gets the stored body (STALE-IF-ERROR)`,
         baseline: 'ours',
       },
+      {
+        name: 'ceiling',
+        url: ceiling.url,
+        path: ROUTE,
+        what: "the ceiling: the same bytes from process memory, in the cache middleware's place (no Redis), no ETag",
+        baseline: 'uncached',
+      },
+      {
+        name: 'ceiling-etag',
+        url: ceilingEtag.url,
+        path: ROUTE,
+        what: 'the ceiling with the stored ETag sent',
+        baseline: 'uncached',
+      },
     ];
     const appOf = {
+      ceiling,
+      'ceiling-etag': ceilingEtag,
       uncached,
       ours,
       'ours-noetag': oursNoEtag,
@@ -323,6 +352,8 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       ['ours-noetag', 'peer'],
       ['ours-304', 'peer-304'],
       ['ours-distinct', 'peer-distinct'],
+      ['ours-noetag', 'ceiling'],
+      ['ours', 'ceiling-etag'],
     ]) {
       const a = rows.find((r) => r.name === mine);
       rows.push({
@@ -361,7 +392,8 @@ export async function measure({ redisUrl, redisPid, opts: input }) {
       `Ours during the run: ${f.episodes} Redis-failure episode(s) logged, ${f.failed} failed or timed-out command(s) (each a miss served by the controller). ` +
       `Issue #16, a hot route expiring every ${EXPIRY_MS} ms: p99 with SWR ${swrP99.toFixed(2)}x a plain hit's (goal <= ${SWR_GOAL}x: ${swrP99 <= SWR_GOAL ? 'met' : 'not met'}), without SWR ${(p99('ours-expiry') / p99('ours')).toFixed(2)}x; ` +
       `controller runs per expiry (find calls / elapsed run time in expiries, idle expiries included): SWR ${perExpiry.swr.toFixed(2)}, no SWR ${perExpiry.expiry.toFixed(2)} (goal with SWR: <= 1). ` +
-      `Origin down (\`ours-origin-down\`): ${p99('ours-origin-down').toFixed(1)} ms p99, ${rows.find((r) => r.name === 'ours-origin-down').ratio.toFixed(2)}x the requests/s of a hit.`;
+      `Origin down (\`ours-origin-down\`): ${p99('ours-origin-down').toFixed(1)} ms p99, ${rows.find((r) => r.name === 'ours-origin-down').ratio.toFixed(2)}x the requests/s of a hit. ` +
+      `Issue #20, a hit against the in-memory ceiling (goal >= ${CEILING_GOAL}x): ETag off ${(ratio('ours-noetag') / ratio('ceiling')).toFixed(2)}x, ETag on ${(ratio('ours') / ratio('ceiling-etag')).toFixed(2)}x.`;
     return { rows, pass: ratio('ours-noetag') >= PEER_GOAL * ratio('peer') && ratio('ours') >= PEER_GOAL * ratio('peer-etag'), note };
   } finally {
     await Promise.all(apps.map((a) => a.stop()));

@@ -48,9 +48,8 @@ const loadEmailPlugin = () => {
 };
 
 module.exports = ({ env }) => ({
-  redis: {
-    config: loadRedisConfig(),
-  },
+  // PLAYGROUND_REDIS_OFF: the app without the plugin (the boot benchmark's baseline).
+  redis: process.env.PLAYGROUND_REDIS_OFF ? { enabled: false } : { config: loadRedisConfig() },
   graphql: loadGraphqlPlugin(),
   ...loadEmailPlugin(),
   'users-permissions': {

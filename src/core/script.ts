@@ -12,6 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RedisClient } from './client.js';
+import { inTurn } from './turn.js';
 
 /** A script with its argument and reply types. */
 export interface Script<Args extends readonly unknown[], Reply> {
@@ -23,6 +24,12 @@ export interface Script<Args extends readonly unknown[], Reply> {
   readonly source: string;
   /** Run it: `keys` (exactly `numberOfKeys`) then `args`. Defines the command on `client` on first use. */
   run(client: RedisClient, keys: readonly string[], ...args: Args): Promise<Reply>;
+  /**
+   * Run it like `run`, written to Redis with the other commands of this event-loop turn (one
+   * pipeline per node, src/core/turn.ts): for request-path scripts where many requests each send
+   * one. The reply, error and bound stay this call's own.
+   */
+  runInTurn(client: RedisClient, keys: readonly string[], ...args: Args): Promise<Reply>;
   /** Define the command on `client` now (idempotent), e.g. in a factory, so the first request does not. */
   load(client: RedisClient): void;
 }
@@ -69,6 +76,30 @@ export function defineScript<Args extends readonly unknown[], Reply>(name: strin
       load(client);
       const fn = (client as unknown as Record<string, Callable>)[command]!;
       return (variable ? fn.call(client, keys.length, ...keys, ...args) : fn.call(client, ...keys, ...args)) as Promise<Reply>;
+    },
+    runInTurn(client, keys, ...args) {
+      if (!variable && keys.length !== numberOfKeys) return script.run(client, keys, ...args);
+      load(client);
+      const alone = () => script.run(client, keys, ...args);
+      return inTurn<Reply>(
+        client,
+        keys[0] ?? '',
+        (pipeline, done) => {
+          // A pipeline copies the client's commands when it is made: one made earlier in this turn,
+          // before this script was defined on the client, does not have it.
+          const fn = (pipeline as unknown as Record<string, Callable | undefined>)[command];
+          if (typeof fn !== 'function') {
+            alone().then(
+              (value) => done(null, value),
+              (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+            );
+            return;
+          }
+          const all = variable ? [keys.length, ...keys, ...args] : [...keys, ...args];
+          fn.call(pipeline, ...all, done);
+        },
+        alone,
+      );
     },
   };
   defined.set(name, script as Script<readonly unknown[], unknown>);

@@ -282,14 +282,14 @@ describe('fire dates that lag the clock (issue #13 item 1)', () => {
     // Strapi chains fire dates from the one computed at add(): started 12 s late, this instance's
     // fire dates lag real time by 12 s for good, longer than a tick claim is held (10 s minimum).
     const name = `lagging-${randomPrefix('l')}`;
-    const ran: Array<{ wall: number; tick: number; who: 'onTime' | 'late' }> = [];
+    const ran: Array<{ wall: number; wallMs: number; tick: number; who: 'onTime' | 'late' }> = [];
     const [onTime, late] = [instance(redis.standalone.url), instance(redis.standalone.url)];
     await Promise.all([onTime, late].map((i) => i.registry.waitUntilReady()));
     const spec = (who: 'onTime' | 'late') => ({
       [name]: {
         options: '* * * * * *',
         async task(_c: unknown, _fireDate: Date, g: { tick: Date }) {
-          ran.push({ wall: Math.floor(Date.now() / 1000), tick: g.tick.getTime() / 1000, who });
+          ran.push({ wall: Math.floor(Date.now() / 1000), wallMs: Date.now(), tick: g.tick.getTime() / 1000, who });
         },
       },
     });
@@ -311,16 +311,18 @@ describe('fire dates that lag the clock (issue #13 item 1)', () => {
       [...perTick].filter(([, runs]) => runs.length > 1),
       'ticks run twice',
     ).toEqual([]);
-    // each wall-clock second of the 10 after the late start ran the task once
+    // each second of the 10 after the late start ran the task once: one run keyed by each tick
     const first = Math.floor(startedAt / 1000) + 1;
     const seconds = Array.from({ length: 10 }, (_, k) => first + k);
-    const perSecond = seconds.map((sec) => ran.filter((r) => r.wall === sec).map((r) => `${r.who}:${r.tick}`));
+    const perSecond = seconds.map((sec) => ran.filter((r) => r.tick === sec).map((r) => `${r.who}@${r.wallMs}`));
     expect(
       perSecond.map((runs) => runs.length),
       JSON.stringify(perSecond),
     ).toEqual(seconds.map(() => 1));
-    // a run's tick is the second it ran in
-    for (const r of ran) expect(r.tick, JSON.stringify(r)).toBe(r.wall);
+    // a run's tick is the second it ran in (never a fire date 12 s old); within a few ms of the
+    // second's start either way: the clean-clone CI run once saw a run of tick t at t - 0.00x s
+    // (a timer or clock a few ms early), which still runs each tick once
+    for (const r of ran) expect(Math.abs(r.wallMs - r.tick * 1000), JSON.stringify(r)).toBeLessThan(1000);
     const stats = late.guard.stats;
     expect(stats.maxLagMs).toBeGreaterThanOrEqual(10_000);
     expect(stats.lagMs).toBeGreaterThanOrEqual(10_000);

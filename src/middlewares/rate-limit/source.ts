@@ -69,7 +69,8 @@ interface KeyQueue {
 
 /**
  * A fixed-window counter on one connection: one atomic script call per hit, or, with `coalesce`,
- * one per batch of a key's hits. Failures are recorded in the shared outage log (one warning per
+ * one per batch of a key's hits. The calls of one event-loop turn, across keys, reach Redis as one
+ * write per node (`runInTurn`, src/core/turn.ts), each with its own reply and bound. Failures are recorded in the shared outage log (one warning per
  * outage) and rethrown for the caller's policy.
  *
  * Coalescing: while a key's call is in flight, further hits on that key wait and go together in the
@@ -141,7 +142,7 @@ export class WindowCounter {
 
   #call(conn: BoundedConnection, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
     return conn
-      .run((client) => hitScript.run(client, [key], weight, intervalMs), timeoutMs)
+      .run((client) => hitScript.runInTurn(client, [key], weight, intervalMs), timeoutMs)
       .then(
         (reply) => {
           recordSuccess(conn, this.#log());
