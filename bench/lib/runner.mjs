@@ -24,6 +24,7 @@ export async function startServer(script, env) {
   });
   return {
     port,
+    pid: child.pid,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', resolve);

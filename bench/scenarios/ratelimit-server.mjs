@@ -15,7 +15,7 @@ const registry = createRedisRegistry({
     default: { connection: process.env.REDIS_URL },
     // the same server, with ioredis' auto-pipelining: commands issued in one tick share a write
     pipelined: { connection: { url: process.env.REDIS_URL, enableAutoPipelining: true } },
-    ...(process.env.CLUSTER_NODES ? { cluster: { nodes: JSON.parse(process.env.CLUSTER_NODES) } } : {}),
+    ...(process.env.CLUSTER_NODES ? { cluster: { connection: { nodes: JSON.parse(process.env.CLUSTER_NODES) } } } : {}),
   },
 });
 await registry.waitUntilReady();

@@ -9,13 +9,16 @@ export const title = 'Rate limit: rateLimit() on Redis vs no limiter, koa2-ratel
 export const target =
   'issue #20 goal: `redis` and `redis-distinct` >= 0.85x of `baseline`, each ahead of the peers on the same keys (`flexible`, `koa2-redis`; `-distinct`, `-zipf`); the Zipf and Cluster rows reported';
 
-export async function measure({ redisUrl, opts }) {
+export async function measure({ redisUrl, redisPid, opts }) {
   const cluster = await startCluster();
-  const server = await startServer(fileURLToPath(new URL('./ratelimit-server.mjs', import.meta.url)), {
-    REDIS_URL: redisUrl,
-    CLUSTER_NODES: JSON.stringify(cluster.nodes),
-  });
+  let server;
   try {
+    server = await startServer(fileURLToPath(new URL('./ratelimit-server.mjs', import.meta.url)), {
+      REDIS_URL: redisUrl,
+      CLUSTER_NODES: JSON.stringify(cluster.nodes),
+    });
+    // CPU per request over the server and the Redis it uses (the run's redis-server; the Cluster's nodes for the -cluster rows)
+    const cpuOf = (v) => ({ ...v, cpuPids: [server.pid, ...(v.name.endsWith('-cluster') ? cluster.pids : redisPid ? [redisPid] : [])] });
     const rows = await compare(
       `http://127.0.0.1:${server.port}`,
       [
@@ -51,7 +54,7 @@ export async function measure({ redisUrl, opts }) {
           baseline: 'baseline',
         },
         { name: 'redis-zipf-cluster', path: '/redis-zipf-cluster', what: '`rateLimit()` on the Cluster, 1,000 keys with a Zipf spread', baseline: 'baseline' },
-      ],
+      ].map(cpuOf),
       opts,
     );
     const redis = rows.find((r) => r.name === 'redis');
@@ -72,7 +75,7 @@ export async function measure({ redisUrl, opts }) {
     const zipf = ratio('redis-zipf') > Math.max(ratio('flexible-zipf'), ratio('koa2-redis-zipf'));
     return { rows, pass: oneKey && manyKeys && zipf };
   } finally {
-    await server.stop();
+    await server?.stop();
     await cluster.stop();
   }
 }

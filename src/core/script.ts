@@ -11,8 +11,8 @@
  * and a script with several keys needs them in one hash slot.
  */
 import { createHash } from 'node:crypto';
+import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from './client.js';
-import { inTurn } from './turn.js';
 
 /** A script with its argument and reply types. */
 export interface Script<Args extends readonly unknown[], Reply> {
@@ -24,12 +24,8 @@ export interface Script<Args extends readonly unknown[], Reply> {
   readonly source: string;
   /** Run it: `keys` (exactly `numberOfKeys`) then `args`. Defines the command on `client` on first use. */
   run(client: RedisClient, keys: readonly string[], ...args: Args): Promise<Reply>;
-  /**
-   * Run it like `run`, written to Redis with the other commands of this event-loop turn (one
-   * pipeline per node, src/core/turn.ts): for request-path scripts where many requests each send
-   * one. The reply, error and bound stay this call's own.
-   */
-  runInTurn(client: RedisClient, keys: readonly string[], ...args: Args): Promise<Reply>;
+  /** Queue it on `pipeline` (made from a client it is loaded on, see `load`): for batches (src/core/turn.ts). */
+  queue(pipeline: ChainableCommander, keys: readonly string[], ...args: Args): void;
   /** Define the command on `client` now (idempotent), e.g. in a factory, so the first request does not. */
   load(client: RedisClient): void;
 }
@@ -77,29 +73,12 @@ export function defineScript<Args extends readonly unknown[], Reply>(name: strin
       const fn = (client as unknown as Record<string, Callable>)[command]!;
       return (variable ? fn.call(client, keys.length, ...keys, ...args) : fn.call(client, ...keys, ...args)) as Promise<Reply>;
     },
-    runInTurn(client, keys, ...args) {
-      if (!variable && keys.length !== numberOfKeys) return script.run(client, keys, ...args);
-      load(client);
-      const alone = () => script.run(client, keys, ...args);
-      return inTurn<Reply>(
-        client,
-        keys[0] ?? '',
-        (pipeline, done) => {
-          // A pipeline copies the client's commands when it is made: one made earlier in this turn,
-          // before this script was defined on the client, does not have it.
-          const fn = (pipeline as unknown as Record<string, Callable | undefined>)[command];
-          if (typeof fn !== 'function') {
-            alone().then(
-              (value) => done(null, value),
-              (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
-            );
-            return;
-          }
-          const all = variable ? [keys.length, ...keys, ...args] : [...keys, ...args];
-          fn.call(pipeline, ...all, done);
-        },
-        alone,
-      );
+    queue(pipeline, keys, ...args) {
+      if (!variable && keys.length !== numberOfKeys) throw new TypeError(`Lua script "${name}" takes ${numberOfKeys} key(s), got ${keys.length}`);
+      // A pipeline copies the commands of its client when it is made.
+      const fn = (pipeline as unknown as Record<string, Callable | undefined>)[command];
+      if (typeof fn !== 'function') throw new Error(`Lua script "${name}" is not loaded on the client this pipeline was made from`);
+      void (variable ? fn.call(pipeline, keys.length, ...keys, ...args) : fn.call(pipeline, ...keys, ...args));
     },
   };
   defined.set(name, script as Script<readonly unknown[], unknown>);

@@ -1,42 +1,47 @@
 /**
- * One write per node for the commands of one event-loop turn.
+ * One write per node for a batch of commands: how a feature sends the commands that the requests
+ * of one event-loop turn issued.
  *
- * Requests that arrive together (the sockets one poll phase reads) each issue their Redis command
- * in the same turn. Sent one by one, each is its own socket write and its own reply read on both
- * sides, which is where a busy instance spends its time when every request has its own key (a rate
- * limit per client IP, a session per cookie). `inTurn` queues a command on a pipeline of this turn
- * instead, and the turn's pipelines are written in its check phase (`setImmediate`, after every
- * request of the poll phase has asked): on standalone and Sentinel one pipeline; on a Cluster one
- * per node, found from the key's slot and the client's slot map, as ioredis' own auto-pipelining
- * groups them. Each command keeps its own reply, its own error and its own bound (the caller runs
- * `inTurn` inside `connection.run()`), so nothing is shared but the write.
+ * Requests that arrive together (the sockets one poll phase reads) each need their Redis command
+ * in the same turn. Sent one by one, each is its own socket write, its own reply read, its own
+ * bound timer and its own promise chain, which is where a busy instance spends its time when every
+ * request has its own key (a rate limit per client IP). A feature collects the commands of a turn
+ * (`TurnBatch`, flushed in the turn's check phase, `setImmediate`, after every request of the poll
+ * phase has asked) and sends them with `execPerNode`: one pipeline on standalone and Sentinel, one
+ * per node on a Cluster (found from each key's slot and the client's slot map, as ioredis' own
+ * auto-pipelining groups them), run inside one `connection.run()`, so the batch has one bound.
+ * Each command keeps its own reply or error.
  *
- * Why not ioredis' `enableAutoPipelining`: it is a client option, so it would change every
- * command of a connection the user configured (and a raw client the user passed in); this does it
- * for the request-path commands that ask for it, on any client.
+ * Why not ioredis' `enableAutoPipelining`: it is a client option, so it would change every command
+ * of a connection the user configured (and of a raw client the user passed in), and it keeps one
+ * promise and one bound per command; this batches only the request-path commands that ask for it.
  *
- * A command answered with a Cluster redirection inside a pipeline (MOVED/ASK while slots move) is
- * sent again on its own, where ioredis follows the redirection.
+ * A command answered with a Cluster redirection inside a pipeline (MOVED/ASK/TRYAGAIN while slots
+ * move) is sent again on its own, where ioredis follows the redirection.
  */
 import calculateSlot from 'cluster-key-slot';
 import type { ChainableCommander, Cluster } from 'ioredis';
 import type { RedisClient } from './client.js';
 
-/** A turn's pipeline holds at most this many commands; the next starts another (each is one write). */
-export const MAX_TURN_COMMANDS = 512;
+/** A pipeline holds at most this many commands; the rest of a node's batch goes in the next (each is one write). */
+export const MAX_PIPELINE_COMMANDS = 512;
 
-/** Adds the command to `pipeline`, passing `done` as its callback (ioredis' last-argument callback). */
-export type QueueCommand<T> = (pipeline: ChainableCommander, done: (err: Error | null | undefined, value?: T) => void) => void;
-
-interface TurnGroup {
-  pipeline: ChainableCommander;
-  size: number;
+/** One command of a batch. */
+export interface BatchedCommand<T> {
+  /** Its first key: picks the node on a Cluster. */
+  readonly key: string;
+  /** Queue exactly one command on `pipeline`. */
+  add(pipeline: ChainableCommander): void;
+  /** The same command by itself (a Cluster redirection). */
+  alone(): Promise<T>;
 }
 
-/** The pipelines of the current turn, per client, by node group. */
-const turns = new WeakMap<RedisClient, Map<string, TurnGroup>>();
+/** The outcome of one command. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: Error };
 
 const REDIRECTION = /^(MOVED|ASK|TRYAGAIN) /;
+
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
 
 /** The node group of `key` on a Cluster: the nodes of its slot, or the slot itself before the slot map is known. */
 function groupOf(client: RedisClient, key: string): string {
@@ -47,40 +52,69 @@ function groupOf(client: RedisClient, key: string): string {
   return nodes && nodes.length > 0 ? nodes.join(',') : `slot ${slot}`;
 }
 
-function send(group: TurnGroup): void {
-  // Each command's reply and error reach its own callback; the batch's promise has nothing to add.
-  group.pipeline.exec().catch(() => undefined);
+/** Send `commands` as one pipeline per node (at most MAX_PIPELINE_COMMANDS each); settles each in order. */
+export async function execPerNode<T>(client: RedisClient, commands: readonly BatchedCommand<T>[]): Promise<Settled<T>[]> {
+  const groups = new Map<string, number[]>();
+  commands.forEach((command, i) => {
+    const id = groupOf(client, command.key);
+    const group = groups.get(id);
+    if (group) group.push(i);
+    else groups.set(id, [i]);
+  });
+  const out: Settled<T>[] = new Array(commands.length);
+  const sendPart = async (part: number[]): Promise<void> => {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      const pipeline = client.pipeline();
+      for (const i of part) commands[i]!.add(pipeline);
+      replies = await pipeline.exec();
+    } catch (err) {
+      for (const i of part) out[i] = { ok: false, error: asError(err) };
+      return;
+    }
+    await Promise.all(
+      part.map(async (i, j) => {
+        const [err, value] = replies?.[j] ?? [new Error('no reply in the pipeline'), undefined];
+        if (!err) out[i] = { ok: true, value: value as T };
+        else if (client.isCluster && REDIRECTION.test(err.message)) {
+          out[i] = await commands[i]!.alone().then(
+            (v): Settled<T> => ({ ok: true, value: v }),
+            (e: unknown): Settled<T> => ({ ok: false, error: asError(e) }),
+          );
+        } else out[i] = { ok: false, error: err };
+      }),
+    );
+  };
+  const parts: Promise<void>[] = [];
+  for (const indexes of groups.values()) {
+    for (let from = 0; from < indexes.length; from += MAX_PIPELINE_COMMANDS) parts.push(sendPart(indexes.slice(from, from + MAX_PIPELINE_COMMANDS)));
+  }
+  await Promise.all(parts);
+  return out;
 }
 
 /**
- * Queue one command (its first key `key`) for this turn's write to its node; resolves with its
- * reply. `alone` sends the same command by itself: used for a Cluster redirection.
+ * The items one turn of the event loop adds, handed to `flush` together in that turn's check
+ * phase. A new batch starts with the next item.
  */
-export function inTurn<T>(client: RedisClient, key: string, queue: QueueCommand<T>, alone: () => Promise<T>): Promise<T> {
-  let groups = turns.get(client);
-  if (!groups) {
-    const current = new Map<string, TurnGroup>();
-    turns.set(client, current);
+export class TurnBatch<Item> {
+  #items: Item[] | undefined;
+  readonly #flush: (items: Item[]) => void;
+
+  constructor(flush: (items: Item[]) => void) {
+    this.#flush = flush;
+  }
+
+  add(item: Item): void {
+    if (this.#items) {
+      this.#items.push(item);
+      return;
+    }
+    const items = [item];
+    this.#items = items;
     setImmediate(() => {
-      turns.delete(client);
-      for (const group of current.values()) send(group);
+      this.#items = undefined;
+      this.#flush(items);
     });
-    groups = current;
   }
-  const id = groupOf(client, key);
-  let group = groups.get(id);
-  if (!group || group.size >= MAX_TURN_COMMANDS) {
-    if (group) send(group);
-    group = { pipeline: client.pipeline(), size: 0 };
-    groups.set(id, group);
-  }
-  group.size++;
-  const pipeline = group.pipeline;
-  return new Promise<T>((resolve, reject) => {
-    queue(pipeline, (err, value) => {
-      if (!err) resolve(value as T);
-      else if (client.isCluster && REDIRECTION.test(err.message)) alone().then(resolve, reject);
-      else reject(err);
-    });
-  });
 }

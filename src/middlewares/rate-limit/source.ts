@@ -12,6 +12,8 @@ import { now } from '../../core/time.js';
 import { requestTimeoutOf, resolveConnection, type BoundedConnection, type ConnectionRegistry, type StrapiConnections } from '../../core/resolve.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import type { SuiteLog } from '../../core/logger.js';
+import type { ChainableCommander } from 'ioredis';
+import { execPerNode, TurnBatch } from '../../core/turn.js';
 import { hitScript, loadRateLimitScripts, unhitScript } from './scripts.js';
 import { recordFailure, recordSuccess, type FailurePolicy, type RateLimitCounters } from './shared.js';
 
@@ -61,6 +63,18 @@ interface Waiter {
   reject(err: unknown): void;
 }
 
+/** A script call waiting for its turn's batch. */
+interface TurnCall {
+  conn: BoundedConnection;
+  key: string;
+  weight: number;
+  intervalMs: number;
+  /** The call's bound, ms. */
+  leftMs: number;
+  resolve(reply: [number, number]): void;
+  reject(err: unknown): void;
+}
+
 /** The hits of one key (and window length): at most one script call in flight, the rest queued. */
 interface KeyQueue {
   inFlight: boolean;
@@ -70,7 +84,7 @@ interface KeyQueue {
 /**
  * A fixed-window counter on one connection: one atomic script call per hit, or, with `coalesce`,
  * one per batch of a key's hits. The calls of one event-loop turn, across keys, reach Redis as one
- * write per node (`runInTurn`, src/core/turn.ts), each with its own reply and bound. Failures are recorded in the shared outage log (one warning per
+ * write per node in one bounded run (src/core/turn.ts), each with its own reply. Failures are recorded in the shared outage log (one warning per
  * outage) and rethrown for the caller's policy.
  *
  * Coalescing: while a key's call is in flight, further hits on that key wait and go together in the
@@ -90,6 +104,8 @@ export class WindowCounter {
   #boundMs = DEFAULT_REQUEST_TIMEOUT_MS;
   #log: () => SuiteLog;
   #queues = new Map<string, KeyQueue>();
+  /** This turn's script calls, sent together in its check phase. */
+  readonly #turn = new TurnBatch<TurnCall>((calls) => this.#send(calls));
   /** The owner's counters: failures are counted here. */
   readonly #counters: RateLimitCounters;
 
@@ -140,17 +156,58 @@ export class WindowCounter {
     });
   }
 
+  /** One script call, sent with the other calls of this turn (see `#send`), bounded by `timeoutMs` (default: the connection's). */
   #call(conn: BoundedConnection, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
-    return conn
-      .run((client) => hitScript.runInTurn(client, [key], weight, intervalMs), timeoutMs)
+    return new Promise<[number, number]>((resolve, reject) => {
+      this.#turn.add({ conn, key, weight, intervalMs, leftMs: timeoutMs ?? this.#boundMs, resolve, reject });
+    });
+  }
+
+  /**
+   * Send one turn's calls: one pipeline per node, in one bounded `run()` (one timer, one readiness
+   * check). The batch's bound is its shortest: every call of a turn arrived in that turn, so they
+   * differ only when a coalesced batch had waited behind a call in flight; a call with less than
+   * half the bound left goes in a batch of its own, so it cannot cut the others' bound short.
+   */
+  #send(calls: TurnCall[]): void {
+    const full: TurnCall[] = [];
+    for (const call of calls) {
+      if (call.leftMs * 2 >= this.#boundMs) full.push(call);
+      else this.#sendBatch([call]);
+    }
+    if (full.length > 0) this.#sendBatch(full);
+  }
+
+  #sendBatch(calls: TurnCall[]): void {
+    const conn = calls[0]!.conn;
+    const boundMs = Math.min(...calls.map((c) => c.leftMs));
+    const commands = calls.map((call) => ({
+      key: call.key,
+      add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
+      alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
+    }));
+    conn
+      .run((client) => execPerNode(client, commands), boundMs)
       .then(
-        (reply) => {
-          recordSuccess(conn, this.#log());
-          return reply;
+        (settled) => {
+          let answered = false;
+          settled.forEach((result, i) => {
+            const call = calls[i]!;
+            if (result.ok) {
+              answered = true;
+              call.resolve(result.value);
+            } else {
+              recordFailure(conn, this.policy, result.error, this.#counters, this.#log());
+              call.reject(result.error);
+            }
+          });
+          if (answered) recordSuccess(conn, this.#log());
         },
         (err: unknown) => {
-          recordFailure(conn, this.policy, err, this.#counters, this.#log());
-          throw err;
+          for (const call of calls) {
+            recordFailure(conn, this.policy, err, this.#counters, this.#log());
+            call.reject(err);
+          }
         },
       );
   }
