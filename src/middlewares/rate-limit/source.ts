@@ -180,7 +180,7 @@ export class WindowCounter {
 
   #sendBatch(calls: TurnCall[]): void {
     const conn = calls[0]!.conn;
-    const boundMs = Math.min(...calls.map((c) => c.leftMs));
+    const boundMs = Math.min(...calls.map((call) => call.leftMs));
     const commands = calls.map((call) => ({
       key: call.key,
       add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
