@@ -29,7 +29,9 @@ import { createHash } from 'node:crypto';
 import { INSTANCE_ID, type CronHistory } from './cron-history.js';
 import type { SuiteLog } from './logger.js';
 import { LockBusyError, LockTimeoutError, type LockService } from './locks.js';
+import { RedisSuiteConfigError } from './errors.js';
 import { OutageLog } from './outage.js';
+import { bool, ms, optionDefaults, options, parseOptions, str } from './schema.js';
 import { redactText } from './redact.js';
 
 /** What a guarded task receives after Strapi's own arguments. */
@@ -57,15 +59,25 @@ export interface GuardedTaskOptions {
 }
 
 /**
- * Every per-task option with its default (`undefined`: `name` is the task's key, `lockTTL`
- * `settings.lockTTL`). Typed against `GuardedTaskOptions`, so an option added there must be added here.
+ * The schema of the per-task options, checked when Strapi adds the task (at boot): a wrong value
+ * stops boot naming the task and the option. Open: the same object carries Strapi's own `task` and
+ * `options`. `name` defaults to the task's key, `lockTTL` to `settings.lockTTL`.
  */
-export const CRON_TASK_OPTION_DEFAULTS = Object.freeze({
-  bypassRedlock: false,
-  name: undefined,
-  allowOverlap: false,
-  lockTTL: undefined,
-} satisfies Record<keyof GuardedTaskOptions, unknown>);
+export const cronTaskOptionsShape = {
+  bypassRedlock: bool().default(false),
+  name: str('a non-empty string: the name the guard keys this task by', 'blank').optional(),
+  allowOverlap: bool().default(false),
+  lockTTL: ms(1, "the run lock's TTL in ms (an integer >= 1); leave it out for settings.lockTTL").optional(),
+} satisfies Record<keyof GuardedTaskOptions, unknown>;
+const cronTaskOptionsSchema = options(cronTaskOptionsShape, { open: true });
+
+/** Every per-task option with its default (from the schema; `undefined`: the task's key, `settings.lockTTL`). */
+export const CRON_TASK_OPTION_DEFAULTS = Object.freeze({ name: undefined, lockTTL: undefined, ...optionDefaults(cronTaskOptionsShape) }) as Readonly<{
+  bypassRedlock: boolean;
+  name: undefined;
+  allowOverlap: boolean;
+  lockTTL: undefined;
+}>;
 
 export interface CronGuardStats {
   runs: number;
@@ -221,12 +233,18 @@ export class CronGuard {
     const isFn = typeof value === 'function';
     const obj = !isFn && value && typeof value === 'object' ? (value as GuardedTaskOptions & { task?: unknown }) : undefined;
     if (!isFn && typeof obj?.task !== 'function') return value; // Strapi reports the bad entry itself
+    const checked = isFn
+      ? { ...CRON_TASK_OPTION_DEFAULTS }
+      : parseOptions(cronTaskOptionsSchema, obj, {
+          root: `cron.tasks.${key}`,
+          error: (issues) => new RedisSuiteConfigError(`options of cron task "${key}" (read by the Redis plugin's cron guard)`, issues),
+        });
     const name = this.#nameFor(key, value);
     const info: GuardedTaskInfo = {
       name,
       key,
-      bypassRedlock: (obj?.bypassRedlock ?? CRON_TASK_OPTION_DEFAULTS.bypassRedlock) === true,
-      allowOverlap: (obj?.allowOverlap ?? CRON_TASK_OPTION_DEFAULTS.allowOverlap) === true,
+      bypassRedlock: checked.bypassRedlock,
+      allowOverlap: checked.allowOverlap,
       running: false,
     };
     this.#tasks.set(name, { info });
@@ -236,7 +254,7 @@ export class CronGuard {
     }
     const original = (isFn ? value : obj!.task) as TaskFn;
     const self = isFn ? tasks : obj;
-    const ttl = typeof obj?.lockTTL === 'number' && obj.lockTTL > 0 ? obj.lockTTL : this.#lockTTL;
+    const ttl = checked.lockTTL ?? this.#lockTTL;
     // the wrapper is a plain function: Strapi calls it with its own `this`, handed on to the task
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const guard = this;

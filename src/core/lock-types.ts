@@ -3,7 +3,9 @@
  * error class per way an acquire or a held lock fails. The algorithm is in locks.ts.
  */
 import type { RedisConnection } from './connection.js';
+import { RedisSuiteConfigError } from './errors.js';
 import type { SuiteLog } from './logger.js';
+import { bool, ms, optionDefaults, options, parseOptions } from './schema.js';
 
 /** Every key of the lock service (locks, fence counters, cron tick claims) starts with this. */
 export const LOCK_KEY_PREFIX = 'lock:';
@@ -26,17 +28,35 @@ export interface LockOptions {
 }
 
 /**
- * Every `LockOptions` key with its default (`undefined`: `ttl` and `acquireTimeout` default to
- * `settings.lockTTL` and `settings.lockAcquireTimeout`). Typed against `LockOptions`, so an option
- * added there must be added here.
+ * The schema of `LockOptions`: checked on every acquire, so a wrong option is an error that names
+ * it (not a lock held for `NaN` ms). `ttl` and `acquireTimeout` have no default here: they default
+ * to `settings.lockTTL` and `settings.lockAcquireTimeout`.
  */
-export const LOCK_OPTION_DEFAULTS = Object.freeze({
-  ttl: undefined,
-  acquireTimeout: undefined,
-  wait: true,
-  autoExtend: true,
-  fence: true,
-} satisfies Record<keyof LockOptions, unknown>);
+export const lockOptionsShape = {
+  ttl: ms(1, 'a lock TTL in ms (an integer >= 1); leave it out for settings.lockTTL').optional(),
+  acquireTimeout: ms(0, 'a bound in ms (an integer >= 0); leave it out for settings.lockAcquireTimeout').optional(),
+  wait: bool().default(true),
+  autoExtend: bool().default(true),
+  fence: bool().default(true),
+} satisfies Record<keyof LockOptions, unknown>;
+const lockOptionsSchema = options(lockOptionsShape);
+
+/** Every `LockOptions` key with its default (from the schema; `undefined`: from the settings). */
+export const LOCK_OPTION_DEFAULTS = Object.freeze({ ttl: undefined, acquireTimeout: undefined, ...optionDefaults(lockOptionsShape) }) as Readonly<{
+  ttl: undefined;
+  acquireTimeout: undefined;
+  wait: boolean;
+  autoExtend: boolean;
+  fence: boolean;
+}>;
+
+/** `options` of `acquire()`/`using()` checked, defaults filled: a `RedisSuiteConfigError` naming each bad option. */
+export function parseLockOptions(
+  input: LockOptions,
+  where: string,
+): { ttl?: number; acquireTimeout?: number; wait: boolean; autoExtend: boolean; fence: boolean } {
+  return parseOptions(lockOptionsSchema, input, { root: 'options', error: (issues) => new RedisSuiteConfigError(`options of ${where}`, issues) });
+}
 
 export interface LockContext {
   /** Fires when the lock is lost (an extension failed); `signal.reason` is a `LockLostError`. */

@@ -52,7 +52,7 @@ import {
   FENCE_TTL_MS,
   LOCK_COMMAND_TIMEOUT_MS,
   LOCK_KEY_PREFIX,
-  LOCK_OPTION_DEFAULTS,
+  parseLockOptions,
   LockBusyError,
   LockLostError,
   LockTimeoutError,
@@ -220,10 +220,10 @@ export class LockService {
       if (typeof r !== 'string') throw new TypeError(`lock resource names are strings (got ${typeof r})`);
       if (r.startsWith(RESERVED)) throw new TypeError(`lock resource names may not start with "${RESERVED}" (reserved for fence counters): "${r}"`);
     }
-    const ttl = options.ttl ?? this.#opts.ttl;
-    const timeout = options.acquireTimeout ?? this.#opts.acquireTimeout;
-    const wait = (options.wait ?? LOCK_OPTION_DEFAULTS.wait) !== false;
-    const fence = (options.fence ?? LOCK_OPTION_DEFAULTS.fence) !== false;
+    const checked = parseLockOptions(options, 'acquire()');
+    const ttl = checked.ttl ?? this.#opts.ttl;
+    const timeout = checked.acquireTimeout ?? this.#opts.acquireTimeout;
+    const { wait, fence } = checked;
     const keys = list.map((r) => ({ lock: lockKeyOf(r), fence: fenceKeyOf(r) }));
     const value = randomBytes(16).toString('hex');
     const { retryCount } = this.#settings;
@@ -272,7 +272,7 @@ export class LockService {
           const fencingTokens = Object.fromEntries(list.map((r, k) => [r, fence ? tokens[k]! : 0]));
           // a member that answers after the release would hold a stale minority vote: undo it then
           const late = votes.flatMap((vote, i) => (seen[i] === undefined ? [{ i, vote }] : []));
-          return this.#held(list, keys, value, ttl, expiration, fencingTokens, (options.autoExtend ?? LOCK_OPTION_DEFAULTS.autoExtend) !== false, late);
+          return this.#held(list, keys, value, ttl, expiration, fencingTokens, checked.autoExtend, late);
         }
         failure = 'expired'; // the majority answered too late for the lock to be worth anything
       }

@@ -16,7 +16,9 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import type { RedisClient } from '../core/client.js';
 import { PLUGIN_ID } from '../core/config.js';
+import { RedisSuiteConfigError } from '../core/errors.js';
 import { createSuiteLog, consoleLogger, type RedisLogger } from '../core/logger.js';
+import { custom, oneOf, optionDefaults, options as optionsOf, parseOptions, plainObject, str } from '../core/schema.js';
 import { duplicateClient, type OwnedClient } from '../core/owned-client.js';
 import type { BoundedConnection } from '../core/resolve.js';
 import type { RedisRegistry } from '../core/registry.js';
@@ -42,19 +44,42 @@ export interface SocketIoAdapterOptions {
   logger?: RedisLogger;
 }
 
-/**
- * Every adapter option with its default (`undefined`: none; `connection` is 'default'). Typed
- * against `SocketIoAdapterOptions`, so an option added there must be added here.
- */
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
+
+/** The schema of `SocketIoAdapterOptions`: checked when the adapter is made. */
+export const socketIoAdapterShape = {
+  connection: custom<string | BoundedConnection>((v) =>
+    (typeof v === 'string' && v !== '') || (isObject(v) && 'client' in (v as object)) ? null : 'a connection name (a non-empty string) or a connection',
+  ).optional(),
+  registry: custom<RedisRegistry>((v) =>
+    isObject(v) && typeof (v as { get?: unknown }).get === 'function' ? null : 'a registry from createRedisRegistry()',
+  ).optional(),
+  client: custom<RedisClient>((v) =>
+    isObject(v) && typeof (v as { duplicate?: unknown }).duplicate === 'function' ? null : 'an ioredis client (Redis or Cluster)',
+  ).optional(),
+  mode: oneOf(['auto', 'classic', 'sharded'] as const).default('auto'),
+  key: str('a non-empty string: the channel prefix', true).default('socket.io'),
+  adapterOptions: plainObject().optional(),
+  logger: custom<RedisLogger>((v) =>
+    isObject(v) && typeof (v as { warn?: unknown }).warn === 'function' ? null : 'a logger with warn/info/error/debug',
+  ).optional(),
+} satisfies Record<keyof SocketIoAdapterOptions, unknown>;
+const socketIoAdapterSchema = optionsOf(socketIoAdapterShape);
+
+/** Every adapter option with its default (from the schema; `undefined`: none; `connection` is 'default'). */
 export const SOCKET_IO_ADAPTER_DEFAULTS = Object.freeze({
   connection: undefined,
   registry: undefined,
   client: undefined,
-  mode: 'auto',
-  key: 'socket.io',
   adapterOptions: undefined,
   logger: undefined,
-} satisfies Record<keyof SocketIoAdapterOptions, unknown>);
+  ...optionDefaults(socketIoAdapterShape),
+}) as Readonly<Record<keyof SocketIoAdapterOptions, unknown>>;
+
+/** Check the adapter's options: a `RedisSuiteConfigError` naming each bad one. */
+function checkAdapterOptions(options: SocketIoAdapterOptions): void {
+  parseOptions(socketIoAdapterSchema, options, { root: 'options', error: (issues) => new RedisSuiteConfigError('options of the Socket.IO adapter', issues) });
+}
 
 /** What `io.adapter()` (or `new Server(httpServer, { adapter })`) takes, plus its connections. */
 export interface SocketIoAdapter {
@@ -124,6 +149,7 @@ interface StrapiGlobal {
  * which closes its connections on Strapi's destroy.
  */
 export function createSocketIoAdapter(options: SocketIoAdapterOptions = {}): SocketIoAdapter {
+  checkAdapterOptions(options);
   const name = typeof options.connection === 'string' ? options.connection : (options.connection?.name ?? 'default');
   if (!options.registry && !options.client && (options.connection === undefined || typeof options.connection === 'string')) {
     const strapi = (globalThis as { strapi?: StrapiGlobal }).strapi;
@@ -144,6 +170,7 @@ export function createSocketIoAdapter(options: SocketIoAdapterOptions = {}): Soc
 
 /** Build the adapter on a client (duplicated twice); used by the service and by `createSocketIoAdapter`. */
 export function buildSocketIoAdapter(source: RedisClient, connectionName: string, options: SocketIoAdapterOptions = {}): SocketIoAdapter {
+  checkAdapterOptions(options);
   const mod = loadAdapterModule();
   const isCluster = (source as { isCluster?: boolean }).isCluster === true;
   const requested = options.mode ?? SOCKET_IO_ADAPTER_DEFAULTS.mode;

@@ -27,9 +27,9 @@ import { STRAPI_SESSION_DEFAULTS } from '../../src/session/middleware.js';
 import { apolloCacheShape } from '../../src/graphql/apollo-cache.js';
 import { keyvShape } from '../../src/graphql/keyv-store.js';
 import { targetShape } from '../../src/graphql/target.js';
-import { LOCK_OPTION_DEFAULTS } from '../../src/core/locks.js';
-import { CRON_TASK_OPTION_DEFAULTS } from '../../src/core/cron-guard.js';
-import { SOCKET_IO_ADAPTER_DEFAULTS } from '../../src/socketio/index.js';
+import { lockOptionsShape } from '../../src/core/locks.js';
+import { cronTaskOptionsShape } from '../../src/core/cron-guard.js';
+import { socketIoAdapterShape } from '../../src/socketio/index.js';
 import { codeSpans, docFiles, optionTables, type OptionRow } from './markdown.js';
 
 type Accepted = Map<string, unknown>;
@@ -64,10 +64,10 @@ const FEATURES: Record<string, () => Accepted> = {
       optionDefaults(entry),
     );
   },
-  // src/core/locks.ts, src/core/cron-guard.ts, src/socketio
-  locks: () => accepted(Object.keys(LOCK_OPTION_DEFAULTS), LOCK_OPTION_DEFAULTS),
-  'cron-task': () => accepted(Object.keys(CRON_TASK_OPTION_DEFAULTS), CRON_TASK_OPTION_DEFAULTS),
-  'socket-io': () => accepted(Object.keys(SOCKET_IO_ADAPTER_DEFAULTS), SOCKET_IO_ADAPTER_DEFAULTS),
+  // src/core/lock-types.ts, src/core/cron-guard.ts, src/socketio: their schemas
+  locks: () => fromSchema(lockOptionsShape),
+  'cron-task': () => fromSchema(cronTaskOptionsShape),
+  'socket-io': () => fromSchema(socketIoAdapterShape),
   // src/middlewares/rate-limit: the middleware's schema (durations as given, in ms) and the store's.
   'rate-limit': () => fromSchema(rateLimitShape),
   'rate-limit-store': () => fromSchema(rateLimitStoreSchema.shape),
