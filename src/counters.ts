@@ -1,9 +1,12 @@
 /**
  * The features' counters of a registry, typed: the sum over every rate limiter and store, session
- * store and Apollo cache on the registry's connections (src/core/counters.ts keeps them untyped,
- * since core knows no feature). A feature nothing on the registry uses is null.
+ * store, response cache middleware and Apollo cache on the registry's connections
+ * (src/core/counters.ts keeps them untyped, since core knows no feature). A feature nothing on the
+ * registry uses is null.
  */
 import type { CounterRegistry } from './core/counters.js';
+import type { CacheCounters } from './middlewares/cache/store.js';
+import { zeroCacheCounters } from './middlewares/cache/store.js';
 import type { RateLimitCounters } from './middlewares/rate-limit/shared.js';
 import { zeroRateLimitCounters } from './middlewares/rate-limit/shared.js';
 import type { SessionCounters } from './session/store.js';
@@ -13,6 +16,8 @@ import type { StoreCounters } from './graphql/keyv-store.js';
 export interface FeatureCounters {
   rateLimit: RateLimitCounters | null;
   sessions: SessionCounters | null;
+  /** Every response cache middleware whose connection is one of the registry's. */
+  cache: CacheCounters | null;
   apollo: StoreCounters | null;
 }
 
@@ -22,6 +27,7 @@ export function featureCounters(source: CounterRegistry | { readonly counters: C
   return {
     rateLimit: counters.sum('rateLimit', zeroRateLimitCounters()),
     sessions: counters.sum('session', zeroSessionCounters()),
+    cache: counters.sum('cache', zeroCacheCounters()),
     apollo: counters.sum('apollo', { hits: 0, misses: 0, readErrors: 0, writes: 0, writeErrors: 0 }),
   };
 }

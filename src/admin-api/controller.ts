@@ -139,6 +139,6 @@ export function createAdminController(host: AdminApiHost): Record<string, Handle
       return { purged: result.purged };
     }),
     cron: handler(() => cronView(host.guard())),
-    stats: handler(async () => statsView(host.cacheHost, host.guard(), INSTANCE_ID, host.registry())),
+    stats: handler(async () => statsView(host.guard(), INSTANCE_ID, host.registry())),
   };
 }

@@ -1,7 +1,7 @@
 /**
- * The features' in-process counters on this instance (since it started): response cache (summed
- * over its middlewares), rate limit, session stores and Apollo caches (summed over the parts on
- * this app's connections, from the registry's counters), cron guard, locks.
+ * The features' in-process counters on this instance (since it started): response cache
+ * middlewares, rate limit, session stores and Apollo caches (each summed over the parts on this
+ * app's connections, from the registry's counters), cron guard, locks.
  * Features without counters here are absent, not zero.
  */
 import type { CronGuard, CronGuardStats } from '../core/cron-guard.js';
@@ -10,13 +10,13 @@ import { zeroSessionCounters, type SessionCounters } from '../session/store.js';
 import type { CounterRegistry } from '../core/counters.js';
 import { featureCounters } from '../counters.js';
 import type { StoreCounters } from '../graphql/keyv-store.js';
-import { cachesOf, createCacheService } from '../middlewares/cache/invalidation.js';
 import type { CacheCounters } from '../middlewares/cache/store.js';
 import { zeroRateLimitCounters, type RateLimitCounters } from '../middlewares/rate-limit/shared.js';
 
 export interface StatsView {
   /** `hostname:pid`: counters are per instance. */
   instance: string;
+  /** Every response cache middleware on this app's connections; null when there is none. */
   cache: CacheCounters | null;
   rateLimit: RateLimitCounters;
   cron: CronGuardStats | null;
@@ -29,7 +29,6 @@ export interface StatsView {
 }
 
 export function statsView(
-  cacheHost: object,
   guard: CronGuard | undefined,
   instance: string,
   registry: { readonly counters: CounterRegistry; readonly lockStats: LockStats | null },
@@ -37,7 +36,7 @@ export function statsView(
   const features = featureCounters(registry);
   return {
     instance,
-    cache: cachesOf(cacheHost).length > 0 ? createCacheService(cacheHost).stats() : null,
+    cache: features.cache,
     rateLimit: features.rateLimit ?? zeroRateLimitCounters(),
     cron: guard ? { ...guard.stats } : null,
     sessions: features.sessions ?? zeroSessionCounters(),

@@ -9,7 +9,7 @@
  * logged with the caller's id (API token id or user id), never its credential.
  */
 import { cachesOf, type CacheHandle } from '../middlewares/cache/invalidation.js';
-import { contentTypeTag } from '../middlewares/cache/options.js';
+import { contentTypeTag } from '../middlewares/cache/rules.js';
 import type { StrapiLike } from './types.js';
 
 /** The Koa context parts the controller uses. */

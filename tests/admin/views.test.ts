@@ -261,9 +261,8 @@ describe('cache view', () => {
     expect((await cacheView(host)).tags.every((t) => t.entries === 0)).toBe(true);
     expect((await agent.get('/b/1')).headers['x-cache']).toBe('MISS');
 
-    // this instance's counters, summed over its cache middlewares
-    const counters = new CounterRegistry();
-    const stats = statsView(host, undefined, 'host-a:1', { counters, lockStats: null });
+    // this instance's counters, summed over the cache middlewares on the registry's connections
+    const stats = statsView(undefined, 'host-a:1', { counters: registry.counters, lockStats: null });
     expect(stats).toMatchObject({ instance: 'host-a:1', cron: null, cache: { hits: 1, misses: 7, purges: 4 } });
     // nothing registered: zeros for rate limit and sessions, null for Apollo
     expect(stats.rateLimit).toEqual({ passed: 0, limited: 0, delayed: 0, storeErrors: 0, failedOpen: 0, failedClosed: 0, limitedInMemory: 0 });
@@ -271,13 +270,14 @@ describe('cache view', () => {
     expect(stats.apollo).toBeNull();
     expect(stats.locks).toBeNull();
     // the registry sums each feature's parts
+    const counters = new CounterRegistry();
     counters.register('rateLimit', () => ({ passed: 3, limited: 1 }));
     counters.register('rateLimit', () => ({ passed: 2, storeErrors: 1 }));
     counters.register('session', () => ({ saved: 4 }));
-    const summed = statsView(host, undefined, 'x', { counters, lockStats: { acquired: 2, busy: 1, timedOut: 0, unavailable: 0, lost: 0 } });
+    const summed = statsView(undefined, 'x', { counters, lockStats: { acquired: 2, busy: 1, timedOut: 0, unavailable: 0, lost: 0 } });
     expect(summed.rateLimit).toMatchObject({ passed: 5, limited: 1, storeErrors: 1, delayed: 0 });
     expect(summed.sessions).toMatchObject({ saved: 4, loaded: 0 });
     expect(summed.locks).toMatchObject({ acquired: 2, busy: 1 });
-    expect(statsView({}, undefined, 'x', { counters, lockStats: null }).cache).toBeNull();
+    expect(statsView(undefined, 'x', { counters, lockStats: null }).cache).toBeNull();
   });
 });

@@ -126,7 +126,7 @@ describe('plugin::redis.cache in a Strapi-shaped host', () => {
   it('boot errors name the option: unknown content type, unknown connection', () => {
     const strapi = fakeStrapi(undefined) as unknown as StrapiCacheHost;
     expect(() => createStrapiCache({ contentTypes: ['api::nope.nope'] }, { strapi })).toThrow(
-      /config of plugin::redis\.cache: contentTypes\[0\]\.contentType: got "api::nope\.nope"; expected a content type UID of this app \(api::article\.article, api::author\.author, api::home\.home\)/,
+      /Invalid config of plugin::redis\.cache \(1 problem\):\n {2}- config\.contentTypes\[0\]\.contentType: got "api::nope\.nope"; expected a content type UID of this app \(api::article\.article, api::author\.author, api::home\.home\)/,
     );
     const noConn = {
       ...strapi,
@@ -139,7 +139,7 @@ describe('plugin::redis.cache in a Strapi-shaped host', () => {
       }),
     };
     expect(() => createStrapiCache({ connection: 'cache', contentTypes: ['api::article.article'] }, { strapi: noConn })).toThrow(
-      /connection: got "cache"; unknown connection "cache"/,
+      /config\.connection: got "cache"; expected unknown connection "cache"/,
     );
   });
 });

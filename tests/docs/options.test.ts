@@ -16,12 +16,9 @@ import { connectionEntrySchema, settingsSchema } from '../../src/core/config-sch
 import { optionDefaults, optionNames, type z } from '../../src/core/schema.js';
 import { rateLimitShape } from '../../src/middlewares/rate-limit/options.js';
 import { storeSchema as rateLimitStoreSchema } from '../../src/middlewares/rate-limit/store.js';
-import {
-  CACHE_DEFAULTS,
-  KNOWN as CACHE_OPTION_NAMES,
-  RULE_KNOWN as CACHE_RULE_OPTION_NAMES,
-  WEBHOOK_KNOWN as CACHE_WEBHOOK_OPTION_NAMES,
-} from '../../src/middlewares/cache/options.js';
+import { cacheShape } from '../../src/middlewares/cache/options.js';
+import { cdnShape, coalesceShape, honorShape, purgeWebhookShape } from '../../src/middlewares/cache/option-groups.js';
+import { ruleShape } from '../../src/middlewares/cache/rules.js';
 import { sessionStoreSchema } from '../../src/session/store.js';
 import { STRAPI_SESSION_DEFAULTS } from '../../src/session/middleware.js';
 import { apolloCacheShape } from '../../src/graphql/apollo-cache.js';
@@ -71,18 +68,14 @@ const FEATURES: Record<string, () => Accepted> = {
   // src/middlewares/rate-limit: the middleware's schema (durations as given, in ms) and the store's.
   'rate-limit': () => fromSchema(rateLimitShape),
   'rate-limit-store': () => fromSchema(rateLimitStoreSchema.shape),
-  // src/middlewares/cache/options.ts: CACHE_DEFAULTS.coalesce (and cdn, purgeWebhook,
-  // honorRequestCacheControl) hold what `true` (or an object) means, checked as their own
-  // features; the options themselves are off unless given.
-  cache: () => {
-    const { coalesce: _c, cdn: _d, purgeWebhook: _w, honorRequestCacheControl: _h, ...defaults } = CACHE_DEFAULTS;
-    return accepted(CACHE_OPTION_NAMES, defaults);
-  },
-  'cache-cdn': () => accepted(Object.keys(CACHE_DEFAULTS.cdn), CACHE_DEFAULTS.cdn),
-  'cache-purge-webhook': () => accepted(CACHE_WEBHOOK_OPTION_NAMES, CACHE_DEFAULTS.purgeWebhook),
-  'cache-honor': () => accepted(Object.keys(CACHE_DEFAULTS.honorRequestCacheControl), CACHE_DEFAULTS.honorRequestCacheControl),
-  'cache-rule': () => accepted(CACHE_RULE_OPTION_NAMES),
-  'cache-coalesce': () => accepted(Object.keys(CACHE_DEFAULTS.coalesce), CACHE_DEFAULTS.coalesce),
+  // src/middlewares/cache: the options' schema (off-by-default groups default to `false`), a
+  // rule's, and the groups' (what `true` or an object means), each checked as its own feature.
+  cache: () => fromSchema(cacheShape),
+  'cache-rule': () => fromSchema(ruleShape),
+  'cache-coalesce': () => fromSchema(coalesceShape),
+  'cache-cdn': () => fromSchema(cdnShape),
+  'cache-purge-webhook': () => fromSchema(purgeWebhookShape),
+  'cache-honor': () => fromSchema(honorShape),
   // src/session: the store's options, and the koa-session options plugin::redis.session defaults.
   session: () => fromSchema(sessionStoreSchema.shape),
   'session-cookie': () => accepted(Object.keys(STRAPI_SESSION_DEFAULTS), STRAPI_SESSION_DEFAULTS as Record<string, unknown>),

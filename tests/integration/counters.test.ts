@@ -38,7 +38,7 @@ describe('counters per registry', () => {
     const one = make({ connections: { default: { connection: redis.standalone.url } } });
     const other = make({ connections: { default: { connection: redis.standalone.url } } });
     await Promise.all([one.waitUntilReady(), other.waitUntilReady()]);
-    expect(featureCounters(one)).toEqual({ rateLimit: null, sessions: null, apollo: null });
+    expect(featureCounters(one)).toEqual({ rateLimit: null, sessions: null, cache: null, apollo: null });
 
     const a = limitedApp(one, 2);
     const b = limitedApp(one, 100);
@@ -70,7 +70,7 @@ describe('counters per registry', () => {
     expect(sums.sessions).toMatchObject({ saved: 1, failures: 0 });
     expect(sums.apollo).toMatchObject({ writes: 1, hits: 1, misses: 1 });
     // the other registry on the same server: nothing of these parts
-    expect(featureCounters(other)).toEqual({ rateLimit: null, sessions: null, apollo: null });
+    expect(featureCounters(other)).toEqual({ rateLimit: null, sessions: null, cache: null, apollo: null });
   });
 
   it('a limiter on a raw ioredis client keeps its counters to itself', async () => {

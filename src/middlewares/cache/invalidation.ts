@@ -12,7 +12,7 @@
  * thrown: the write itself succeeded, and the entries expire with their TTL.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { contentTypeTag } from './options.js';
+import { contentTypeTag } from './rules.js';
 import type { PurgeWebhook } from './purge-webhook.js';
 import { zeroCacheCounters, type CacheCounters, type CacheStore } from './store.js';
 

@@ -14,21 +14,16 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import type { Context, Next } from 'koa';
 import { consoleLogger, createSuiteLog, type RedisLogger, type SuiteLog } from '../../core/logger.js';
-import { lazyConnection, type BoundedConnection } from '../../core/resolve.js';
-import { markUsedBy } from '../../core/usage.js';
+import type { ConfigIssue } from '../../core/errors.js';
+import { lazyConnection, resolveConnection, type BoundedConnection, type ResolveOptions } from '../../core/resolve.js';
+import { isPlainObject } from '../../core/schema.js';
+import { CacheConfigError } from './errors.js';
 import { awaitCommitPurges, trackCache, registerCacheInvalidation, type CacheHandle, type InvalidationHost } from './invalidation.js';
 import { buildKey, callerOf } from './key.js';
 import { PurgeWebhook } from './purge-webhook.js';
-import {
-  CacheConfigError,
-  contentTypeTag,
-  resolveCacheOptions,
-  type ContentTypeInfo,
-  type ResolvedCacheOptions,
-  type ResolvedRule,
-  type ResponseCacheOptions,
-} from './options.js';
-import { CacheStore, encodeEntry, type CachedResponse, type EntryMeta } from './store.js';
+import { checkCacheOptions, resolveCacheOptions, type ResolvedCacheOptions, type ResponseCacheOptions } from './options.js';
+import { contentTypeTag, type ContentTypeInfo, type ResolvedRule } from './rules.js';
+import { CacheStore, encodeEntry, zeroCacheCounters, type CacheCounters, type CachedResponse, type EntryMeta } from './store.js';
 
 /** A named Koa middleware carrying its cache handle (purge, counters). */
 export type ResponseCacheMiddleware = ((ctx: Context, next: Next) => Promise<void>) & { readonly cache: CacheHandle };
@@ -49,9 +44,16 @@ const KEPT_HEADERS = ['content-type', 'content-language', 'content-encoding', 'c
  */
 export function responseCache(options: ResponseCacheOptions = {}): ResponseCacheMiddleware {
   const resolved = resolveCacheOptions(options, 'options of responseCache()');
-  const conn = lazyConnection(options, `the response cache (connection "${options.connection ?? 'default'}")`, 'cache');
+  const counters = zeroCacheCounters();
+  // Resolved on first use; its counters then join its registry's (none for a raw client).
+  const conn = lazyConnection(options, `the response cache (connection "${options.connection ?? 'default'}")`, countedAs(counters));
   const log = createSuiteLog(options.logger ?? consoleLogger, 'cache');
-  return build(resolved, conn, log, options.connection ?? 'default', false);
+  return build(resolved, conn, log, options.connection ?? 'default', false, counters);
+}
+
+/** How a cache middleware's connection is looked up: marked as the cache's, its counters registered there (src/core/counters.ts). */
+function countedAs(counters: CacheCounters): ResolveOptions {
+  return { feature: 'cache', counted: { feature: 'cache', read: () => counters } };
 }
 
 /** The part of a Strapi instance the cache uses. */
@@ -67,35 +69,38 @@ export interface StrapiCacheHost extends InvalidationHost {
  * bootstrap). Content type UIDs and the connection name are checked here: boot stops on a mistake.
  */
 export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown }): ResponseCacheMiddleware {
-  const s = strapi as StrapiCacheHost;
+  const host = strapi as StrapiCacheHost;
   const where = `config of ${STRAPI_ID}`;
-  const restPrefix = s.config.get('api.rest.prefix', '/api');
-  const resolved = resolveCacheOptions(config, where, {
-    contentTypes: s.contentTypes,
+  const restPrefix = host.config.get('api.rest.prefix', '/api');
+  const checked = checkCacheOptions(config, {
+    root: 'config',
+    contentTypes: host.contentTypes,
     restPrefix: typeof restPrefix === 'string' ? restPrefix : '/api',
     keyHostDefault: false,
   });
-  const options = (config ?? {}) as ResponseCacheOptions;
-  let conn: () => BoundedConnection;
+  const options = (isPlainObject(config) ? config : {}) as ResponseCacheOptions;
+  const issues: ConfigIssue[] = checked.ok ? [] : [...checked.issues];
+  const counters = zeroCacheCounters();
+  // Counters join the connection's registry only for a cache that is built.
+  const lookup: ResolveOptions = checked.ok ? countedAs(counters) : { feature: 'cache' };
+  let conn: (() => BoundedConnection) | undefined;
   if (options.client || options.registry) {
-    conn = lazyConnection(options, where, 'cache');
+    conn = lazyConnection(options, where, lookup);
   } else {
+    // The app's connection, looked up now: an unknown name stops boot with the other problems.
     const name = options.connection ?? 'default';
-    let found: BoundedConnection;
     try {
-      const service = s.plugin('redis')?.service('connections') as { get(name: string): BoundedConnection } | undefined;
-      if (!service) throw new Error('the "redis" plugin is not enabled');
-      found = service.get(name);
-      markUsedBy(found, 'cache');
+      const found = resolveConnection({ connection: name }, `${STRAPI_ID} config.connection`, { ...lookup, strapi: host });
+      conn = () => found;
     } catch (err) {
-      throw new CacheConfigError(`${where}: connection: got ${JSON.stringify(name)}; ${(err as Error).message}`);
+      issues.push({ path: 'config.connection', got: JSON.stringify(name), expected: (err as Error).message });
     }
-    conn = () => found;
   }
-  const mw = build(resolved, conn, createSuiteLog(options.logger ?? s.log, 'cache'), options.connection ?? 'default', true);
-  trackCache(s, mw.cache);
+  if (!checked.ok || !conn || issues.length > 0) throw new CacheConfigError(where, issues);
+  const mw = build(checked.value, conn, createSuiteLog(options.logger ?? host.log, 'cache'), options.connection ?? 'default', true, counters);
+  trackCache(host, mw.cache);
   // Normally called from the plugin's register(); idempotent, so a missing call still purges.
-  registerCacheInvalidation(s);
+  registerCacheInvalidation(host);
   return mw;
 }
 
@@ -264,7 +269,14 @@ function storableBody(ctx: Context, maxBodyBytes: number): Buffer | null {
  * The middleware. `strapi`: write requests run in a context that waits for the purges their
  * transactions start at commit (see invalidation.ts), so their response follows the purge.
  */
-function build(options: ResolvedCacheOptions, connection: () => BoundedConnection, log: SuiteLog, name: string, strapi: boolean): ResponseCacheMiddleware {
+function build(
+  options: ResolvedCacheOptions,
+  connection: () => BoundedConnection,
+  log: SuiteLog,
+  name: string,
+  strapi: boolean,
+  counters: CacheCounters,
+): ResponseCacheMiddleware {
   const store = new CacheStore({
     prefix: options.prefix,
     connection,
@@ -272,8 +284,8 @@ function build(options: ResolvedCacheOptions, connection: () => BoundedConnectio
     readTimeout: options.readTimeout,
     writeTimeout: options.writeTimeout,
     name,
+    counters,
   });
-  const counters = store.counters;
   const webhook = options.purgeWebhook ? new PurgeWebhook(options.purgeWebhook, log) : null;
   /** Tell the hooks (never awaited: a purge, and the write behind it, does not wait for a CDN). */
   const notifyPurge = (tags: string[], keys: string[]): void => {

@@ -10,7 +10,7 @@
  * Logs name a URL by its origin and path only (a query may hold a token); header values never.
  */
 import type { SuiteLog } from '../../core/logger.js';
-import type { ResolvedPurgeWebhook } from './options.js';
+import type { ResolvedPurgeWebhook } from './option-groups.js';
 
 export interface PurgeWebhookCounters {
   /** Deliveries the receiver accepted (2xx-4xx but 429). */

@@ -168,7 +168,8 @@ export const zeroCacheCounters = (): CacheCounters => ({
 
 export class CacheStore {
   readonly prefix: string;
-  readonly counters: CacheCounters = zeroCacheCounters();
+  /** This middleware's counters (also read by its registry's counters, src/core/counters.ts). */
+  readonly counters: CacheCounters;
   readonly #conn: () => BoundedConnection;
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
@@ -183,8 +184,10 @@ export class CacheStore {
     readTimeout: number;
     writeTimeout?: number | undefined;
     name?: string;
+    counters?: CacheCounters;
   }) {
     this.prefix = options.prefix;
+    this.counters = options.counters ?? zeroCacheCounters();
     this.#conn = options.connection;
     this.#outage = new OutageLog(
       options.log,
