@@ -1,7 +1,8 @@
 // Runs a server under test in its own process and autocannon in another, then reports each
 // variant's requests/s as a ratio to the scenario's baseline measured in the same run.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,8 +60,16 @@ export async function load(
   const args = [autocannonBin, '-c', String(connections), '-d', String(durationS), '-p', String(pipelining), '--json'];
   for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
   args.push(url);
-  if (distinct || cookies || paths)
-    args.splice(0, args.length, distinctBin, JSON.stringify({ url, connections, durationS, pipelining, headers, cookies, paths }));
+  let specFile;
+  if (distinct || cookies || paths) {
+    // a long list (10,000 cookies) does not fit in argv (E2BIG): it goes in a file, named `@<path>`
+    const spec = JSON.stringify({ url, connections, durationS, pipelining, headers, cookies, paths });
+    if (spec.length > 50_000) {
+      specFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'redis-suite-bench-load-')), 'spec.json');
+      writeFileSync(specFile, spec);
+    }
+    args.splice(0, args.length, distinctBin, specFile ? `@${specFile}` : spec);
+  }
   const cpuBefore = cpuPids ? cpuSeconds(cpuPids) : 0;
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -68,6 +77,7 @@ export async function load(
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err = (err + d).slice(-2000)));
   await new Promise((r) => child.once('exit', r));
+  if (specFile) rmSync(path.dirname(specFile), { recursive: true, force: true });
   const cpu = cpuPids ? cpuSeconds(cpuPids) - cpuBefore : 0;
   let r;
   try {
@@ -97,6 +107,8 @@ export async function compare(baseUrl, variants, { rounds = 3, ...opts } = {}) {
       cookies: v.cookies,
       paths: v.paths,
       cpuPids: v.cpuPids,
+    }).catch((err) => {
+      throw new Error(`variant ${v.name}: ${err.message}`, { cause: err });
     });
   // warm-up
   for (const v of variants) await run(v, { ...opts, durationS: 1 });

@@ -5,9 +5,9 @@
  * injected: windows pass without sleeping.
  */
 import Koa from 'koa';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { responseCache, type ResponseCacheOptions } from '../../src/middlewares/cache/index.js';
-import { randomPrefix } from '../harness/servers.js';
+import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
 import { agentFor, registryFor } from './helpers.js';
 
@@ -19,7 +19,12 @@ async function app(connection: unknown, options: Partial<ResponseCacheOptions> =
   const registry = await registryFor(connection);
   const clock = { t: Date.now() };
   const logger = captureLogger();
-  const origin = { mode: 'ok' as 'ok' | 'throw' | '503' | 'hang', calls: 0, gate: undefined as Promise<void> | undefined };
+  const origin = {
+    mode: 'ok' as 'ok' | 'throw' | '503' | 'hang',
+    calls: 0,
+    gate: undefined as Promise<void> | undefined,
+    before: undefined as (() => void) | undefined,
+  };
   const koa = new Koa();
   koa.silent = true; // the thrown errors below are the point of the test
   koa.use(async (ctx, next) => {
@@ -40,6 +45,7 @@ async function app(connection: unknown, options: Partial<ResponseCacheOptions> =
   koa.use(async (ctx) => {
     origin.calls++;
     const n = origin.calls;
+    origin.before?.();
     if (origin.mode === 'throw') throw new Error('database is down');
     if (origin.mode === 'hang') await origin.gate;
     ctx.set('X-Handler', String(n));
@@ -148,4 +154,36 @@ it('entries are kept for maxAge plus the longer stale window; bad values stop th
   );
   expect(() => responseCache({ client: {} as never, originTimeout: 0 })).toThrow(/originTimeout: got 0; expected an integer number of milliseconds >= 1/);
   expect(() => responseCache({ client: {} as never, routes: [{ path: '/x', originTimeout: -1 }] })).toThrow(/routes\[0\]\.originTimeout: got -1/);
+});
+
+describe('a read that missed its bound (a loaded instance) and a failing handler', () => {
+  let server: ServerHandle;
+  beforeAll(async () => {
+    server = await startStandalone();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it.each(['throw', '503'] as const)(
+    'handler %s: the entry is looked up once more and stands in (STALE-IF-ERROR), not the error; with no entry the error goes through',
+    async (failure) => {
+      const { agent, clock, origin } = await app({ host: server.host, port: server.port }, { readTimeout: 100 });
+      const first = await agent.get('/a').expect(200);
+      clock.t += MAX_AGE + 1;
+      // The read of the next request misses its 100 ms bound (Redis frozen); the handler lets Redis
+      // answer again, then fails: the second look finds the expired entry.
+      server.pause();
+      origin.mode = failure === 'throw' ? 'throw' : '503';
+      origin.before = () => server.resume();
+      const res = await agent.get('/a').expect(200);
+      expect(res.headers['x-cache']).toBe('STALE-IF-ERROR');
+      expect(res.text).toBe(first.text);
+      expect(res.headers['x-handler']).toBeUndefined();
+      // No entry at all (another path): the handler's failure is the answer, as without a cache.
+      server.pause();
+      const none = await agent.get('/b');
+      expect(none.status).toBe(failure === 'throw' ? 500 : 503);
+    },
+  );
 });

@@ -523,6 +523,30 @@ function build(
         serve(ctx, fallback, 'STALE-IF-ERROR', rule);
         return;
       }
+    } else if (cached === undefined && rule.staleIfError > 0) {
+      // The read failed (slower than readTimeout on a loaded instance, or Redis failing), so no
+      // entry stands in yet. When the handler fails too, look once more before answering its
+      // error: a failing origin makes an instance slow (error paths, logging), its reads then miss
+      // their bound, and without this every request past maxAge became the handler's 500 exactly
+      // when stale-if-error is there for it (found by the cache-strapi benchmark, issue #16).
+      const headersBefore = new Set(Object.keys(ctx.response.headers));
+      let thrown: { error: unknown } | undefined;
+      try {
+        await next();
+      } catch (err) {
+        thrown = { error: err };
+      }
+      if (thrown || ctx.status >= 500) {
+        const again = await store.read(key);
+        if (again && now() - again.meta.t < rule.maxAge + rule.staleIfError) {
+          const error = thrown?.error;
+          originOutages.failed(rule, thrown ? `threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` : `answered ${ctx.status}`);
+          for (const name of Object.keys(ctx.response.headers)) if (!headersBefore.has(name)) ctx.remove(name);
+          serve(ctx, again, 'STALE-IF-ERROR', rule);
+          return;
+        }
+        if (thrown) throw thrown.error;
+      }
     } else {
       await next();
     }
