@@ -20,7 +20,7 @@ const GOAL_MS = 150;
 const GOAL_MB = 15;
 
 export const title = 'Boot: the playground Strapi with the plugin (every feature configured) vs without it';
-export const unit = 'ms | MB';
+export const unit = 'ms or MB';
 export const target = `issue #20 goal: the plugin adds < ${GOAL_MS} ms to the boot (spawn to first answer) and < ${GOAL_MB} MB of RSS after boot (medians)`;
 export const method = (opts) =>
   `Strapi 5.54 \`NODE_ENV=production\`, sqlite, one app process at a time; ${opts.rounds === 1 ? 3 : 7} boots per variant, interleaved (median); ` +

@@ -19,7 +19,7 @@ const GOAL_GROWTH_MB = 10;
 const SAMPLE_S = 30;
 
 export const title = 'Memory: a Strapi instance under many distinct rate-limit keys and cached query strings';
-export const unit = 'MB | req';
+export const unit = 'MB or requests';
 export const target = `issue #20 goal: RSS flat after the warm-up (growth from the end of minute 1 to the end < ${GOAL_GROWTH_MB} MB)`;
 export const method = () =>
   `Strapi 5.54 \`NODE_ENV=production\`, sqlite; \`GET ${ROUTE}&bench=<n>\`, a new query string and a new rate-limit key on every request; ` +

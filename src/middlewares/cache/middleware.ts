@@ -524,11 +524,10 @@ function build(
         return;
       }
     } else if (cached === undefined && rule.staleIfError > 0) {
-      // The read failed (slower than readTimeout on a loaded instance, or Redis failing), so no
-      // entry stands in yet. When the handler fails too, look once more before answering its
-      // error: a failing origin makes an instance slow (error paths, logging), its reads then miss
-      // their bound, and without this every request past maxAge became the handler's 500 exactly
-      // when stale-if-error is there for it (found by the cache-strapi benchmark, issue #16).
+      // The read failed (slower than readTimeout on a loaded instance, or Redis failing for a
+      // moment), so no entry stands in yet. When the handler fails too, look once more (bounded
+      // the same way) before answering its error: a slow read alone should not turn into the
+      // handler's error when a stored entry could answer.
       const headersBefore = new Set(Object.keys(ctx.response.headers));
       let thrown: { error: unknown } | undefined;
       try {
