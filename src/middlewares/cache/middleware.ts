@@ -8,6 +8,10 @@
  * `no-cache`, no `Vary` on a request header the key does not cover, within `maxBodyBytes`) with
  * `SET ... PX`, awaited before the response is sent. The key covers the host (`keyHost`) in plain
  * Koa by default. Options, rules and the connection are settled once, in the factory.
+ *
+ * Longer than 350 lines: one request's path (bypass, read, SWR, stale-if-error, coalescing, fill,
+ * store) shares the factory's settled state and counters; the parts that stand alone are beside it
+ * (options.ts, rules.ts, key.ts, store.ts, invalidation.ts, purge-webhook.ts).
  */
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';

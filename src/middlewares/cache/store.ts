@@ -42,6 +42,9 @@
  *
  * Reads are bounded by `readTimeout`, decided after the event loop's I/O phase (core
  * `withTimeout`): a reply that arrived in time is a hit even when a saturated process reads it late.
+ *
+ * Longer than 350 lines: every command of the layout above (entries, tag index, generations, fill
+ * and warm locks, directives) is here, so the layout has one owner.
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
