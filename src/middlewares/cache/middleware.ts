@@ -110,9 +110,10 @@ export function createStrapiCache(config: unknown, { strapi }: { strapi: unknown
 
 /**
  * Run the handler; resolve with why it failed (threw, answered 5xx, took longer than
- * `timeoutMs`), or null. A handler past its timeout goes on: its late answer or error is dropped.
+ * `timeoutMs`) and, when it threw, the error (for a caller with nothing to stand in), or null. A
+ * handler past its timeout goes on: its late answer or error is dropped.
  */
-async function runGuarded(ctx: Context, next: Next, timeoutMs: number | null): Promise<string | null> {
+async function runGuarded(ctx: Context, next: Next, timeoutMs: number | null): Promise<{ reason: string; thrown?: { error: unknown } } | null> {
   const running = next();
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -125,14 +126,14 @@ async function runGuarded(ctx: Context, next: Next, timeoutMs: number | null): P
           timer = setTimeout(() => resolve(true), timeoutMs);
         }),
       ]);
-      if (timedOut) return `took longer than originTimeout (${timeoutMs} ms)`;
+      if (timedOut) return { reason: `took longer than originTimeout (${timeoutMs} ms)` };
     }
   } catch (err) {
-    return `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+    return { reason: `threw ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`, thrown: { error: err } };
   } finally {
     if (timer) clearTimeout(timer);
   }
-  return ctx.status >= 500 ? `answered ${ctx.status}` : null;
+  return ctx.status >= 500 ? { reason: `answered ${ctx.status}` } : null;
 }
 
 /** Failing origins per route: one warning when a route starts failing (and a stored entry stands in), one info line when it answers again. */
@@ -497,6 +498,12 @@ function build(
     }
   };
 
+  /** The stored entry of `key` when it expired less than staleIfError ago (one bounded read), else undefined. */
+  async function storedWithinStaleIfError(key: string, rule: ResolvedRule): Promise<CachedResponse | undefined> {
+    const entry = await store.read(key);
+    return entry && now() - entry.meta.t < rule.maxAge + rule.staleIfError ? entry : undefined;
+  }
+
   /** Run the handler and store its response when it may be kept. `cached` undefined: Redis failed (nothing is written). */
   async function fill(
     ctx: Context,
@@ -516,39 +523,25 @@ function build(
     if (background) {
       // A refresh whose handler fails leaves the stale entry in place: logged once per outage, never thrown.
       const failure = await runGuarded(ctx, next, rule.originTimeout);
-      if (failure !== null) return originOutages.failed(rule, failure, 'background refresh');
-    } else if (fallback) {
+      if (failure !== null) return originOutages.failed(rule, failure.reason, 'background refresh');
+    } else if (fallback || (cached === undefined && rule.staleIfError > 0)) {
+      // `fallback`: an entry that expired within staleIfError stands in for a failing handler.
+      // Without one because the read failed (slower than readTimeout on a loaded instance, or
+      // Redis failing for a moment), a handler that fails too makes us look once more (bounded the
+      // same way): a slow read alone should not turn into the handler's error when a stored entry
+      // could answer.
       const headersBefore = new Set(Object.keys(ctx.response.headers));
-      const failure = await runGuarded(ctx, next, rule.originTimeout);
+      const failure = await runGuarded(ctx, next, fallback ? rule.originTimeout : null);
       if (failure !== null) {
-        originOutages.failed(rule, failure);
-        // Drop what the failed handler set (headers set before the cache ran stay), then answer from the entry.
-        for (const name of Object.keys(ctx.response.headers)) if (!headersBefore.has(name)) ctx.remove(name);
-        serve(ctx, fallback, 'STALE-IF-ERROR', rule);
-        return;
-      }
-    } else if (cached === undefined && rule.staleIfError > 0) {
-      // The read failed (slower than readTimeout on a loaded instance, or Redis failing for a
-      // moment), so no entry stands in yet. When the handler fails too, look once more (bounded
-      // the same way) before answering its error: a slow read alone should not turn into the
-      // handler's error when a stored entry could answer.
-      const headersBefore = new Set(Object.keys(ctx.response.headers));
-      let thrown: { error: unknown } | undefined;
-      try {
-        await next();
-      } catch (err) {
-        thrown = { error: err };
-      }
-      if (thrown || ctx.status >= 500) {
-        const again = await store.read(key);
-        if (again && now() - again.meta.t < rule.maxAge + rule.staleIfError) {
-          const error = thrown?.error;
-          originOutages.failed(rule, thrown ? `threw ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}` : `answered ${ctx.status}`);
+        const standIn = fallback ?? (await storedWithinStaleIfError(key, rule));
+        if (standIn) {
+          originOutages.failed(rule, failure.reason);
+          // Drop what the failed handler set (headers set before the cache ran stay), then answer from the entry.
           for (const name of Object.keys(ctx.response.headers)) if (!headersBefore.has(name)) ctx.remove(name);
-          serve(ctx, again, 'STALE-IF-ERROR', rule);
+          serve(ctx, standIn, 'STALE-IF-ERROR', rule);
           return;
         }
-        if (thrown) throw thrown.error;
+        if (failure.thrown) throw failure.thrown.error;
       }
     } else {
       await next();
