@@ -48,7 +48,9 @@ export async function tapCommands(nodes: Array<{ host: string; port: number }>, 
   const commands: string[][] = [];
   const monitors = await Promise.all(
     nodes.map(async ({ host, port }) => {
-      const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1 });
+      // No CLIENT SETINFO on this connection: its replies could interleave with MONITOR's output and
+      // trip ioredis' "Command queue state error" (seen once in a clean-clone Valkey run).
+      const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1, disableClientInfo: true });
       const monitor = await client.monitor();
       monitor.on('monitor', (_time: string, args: string[]) => {
         if (args.some((a) => String(a).includes(filter))) commands.push(args.map(String));
