@@ -217,7 +217,10 @@ export class RedisConnection implements FeatureUsage {
    * is not ready (nothing waits in ioredis' offline queue), at once with `RedisUnavailableError`
    * (`inFlight: true`) when the connection closes while the command waits for its reply (the
    * server died or closed the socket; on a Cluster, when the client lost every node), and with
-   * `RedisTimeoutError` after `timeoutMs` (default: the connection's `requestTimeout`).
+   * `RedisTimeoutError` after `timeoutMs` (default: the connection's `requestTimeout`). After a
+   * command bounded by at least `requestTimeout` timed out with the link up (a hung server), later
+   * commands fail at once with `RedisUnavailableError` (`unanswered`) until it is answered or the
+   * client reconnects: they would wait behind it (see `runBounded`).
    *
    * A timeout or a close in flight means the outcome is unknown: ioredis cannot cancel a sent
    * command, so it may still be applied later. After a close, ioredis itself resends the commands
@@ -227,7 +230,7 @@ export class RedisConnection implements FeatureUsage {
    * versioned writes.
    */
   run<T>(command: (client: RedisClient) => Promise<T>, timeoutMs = this.config.requestTimeout): Promise<T> {
-    return runBounded(this.name, this.client, command, timeoutMs);
+    return runBounded(this.name, this.client, command, timeoutMs, this.config.requestTimeout);
   }
 
   /** PING round trip in ms (bounded like `run`). */
@@ -316,29 +319,43 @@ interface PendingCommand {
 }
 
 /** The bounded commands in flight on each client, and the client's last error as the connection saw it. */
-const inFlight = new WeakMap<RedisClient, Set<PendingCommand>>();
+const watches = new WeakMap<RedisClient, ClientWatch>();
 const lastErrorOf = new WeakMap<RedisClient, () => string | undefined>();
 
+/** What `runBounded` keeps per client. */
+interface ClientWatch {
+  /** The bounded commands waiting for their reply. */
+  readonly pending: Set<PendingCommand>;
+  /**
+   * Set when a command timed out on a standalone or Sentinel client that is still connected: when
+   * it was sent, and the bound it missed. Cleared by that command's reply, or by `ready` (a new
+   * link). Never set on a Cluster client (its nodes have links of their own).
+   */
+  unanswered: { sentAt: number; timeoutMs: number } | null;
+}
+
 /**
- * The set of bounded commands in flight on `client`, created with the client's first bounded
- * command. When the client emits `close` or `end` (its link closed: the server died or closed the
- * socket, or the client was disconnected), every command in it fails at once with
- * `RedisUnavailableError` (`inFlight: true`), instead of waiting out its bound.
+ * The watch of `client`, created with the client's first bounded command:
  *
- * - Standalone and Sentinel: `close` is the socket to the server (for Sentinel, the master in use)
- *   closing. ioredis would keep those commands and resend them after it reconnects.
- * - Cluster: the Cluster client emits `close` only when it has lost every node; then the same
- *   applies. One node's link closing is not a close of the client: ioredis re-routes the commands
- *   that were on it (slot refresh, `retryDelayOnFailover`), and the command's bound still applies.
+ * - When the client emits `close` or `end` (its link closed: the server died or closed the socket,
+ *   or the client was disconnected), every command in `pending` fails at once with
+ *   `RedisUnavailableError` (`inFlight: true`), instead of waiting out its bound.
+ *   - Standalone and Sentinel: `close` is the socket to the server (for Sentinel, the master in
+ *     use). ioredis would keep those commands and resend them after it reconnects.
+ *   - Cluster: the Cluster client emits `close` only when it has lost every node; then the same
+ *     applies. One node's link closing is not a close of the client: ioredis re-routes the commands
+ *     that were on it (slot refresh, `retryDelayOnFailover`), and the command's bound still applies.
+ * - When the client emits `ready` (a new link), `unanswered` is cleared.
  *
- * Only `close`/`end` listeners are added (never an `error` listener, which would change how a
- * raw client the application owns reports errors).
+ * Only `close`/`end`/`ready` listeners are added (never an `error` listener, which would change
+ * how a raw client the application owns reports errors).
  */
-function pendingOn(client: RedisClient): Set<PendingCommand> {
-  const existing = inFlight.get(client);
+function watchOf(client: RedisClient): ClientWatch {
+  const existing = watches.get(client);
   if (existing) return existing;
-  const pending = new Set<PendingCommand>();
-  inFlight.set(client, pending);
+  const watch: ClientWatch = { pending: new Set<PendingCommand>(), unanswered: null };
+  watches.set(client, watch);
+  const { pending } = watch;
   const closed = (event: 'close' | 'end') => () => {
     if (pending.size === 0) return;
     const failing = [...pending];
@@ -349,23 +366,64 @@ function pendingOn(client: RedisClient): Set<PendingCommand> {
   };
   client.on('close', closed('close'));
   client.on('end', closed('end'));
-  return pending;
+  client.on('ready', () => {
+    watch.unanswered = null;
+  });
+  return watch;
+}
+
+/**
+ * A command timed out and the link is still up. On one link (standalone, Sentinel) replies come
+ * in the order the commands were sent, so every later command would wait behind this one: until
+ * its reply arrives (or a new link is made), later bounded commands fail at once instead of each
+ * waiting out its own bound. A Cluster client is left alone: its commands go to different nodes.
+ */
+function markUnanswered(watch: ClientWatch, client: RedisClient, sent: Promise<unknown>, sentAt: number, timeoutMs: number): void {
+  if ((client as { isCluster?: boolean }).isCluster === true || client.status !== 'ready') return;
+  const mark = { sentAt, timeoutMs };
+  watch.unanswered ??= mark;
+  const answered = (): void => {
+    // Any reply (a value or a server error) means the server got this far; a rejection while the
+    // link is down is not a reply (the `ready` of the next link clears it then).
+    if (client.status === 'ready') watch.unanswered = null;
+  };
+  sent.then(answered, answered);
 }
 
 /**
  * A bounded command on any client: rejects at once with `RedisUnavailableError` when the client is
  * not ready, at once (`inFlight: true`) when the client's connection closes before the reply
- * arrives (see `pendingOn`), and with `RedisTimeoutError` after `timeoutMs`.
+ * arrives (see `watchOf`), and with `RedisTimeoutError` after `timeoutMs`.
+ *
+ * After a timeout of a command bounded by at least `hungAfterMs` (the connection's
+ * `requestTimeout`) on a standalone or Sentinel client whose link is still up (a hung server, or
+ * a command slower than that bound), every bounded command fails at once with
+ * `RedisUnavailableError` (`unanswered` set) until the timed-out command is answered or the client
+ * reconnects (see `markUnanswered`): during a hang, one request pays the bound and the rest fail
+ * fast, instead of every request waiting `timeoutMs` per command.
  *
  * Either failure after the command was sent leaves its outcome unknown: ioredis cannot cancel a
  * sent command, and it resends commands that were unanswered when a standalone/Sentinel link
  * closed once it reconnects (`autoResendUnfulfilledCommands`, on by default); a Cluster re-routes
  * them. So a command that failed here may still be applied later, even after a newer write.
  */
-export function runBounded<T>(name: string, client: RedisClient, command: (client: RedisClient) => Promise<T>, timeoutMs: number): Promise<T> {
+export function runBounded<T>(
+  name: string,
+  client: RedisClient,
+  command: (client: RedisClient) => Promise<T>,
+  timeoutMs: number,
+  hungAfterMs: number = timeoutMs,
+): Promise<T> {
   const status = client.status;
   if (status !== 'ready') return Promise.reject(new RedisUnavailableError(name, status));
-  const pending = pendingOn(client);
+  const watch = watchOf(client);
+  const { unanswered } = watch;
+  if (unanswered)
+    return Promise.reject(
+      new RedisUnavailableError(name, status, { unanswered: { forMs: Math.round(now() - unanswered.sentAt), timeoutMs: unanswered.timeoutMs } }),
+    );
+  const { pending } = watch;
+  const sentAt = now();
   let sent: Promise<T>;
   try {
     sent = command(client);
@@ -381,7 +439,9 @@ export function runBounded<T>(name: string, client: RedisClient, command: (clien
         resolve(value);
       },
       (err: unknown) => {
-        pending.delete(entry);
+        // Still pending: not already failed by a close of the link (see watchOf).
+        // A shorter bound (the response cache's readTimeout: a slower read is a miss) says nothing of a hang.
+        if (pending.delete(entry) && err instanceof RedisTimeoutError && timeoutMs >= hungAfterMs) markUnanswered(watch, client, sent, sentAt, timeoutMs);
         reject(err);
       },
     );

@@ -67,27 +67,35 @@ export class UnknownConnectionError extends Error {
 
 /**
  * A bounded command failed because the connection is not usable: refused before it was sent (the
- * connection is not ready; it never waits in ioredis' offline queue), or, with `inFlight`, failed
- * because the connection closed while the command was in flight (its outcome is then unknown).
+ * connection is not ready; it never waits in ioredis' offline queue), refused before it was sent
+ * because an earlier command on the same link is still unanswered past its bound (`unanswered`:
+ * a hung server; it would have waited behind that one), or, with `inFlight`, failed because the
+ * connection closed while the command was in flight (its outcome is then unknown).
  */
 export class RedisUnavailableError extends Error {
   override readonly name = 'RedisUnavailableError';
   readonly code = 'REDIS_SUITE_UNAVAILABLE';
   /** True when the command had been sent and the connection closed before it was answered. */
   readonly inFlight: boolean;
+  /** Set when the command was not sent because an earlier one on the link timed out and is still unanswered. */
+  readonly unanswered: { readonly forMs: number; readonly timeoutMs: number } | undefined;
 
   constructor(
     readonly connection: string,
     readonly state: string,
-    options?: { cause?: unknown; inFlight?: boolean },
+    options?: { cause?: unknown; inFlight?: boolean; unanswered?: { forMs: number; timeoutMs: number } },
   ) {
+    const unanswered = options?.unanswered;
     super(
       options?.inFlight
         ? `Redis connection "${connection}" closed while the command was in flight (state: ${state}); its outcome is unknown: ioredis may resend it after reconnecting.`
-        : `Redis connection "${connection}" is not ready (state: ${state}); the command was not sent.`,
+        : unanswered
+          ? `Redis connection "${connection}" has not answered a command sent ${unanswered.forMs} ms ago (its bound was ${unanswered.timeoutMs} ms); the command was not sent: commands fail at once until the server answers or the connection is made again.`
+          : `Redis connection "${connection}" is not ready (state: ${state}); the command was not sent.`,
       options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.inFlight = options?.inFlight === true;
+    this.unanswered = unanswered === undefined ? undefined : Object.freeze({ ...unanswered });
   }
 }
 

@@ -66,7 +66,7 @@ export function clientConnection(client: RedisClient, name = 'client', timeoutMs
     name,
     client,
     requestTimeout: timeoutMs,
-    run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms),
+    run: <T>(command: (c: RedisClient) => Promise<T>, ms = timeoutMs) => runBounded(name, client, command, ms, timeoutMs),
   };
 }
 

@@ -165,7 +165,9 @@ function boundClient(client: RedisClient, timeout: number): BoundRedis {
         if (err instanceof RedisUnavailableError) {
           err.message = err.inFlight
             ? `Redis ${label} closed while the command was in flight (state: ${err.state}); its outcome is unknown: ioredis may resend it after reconnecting.`
-            : `Redis ${label} is not ready (state: ${client.status}); the command was not sent.`;
+            : err.unanswered
+              ? `Redis ${label} has not answered a command sent ${err.unanswered.forMs} ms ago; the command was not sent: commands fail at once until the server answers or the client reconnects.`
+              : `Redis ${label} is not ready (state: ${client.status}); the command was not sent.`;
         }
         if (err instanceof RedisTimeoutError) err.message = `Redis ${label} did not answer within ${timeout} ms (the cache's requestTimeout option).`;
         throw err;

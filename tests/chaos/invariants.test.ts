@@ -130,6 +130,17 @@ describe('chaos invariants', () => {
     expect(rowOf(evaluate(base({ records: [q, slow], windows: [redisKill] })), 'answer time').broken).toBe(1);
   });
 
+  it("answer time: what the request's kind costs beyond its handler with no fault is not counted as Redis's", () => {
+    // Usually 30 ms beyond the handler on A (median of the quiet sess requests there).
+    const quiet = [20, 30, 45].map((o, n): LoadRecord => ({ k: 'sess', i: 'A', t0: T + 100 + n, t1: T + 150 + n, st: 200, rq: 10 + o, hd: 10 }));
+    const oneBound: LoadRecord = { k: 'sess', i: 'A', t0: T + 4200, t1: T + 4500, st: 503, rq: 275, hd: 0 }; // 250 + 25
+    const twoBounds: LoadRecord = { ...oneBound, rq: 510 };
+    const otherKind: LoadRecord = { ...oneBound, k: 'rl' }; // no quiet rl record: nothing to take off
+    expect(rowOf(evaluate(base({ records: [...quiet, oneBound], windows: [redisKill] })), 'answer time').broken).toBe(0);
+    expect(rowOf(evaluate(base({ records: [...quiet, twoBounds], windows: [redisKill] })), 'answer time').broken).toBe(1);
+    expect(rowOf(evaluate(base({ records: [...quiet, otherKind], windows: [redisKill] })), 'answer time').broken).toBe(1);
+  });
+
   it('the schedule: one seed gives one schedule; every fault kind of the topology comes up', () => {
     const a = planFaults(7, 'standalone', 180_000, ['A', 'B', 'C'], { warmupMs: 8000, tailMs: 6000 });
     expect(planFaults(7, 'standalone', 180_000, ['A', 'B', 'C'], { warmupMs: 8000, tailMs: 6000 })).toEqual(a);

@@ -485,9 +485,22 @@ export function evaluate(inp: Inputs): Result {
       for (const c of ctlBy.get(x.i) ?? []) if (c.t0 <= x.t1 && c.t1 >= x.t0) worst = Math.max(worst, over(c) ?? 0);
       return Math.max(stalled, worst);
     };
+    // What a request of its kind costs beyond its handler on its instance anyway, Redis healthy
+    // (the other middlewares, the response): the median of that kind there with no fault active.
+    // "Because of Redis" is what a request spent beyond that.
+    const usualBy = new Map<string, number>();
+    {
+      const quietBy = new Map<string, number[]>();
+      for (const x of quiet) {
+        const v = over(x);
+        if (v !== undefined) (quietBy.get(`${x.i}|${x.k}`) ?? quietBy.set(`${x.i}|${x.k}`, []).get(`${x.i}|${x.k}`)!).push(v);
+      }
+      for (const [key, list] of quietBy) usualBy.set(key, list.sort((a, b) => a - b)[Math.floor((list.length - 1) / 2)]!);
+    }
+    const usual = (x: LoadRecord): number => usualBy.get(`${x.i}|${x.k}`) ?? 0;
     // Cached reads may also wait for another request's fill: `coalesce` documents up to maxWait (1000 ms).
     const allowed = (x: LoadRecord): number => OVERHEAD_BOUND_MS + (x.k === 'read' || x.k === 'list' ? COALESCE_MAX_WAIT_MS : 0);
-    const beyondOf = (x: LoadRecord): number => (over(x) as number) - machineCost(x);
+    const beyondOf = (x: LoadRecord): number => (over(x) as number) - machineCost(x) - usual(x);
     const hang = (w: FaultWindow | undefined): boolean => w?.kind === 'redis-stop';
     for (const [label, pickW] of [
       ['a Redis connection lost (SIGKILL, CLIENT KILL, failover)', (w: FaultWindow | undefined) => w !== undefined && !hang(w)],
@@ -508,7 +521,7 @@ export function evaluate(inp: Inputs): Result {
         withOver.length - beyond.length,
         0,
         beyond.length + empty,
-        `${faults} such faults; ${empty ? 'NO request overlapped them; ' : ''}time beyond the handler minus the time its instance's event loop stalled meanwhile (or a control request's, no Redis in it), cached reads also allowed coalesce's maxWait ${COALESCE_MAX_WAIT_MS} ms: p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms${beyond.length ? `; over the bound by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler (machine ${machineCost(x).toFixed(0)} ms)`).join(', ')}` : ''}`,
+        `${faults} such faults; ${empty ? 'NO request overlapped them; ' : ''}time beyond the handler minus the time its instance's event loop stalled meanwhile (or a control request's, no Redis in it) and minus its kind's median beyond the handler on its instance with no fault active, cached reads also allowed coalesce's maxWait ${COALESCE_MAX_WAIT_MS} ms: p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms${beyond.length ? `; over the bound by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler (machine ${machineCost(x).toFixed(0)} ms, usual ${usual(x).toFixed(0)} ms)`).join(', ')}` : ''}`,
       );
     }
   }

@@ -268,13 +268,16 @@ export class CacheStore {
     const lockKey = this.lockKey(entryKey);
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, Math.min(settings.pollInterval, Math.max(1, deadline - Date.now()))));
-      const polled = await this.#read((client) => Promise.all([client.getBuffer(entryKey), client.exists(lockKey)]));
+      const polled = await this.#read((client) => Promise.all([client.getBuffer(entryKey), client.pttl(lockKey)]));
       if (polled === undefined) return null;
-      const [raw, locked] = polled;
+      const [raw, lockLeftMs] = polled;
       const entry = raw ? decodeEntry(raw) : null;
       // An expired entry kept for staleIfError is not the fill we wait for.
       if (entry && accept(entry)) return entry;
-      if (locked === 0) return null;
+      // Unlocked: the fill ended without an entry. Locked for longer than any waiter waits: its
+      // filler died or could not release it (Redis was down); waiting for it again would cost
+      // every miss maxWait until the lock expires.
+      if (lockLeftMs === -2 || settings.lockTTL - lockLeftMs > settings.maxWait) return null;
     }
     return null;
   }
@@ -341,10 +344,15 @@ export class CacheStore {
       (err) => (sent = !(err instanceof RedisUnavailableError)),
     );
     if (!stored) {
-      // The SET may have landed while indexing failed or timed out. This UNLINK goes to the same
-      // node on the same connection, after the SET, so it lands after it. (Nothing to undo when
-      // the connection was down: the commands were never sent.)
-      if (sent) await this.#run((client) => client.unlink(entryKey), this.#writeTimeout);
+      // The SET may have landed while indexing failed or timed out, or land once a hung server
+      // answers. This UNLINK goes to the same node on the same link, after the SET, so it lands
+      // after it. It is sent on the raw client, unbounded and not awaited: a bounded command would
+      // be refused while the SET is unanswered (runBounded), and the request does not wait for the
+      // cleanup. (Nothing to undo when the commands were never sent.)
+      if (sent)
+        this.#conn()
+          .client.unlink(entryKey)
+          .catch(() => undefined);
       return false;
     }
     const after = await this.generations(tags);
