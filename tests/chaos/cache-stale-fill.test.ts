@@ -10,7 +10,7 @@
  * Observed with keyspace notifications on a server of this file's own: no SET of the entry may
  * reach Redis after the purge.
  */
-import { Redis } from 'ioredis';
+import { Redis, type Command } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStandalone, type ServerHandle } from '../harness/servers.js';
 import { cachedApp, registryFor } from '../cache/helpers.js';
@@ -50,5 +50,45 @@ describe('a fill whose handler ran across a purge', () => {
     } finally {
       sub.disconnect();
     }
+  });
+
+  it('a purge that lands between its look at the generations and its store leaves nothing readable after it (one server)', async () => {
+    // Found by the chaos run (`npm run chaos -- --short`, standalone): reads 1 ms after a write's
+    // answer, on two instances, were served the previous version (X-Cache HIT). The purge of
+    // another instance's write had run after the fill looked at the generations and before its
+    // SET: the SET landed after the purge, and the entry was readable until the fill's second look
+    // removed it. On one server the look, the SET and the indexing are now one script.
+    const registry = await registryFor(server.url);
+    const other = await registryFor(server.url);
+    const { agent, mw, prefix } = cachedApp(registry);
+    const { mw: otherMw } = cachedApp(other, { prefix });
+    const client = registry.client('default') as Redis;
+    const original = client.sendCommand.bind(client);
+    let seen: { entryKey: string; readAfter: Promise<string | null> } | undefined;
+    // Hold back the command that stores the entry until another instance's purge has finished.
+    client.sendCommand = ((command: Command) => {
+      const entryKey = command.args.map(String).find((a) => a.startsWith(`${prefix}e:`));
+      if (seen || !entryKey || !['set', 'evalsha', 'eval'].includes(command.name)) return original(command);
+      const readAfter = (async () => {
+        await otherMw.cache.purgeAll();
+        original(command);
+        await command.promise.then(
+          () => undefined,
+          () => undefined,
+        );
+        return other.client('default').get(entryKey);
+      })();
+      seen = { entryKey, readAfter };
+      return command.promise;
+    }) as typeof client.sendCommand;
+    try {
+      expect((await agent.get('/slow')).status).toBe(200);
+      expect(seen, 'the store command was seen').toBeDefined();
+      expect(await seen!.readAfter, 'the pre-purge response was readable after the purge had finished').toBeNull();
+      expect(mw.cache.counters.discarded).toBe(1);
+    } finally {
+      client.sendCommand = original;
+    }
+    expect((await agent.get('/slow')).headers['x-cache']).toBe('MISS');
   });
 });

@@ -6,8 +6,8 @@
  * - Entry `<prefix>e:<key>` (string): a one-line JSON header (status, headers, ETag, stored-at)
  *   then `\n` then the raw body bytes, written with `SET ... PX <maxAge>`. A hit is one GET.
  * - Tag index `<prefix>ti:{<tag>}` (sorted set): member = entry key, score = when that entry
- *   expires (ms, the index server's clock, plus `INDEX_SLACK_MS`). Written by one single-key
- *   script per tag (cache-index.lua), which first trims members whose entries have expired (at
+ *   expires (ms, the index server's clock, plus `INDEX_SLACK_MS`). Written by cache-store.lua
+ *   (with the entry on one server, once per tag on a Cluster), which first trims members whose entries have expired (at
  *   most `TRIM_BATCH` per write), so the set holds the live entries, however many distinct query
  *   strings pass, and keeps its TTL >= its longest-lived member's. The `{<tag>}` hash tag puts the
  *   index and its drain keys in one Cluster slot.
@@ -17,8 +17,9 @@
  *   UNLINK per key on Cluster (entries live on many slots). The last pop deletes it; a purge that
  *   fails midway leaves it to expire with the index's TTL.
  * - Generation `<prefix>g:<tag>` (string counter): INCR on every purge. A miss reads it before
- *   the handler runs and again after storing; when it moved, a purge ran meanwhile and the entry
- *   just written may hold pre-write data, so it is removed (no stale re-fill after a purge).
+ *   the handler runs; the store compares it again (in the storing script on one server; before
+ *   and after the SET on a Cluster): when it moved, a purge ran meanwhile and the response may
+ *   hold pre-write data, so it is not kept (no stale re-fill after a purge).
  *   It has no TTL (one small counter per tag) and must never be deleted while an app uses it:
  *   a fill that read it missing before a purge would read it missing again after the purge
  *   and keep its pre-write response.
@@ -53,7 +54,7 @@ import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
 import { defineScript } from '../../core/script.js';
-import INDEX_LUA from './lua/cache-index.lua';
+import STORE_LUA from './lua/cache-store.lua';
 import TAKE_LUA from './lua/cache-purge-take.lua';
 import UNLOCK_LUA from './lua/cache-unlock.lua';
 
@@ -96,8 +97,14 @@ export function decodeEntry(raw: Buffer): CachedResponse | null {
   }
 }
 
-/** Index an entry under a tag, trimming expired members first (returns the index's PTTL). */
-const indexScript = defineScript<[member: string, ttlMs: number, slackMs: number, trim: number], number>('cache-index', INDEX_LUA, 1);
+/**
+ * Store an entry and index it under its tags unless a generation moved (one server), or index it
+ * under one tag (Cluster: `gens` 0, `value` ''). 1 written, 0 a purge ran. See cache-store.lua.
+ */
+const storeScript = defineScript<
+  [gens: number, tags: number, value: Buffer | '', member: string, ttlMs: number, slackMs: number, trim: number, ...generations: string[]],
+  number
+>('cache-store', STORE_LUA, -1);
 /** Move a tag's index to a purge's drain key (returns how many members it holds). */
 const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 2);
 /** Release a fill lock only when it still holds our token (1 released, 0 not ours). */
@@ -311,19 +318,51 @@ export class CacheStore {
   }
 
   /**
-   * Store an entry and index it under its tags; then, when a purge of one of its tags ran since
-   * `generation` was read (before the response was built), remove it again. When storing or
-   * indexing fails, the entry is removed too: an entry its index does not hold could outlive a
-   * purge. Resolves when Redis has answered.
+   * Store an entry and index it under its tags, unless a purge of one of them ran since
+   * `generation` was read (before the response was built: its body may predate the write that
+   * caused the purge). Resolves when Redis has answered: true when stored.
    *
-   * The generation is also looked at before storing: when a purge already ran (the usual case of a
-   * fill whose handler ran across a write), nothing is stored at all. Storing first and checking
-   * after left the old response in Redis for one round trip, and readers on every instance were
-   * served it right after the write had answered (found by the chaos run, RELIABILITY.md). Only a
-   * purge that lands between this look and the SET (or a look slower than `readTimeout`, which
-   * decides nothing) still leaves such a window.
+   * On one server (standalone, Sentinel) the look at the generations, the SET and the indexing are
+   * one script (cache-store.lua): a purge is either before it (nothing is stored) or after it (the
+   * entry is in the index the purge drains), so no reader ever sees a pre-purge entry after the
+   * purge. Found by the chaos run (RELIABILITY.md): checking in separate commands left the old
+   * response readable for a round trip right after a write had answered.
+   *
+   * On a Cluster the entry, its indexes and the generations live on different slots: the
+   * generations are looked at before the SET (a purge already run stores nothing) and after it
+   * (a purge meanwhile removes the entry again); a purge that lands between the look and the SET
+   * leaves the old response readable until that second look has removed it. When storing or
+   * indexing fails, the entry is removed too: an entry its index does not hold could outlive a
+   * purge.
    */
   async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
+    if (!this.#conn().client.isCluster) {
+      const expected = tags.length > 0 ? generation.split(',') : [];
+      const written = await this.#run(
+        (client) =>
+          storeScript.run(
+            client,
+            [...tags.map((t) => this.genKey(t)), ...tags.map((t) => this.tagKey(t)), entryKey],
+            tags.length,
+            tags.length,
+            value,
+            entryKey,
+            ttlMs,
+            INDEX_SLACK_MS,
+            TRIM_BATCH,
+            ...expected,
+          ),
+        this.#writeTimeout,
+      );
+      if (written === 1) {
+        this.counters.stores++;
+        return true;
+      }
+      if (written === 0) this.counters.discarded++;
+      // Failed or timed out: nothing to undo. A script that still runs later stores the entry only
+      // if no purge has run by then, indexed, so a later purge removes it.
+      return false;
+    }
     // A look that fails (slower than readTimeout) decides nothing: the check after the SET still runs.
     const before = tags.length > 0 ? await this.generations(tags) : generation;
     if (before !== undefined && before !== generation) {
@@ -336,7 +375,7 @@ export class CacheStore {
       async (client) => {
         await Promise.all([
           client.set(entryKey, value, 'PX', ttlMs),
-          ...tags.map((t) => indexScript.run(client, [this.tagKey(t)], entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH)),
+          ...tags.map((t) => storeScript.run(client, [this.tagKey(t)], 0, 1, '', entryKey, ttlMs, INDEX_SLACK_MS, TRIM_BATCH)),
         ]);
         return true;
       },
@@ -345,9 +384,8 @@ export class CacheStore {
     );
     if (!stored) {
       // The SET may have landed while indexing failed or timed out, or land once a hung server
-      // answers. This UNLINK goes to the same node on the same link, after the SET, so it lands
-      // after it. It is sent on the raw client, unbounded and not awaited: a bounded command would
-      // be refused while the SET is unanswered (runBounded), and the request does not wait for the
+      // answers. This UNLINK goes to the same node, after the SET, so it lands after it. It is
+      // sent on the raw client, unbounded and not awaited: the request does not wait for the
       // cleanup. (Nothing to undo when the commands were never sent.)
       if (sent)
         this.#conn()
