@@ -63,6 +63,8 @@ export class RedisConnection implements FeatureUsage {
 
   #log: SuiteLog;
   #closing = false;
+  /** Ends ioredis made on its own in a row (see #reconnectAfterUnexpectedEnd); reset when ready. */
+  #unexpectedEnds = 0;
   #reportedDown = false;
   #downSince: number | null = null;
   #lastError: string | undefined;
@@ -115,7 +117,13 @@ export class RedisConnection implements FeatureUsage {
       if (!this.#closing && this.#downSince === null && !this.#reportedDown) this.#trouble('connection closed');
     });
     c.on('reconnecting', (delay: number) => this.#log.debug(`connection "${this.name}" reconnecting in ${delay} ms`));
-    c.on('end', () => this.#log.debug(`connection "${this.name}" ended`));
+    // The status before `end`: an end straight from `connecting` is a connect attempt that failed.
+    let before = '';
+    for (const status of ['connecting', 'connect', 'ready', 'close', 'reconnecting'] as const) c.on(status, () => (before = status));
+    c.on('end', () => {
+      this.#log.debug(`connection "${this.name}" ended`);
+      if (before === 'connecting') this.#reconnectAfterUnexpectedEnd();
+    });
     this.#log.debug(`connection "${this.name}" created (${this.topology}, ${this.config.endpoint})`);
   }
 
@@ -158,6 +166,32 @@ export class RedisConnection implements FeatureUsage {
     cluster.on('-node', settle);
   }
 
+  /**
+   * ioredis ends a standalone or Sentinel client for good when a connect attempt is cut short by
+   * its connector's own disconnect: with `failoverDetector`, the detector of an earlier link that
+   * sees `+switch-master` while the client is reconnecting after the master died (the attempt
+   * rejects with "Connection is closed." and the client goes to `end`, never retried). Found by the
+   * chaos run (Sentinel, master SIGKILL then SENTINEL FAILOVER): one instance of three lost Redis
+   * until it restarted. An end that neither `close()` nor a `disconnect()` of the client asked for
+   * is followed by `connect()`, with a backoff while it repeats. Not for a Cluster (its client
+   * ends only when asked to).
+   */
+  #reconnectAfterUnexpectedEnd(): void {
+    const c = this.client;
+    if (this.#closing || this.isCluster || (c as unknown as { manuallyClosing?: boolean }).manuallyClosing === true) return;
+    const delay = Math.min(100 * 2 ** this.#unexpectedEnds, 2000);
+    this.#unexpectedEnds++;
+    this.#trouble('ioredis ended the connection after a connect attempt was cut short');
+    this.#log.warn(`connection "${this.name}" (${this.config.endpoint}): ioredis ended it without being asked to; connecting again in ${delay} ms.`);
+    const timer = setTimeout(() => {
+      if (this.#closing || c.status !== 'end') return;
+      c.connect().catch((err: unknown) =>
+        this.#log.debug(`connection "${this.name}": connect after an unexpected end failed: ${redactText((err as Error)?.message ?? String(err))}`),
+      );
+    }, delay);
+    timer.unref?.();
+  }
+
   #trouble(message: string): void {
     const msg = redactText(message || 'unknown error');
     this.#lastError = msg;
@@ -184,6 +218,7 @@ export class RedisConnection implements FeatureUsage {
     this.#reportedDown = false;
     this.#downSince = null;
     this.#lastError = undefined;
+    this.#unexpectedEnds = 0;
   }
 
   /**

@@ -46,6 +46,14 @@ describe('chaos invariants', () => {
     expect(rowOf(evaluate(base({ ticks: ticksEverySecond([5]) })), 'cron: the 1 s').broken).toBe(1);
   });
 
+  it('cron: a tick run twice across a master change is set apart (asynchronous replication); elsewhere it breaks', () => {
+    const failover: FaultWindow = { kind: 'sentinel-failover', at: 4000, holdMs: 0, start: T + 4000, end: T + 5000 };
+    const across = rowOf(evaluate(base({ topology: 'sentinel', ticks: ticksEverySecond([], [4]), windows: [failover] })), 'cron: the 1 s');
+    expect([across.apart, across.broken]).toEqual([1, 0]);
+    const later = rowOf(evaluate(base({ topology: 'sentinel', ticks: ticksEverySecond([], [9]), windows: [failover] })), 'cron: the 1 s');
+    expect(later.broken).toBe(1);
+  });
+
   it('long task: an overlap breaks unless the earlier run was frozen (or lost its lock) and fenced off', () => {
     const runs = [
       { tick: 'a', instance: 'A', fencing: 1, started: T + 1000, ended: T + 7000, aborted: false },
