@@ -11,7 +11,7 @@
  * reach Redis after the purge.
  */
 import { Redis, type Command } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startStandalone, type ServerHandle } from '../harness/servers.js';
 import { cachedApp, registryFor } from '../cache/helpers.js';
 
@@ -90,5 +90,50 @@ describe('a fill whose handler ran across a purge', () => {
       client.sendCommand = original;
     }
     expect((await agent.get('/slow')).headers['x-cache']).toBe('MISS');
+  });
+
+  it('on a Cluster, an entry whose SET landed after a purge is not served to any reader', async () => {
+    // The entry, its indexes and the generations live on different slots: the SET cannot check
+    // the generations atomically, and the entry exists until the store's second look removes it.
+    // A read of an entry that young checks its generations first.
+    const cluster = { nodes: inject('redis').cluster.nodes };
+    const registry = await registryFor(cluster);
+    const other = await registryFor(cluster);
+    const { agent, mw, prefix } = cachedApp(registry);
+    const { agent: otherAgent, mw: otherMw } = cachedApp(other, { prefix });
+    const client = registry.client('default');
+    const original = client.sendCommand.bind(client) as (command: Command) => unknown;
+    let seen: Promise<{ raw: string | null; xCache: string | undefined }> | undefined;
+    (client as { sendCommand: (command: Command) => unknown }).sendCommand = (command: Command) => {
+      const entryKey = command.args.map(String).find((a) => a.startsWith(`${prefix}e:`));
+      if (seen && command.args.map(String).some((a) => a.startsWith(`${prefix}g:`))) {
+        // The store's second look: held back until the other instance has read (a slow round trip).
+        void seen.then(() => original(command));
+        return command.promise;
+      }
+      if (seen || !entryKey || command.name !== 'set') return original(command);
+      seen = (async () => {
+        await otherMw.cache.purgeAll();
+        original(command);
+        await command.promise.then(
+          () => undefined,
+          () => undefined,
+        );
+        const [raw, res] = await Promise.all([other.client('default').get(entryKey), otherAgent.get('/slow').set('Host', 'shop.example')]);
+        return { raw, xCache: res.headers['x-cache'] as string | undefined };
+      })();
+      return command.promise;
+    };
+    try {
+      // Behind one load balancer both instances see the site's host.
+      expect((await agent.get('/slow').set('Host', 'shop.example')).status).toBe(200);
+      expect(seen, 'the SET of the entry was seen').toBeDefined();
+      const { raw, xCache } = await seen!;
+      expect(raw, 'the entry is there for a moment (the documented window)').not.toBeNull();
+      expect(xCache, 'a reader was served the entry stored after the purge').not.toBe('HIT');
+    } finally {
+      (client as { sendCommand: (command: Command) => unknown }).sendCommand = original;
+    }
+    expect(mw.cache.counters.discarded).toBeGreaterThanOrEqual(1);
   });
 });

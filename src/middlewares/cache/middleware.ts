@@ -290,6 +290,7 @@ function build(
     writeTimeout: options.writeTimeout,
     name,
     counters,
+    now: options.now,
   });
   const webhook = options.purgeWebhook ? new PurgeWebhook(options.purgeWebhook, log) : null;
   /** Tell the hooks (never awaited: a purge, and the write behind it, does not wait for a CDN). */
@@ -560,6 +561,8 @@ function build(
     cdnHeaders(ctx, rule);
     if (generation !== undefined) {
       const meta: EntryMeta = { v: 1, s: ctx.status, h: headers, e: etag, t: now() };
+      // On a Cluster a read checks a young entry against these (CacheStore.write, #unpurged).
+      if (store.isCluster && rule.tags.length > 0) Object.assign(meta, { g: generation, k: [...rule.tags] });
       // Kept past maxAge for the stale windows; freshness is judged from `t` on read.
       await store.write(key, encodeEntry(meta, body), rule.maxAge + Math.max(rule.staleWhileRevalidate, rule.staleIfError), rule.tags, generation);
     }

@@ -70,6 +70,9 @@ export interface EntryMeta {
   e: string;
   /** Stored at, ms since the epoch. */
   t: number;
+  /** Cluster only: the tags' generations the response was built at, and the tags (see `CacheStore.write`). */
+  g?: string;
+  k?: string[];
 }
 
 export interface CachedResponse {
@@ -109,6 +112,13 @@ const storeScript = defineScript<
 const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 2);
 /** Release a fill lock only when it still holds our token (1 released, 0 not ours). */
 const unlockScript = defineScript<[token: string], number>('cache-unlock', UNLOCK_LUA, 1);
+
+/**
+ * Cluster: entries younger than this (ms, the writer's clock against the reader's) are checked
+ * against their tags' generations on read. It covers the store's window (its SET, then a bounded
+ * look and UNLINK) with room for the instances' clocks to differ by up to a second.
+ */
+export const CLUSTER_VERIFY_MS = 2_000;
 
 /** How concurrent misses of one key are coalesced (resolved options). */
 export interface CoalesceSettings {
@@ -183,6 +193,7 @@ export class CacheStore {
   readonly #conn: () => BoundedConnection;
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
+  readonly #now: () => number;
   readonly #outage: OutageLog;
   /** Reads of one entry waiting for this loop turn's GET (see read()). */
   readonly #batched = new Map<string, Promise<CachedResponse | null | undefined>>();
@@ -195,6 +206,8 @@ export class CacheStore {
     writeTimeout?: number | undefined;
     name?: string;
     counters?: CacheCounters;
+    /** The middleware's clock (its `now` option), ms. */
+    now?: () => number;
   }) {
     this.prefix = options.prefix;
     this.counters = options.counters ?? zeroCacheCounters();
@@ -206,6 +219,27 @@ export class CacheStore {
     );
     this.#readTimeout = options.readTimeout;
     this.#writeTimeout = options.writeTimeout;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** True when the connection is a Cluster (entries then carry their generations: see `write`). */
+  get isCluster(): boolean {
+    return this.#conn().client.isCluster === true;
+  }
+
+  /**
+   * Cluster: an entry younger than `CLUSTER_VERIFY_MS` that carries its generations is served only
+   * while they are still its tags' current ones (one more read, only for young entries): an entry
+   * whose SET landed after a purge is readable until the store's second look removes it (see
+   * `write`), and a read meanwhile must not be served it. A failed look is a miss.
+   */
+  async #unpurged(entry: CachedResponse | null): Promise<CachedResponse | null> {
+    if (!entry || entry.meta.g === undefined || !entry.meta.k?.length) return entry;
+    if (this.#now() - entry.meta.t >= CLUSTER_VERIFY_MS) return entry;
+    const current = await this.generations(entry.meta.k);
+    if (current === entry.meta.g) return entry;
+    if (current !== undefined) this.counters.discarded++;
+    return null;
   }
 
   /** The cache key of an entry key (what key.ts built, without `<prefix>e:`). */
@@ -278,7 +312,7 @@ export class CacheStore {
       const polled = await this.#read((client) => Promise.all([client.getBuffer(entryKey), client.pttl(lockKey)]));
       if (polled === undefined) return null;
       const [raw, lockLeftMs] = polled;
-      const entry = raw ? decodeEntry(raw) : null;
+      const entry = raw ? await this.#unpurged(decodeEntry(raw)) : null;
       // An expired entry kept for staleIfError is not the fill we wait for.
       if (entry && accept(entry)) return entry;
       // Unlocked: the fill ended without an entry. Locked for longer than any waiter waits: its
@@ -303,7 +337,9 @@ export class CacheStore {
     const read = new Promise<CachedResponse | null | undefined>((resolve) => {
       setImmediate(() => {
         this.#batched.delete(entryKey);
-        this.#read((client) => client.getBuffer(entryKey)).then((raw) => resolve(raw === undefined ? undefined : raw === null ? null : decodeEntry(raw)));
+        this.#read((client) => client.getBuffer(entryKey)).then(async (raw) =>
+          resolve(raw === undefined ? undefined : raw === null ? null : await this.#unpurged(decodeEntry(raw))),
+        );
       });
     });
     this.#batched.set(entryKey, read);
@@ -331,7 +367,8 @@ export class CacheStore {
    * On a Cluster the entry, its indexes and the generations live on different slots: the
    * generations are looked at before the SET (a purge already run stores nothing) and after it
    * (a purge meanwhile removes the entry again); a purge that lands between the look and the SET
-   * leaves the old response readable until that second look has removed it. When storing or
+   * leaves the old response in Redis until that second look has removed it; the entry carries its
+   * generations, and reads check young entries against them (`#unpurged`). When storing or
    * indexing fails, the entry is removed too: an entry its index does not hold could outlive a
    * purge.
    */
