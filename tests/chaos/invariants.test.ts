@@ -139,7 +139,7 @@ describe('chaos invariants', () => {
   });
 
   it("answer time: what the request's kind costs beyond its handler with no fault is not counted as Redis's", () => {
-    // Usually 30 ms beyond the handler on A (median of the quiet sess requests there).
+    // Usually up to 30 ms beyond the handler on A (the 90th percentile of the quiet sess requests there).
     const quiet = [20, 30, 45].map((o, n): LoadRecord => ({ k: 'sess', i: 'A', t0: T + 100 + n, t1: T + 150 + n, st: 200, rq: 10 + o, hd: 10 }));
     const oneBound: LoadRecord = { k: 'sess', i: 'A', t0: T + 4200, t1: T + 4500, st: 503, rq: 275, hd: 0 }; // 250 + 25
     const twoBounds: LoadRecord = { ...oneBound, rq: 510 };

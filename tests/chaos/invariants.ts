@@ -502,8 +502,12 @@ export function evaluate(inp: Inputs): Result {
       for (const [key, list] of quietBy) usualBy.set(key, list.sort((a, b) => a - b)[Math.floor((list.length - 1) / 2)]!);
     }
     const usual = (x: LoadRecord): number => usualBy.get(`${x.i}|${x.k}`) ?? 0;
+    // The measurement's own noise: what a request with no Redis in it (the control route) spent
+    // beyond its handler during the same Redis faults, at p99.9 (here 14-17 ms at p99, 30-36 ms at
+    // most, on 2 cores shared by 3 Strapi instances, PostgreSQL, Redis and the load generator).
     // Cached reads may also wait for another request's fill: `coalesce` documents up to maxWait (1000 ms).
-    const allowed = (x: LoadRecord): number => OVERHEAD_BOUND_MS + (x.k === 'read' || x.k === 'list' ? COALESCE_MAX_WAIT_MS : 0);
+    const noise = Number(summary('noise', overs(controls.filter((x) => inRedisFault(x.t0, x.t1) && !onFaultedInstance(x)))).p999) || 0;
+    const allowed = (x: LoadRecord): number => OVERHEAD_BOUND_MS + noise + (x.k === 'read' || x.k === 'list' ? COALESCE_MAX_WAIT_MS : 0);
     const beyondOf = (x: LoadRecord): number => (over(x) as number) - machineCost(x) - usual(x);
     const hang = (w: FaultWindow | undefined): boolean => w?.kind === 'redis-stop';
     for (const [label, pickW] of [
@@ -517,6 +521,8 @@ export function evaluate(inp: Inputs): Result {
       // Redis faults with no request during them would make this check empty: that is a failed run, not a pass.
       const empty = faults > 0 && withOver.length === 0 ? 1 : 0;
       const share = summary('suite share', withOver.map(beyondOf));
+      // Requests that waited out a whole bound (the ones in flight when a hang began, on a Cluster each command to the hung node's slots).
+      const paid = withOver.filter((x) => (over(x) as number) >= OVERHEAD_BOUND_MS - 10).length;
       const kinds = new Map<string, number>();
       for (const x of beyond) kinds.set(x.k, (kinds.get(x.k) ?? 0) + 1);
       row(
@@ -525,7 +531,7 @@ export function evaluate(inp: Inputs): Result {
         withOver.length - beyond.length,
         0,
         beyond.length + empty,
-        `${faults} such faults; ${empty ? 'NO request overlapped them; ' : ''}time beyond the handler minus the time its instance's event loop stalled meanwhile (or a control request's, no Redis in it) and minus its kind's median beyond the handler on its instance with no fault active, cached reads also allowed coalesce's maxWait ${COALESCE_MAX_WAIT_MS} ms: p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms${beyond.length ? `; over the bound by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler (machine ${machineCost(x).toFixed(0)} ms, usual ${usual(x).toFixed(0)} ms)`).join(', ')}` : ''}`,
+        `${faults} such faults; ${empty ? 'NO request overlapped them; ' : ''}time beyond the handler minus the time its instance's event loop stalled meanwhile (or a control request's, no Redis in it) and minus its kind's median beyond the handler on its instance with no fault active, allowed the control route's p99.9 beyond its handler during Redis faults (${noise} ms: the measurement's noise), cached reads also allowed coalesce's maxWait ${COALESCE_MAX_WAIT_MS} ms: p50 ${share.p50}, p99 ${share.p99}, max ${share.max} ms; ${paid} spent ${OVERHEAD_BOUND_MS - 10} ms or more beyond the handler${beyond.length ? `; over the bound by kind: ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}${worst.length ? `; worst: ${worst.map((x) => `${x.k} on ${x.i} ${over(x)!.toFixed(0)} ms beyond its handler (machine ${machineCost(x).toFixed(0)} ms, usual ${usual(x).toFixed(0)} ms)`).join(', ')}` : ''}`,
       );
     }
   }
