@@ -6,7 +6,7 @@
  * share the connection's private state.
  */
 import { CounterRegistry } from './counters.js';
-import type { Cluster, Redis } from 'ioredis';
+import { ReplyError, type Cluster, type Redis } from 'ioredis';
 import { createClient, type RedisClient } from './client.js';
 import type { ResolvedConnectionConfig, Topology } from './config.js';
 import { RedisTimeoutError, RedisUnavailableError } from './errors.js';
@@ -117,12 +117,15 @@ export class RedisConnection implements FeatureUsage {
       if (!this.#closing && this.#downSince === null && !this.#reportedDown) this.#trouble('connection closed');
     });
     c.on('reconnecting', (delay: number) => this.#log.debug(`connection "${this.name}" reconnecting in ${delay} ms`));
-    // The status before `end`: an end straight from `connecting` is a connect attempt that failed.
+    // The status before `end`, and the last error: an end straight from `connecting` with
+    // ioredis' "Connection is closed." is a connect attempt its connector cut short.
     let before = '';
+    let lastError = '';
     for (const status of ['connecting', 'connect', 'ready', 'close', 'reconnecting'] as const) c.on(status, () => (before = status));
+    c.on('error', (err: Error) => (lastError = err?.message ?? ''));
     c.on('end', () => {
       this.#log.debug(`connection "${this.name}" ended`);
-      if (before === 'connecting') this.#reconnectAfterUnexpectedEnd();
+      if (before === 'connecting' && lastError === CUT_SHORT) this.#reconnectAfterUnexpectedEnd();
     });
     this.#log.debug(`connection "${this.name}" created (${this.topology}, ${this.config.endpoint})`);
   }
@@ -178,13 +181,16 @@ export class RedisConnection implements FeatureUsage {
    */
   #reconnectAfterUnexpectedEnd(): void {
     const c = this.client;
-    if (this.#closing || this.isCluster || (c as unknown as { manuallyClosing?: boolean }).manuallyClosing === true) return;
+    const asked = (): boolean => this.#closing || (c as unknown as { manuallyClosing?: boolean }).manuallyClosing === true;
+    if (this.isCluster || asked()) return;
     const delay = Math.min(100 * 2 ** this.#unexpectedEnds, 2000);
     this.#unexpectedEnds++;
     this.#trouble('ioredis ended the connection after a connect attempt was cut short');
-    this.#log.warn(`connection "${this.name}" (${this.config.endpoint}): ioredis ended it without being asked to; connecting again in ${delay} ms.`);
+    const line = `connection "${this.name}" (${this.config.endpoint}): ioredis ended it without being asked to; connecting again in ${delay} ms.`;
+    if (this.#unexpectedEnds === 1) this.#log.warn(line);
+    else this.#log.debug(line);
     const timer = setTimeout(() => {
-      if (this.#closing || c.status !== 'end') return;
+      if (asked() || c.status !== 'end') return;
       c.connect().catch((err: unknown) =>
         this.#log.debug(`connection "${this.name}": connect after an unexpected end failed: ${redactText((err as Error)?.message ?? String(err))}`),
       );
@@ -353,6 +359,9 @@ interface PendingCommand {
   fail(err: Error): void;
 }
 
+/** The message of ioredis' own rejection when a connect attempt is cut short (its CONNECTION_CLOSED_ERROR_MSG). */
+const CUT_SHORT = 'Connection is closed.';
+
 /** The bounded commands in flight on each client, and the client's last error as the connection saw it. */
 const watches = new WeakMap<RedisClient, ClientWatch>();
 const lastErrorOf = new WeakMap<RedisClient, () => string | undefined>();
@@ -418,11 +427,14 @@ function markUnanswered(watch: ClientWatch, client: RedisClient, sent: Promise<u
   const mark = { sentAt, timeoutMs };
   watch.unanswered ??= mark;
   const answered = (): void => {
-    // Any reply (a value or a server error) means the server got this far; a rejection while the
-    // link is down is not a reply (the `ready` of the next link clears it then).
+    // A reply means the server got this far; a rejection while the link is down is not one (the
+    // `ready` of the next link clears it then).
     if (client.status === 'ready') watch.unanswered = null;
   };
-  sent.then(answered, answered);
+  // A value or a server error reply; not ioredis' own `commandTimeout` rejection (the link still up, no reply).
+  sent.then(answered, (err: unknown) => {
+    if (err instanceof ReplyError) answered();
+  });
 }
 
 /**

@@ -91,17 +91,32 @@ it('a lock left by a filler that died bounds the wait at maxWait, then the reque
   expect(await apps[0]!.registry.client('default').get(`${prefix}l:GET /report|host=shop.example`)).toBe('dead-token');
 });
 
-it('a lock older than maxWait (its filler died or could not release it) is not waited for again: the request runs the handler at once', async () => {
+it('a lock older than half its TTL (its filler died or could not release it) is not waited for again: the request runs the handler at once', async () => {
   // Found by the chaos run: after an instance was SIGKILLed (or Redis restarted from its AOF) while
   // filling, the fill lock lived on for its lockTTL (10 s) and every miss of that entry waited the
   // full maxWait (1 s) for a fill that was never coming: 167 cached reads took ~1 s with no fault active.
   const { apps, state, prefix } = await twoInstances(redis.standalone.url, { coalesce: { maxWait: 500, pollInterval: 20, lockTTL: 10_000 } });
-  // Taken 2 s ago (8 s of its 10 s left): longer ago than any waiter waits.
-  await apps[0]!.registry.client('default').set(`${prefix}l:GET /report|host=shop.example`, 'dead-token', 'PX', 8_000);
+  // Taken 6 s ago (4 s of its 10 s left): more than half its TTL, and longer ago than any waiter waits.
+  await apps[0]!.registry.client('default').set(`${prefix}l:GET /report|host=shop.example`, 'dead-token', 'PX', 4_000);
   const started = performance.now();
   const res = await apps[1]!.agent.get('/report').expect(200);
   const took = performance.now() - started;
   expect(res.headers['x-cache']).toBe('MISS');
   expect(state.calls).toBe(1);
   expect(took).toBeLessThan(400); // not maxWait (500 ms): one poll at most
+});
+
+it('a live filler slower than maxWait is still waited for while its lock is younger than half its TTL', async () => {
+  const { apps, state } = await twoInstances(redis.standalone.url, { coalesce: { maxWait: 300, pollInterval: 20, lockTTL: 10_000 } });
+  let open!: () => void;
+  state.gate = new Promise<void>((r) => (open = r));
+  const first = apps[0]!.agent.get('/report').then((r) => r);
+  while (state.calls === 0) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 400)); // the lock is now older than maxWait
+  const second = apps[1]!.agent.get('/report').then((r) => r);
+  await new Promise((r) => setTimeout(r, 100));
+  open();
+  const [a, b] = await Promise.all([first, second]);
+  expect(state.calls).toBe(1);
+  expect([a.headers['x-cache'], b.headers['x-cache']]).toEqual(['MISS', 'HIT']);
 });

@@ -44,6 +44,16 @@ describe('a connection ioredis ends on its own', () => {
     expect(logger.of('warn').filter((l) => /ended it without being asked to/.test(l))).toHaveLength(1);
   });
 
+  it('stays ended when the application disconnects it while it waits to connect again', async () => {
+    const reg = make({ connections: { main: { connection: server.url } } });
+    await reg.waitUntilReady();
+    const client = reg.client('main') as Redis;
+    await cutReconnectShort(client);
+    client.disconnect(); // within the 100 ms before the connection would connect again
+    await new Promise((r) => setTimeout(r, 500));
+    expect(client.status).toBe('end');
+  });
+
   it('stays ended when the application or close() ended it', async () => {
     const reg = make({ connections: { main: { connection: server.url } } });
     await reg.waitUntilReady();

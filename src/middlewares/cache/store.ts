@@ -34,8 +34,12 @@
  *   purged too; it expires on its own otherwise. The new index has another name, so no command
  *   of this version meets an old set (no WRONGTYPE).
  *
- * No KEYS/SCAN, no multi-key command across slots: Cluster-safe. Every command is bounded, a
- * purge's commands each by `writeTimeout` and each over at most `PURGE_BATCH` members.
+ * No KEYS/SCAN, no multi-key command across slots on a Cluster (on one server the storing script
+ * takes the entry, its tags' indexes and generations at once: a proxy that spreads one logical
+ * server over several shards, such as a cluster-mode proxy, refuses it and every store fails,
+ * open). Every command is bounded, a purge's commands each by `writeTimeout` and each over at
+ * most `PURGE_BATCH` members, except the UNLINK that cleans up after a failed store (sent
+ * unbounded, not awaited).
  *
  * Failure policy: fail open. A failed or slow read is a miss, a failed write is skipped and the
  * entry it may have stored is removed (an entry no tag index holds could never be purged). One
@@ -50,6 +54,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../../core/client.js';
 import { RedisUnavailableError } from '../../core/errors.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import type { SuiteLog } from '../../core/logger.js';
 import { OutageLog } from '../../core/outage.js';
 import type { BoundedConnection } from '../../core/resolve.js';
@@ -114,11 +119,12 @@ const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 2);
 const unlockScript = defineScript<[token: string], number>('cache-unlock', UNLOCK_LUA, 1);
 
 /**
- * Cluster: entries younger than this (ms, the writer's clock against the reader's) are checked
- * against their tags' generations on read. It covers the store's window (its SET, then a bounded
- * look and UNLINK) with room for the instances' clocks to differ by up to a second.
+ * Cluster: entries younger than this (ms, the writer's clock against the reader's), or than
+ * `2 * (readTimeout + writeTimeout) + 1000` when that is longer, are checked against their tags'
+ * generations on read. It covers the store's window (a bounded look, the SET, a bounded look and
+ * the UNLINK, from the entry's `t`) with room for the instances' clocks to differ by a second.
  */
-export const CLUSTER_VERIFY_MS = 2_000;
+export const CLUSTER_VERIFY_MIN_MS = 2_000;
 
 /** How concurrent misses of one key are coalesced (resolved options). */
 export interface CoalesceSettings {
@@ -194,6 +200,7 @@ export class CacheStore {
   readonly #readTimeout: number;
   readonly #writeTimeout: number | undefined;
   readonly #now: () => number;
+  readonly #verifyMs: number;
   readonly #outage: OutageLog;
   /** Reads of one entry waiting for this loop turn's GET (see read()). */
   readonly #batched = new Map<string, Promise<CachedResponse | null | undefined>>();
@@ -220,6 +227,7 @@ export class CacheStore {
     this.#readTimeout = options.readTimeout;
     this.#writeTimeout = options.writeTimeout;
     this.#now = options.now ?? Date.now;
+    this.#verifyMs = Math.max(CLUSTER_VERIFY_MIN_MS, 2 * (options.readTimeout + (options.writeTimeout ?? DEFAULT_REQUEST_TIMEOUT_MS)) + 1000);
   }
 
   /** True when the connection is a Cluster (entries then carry their generations: see `write`). */
@@ -228,18 +236,18 @@ export class CacheStore {
   }
 
   /**
-   * Cluster: an entry younger than `CLUSTER_VERIFY_MS` that carries its generations is served only
+   * Cluster: an entry younger than `#verifyMs` that carries its generations is served only
    * while they are still its tags' current ones (one more read, only for young entries): an entry
    * whose SET landed after a purge is readable until the store's second look removes it (see
    * `write`), and a read meanwhile must not be served it. A failed look is a miss.
    */
-  async #unpurged(entry: CachedResponse | null): Promise<CachedResponse | null> {
+  async #unpurged(entry: CachedResponse | null): Promise<CachedResponse | null | undefined> {
     if (!entry || entry.meta.g === undefined || !entry.meta.k?.length) return entry;
-    if (this.#now() - entry.meta.t >= CLUSTER_VERIFY_MS) return entry;
+    if (this.#now() - entry.meta.t >= this.#verifyMs) return entry;
     const current = await this.generations(entry.meta.k);
     if (current === entry.meta.g) return entry;
-    if (current !== undefined) this.counters.discarded++;
-    return null;
+    // A failed look: Redis failed (a miss, nothing written); a moved generation: not cached.
+    return current === undefined ? undefined : null;
   }
 
   /** The cache key of an entry key (what key.ts built, without `<prefix>e:`). */
@@ -312,13 +320,14 @@ export class CacheStore {
       const polled = await this.#read((client) => Promise.all([client.getBuffer(entryKey), client.pttl(lockKey)]));
       if (polled === undefined) return null;
       const [raw, lockLeftMs] = polled;
-      const entry = raw ? await this.#unpurged(decodeEntry(raw)) : null;
+      const entry = raw ? ((await this.#unpurged(decodeEntry(raw))) ?? null) : null;
       // An expired entry kept for staleIfError is not the fill we wait for.
       if (entry && accept(entry)) return entry;
-      // Unlocked: the fill ended without an entry. Locked for longer than any waiter waits: its
-      // filler died or could not release it (Redis was down); waiting for it again would cost
-      // every miss maxWait until the lock expires.
-      if (lockLeftMs === -2 || settings.lockTTL - lockLeftMs > settings.maxWait) return null;
+      // Unlocked: the fill ended without an entry. Locked for more than half its TTL (and longer
+      // than a waiter waits): its filler most likely died or could not release it (Redis was
+      // down); waiting for it again would cost every miss maxWait until the lock expires. A live
+      // filler slower than that is not waited for either (those misses run the handler).
+      if (lockLeftMs === -2 || settings.lockTTL - lockLeftMs > Math.max(settings.maxWait, settings.lockTTL / 2)) return null;
     }
     return null;
   }
@@ -417,7 +426,8 @@ export class CacheStore {
         return true;
       },
       this.#writeTimeout,
-      (err) => (sent = !(err instanceof RedisUnavailableError)),
+      // Refused before it was sent: nothing to undo. Closed in flight: it may still land.
+      (err) => (sent = !(err instanceof RedisUnavailableError) || err.inFlight),
     );
     if (!stored) {
       // The SET may have landed while indexing failed or timed out, or land once a hung server

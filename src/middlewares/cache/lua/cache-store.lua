@@ -10,7 +10,7 @@
 -- per call), so the set holds the live entries only, however many distinct keys pass through it.
 -- The set is kept alive at least as long as its longest-lived member. Needs Redis >= 6.2 (ZADD GT).
 --
--- KEYS     ARGV[1] generation counters, then ARGV[2] tag indexes, then the entry (when ARGV[3] is '')
+-- KEYS     ARGV[1] generation counters, then ARGV[2] tag indexes, then the entry (left out when ARGV[3] is '')
 -- ARGV[1]  how many generation counters lead KEYS
 -- ARGV[2]  how many tag indexes follow them
 -- ARGV[3]  the entry's value ('': index only, no entry key given)
