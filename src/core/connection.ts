@@ -117,15 +117,13 @@ export class RedisConnection implements FeatureUsage {
       if (!this.#closing && this.#downSince === null && !this.#reportedDown) this.#trouble('connection closed');
     });
     c.on('reconnecting', (delay: number) => this.#log.debug(`connection "${this.name}" reconnecting in ${delay} ms`));
-    // The status before `end`, and the last error: an end straight from `connecting` with
-    // ioredis' "Connection is closed." is a connect attempt its connector cut short.
+    // The status before `end`, and the last error (#trouble keeps it): an end straight from
+    // `connecting` with ioredis' "Connection is closed." is a connect attempt its connector cut short.
     let before = '';
-    let lastError = '';
     for (const status of ['connecting', 'connect', 'ready', 'close', 'reconnecting'] as const) c.on(status, () => (before = status));
-    c.on('error', (err: Error) => (lastError = err?.message ?? ''));
     c.on('end', () => {
       this.#log.debug(`connection "${this.name}" ended`);
-      if (before === 'connecting' && lastError === CUT_SHORT) this.#reconnectAfterUnexpectedEnd();
+      if (before === 'connecting' && this.#lastError === CUT_SHORT) this.#reconnectAfterUnexpectedEnd();
     });
     this.#log.debug(`connection "${this.name}" created (${this.topology}, ${this.config.endpoint})`);
   }
@@ -422,10 +420,10 @@ function watchOf(client: RedisClient): ClientWatch {
  * its reply arrives (or a new link is made), later bounded commands fail at once instead of each
  * waiting out its own bound. A Cluster client is left alone: its commands go to different nodes.
  */
-function markUnanswered(watch: ClientWatch, client: RedisClient, sent: Promise<unknown>, sentAt: number, timeoutMs: number): void {
+function markUnanswered(watch: ClientWatch, client: RedisClient, sent: Promise<unknown>, timeoutMs: number): void {
   if ((client as { isCluster?: boolean }).isCluster === true || client.status !== 'ready') return;
-  const mark = { sentAt, timeoutMs };
-  watch.unanswered ??= mark;
+  // It was sent (about) its bound ago: the bound just ran out.
+  watch.unanswered ??= { sentAt: now() - timeoutMs, timeoutMs };
   const answered = (): void => {
     // A reply means the server got this far; a rejection while the link is down is not one (the
     // `ready` of the next link clears it then).
@@ -470,7 +468,6 @@ export function runBounded<T>(
       new RedisUnavailableError(name, status, { unanswered: { forMs: Math.round(now() - unanswered.sentAt), timeoutMs: unanswered.timeoutMs } }),
     );
   const { pending } = watch;
-  const sentAt = now();
   let sent: Promise<T>;
   try {
     sent = command(client);
@@ -488,7 +485,7 @@ export function runBounded<T>(
       (err: unknown) => {
         // Still pending: not already failed by a close of the link (see watchOf).
         // A shorter bound (the response cache's readTimeout: a slower read is a miss) says nothing of a hang.
-        if (pending.delete(entry) && err instanceof RedisTimeoutError && timeoutMs >= hungAfterMs) markUnanswered(watch, client, sent, sentAt, timeoutMs);
+        if (pending.delete(entry) && err instanceof RedisTimeoutError && timeoutMs >= hungAfterMs) markUnanswered(watch, client, sent, timeoutMs);
         reject(err);
       },
     );

@@ -241,13 +241,12 @@ export class CacheStore {
    * whose SET landed after a purge is readable until the store's second look removes it (see
    * `write`), and a read meanwhile must not be served it. A failed look is a miss.
    */
-  async #unpurged(entry: CachedResponse | null): Promise<CachedResponse | null | undefined> {
-    if (!entry || entry.meta.g === undefined || !entry.meta.k?.length) return entry;
-    if (this.#now() - entry.meta.t >= this.#verifyMs) return entry;
-    const current = await this.generations(entry.meta.k);
-    if (current === entry.meta.g) return entry;
+  #unpurged(entry: CachedResponse | null): CachedResponse | null | Promise<CachedResponse | null | undefined> {
+    // Nothing to check (no await on a hit that needs none): one server, or an older entry.
+    if (!entry || entry.meta.g === undefined || !entry.meta.k?.length || this.#now() - entry.meta.t >= this.#verifyMs) return entry;
+    const built = entry.meta.g;
     // A failed look: Redis failed (a miss, nothing written); a moved generation: not cached.
-    return current === undefined ? undefined : null;
+    return this.generations(entry.meta.k).then((current) => (current === built ? entry : current === undefined ? undefined : null));
   }
 
   /** The cache key of an entry key (what key.ts built, without `<prefix>e:`). */
@@ -346,8 +345,8 @@ export class CacheStore {
     const read = new Promise<CachedResponse | null | undefined>((resolve) => {
       setImmediate(() => {
         this.#batched.delete(entryKey);
-        this.#read((client) => client.getBuffer(entryKey)).then(async (raw) =>
-          resolve(raw === undefined ? undefined : raw === null ? null : await this.#unpurged(decodeEntry(raw))),
+        this.#read((client) => client.getBuffer(entryKey)).then((raw) =>
+          resolve(raw === undefined ? undefined : raw === null ? null : this.#unpurged(decodeEntry(raw))),
         );
       });
     });
@@ -382,7 +381,7 @@ export class CacheStore {
    * purge.
    */
   async write(entryKey: string, value: Buffer, ttlMs: number, tags: readonly string[], generation: string): Promise<boolean> {
-    if (!this.#conn().client.isCluster) {
+    if (!this.isCluster) {
       const expected = tags.length > 0 ? generation.split(',') : [];
       const written = await this.#run(
         (client) =>
