@@ -2,7 +2,7 @@
  * Shared pieces of the Apollo cache / Keyv tests: a registry per topology of the shared harness
  * servers, and a MONITOR tap that records which commands touched a test's keys.
  */
-import { Redis } from 'ioredis';
+import { connect, type Socket } from 'node:net';
 import { inject } from 'vitest';
 import { createRedisRegistry, type RedisRegistry } from '../../src/index.js';
 import type { ProvidedRedis } from '../harness/global-setup.js';
@@ -43,20 +43,56 @@ export interface CommandTap {
   close(): Promise<void>;
 }
 
-/** MONITOR on every node of the topology, keeping the commands that mention `filter`. */
+/** The arguments of one MONITOR line: `+<time> [<db> <addr>] "arg" "arg" ...` (quoted, backslash-escaped). */
+export function monitorArgs(line: string): string[] {
+  const args: string[] = [];
+  for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+    args.push(
+      m[1]!.replace(/\\(x[0-9a-fA-F]{2}|.)/g, (_all, esc: string) =>
+        esc.length === 3
+          ? String.fromCharCode(parseInt(esc.slice(1), 16))
+          : (({ n: '\n', r: '\r', t: '\t', a: '\x07', b: '\b' } as Record<string, string>)[esc] ?? esc),
+      ),
+    );
+  }
+  return args;
+}
+
+/**
+ * MONITOR on every node of the topology, keeping the commands that mention `filter`. A raw socket,
+ * not ioredis' `monitor()`: its parser sometimes met the first MONITOR line before it had switched
+ * to monitor mode and threw "Command queue state error" (twice in clean-clone Valkey runs).
+ */
 export async function tapCommands(nodes: Array<{ host: string; port: number }>, filter: string): Promise<CommandTap> {
   const commands: string[][] = [];
   const monitors = await Promise.all(
-    nodes.map(async ({ host, port }) => {
-      // No CLIENT SETINFO on this connection: its replies could interleave with MONITOR's output and
-      // trip ioredis' "Command queue state error" (seen once in a clean-clone Valkey run).
-      const client = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 1, disableClientInfo: true });
-      const monitor = await client.monitor();
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (args.some((a) => String(a).includes(filter))) commands.push(args.map(String));
-      });
-      return { client, monitor };
-    }),
+    nodes.map(
+      ({ host, port }) =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect({ host, port });
+          let buffered = '';
+          let started = false;
+          socket.setEncoding('utf8');
+          socket.once('error', reject);
+          socket.on('connect', () => socket.write('MONITOR\r\n'));
+          socket.on('data', (chunk: string) => {
+            buffered += chunk;
+            let nl: number;
+            while ((nl = buffered.indexOf('\r\n')) >= 0) {
+              const line = buffered.slice(0, nl);
+              buffered = buffered.slice(nl + 2);
+              if (!started) {
+                // MONITOR's own +OK: the tap is live from here on
+                started = true;
+                resolve(socket);
+                continue;
+              }
+              const args = monitorArgs(line);
+              if (args.some((a) => a.includes(filter))) commands.push(args);
+            }
+          });
+        }),
+    ),
   );
   return {
     commands,
@@ -68,12 +104,7 @@ export async function tapCommands(nodes: Array<{ host: string; port: number }>, 
       return commands;
     },
     async close() {
-      await Promise.all(
-        monitors.map(async ({ client, monitor }) => {
-          monitor.disconnect();
-          client.disconnect();
-        }),
-      );
+      for (const socket of monitors) socket.destroy();
     },
   };
 }
