@@ -7,6 +7,7 @@
  *   npm run chaos -- --seed 42 --topology cluster  replay a schedule on a Cluster
  *   npm run chaos -- --short                       CI: standalone, 75 s, seed 1
  *   npm run chaos -- --seconds 60 | --minutes 30   load duration
+ *   npm run chaos -- --check <folder>              check a kept run's records again (its inputs.json)
  *
  * Exit code 0: every invariant held; 1: one broke (the table says which); 2: bad arguments.
  */
@@ -40,7 +41,7 @@ import {
   type RedisFaultKind,
   type Topology,
 } from './common.js';
-import { evaluate, printTable, type InstanceLife, type LongRun, type TickRow } from './invariants.js';
+import { evaluate, printTable, type Inputs, type InstanceLife, type LongRun, type TickRow } from './invariants.js';
 import { startChaosRedis, type ChaosRedis } from './redis.js';
 
 const say = (line: string): void => void process.stdout.write(`[chaos] ${line}\n`);
@@ -59,6 +60,8 @@ interface Options {
   durationMs: number;
   short: boolean;
   keep: boolean;
+  /** A kept run's folder: check its records again, run nothing. */
+  check?: string;
 }
 
 class UsageError extends Error {}
@@ -89,8 +92,12 @@ function parseArgs(argv: string[]): Options {
       if (!(n > 0)) throw new UsageError(`${a}: got ${argv[i]}; expected a number > 0`);
       options.durationMs = Math.round(n * (a === '--seconds' ? 1000 : 60_000));
       durationGiven = true;
+    } else if (a === '--check') {
+      options.check = value(++i, a);
     } else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run chaos -- [--short] [--seed <n>] [--topology standalone|sentinel|cluster] [--seconds <n> | --minutes <n>] [--keep]');
+      console.log(
+        'usage: npm run chaos -- [--short] [--seed <n>] [--topology standalone|sentinel|cluster] [--seconds <n> | --minutes <n>] [--keep] | --check <kept run folder>',
+      );
       process.exit(0);
     } else throw new UsageError(`unknown option ${a}`);
   }
@@ -146,6 +153,14 @@ let stopping = false;
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
+  if (options.check !== undefined) {
+    // check a kept run's records again (after a change to the checks), without running anything
+    const file = path.join(options.check, 'inputs.json');
+    if (!fs.existsSync(file)) throw new UsageError(`--check: ${file} does not exist (runs kept with --keep, or that broke, have it)`);
+    const result = evaluate(JSON.parse(fs.readFileSync(file, 'utf8')) as Inputs);
+    printTable(result, (line) => process.stdout.write(`${line}\n`));
+    return result.broken === 0 ? 0 : 1;
+  }
   const replay = `npm run chaos -- --seed ${options.seed} --topology ${options.topology} --seconds ${Math.round(options.durationMs / 1000)}`;
   say(`seed ${options.seed}, topology ${options.topology}, load ${Math.round(options.durationMs / 1000)} s; replay: ${replay}`);
   const r = rng(options.seed);
@@ -396,7 +411,7 @@ async function main(): Promise<number> {
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as LoadRecord);
-    const result = evaluate({
+    const inputs: Inputs = {
       topology: options.topology,
       seed: options.seed,
       loadStart,
@@ -411,7 +426,10 @@ async function main(): Promise<number> {
       logs: logTexts,
       secrets,
       loadExit,
-    });
+    };
+    // the check's inputs, so a run's records can be checked again (`--check <dir>`) without running it again
+    fs.writeFileSync(path.join(runDir, 'inputs.json'), JSON.stringify(inputs));
+    const result = evaluate(inputs);
     printTable(result, (line) => process.stdout.write(`${line}\n`));
     const out = path.join(runDir, 'result.json');
     fs.writeFileSync(
