@@ -14,6 +14,7 @@ import { Redis, type Command } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startStandalone, type ServerHandle } from '../harness/servers.js';
 import { cachedApp, registryFor } from '../cache/helpers.js';
+import { waitFor } from '../helpers/logger.js';
 
 let server: ServerHandle;
 beforeAll(async () => {
@@ -136,4 +137,53 @@ describe('a fill whose handler ran across a purge', () => {
     }
     expect(mw.cache.counters.discarded).toBeGreaterThanOrEqual(1);
   });
+});
+
+describe('two purges of one tag at once', () => {
+  // Found by the chaos run (`npm run chaos -- --short --keep`, standalone, no fault active): a read
+  // 1 ms after a GraphQL write's answer was served the previous version (X-Cache HIT). Another
+  // instance's write had purged the same tag a moment before: that purge had taken the tag's index
+  // and was still removing its entries when the second purge started, found no index, and returned
+  // at once, so the second write was answered while the old entry could still be read.
+  for (const topology of ['standalone', 'cluster'] as const) {
+    it(`the second returns only once every entry the first took is gone (${topology})`, async () => {
+      const target = topology === 'standalone' ? server.url : { nodes: inject('redis').cluster.nodes };
+      const registry = await registryFor(target);
+      const other = await registryFor(target);
+      // The clock moves 10 s after the fill (maxAge 30 s): on a Cluster a read checks only young
+      // entries against their generations, and the one here must be an older one.
+      let clock = Date.now();
+      const { agent, mw, prefix } = cachedApp(registry, { now: () => clock });
+      const { mw: otherMw } = cachedApp(other, { prefix, now: () => clock });
+      expect((await agent.get('/items/1')).headers['x-cache']).toBe('MISS');
+      clock += 10_000;
+      expect((await agent.get('/items/1')).headers['x-cache']).toBe('HIT');
+      const client = registry.client('default');
+      const original = client.sendCommand.bind(client) as (command: Command) => unknown;
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let holding = false;
+      // The first purge's UNLINK of the entries it took is held back (a slow round trip).
+      (client as { sendCommand: (command: Command) => unknown }).sendCommand = (command: Command) => {
+        if (!holding && command.name === 'unlink' && command.args.map(String).some((a) => a.startsWith(`${prefix}e:`))) {
+          holding = true;
+          void held.then(() => original(command));
+          return command.promise;
+        }
+        return original(command);
+      };
+      try {
+        const first = mw.cache.purgeTag('items').catch((err: unknown) => err);
+        await waitFor(() => holding, 5000, "the first purge's UNLINK");
+        await otherMw.cache.purgeTag('items');
+        // (reads are not held back: only the first purge's UNLINK is)
+        expect((await agent.get('/items/1')).headers['x-cache'], 'the entry the first purge took was readable after the second purge had returned').toBe('MISS');
+        release();
+        await first;
+      } finally {
+        release();
+        (client as { sendCommand: (command: Command) => unknown }).sendCommand = original;
+      }
+    });
+  }
 });

@@ -12,10 +12,16 @@
  *   strings pass, and keeps its TTL >= its longest-lived member's. The `{<tag>}` hash tag puts the
  *   index and its drain keys in one Cluster slot.
  * - Drain key `<prefix>ti:{<tag>}:purge:<uuid>` (sorted set, one per purge in progress): a purge
- *   RENAMEs the index to it (cache-purge-take.lua), then pops it in batches of `PURGE_BATCH`
- *   (ZPOPMIN) and UNLINKs those entries: one multi-key UNLINK per batch on a single server, one
- *   UNLINK per key on Cluster (entries live on many slots). The last pop deletes it; a purge that
- *   fails midway leaves it to expire with the index's TTL.
+ *   RENAMEs the index to it (cache-purge-take.lua), then reads it in batches of `PURGE_BATCH`
+ *   (ZRANGE), UNLINKs those entries (one multi-key UNLINK per batch on a single server, one UNLINK
+ *   per key on Cluster: entries live on many slots) and only then removes them from it (ZREM).
+ *   The last ZREM deletes it; a purge that fails midway leaves it to expire with the index's TTL.
+ * - Drain registry `<prefix>ti:{<tag>}:drains` (set): the drain keys in progress, added by the
+ *   take. Every purge goes through all of them, not only its own: a purge that started earlier
+ *   took the index with entries stored before this purge's INCR and may still be removing them
+ *   (found by the chaos run: two writes' purges at once, the second answered while the first
+ *   still held the old entry). Since entries go before their members, concurrent purges can share
+ *   a drain. Emptied drains are removed from it; it lives at least as long as its drains.
  * - Generation `<prefix>g:<tag>` (string counter): INCR on every purge. A miss reads it before
  *   the handler runs; the store compares it again (in the storing script on one server; before
  *   and after the SET on a Cluster): when it moved, a purge ran meanwhile and the response may
@@ -113,8 +119,8 @@ const storeScript = defineScript<
   [gens: number, tags: number, value: Buffer | '', member: string, ttlMs: number, slackMs: number, trim: number, ...generations: string[]],
   number
 >('cache-store', STORE_LUA, -1);
-/** Move a tag's index to a purge's drain key (returns how many members it holds). */
-const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 2);
+/** Move a tag's index to a purge's drain key and record it among the tag's drains in progress (returns how many members it holds). */
+const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 3);
 /** Release a fill lock only when it still holds our token (1 released, 0 not ours). */
 const unlockScript = defineScript<[token: string], number>('cache-unlock', UNLOCK_LUA, 1);
 
@@ -261,6 +267,10 @@ export class CacheStore {
   /** The tag's index (sorted set); `{<tag>}` is its Cluster hash tag, shared with its drain keys. */
   tagKey(tag: string): string {
     return `${this.prefix}ti:{${tag}}`;
+  }
+  /** The tag's registry of drain keys in progress (set, same Cluster slot as the index). */
+  drainsKey(tag: string): string {
+    return `${this.tagKey(tag)}:drains`;
   }
   /** The plain set 0.1 indexed a tag in (only drained by purges now). */
   legacyTagKey(tag: string): string {
@@ -453,7 +463,9 @@ export class CacheStore {
   /**
    * Remove every entry tagged `tag`: INCR its generation (so responses being built now are not
    * stored), move its index to this purge's drain key (fills from now on index themselves anew),
-   * then pop and UNLINK it in batches of `PURGE_BATCH`; then the same for a legacy (0.1) set.
+   * then go through every drain in progress (its own and other purges' of this tag), UNLINKing
+   * entries in batches of `PURGE_BATCH` before removing them from the drain; then the same for a
+   * legacy (0.1) set. It returns once no entry indexed before its INCR is left.
    * Every command is bounded by `writeTimeout`. Returns the number of entry keys removed. Throws
    * when Redis fails (the caller decides: log it, or report it); what was not drained then
    * expires with its entries' TTL.
@@ -462,19 +474,26 @@ export class CacheStore {
     const conn = this.#conn();
     const t = this.#writeTimeout;
     const tagKey = this.tagKey(tag);
+    const registryKey = this.drainsKey(tag);
     await conn.run((client) => client.incr(this.genKey(tag)), t);
     const drainKey = `${tagKey}:purge:${randomUUID()}`;
     let removed = 0;
-    let members = await conn.run((client) => takeScript.run(client, [tagKey, drainKey]), t);
-    while (members > 0) {
-      const popped = await conn.run((client) => client.zpopmin(drainKey, PURGE_BATCH), t);
-      // ZPOPMIN replies member, score, member, score, ...
-      const keys: string[] = [];
-      for (let i = 0; i < popped.length; i += 2) keys.push(popped[i]!);
-      if (keys.length === 0) break;
-      removed += await conn.run((client) => unlinkAll(client, keys), t);
-      removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
-      members -= keys.length;
+    await conn.run((client) => takeScript.run(client, [tagKey, drainKey, registryKey]), t);
+    // This purge's drain and every other still in progress: one that started earlier took the
+    // index with entries stored before this purge's INCR, and may not have removed them yet.
+    const drains = await conn.run((client) => client.smembers(registryKey), t);
+    for (const drain of drains) {
+      // Entries are removed before their members: a member gone from a drain is an entry gone,
+      // whichever purge removed it, so concurrent purges can share a drain.
+      for (;;) {
+        const keys = await conn.run((client) => client.zrange(drain, 0, PURGE_BATCH - 1), t);
+        if (keys.length === 0) break;
+        removed += await conn.run((client) => unlinkAll(client, keys), t);
+        await conn.run((client) => client.zrem(drain, ...keys), t);
+        removedKeys?.push(...keys.map((k) => this.#cacheKey(k)));
+      }
+      // Empty (its key is gone with its last member): no purge needs to go through it again.
+      await conn.run((client) => client.srem(registryKey, drain), t);
     }
     const legacyKey = this.legacyTagKey(tag);
     for (;;) {
