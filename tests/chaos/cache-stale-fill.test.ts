@@ -177,7 +177,9 @@ describe('two purges of one tag at once', () => {
         await waitFor(() => holding, 5000, "the first purge's UNLINK");
         await otherMw.cache.purgeTag('items');
         // (reads are not held back: only the first purge's UNLINK is)
-        expect((await agent.get('/items/1')).headers['x-cache'], 'the entry the first purge took was readable after the second purge had returned').toBe('MISS');
+        expect((await agent.get('/items/1')).headers['x-cache'], 'the entry the first purge took was readable after the second purge had returned').toBe(
+          'MISS',
+        );
         release();
         await first;
       } finally {
