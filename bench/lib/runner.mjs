@@ -11,9 +11,9 @@ const require = createRequire(import.meta.url);
 const autocannonBin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
 const distinctBin = fileURLToPath(new URL('./autocannon-distinct.mjs', import.meta.url));
 
-/** Start `node <script>`; it prints `LISTENING <port>` when ready. */
-export async function startServer(script, env) {
-  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Start `node [nodeArgs] <script>`; it prints `LISTENING <port>` when ready. */
+export async function startServer(script, env, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -88,7 +88,13 @@ export async function load(
   if (status === 304 ? r.non2xx !== r['3xx'] || r['2xx'] : r.non2xx)
     throw new Error(`${url}: ${r['2xx']} 2xx, ${r['3xx']} 3xx, ${r['4xx']} 4xx, ${r['5xx']} 5xx (expected ${status})`);
   if (r.errors) throw new Error(`${url}: ${r.errors} errors, ${r.timeouts} timeouts`);
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, perCpuS: cpuPids && cpu > 0 ? r.requests.total / cpu : undefined };
+  return {
+    rps: r.requests.average,
+    total: r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    perCpuS: cpuPids && cpu > 0 ? r.requests.total / cpu : undefined,
+  };
 }
 
 /**
