@@ -1,8 +1,6 @@
-// Summarise a V8 CPU profile (`node --cpu-prof`) by where the time was spent: self time grouped by
+// Summarise a V8 CPU profile (node:inspector's `Profiler.stop`) by where the time was spent: self time grouped by
 // package (node_modules/<name>), Node's own code, this repository's bundle (dist/), the bench
 // server, GC, idle and the rest, in µs per request served while it was recorded.
-import { readFileSync } from 'node:fs';
-
 /** The group a profile node's self time counts under. */
 function groupOf({ functionName, url }) {
   if (functionName === '(idle)') return '(idle)';
@@ -20,9 +18,8 @@ function groupOf({ functionName, url }) {
   return url;
 }
 
-/** Self time per group in ms, and the profile's total ms (a profile object, or the path of a .cpuprofile file). */
-export function profileByGroup(source) {
-  const profile = typeof source === 'string' ? JSON.parse(readFileSync(source, 'utf8')) : source;
+/** Self time per group in ms, and the profile's total ms (a `Profiler.stop` profile). */
+export function profileByGroup(profile) {
   const groupById = new Map(profile.nodes.map((n) => [n.id, groupOf(n.callFrame)]));
   const ms = new Map();
   let total = 0;

@@ -11,9 +11,9 @@ const require = createRequire(import.meta.url);
 const autocannonBin = path.join(path.dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
 const distinctBin = fileURLToPath(new URL('./autocannon-distinct.mjs', import.meta.url));
 
-/** Start `node [nodeArgs] <script>`; it prints `LISTENING <port>` when ready. */
-export async function startServer(script, env, nodeArgs = []) {
-  const child = spawn(process.execPath, [...nodeArgs, script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Start `node <script>`; it prints `LISTENING <port>` when ready. */
+export async function startServer(script, env) {
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {

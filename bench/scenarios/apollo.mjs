@@ -10,14 +10,14 @@ export const target =
   '`ours` >= 0.9x of `memory` (while shared across instances) and `ours` ahead of `keyv-redis`; issue #20: 1,000 distinct persisted queries within 0.9x of one';
 
 const QUERY = encodeURIComponent('{ books { title author year } }');
-export const MANY = 1000;
+const MANY = 1000;
 
 /** The GET path of persisted query `text` by its hash alone (automatic persisted queries). */
 export const persisted = (text, server = 'ours') =>
   `/${server}?extensions=${encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(text).digest('hex') } }))}`;
 
 /** Register `text` (query and hash in one GET), then check the hash alone answers. */
-export async function register(base, text, server = 'ours') {
+async function register(base, text, server = 'ours') {
   const hash = createHash('sha256').update(text).digest('hex');
   const ext = encodeURIComponent(JSON.stringify({ persistedQuery: { version: 1, sha256Hash: hash } }));
   const first = await fetch(`${base}/${server}?query=${encodeURIComponent(text)}&extensions=${ext}`);

@@ -119,7 +119,7 @@ const storeScript = defineScript<
   [gens: number, tags: number, value: Buffer | '', member: string, ttlMs: number, slackMs: number, trim: number, ...generations: string[]],
   number
 >('cache-store', STORE_LUA, -1);
-/** Move a tag's index to a purge's drain key and record it among the tag's drains in progress (returns how many members it holds). */
+/** Move a tag's index to a purge's drain key and record it among the tag's drains in progress (1 taken, 0 no index). */
 const takeScript = defineScript<[], number>('cache-purge-take', TAKE_LUA, 3);
 /** Release a fill lock only when it still holds our token (1 released, 0 not ours). */
 const unlockScript = defineScript<[token: string], number>('cache-unlock', UNLOCK_LUA, 1);

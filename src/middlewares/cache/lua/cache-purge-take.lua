@@ -8,7 +8,7 @@
 -- KEYS[1]  the tag index (sorted set)
 -- KEYS[2]  this purge's drain key (same hash slot: the tag index's name plus a suffix)
 -- KEYS[3]  the tag's registry of drain keys (a set, same hash slot)
--- Returns  the number of members to drain (0 when the tag has no index)
+-- Returns  1 when the index was taken, 0 when the tag has no index
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
 end
@@ -19,4 +19,4 @@ local ttl = redis.call('PTTL', KEYS[2])
 if ttl > 0 and redis.call('PTTL', KEYS[3]) < ttl then
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
-return redis.call('ZCARD', KEYS[2])
+return 1
