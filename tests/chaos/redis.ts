@@ -135,10 +135,24 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
       async fault(kind, holdMs) {
         const m = await current();
         if (kind === 'sentinel-failover') {
-          await redisCommand(handle.sentinelServers[0] as ServerHandle, ['SENTINEL', 'FAILOVER', handle.name], 5000);
+          // Soon after a change of master (an earlier fault), Sentinel may not count the replica as
+          // a good one yet (NOGOODSLAVE: its view of it is older than its INFO period, or it still
+          // sees it down) or still runs the last failover (INPROG): the fault waits for that.
+          let refused = 0;
+          const deadline = Date.now() + 30_000;
+          for (;;) {
+            try {
+              await redisCommand(handle.sentinelServers[0] as ServerHandle, ['SENTINEL', 'FAILOVER', handle.name], 5000);
+              break;
+            } catch (err) {
+              if (!/NOGOODSLAVE|INPROG/.test((err as Error).message) || Date.now() > deadline) throw err;
+              refused++;
+              await sleep(500);
+            }
+          }
           await until('a new master after SENTINEL FAILOVER', 20_000, masterIsNot(m.port));
           await until('the old master to replicate the new one', 20_000, replicaLinked);
-          return `SENTINEL FAILOVER: ${m.port} -> ${(await current()).port}`;
+          return `SENTINEL FAILOVER: ${m.port} -> ${(await current()).port}${refused ? ` (Sentinel refused it ${refused} time(s) first, retried every 500 ms)` : ''}`;
         }
         if (kind === 'master-kill') {
           await m.kill('SIGKILL');

@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Cluster, Redis } from 'ioredis';
 import { createRedisRegistry, RedisRateLimitStore, type RedisRegistry } from '../../src/index.js';
-import { randomPrefix, startStandalone, type ServerHandle } from '../harness/servers.js';
+import { RateLimitUnavailableError } from '../../src/middlewares/rate-limit/errors.js';
+import { parseInfo, randomPrefix, redisCommand, startStandalone, type ServerHandle } from '../harness/servers.js';
 import { captureLogger } from '../helpers/logger.js';
 
 const redis = inject('redis');
@@ -92,5 +93,49 @@ describe.each([
     const { writes, result } = await countWrites(registry, () => Promise.all(Array.from({ length: 50 }, () => store.incr('one', { interval: 60_000 }, 1))));
     expect(writes).toBe(1);
     expect(result.map((h) => h.counter).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+  });
+});
+
+describe('hits of one turn on one server (standalone, Sentinel): one script call', () => {
+  /** Script calls (EVALSHA and EVAL) this file's own server has run so far. */
+  const scriptCalls = async (): Promise<number> => {
+    const stats = parseInfo(await redisCommand(server, ['INFO', 'commandstats']));
+    const calls = (name: string) => Number(/calls=(\d+)/.exec(stats[`cmdstat_${name}`] ?? '')?.[1] ?? 0);
+    return calls('evalsha') + calls('eval');
+  };
+
+  it('200 hits on 200 keys are one EVALSHA, and each count is exact', async () => {
+    const store = new RedisRateLimitStore({ registry: standalone, keyPrefix: randomPrefix('rlt'), logger: captureLogger() });
+    await Promise.all([store.incr('warm-a', { interval: 60_000 }, 1), store.incr('warm-b', { interval: 60_000 }, 1)]); // the many-key script is loaded
+    const before = await scriptCalls();
+    const result = await Promise.all(Array.from({ length: 200 }, (_, i) => store.incr(`k${i}`, { interval: 60_000 }, i % 3)));
+    expect(await scriptCalls()).toBe(before + 1);
+    expect(result.map((h) => h.counter)).toEqual(Array.from({ length: 200 }, (_, i) => i % 3));
+    const client = standalone.client('default');
+    expect(await client.pttl(`${store.keyPrefix}k7`)).toBeGreaterThan(59_000);
+    expect(await client.get(`${store.keyPrefix}k8`)).toBe('2');
+  });
+
+  it('600 hits: one call per 512 keys', async () => {
+    const store = new RedisRateLimitStore({ registry: standalone, keyPrefix: randomPrefix('rlt'), logger: captureLogger() });
+    await Promise.all([store.incr('warm-a', { interval: 60_000 }, 1), store.incr('warm-b', { interval: 60_000 }, 1)]);
+    const before = await scriptCalls();
+    const result = await Promise.all(Array.from({ length: 600 }, (_, i) => store.incr(`k${i}`, { interval: 60_000 }, 1)));
+    expect(await scriptCalls()).toBe(before + 2);
+    expect(result.every((h) => h.counter === 1)).toBe(true);
+  });
+
+  it('a key of another type fails only its own hit', async () => {
+    const store = new RedisRateLimitStore({ registry: standalone, keyPrefix: randomPrefix('rlt'), logger: captureLogger(), failOpen: false });
+    const client = standalone.client('default');
+    await client.hset(`${store.keyPrefix}bad`, 'f', 'v');
+    const settled = await Promise.allSettled(['a', 'bad', 'b'].map((k) => store.incr(k, { interval: 60_000 }, 1)));
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const reason = (settled[1] as PromiseRejectedResult).reason as RateLimitUnavailableError;
+    expect(reason).toBeInstanceOf(RateLimitUnavailableError);
+    expect(String((reason.cause as Error).message)).toMatch(/WRONGTYPE/);
+    expect(await client.get(`${store.keyPrefix}a`)).toBe('1');
+    expect(await client.get(`${store.keyPrefix}b`)).toBe('1');
+    expect(await client.hget(`${store.keyPrefix}bad`, 'f')).toBe('v');
   });
 });

@@ -12,9 +12,10 @@ import { now } from '../../core/time.js';
 import { requestTimeoutOf, resolveConnection, type BoundedConnection, type ConnectionRegistry, type StrapiConnections } from '../../core/resolve.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import type { SuiteLog } from '../../core/logger.js';
-import type { ChainableCommander } from 'ioredis';
-import { execPerNode, TurnBatch } from '../../core/turn.js';
-import { hitScript, loadRateLimitScripts, unhitScript } from './scripts.js';
+import { ReplyError, type ChainableCommander } from 'ioredis';
+import type { RedisClient } from '../../core/client.js';
+import { execPerNode, MAX_PIPELINE_COMMANDS, TurnBatch, type Settled } from '../../core/turn.js';
+import { hitScript, hitsScript, loadRateLimitScripts, unhitScript } from './scripts.js';
 import { recordFailure, recordSuccess, type FailurePolicy, type RateLimitCounters } from './shared.js';
 
 /** @deprecated since 0.2: `BoundedConnection`, the suite's one connection shape. */
@@ -75,6 +76,36 @@ interface TurnCall {
   reject(err: unknown): void;
 }
 
+/**
+ * The calls of one turn on one server (standalone, Sentinel) as one script call per
+ * MAX_PIPELINE_COMMANDS keys (rate-limit-hits.lua), instead of a pipeline of one call per key: one
+ * command for ioredis to build and one reply to parse, and less CPU in Redis. Each call keeps its
+ * own count, or its own error (a key of another type fails only its hit).
+ */
+async function hitsOnOneServer(client: RedisClient, calls: readonly TurnCall[]): Promise<Settled<[number, number]>[]> {
+  const parts: Promise<Settled<[number, number]>[]>[] = [];
+  for (let from = 0; from < calls.length; from += MAX_PIPELINE_COMMANDS) {
+    const part = calls.slice(from, from + MAX_PIPELINE_COMMANDS);
+    const args: number[] = [];
+    for (const call of part) args.push(call.weight, call.intervalMs);
+    parts.push(
+      hitsScript
+        .run(
+          client,
+          part.map((call) => call.key),
+          ...args,
+        )
+        .then((reply) =>
+          part.map((_, i): Settled<[number, number]> => {
+            const count = reply[2 * i];
+            return typeof count === 'number' ? { ok: true, value: [count, Number(reply[2 * i + 1])] } : { ok: false, error: new ReplyError(String(count)) };
+          }),
+        ),
+    );
+  }
+  return (await Promise.all(parts)).flat();
+}
+
 /** The hits of one key (and window length): at most one script call in flight, the rest queued. */
 interface KeyQueue {
   inFlight: boolean;
@@ -83,8 +114,9 @@ interface KeyQueue {
 
 /**
  * A fixed-window counter on one connection: one atomic script call per hit, or, with `coalesce`,
- * one per batch of a key's hits. The calls of one event-loop turn, across keys, reach Redis as one
- * write per node in one bounded run (src/core/turn.ts), each with its own reply. Failures are recorded in the shared outage log (one warning per
+ * one per batch of a key's hits. The calls of one event-loop turn, across keys, reach Redis in one
+ * bounded run, each with its own reply: on one server as one many-key script call
+ * (`hitsOnOneServer`), on a Cluster as one pipeline per node (src/core/turn.ts). Failures are recorded in the shared outage log (one warning per
  * outage) and rethrown for the caller's policy.
  *
  * Coalescing: while a key's call is in flight, further hits on that key wait and go together in the
@@ -181,35 +213,40 @@ export class WindowCounter {
   #sendBatch(calls: TurnCall[]): void {
     const conn = calls[0]!.conn;
     const boundMs = Math.min(...calls.map((call) => call.leftMs));
-    const commands = calls.map((call) => ({
-      key: call.key,
-      add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
-      alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
-    }));
-    conn
-      .run((client) => execPerNode(client, commands), boundMs)
-      .then(
-        (settled) => {
-          let answered = false;
-          settled.forEach((result, i) => {
-            const call = calls[i]!;
-            if (result.ok) {
-              answered = true;
-              call.resolve(result.value);
-            } else {
-              recordFailure(conn, this.policy, result.error, this.#counters, this.#log());
-              call.reject(result.error);
-            }
-          });
-          if (answered) recordSuccess(conn, this.#log());
-        },
-        (err: unknown) => {
-          for (const call of calls) {
-            recordFailure(conn, this.policy, err, this.#counters, this.#log());
-            call.reject(err);
+    const send: (client: RedisClient) => Promise<Settled<[number, number]>[]> =
+      calls.length > 1 && !conn.client.isCluster
+        ? (client) => hitsOnOneServer(client, calls)
+        : (client) =>
+            execPerNode(
+              client,
+              calls.map((call) => ({
+                key: call.key,
+                add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
+                alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
+              })),
+            );
+    conn.run(send, boundMs).then(
+      (settled) => {
+        let answered = false;
+        settled.forEach((result, i) => {
+          const call = calls[i]!;
+          if (result.ok) {
+            answered = true;
+            call.resolve(result.value);
+          } else {
+            recordFailure(conn, this.policy, result.error, this.#counters, this.#log());
+            call.reject(result.error);
           }
-        },
-      );
+        });
+        if (answered) recordSuccess(conn, this.#log());
+      },
+      (err: unknown) => {
+        for (const call of calls) {
+          recordFailure(conn, this.policy, err, this.#counters, this.#log());
+          call.reject(err);
+        }
+      },
+    );
   }
 
   #flush(conn: BoundedConnection, id: string, q: KeyQueue, key: string, intervalMs: number): void {
