@@ -237,8 +237,8 @@ export const rateLimitShape = {
   /** Plain Koa: where the outage warnings go. Default console (in Strapi: strapi.log). */
   logger: loggerOption,
   /**
-   * Send concurrent hits on one key as one script call (INCRBY of their summed weight) while a call
-   * for that key is in flight; each hit still gets its own exact count.
+   * Count the hits of one event-loop turn on one key as one increment of their summed weight; each
+   * hit still gets its own exact count.
    */
   coalesce: bool().default(true),
   /**

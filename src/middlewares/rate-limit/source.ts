@@ -7,8 +7,6 @@
  * ready (nothing waits in ioredis' offline queue) and after `requestTimeout` otherwise.
  */
 import { createHash } from 'node:crypto';
-import { RedisTimeoutError } from '../../core/errors.js';
-import { now } from '../../core/time.js';
 import { requestTimeoutOf, resolveConnection, type BoundedConnection, type ConnectionRegistry, type StrapiConnections } from '../../core/resolve.js';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from '../../core/config.js';
 import type { SuiteLog } from '../../core/logger.js';
@@ -56,24 +54,21 @@ export interface HitResult {
   ttlMs: number;
 }
 
-/** A hit waiting for its key's batch. */
+/** A hit waiting for its turn's call. */
 interface Waiter {
   weight: number;
-  at: number;
   resolve(result: HitResult): void;
   reject(err: unknown): void;
 }
 
-/** A script call waiting for its turn's batch. */
+/** One key's increment in a turn's batch: one hit, or (coalesced) every hit of the turn on that key and window. */
 interface TurnCall {
-  conn: BoundedConnection;
   key: string;
-  weight: number;
   intervalMs: number;
-  /** The call's bound, ms. */
-  leftMs: number;
-  resolve(reply: [number, number]): void;
-  reject(err: unknown): void;
+  /** The sum of the waiters' weights. */
+  weight: number;
+  /** In arrival order: the reply's count is split back among them in that order. */
+  waiters: Waiter[];
 }
 
 /**
@@ -106,25 +101,19 @@ async function hitsOnOneServer(client: RedisClient, calls: readonly TurnCall[]):
   return (await Promise.all(parts)).flat();
 }
 
-/** The hits of one key (and window length): at most one script call in flight, the rest queued. */
-interface KeyQueue {
-  inFlight: boolean;
-  waiting: Waiter[];
-}
-
 /**
- * A fixed-window counter on one connection: one atomic script call per hit, or, with `coalesce`,
- * one per batch of a key's hits. The calls of one event-loop turn, across keys, reach Redis in one
- * bounded run, each with its own reply: on one server as one many-key script call
- * (`hitsOnOneServer`), on a Cluster as one pipeline per node (src/core/turn.ts). Failures are recorded in the shared outage log (one warning per
- * outage) and rethrown for the caller's policy.
+ * A fixed-window counter on one connection. The hits of one event-loop turn reach Redis in one
+ * bounded run, each key with its own reply: on one server as one many-key script call
+ * (`hitsOnOneServer`), on a Cluster as one pipeline per node (src/core/turn.ts). Failures are
+ * recorded in the shared outage log (one warning per outage) and rethrown for the caller's policy.
  *
- * Coalescing: while a key's call is in flight, further hits on that key wait and go together in the
- * next call as one INCRBY of their summed weight. The reply's count is split back in arrival order,
- * so every hit still gets its own exact count (the counter in Redis equals the sum of all weights,
- * and no two hits of a window see the same count). Each hit waits at most the command bound from
- * its own arrival: a batch whose oldest hit has used up the bound fails without being sent, and a
- * failed call fails the hits queued behind it.
+ * Coalescing (the default): the hits of one turn on one key (and window length) are one increment
+ * of their summed weight; the reply's count is split back in arrival order, so every hit still
+ * gets its own exact count (the counter in Redis equals the sum of all weights, and no two hits of
+ * a window see the same count). A key's increments of successive turns are not held back while an
+ * earlier one is in flight: on the one link to the key's server they are applied in the order they
+ * were sent, so each reply still says where its hits stand. Every hit waits at most the command
+ * bound from the turn it arrived in.
  */
 export class WindowCounter {
   readonly policy: FailurePolicy;
@@ -135,8 +124,9 @@ export class WindowCounter {
   /** The bound of one call in ms (`timeoutMs`, or the connection's), settled with the connection. */
   #boundMs = DEFAULT_REQUEST_TIMEOUT_MS;
   #log: () => SuiteLog;
-  #queues = new Map<string, KeyQueue>();
-  /** This turn's script calls, sent together in its check phase. */
+  /** This turn's calls by key and window (coalescing), emptied when the turn's batch is sent. */
+  #open = new Map<string, TurnCall>();
+  /** This turn's calls, sent together in its check phase. */
   readonly #turn = new TurnBatch<TurnCall>((calls) => this.#send(calls));
   /** The owner's counters: failures are counted here. */
   readonly #counters: RateLimitCounters;
@@ -166,53 +156,34 @@ export class WindowCounter {
   }
 
   hit(key: string, weight: number, intervalMs: number): Promise<HitResult> {
-    let conn: BoundedConnection;
     try {
-      conn = this.connection;
+      void this.connection;
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!this.coalesce) {
-      return this.#call(conn, key, weight, intervalMs, this.#timeoutMs).then((r) => ({ count: Number(r[0]), ttlMs: Number(r[1]) }));
-    }
-    const id = `${intervalMs}\u0000${key}`;
-    let queue = this.#queues.get(id);
-    if (!queue) {
-      queue = { inFlight: false, waiting: [] };
-      this.#queues.set(id, queue);
-    }
-    const q = queue;
     return new Promise<HitResult>((resolve, reject) => {
-      q.waiting.push({ weight, at: now(), resolve, reject });
-      if (!q.inFlight) this.#flush(conn, id, q, key, intervalMs);
+      const waiter: Waiter = { weight, resolve, reject };
+      if (!this.coalesce) {
+        this.#turn.add({ key, intervalMs, weight, waiters: [waiter] });
+        return;
+      }
+      const id = `${intervalMs}\u0000${key}`;
+      const open = this.#open.get(id);
+      if (open) {
+        open.weight += weight;
+        open.waiters.push(waiter);
+        return;
+      }
+      const call: TurnCall = { key, intervalMs, weight, waiters: [waiter] };
+      this.#open.set(id, call);
+      this.#turn.add(call);
     });
   }
 
-  /** One script call, sent with the other calls of this turn (see `#send`), bounded by `timeoutMs` (default: the connection's). */
-  #call(conn: BoundedConnection, key: string, weight: number, intervalMs: number, timeoutMs: number | undefined): Promise<[number, number]> {
-    return new Promise<[number, number]>((resolve, reject) => {
-      this.#turn.add({ conn, key, weight, intervalMs, leftMs: timeoutMs ?? this.#boundMs, resolve, reject });
-    });
-  }
-
-  /**
-   * Send one turn's calls: one pipeline per node, in one bounded `run()` (one timer, one readiness
-   * check). The batch's bound is its shortest: every call of a turn arrived in that turn, so they
-   * differ only when a coalesced batch had waited behind a call in flight; a call with less than
-   * half the bound left goes in a batch of its own, so it cannot cut the others' bound short.
-   */
+  /** Send one turn's calls: one script call (one server) or one pipeline per node (Cluster), in one bounded `run()` (one timer, one readiness check). */
   #send(calls: TurnCall[]): void {
-    const full: TurnCall[] = [];
-    for (const call of calls) {
-      if (call.leftMs * 2 >= this.#boundMs) full.push(call);
-      else this.#sendBatch([call]);
-    }
-    if (full.length > 0) this.#sendBatch(full);
-  }
-
-  #sendBatch(calls: TurnCall[]): void {
-    const conn = calls[0]!.conn;
-    const boundMs = Math.min(...calls.map((call) => call.leftMs));
+    this.#open = new Map();
+    const conn = this.#conn!;
     const send: (client: RedisClient) => Promise<Settled<[number, number]>[]> =
       calls.length > 1 && !conn.client.isCluster
         ? (client) => hitsOnOneServer(client, calls)
@@ -225,73 +196,32 @@ export class WindowCounter {
                 alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
               })),
             );
-    conn.run(send, boundMs).then(
+    conn.run(send, this.#boundMs).then(
       (settled) => {
         let answered = false;
         settled.forEach((result, i) => {
           const call = calls[i]!;
           if (result.ok) {
             answered = true;
-            call.resolve(result.value);
-          } else {
-            recordFailure(conn, this.policy, result.error, this.#counters, this.#log());
-            call.reject(result.error);
-          }
+            const ttlMs = Number(result.value[1]);
+            let count = Number(result.value[0]) - call.weight;
+            for (const w of call.waiters) {
+              count += w.weight;
+              w.resolve({ count, ttlMs });
+            }
+          } else this.#fail(conn, call, result.error);
         });
         if (answered) recordSuccess(conn, this.#log());
       },
       (err: unknown) => {
-        for (const call of calls) {
-          recordFailure(conn, this.policy, err, this.#counters, this.#log());
-          call.reject(err);
-        }
+        for (const call of calls) this.#fail(conn, call, err);
       },
     );
   }
 
-  #flush(conn: BoundedConnection, id: string, q: KeyQueue, key: string, intervalMs: number): void {
-    const batch = q.waiting;
-    q.waiting = [];
-    q.inFlight = true;
-    let total = 0;
-    for (const w of batch) total += w.weight;
-    const bound = this.#boundMs;
-    const left = Math.ceil(bound - (now() - batch[0]!.at));
-    let sent: Promise<[number, number]>;
-    if (left >= 1) {
-      sent = this.#call(conn, key, total, intervalMs, left);
-    } else {
-      const err = new RedisTimeoutError(conn.name, bound);
-      recordFailure(conn, this.policy, err, this.#counters, this.#log());
-      sent = Promise.reject(err);
-    }
-    sent.then(
-      (reply) => {
-        const ttlMs = Number(reply[1]);
-        let count = Number(reply[0]) - total;
-        for (const w of batch) {
-          count += w.weight;
-          w.resolve({ count, ttlMs });
-        }
-        this.#next(conn, id, q, key, intervalMs);
-      },
-      (err: unknown) => {
-        // The server failed this call: the hits queued behind it would meet the same fate later.
-        const failed = batch.concat(q.waiting);
-        q.waiting = [];
-        for (const w of failed) w.reject(err);
-        this.#next(conn, id, q, key, intervalMs);
-      },
-    );
-  }
-
-  #next(conn: BoundedConnection, id: string, q: KeyQueue, key: string, intervalMs: number): void {
-    if (q.waiting.length > 0) {
-      this.#flush(conn, id, q, key, intervalMs);
-    } else {
-      q.inFlight = false;
-      this.#queues.delete(id);
-    }
+  #fail(conn: BoundedConnection, call: TurnCall, err: unknown): void {
+    recordFailure(conn, this.policy, err, this.#counters, this.#log());
+    for (const w of call.waiters) w.reject(err);
   }
 
   /**
