@@ -27,14 +27,14 @@ export async function measure({ redisUrl, redisPid, opts }) {
         {
           name: 'redis',
           path: '/redis',
-          what: '`rateLimit()` (defaults): one EVALSHA (INCRBY + PEXPIRE when new) per batch of concurrent hits on the key, bounded; exact per-request counts',
+          what: '`rateLimit()` (defaults), one key: the hits of a turn are one increment, in one bounded script call; exact per-request counts',
           baseline: 'baseline',
         },
-        { name: 'redis-single', path: '/redis-single', what: '`rateLimit({ coalesce: false })`: one EVALSHA per request', baseline: 'baseline' },
+        { name: 'redis-single', path: '/redis-single', what: '`rateLimit({ coalesce: false })`, one key: one increment per request (in the turn's one script call)', baseline: 'baseline' },
         {
           name: 'redis-distinct',
           path: '/redis-distinct',
-          what: '`rateLimit()` with every request on its own key (nothing to coalesce; one write per event-loop turn)',
+          what: '`rateLimit()` with every request on its own key (one many-key script call per event-loop turn)',
           baseline: 'baseline',
         },
         { name: 'redis-zipf', path: '/redis-zipf', what: '`rateLimit()`, 1,000 keys with a Zipf spread', baseline: 'baseline' },
