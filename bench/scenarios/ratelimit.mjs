@@ -30,7 +30,12 @@ export async function measure({ redisUrl, redisPid, opts }) {
           what: '`rateLimit()` (defaults), one key: the hits of a turn are one increment, in one bounded script call; exact per-request counts',
           baseline: 'baseline',
         },
-        { name: 'redis-single', path: '/redis-single', what: '`rateLimit({ coalesce: false })`, one key: one increment per request (in the turn's one script call)', baseline: 'baseline' },
+        {
+          name: 'redis-single',
+          path: '/redis-single',
+          what: "`rateLimit({ coalesce: false })`, one key: one increment per request (all in the turn's one script call)",
+          baseline: 'baseline',
+        },
         {
           name: 'redis-distinct',
           path: '/redis-distinct',
