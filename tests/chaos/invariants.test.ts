@@ -96,6 +96,19 @@ describe('chaos invariants', () => {
     expect([open.apart, open.broken]).toEqual([1, 0]);
   });
 
+  it('rate limit: counts lost to a failover (the count starts again) are set apart, with as many more passes; one pass beyond that breaks', () => {
+    // The 30-minute Sentinel run: counts 1-3 on the master a SENTINEL FAILOVER demoted, then 1..9 on the promoted replica.
+    const failover: FaultWindow = { kind: 'sentinel-failover', at: 1000, holdMs: 0, start: T + 1000, end: T + 12_000 };
+    const hit = (n: number, cur: number): LoadRecord => ({ k: 'rl', i: 'A', t0: T + 1000 + n, t1: T + 1010 + n, st: 200, b: 'b1', counted: true, cur });
+    const counts = [1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+    const lost = counts.map((cur, n) => hit(n, cur));
+    const row = rowOf(evaluate(base({ topology: 'sentinel', records: lost, windows: [failover] })), 'rateLimit');
+    expect([row.apart, row.broken]).toEqual([1, 0]);
+    expect(row.note).toMatch(/3 counts lost to a failover/);
+    const beyond = rowOf(evaluate(base({ topology: 'sentinel', records: [...lost, hit(20, 11)], windows: [failover] })), 'rateLimit');
+    expect(beyond.broken).toBe(1);
+  });
+
   it('sessions: another user, an emptied session or a lost write breaks', () => {
     const s = (n: number, op: 'login' | 'read' | 'incr', ru: string | null, rn: number | null, st = 200): LoadRecord => ({
       k: 'sess',
