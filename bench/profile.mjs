@@ -1,7 +1,10 @@
-// npm run bench:profile: where the Apollo server's time goes with one persisted query and with
-// 1,000 (issue #20), with the suite's Redis cache and with Apollo's in-memory cache. Each variant
-// gets a fresh server; a CPU profile (node:inspector) is taken around one 8 s load of 50
-// connections, and its self time is shown per group (package, Node, GC, idle) in µs per request.
+// npm run bench:profile [-- apollo|ratelimit]: where a bench server's time goes (issue #20), from a
+// CPU profile (node:inspector) around one 8 s load of 50 connections per variant, its self time
+// shown per group (package, Node, GC, idle) in µs per request.
+// - apollo (the default): the Apollo server with one persisted query and with 1,000, with the
+//   suite's Redis cache and with Apollo's in-memory cache; a fresh server per variant.
+// - ratelimit: bare Koa, `rateLimit()` with every request on its own key, and
+//   rate-limiter-flexible on the same keys; one server, the variants one after another.
 // Prints a Markdown table; the figures belong in BENCHMARKS.md with the load average.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -10,24 +13,57 @@ import { startRedis } from './lib/redis.mjs';
 import { load, startServer } from './lib/runner.mjs';
 import { persisted, persistedTexts, registerAll } from './scenarios/apollo.mjs';
 
-const variants = [
-  { name: 'ours, 1 query', server: 'ours', many: false },
-  { name: 'ours, 1,000', server: 'ours', many: true },
-  { name: 'in-memory, 1 query', server: 'memory', many: false },
-  { name: 'in-memory, 1,000', server: 'memory', many: true },
-];
+const mode = process.argv[2] ?? 'apollo';
 const durationS = Number(process.env.BENCH_PROFILE_SECONDS ?? 8);
+/** What to stop at the end (a server the variants share). */
+const cleanups = [];
+const scriptOf = (name) => fileURLToPath(new URL(`./scenarios/${name}-server.mjs`, import.meta.url));
+
+/** Each variant: its name, and `prepare(redisUrl)` giving the server to profile, the paths to load and whether to stop the server after. */
+const modes = {
+  apollo: () => {
+    const texts = persistedTexts();
+    return [
+      { name: 'ours, 1 query', server: 'ours', many: false },
+      { name: 'ours, 1,000', server: 'ours', many: true },
+      { name: 'in-memory, 1 query', server: 'memory', many: false },
+      { name: 'in-memory, 1,000', server: 'memory', many: true },
+    ].map((v) => ({
+      name: v.name,
+      async prepare(redisUrl) {
+        const server = await startServer(scriptOf('apollo'), { REDIS_URL: redisUrl, BENCH_PROFILE: '1' });
+        const base = `http://127.0.0.1:${server.port}`;
+        await registerAll(base, texts, v.server);
+        return { server, base, paths: v.many ? texts.map((t) => persisted(t, v.server)) : [persisted(texts[0], v.server)], own: true };
+      },
+    }));
+  },
+  ratelimit: () => {
+    let shared;
+    const on = (path) => async (redisUrl) => {
+      if (!shared) {
+        shared = await startServer(scriptOf('ratelimit'), { REDIS_URL: redisUrl, BENCH_PROFILE: '1' });
+        cleanups.push(() => shared.stop());
+      }
+      return { server: shared, base: `http://127.0.0.1:${shared.port}`, paths: [path], own: false };
+    };
+    return [
+      { name: 'bare Koa', prepare: on('/baseline') },
+      { name: 'ours, own keys', prepare: on('/redis-distinct') },
+      { name: 'flexible, own keys', prepare: on('/flexible-distinct') },
+    ];
+  },
+};
+if (!modes[mode]) throw new Error(`bench:profile: unknown mode "${mode}" (apollo or ratelimit)`);
+const variants = modes[mode]();
+
 const before = os.loadavg()[0];
 const redis = await startRedis();
 const runs = [];
 try {
-  const texts = persistedTexts();
   for (const v of variants) {
-    const server = await startServer(fileURLToPath(new URL('./scenarios/apollo-server.mjs', import.meta.url)), { REDIS_URL: redis.url, BENCH_PROFILE: '1' });
+    const { server, base, paths, own } = await v.prepare(redis.url);
     try {
-      const base = `http://127.0.0.1:${server.port}`;
-      await registerAll(base, texts, v.server);
-      const paths = v.many ? texts.map((t) => persisted(t, v.server)) : [persisted(texts[0], v.server)];
       await load(base + paths[0], { connections: 50, durationS: 1, paths }); // warm-up
       await fetch(`${base}/__profile/start`);
       const r = await load(base + paths[0], { connections: 50, durationS, paths });
@@ -36,10 +72,11 @@ try {
       runs.push({ name: v.name, requests: r.total, rps: r.rps, ms, total });
       console.error(`${v.name}: ${r.total} requests, ${r.rps.toFixed(0)} req/s, profile ${total.toFixed(0)} ms`);
     } finally {
-      await server.stop();
+      if (own) await server.stop();
     }
   }
 } finally {
+  for (const stop of cleanups) await stop();
   await redis.stop();
 }
 const rows = compareProfiles(runs);

@@ -38,3 +38,27 @@ export function compareProfiles(runs) {
   const perRequest = (r, g) => ((r.ms.get(g) ?? 0) * 1000) / r.requests;
   return [...groups].map((g) => [g, ...runs.map((r) => perRequest(r, g))]).sort((a, b) => Math.max(...b.slice(1)) - Math.max(...a.slice(1)));
 }
+
+let session;
+/**
+ * `npm run bench:profile`'s control routes in a bench server (BENCH_PROFILE=1 only):
+ * `/__profile/start` starts a CPU profile of the server's process, `/__profile/stop` ends it and
+ * answers it as JSON. Returns false for any other path.
+ */
+export async function profileRoute(path, res) {
+  if (process.env.BENCH_PROFILE !== '1' || !path.startsWith('/__profile/')) return false;
+  if (path === '/__profile/start') {
+    const { Session } = await import('node:inspector/promises');
+    session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    res.end('started');
+  } else {
+    const { profile } = await session.post('Profiler.stop');
+    session.disconnect();
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(profile));
+  }
+  return true;
+}

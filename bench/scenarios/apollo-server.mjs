@@ -11,6 +11,7 @@ import { KeyvAdapter } from '@apollo/utils.keyvadapter';
 import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
 import { createApolloCache, createRedisRegistry } from '../../dist/index.mjs';
+import { profileRoute } from '../lib/cpuprofile.mjs';
 
 const url = process.env.REDIS_URL;
 const registry = createRedisRegistry({ connections: { default: { connection: url } } });
@@ -46,27 +47,9 @@ const servers = {
   '/keyv-redis': await make(new KeyvAdapter(new Keyv({ store: keyvRedis, namespace: 'bench:keyv-redis', useKeyPrefix: false }))),
 };
 
-// `npm run bench:profile`: a CPU profile of this process around one load (BENCH_PROFILE=1 only)
-let profiler;
-async function profileControl(path, res) {
-  if (path === '/__profile/start') {
-    const { Session } = await import('node:inspector/promises');
-    profiler = new Session();
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.start');
-    res.end('started');
-  } else {
-    const { profile } = await profiler.post('Profiler.stop');
-    profiler.disconnect();
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify(profile));
-  }
-}
-
 const httpServer = http.createServer(async (req, res) => {
   const [path, search = ''] = (req.url ?? '').split('?');
-  if (process.env.BENCH_PROFILE === '1' && path.startsWith('/__profile/')) return profileControl(path, res);
+  if (await profileRoute(path, res)) return;
   const server = servers[path];
   if (!server) {
     res.statusCode = 404;

@@ -8,6 +8,7 @@ import koa2RateLimit from 'koa2-ratelimit';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { createRedisRegistry, rateLimit, RedisRateLimitStore } from '../../dist/index.mjs';
+import { profileRoute } from '../lib/cpuprofile.mjs';
 
 const { RateLimit, Stores } = koa2RateLimit;
 const registry = createRedisRegistry({
@@ -92,6 +93,10 @@ const limiters = {
 
 const app = new Koa();
 app.use(async function route(ctx) {
+  if (await profileRoute(ctx.path, ctx.res)) {
+    ctx.respond = false;
+    return;
+  }
   if (!Object.prototype.hasOwnProperty.call(limiters, ctx.path)) {
     ctx.status = 404;
     return;

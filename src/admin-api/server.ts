@@ -27,6 +27,8 @@ export interface ConnectionView {
   features: Feature[];
   nodes: ConnectionNodeView[];
   lastError?: string;
+  /** A command unanswered past `requestTimeout` on a link still up (a hung server; see `ConnectionStatus`). */
+  unanswered?: { forMs: number; timeoutMs: number };
 }
 
 export interface ServerNodeView {
@@ -75,6 +77,7 @@ export function connectionView(conn: RedisConnection, status: ConnectionStatus):
     nodes,
   };
   if (status.lastError) view.lastError = redactText(status.lastError);
+  if (status.unanswered) view.unanswered = { ...status.unanswered };
   return view;
 }
 

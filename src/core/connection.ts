@@ -46,6 +46,12 @@ export interface ConnectionStatus {
   clusterState?: string;
   /** Milliseconds since the connection was last seen failing, while it is down. */
   downForMs?: number;
+  /**
+   * Standalone, Sentinel: a command bounded by `requestTimeout` has gone unanswered past its bound
+   * on a link that is still up (a hung server): how long ago it was sent and the bound it missed.
+   * Bounded commands fail at once meanwhile; `ready` stays true (the socket is open).
+   */
+  unanswered?: { forMs: number; timeoutMs: number };
   /** The last error seen, secrets removed. */
   lastError?: string;
 }
@@ -291,6 +297,8 @@ export class RedisConnection implements FeatureUsage {
     };
     if (this.#downSince !== null && !this.isReady) base.downForMs = Date.now() - this.#downSince;
     if (this.#lastError) base.lastError = this.#lastError;
+    const unanswered = watches.get(this.client)?.unanswered;
+    if (unanswered) base.unanswered = { forMs: Math.round(now() - unanswered.sentAt), timeoutMs: unanswered.timeoutMs };
     if (!this.isReady) return base;
     try {
       base.pingMs = await this.ping(timeoutMs);

@@ -368,6 +368,33 @@ describe('admin panel in Chromium', () => {
     await screenshot(page, '1-connections');
   });
 
+  it('Connections: a master that hangs (SIGSTOP) shows as not answering, and the line goes once it answers again', async () => {
+    await openView(page, 'Connections');
+    const ha = page.getByTestId('connection-ha');
+    await expect.poll(() => ha.getByTestId('connection-state').textContent()).toBe('ready');
+    const at = await sentinel.currentMaster();
+    const master = [sentinel.master, sentinel.replica].find((s) => s.port === at.port)!;
+    const shown = async (): Promise<string | null> => {
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      const line = ha.getByTestId('connection-unanswered');
+      return (await line.count()) > 0 ? await line.textContent() : null;
+    };
+    // Sentinel's down-after is 15 s here: no failover while it hangs.
+    master.pause();
+    try {
+      // The first status after the hang began waits out the ping's bound; from then on the connection refuses at once.
+      await expect
+        .poll(shown, { timeout: 12_000, interval: 500 })
+        .toMatch(/^not answering: a command has waited [\d.]+ (ms|s) \(its bound [\d.]+ (ms|s)\); commands fail at once until it answers$/);
+      // still "ready": the socket is open
+      expect(await ha.getByTestId('connection-state').textContent()).toBe('ready');
+      await screenshot(page, '1b-connection-not-answering');
+    } finally {
+      master.resume();
+    }
+    await expect.poll(shown, { timeout: 12_000, interval: 500 }).toBeNull();
+  });
+
   it('Server: INFO of the standalone server, as Redis reports it', async () => {
     await openView(page, 'Server');
     const info = Object.fromEntries(

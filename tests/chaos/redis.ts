@@ -137,22 +137,33 @@ async function start(topology: Topology, password: string): Promise<ChaosRedis> 
         if (kind === 'sentinel-failover') {
           // Soon after a change of master (an earlier fault), Sentinel may not count the replica as
           // a good one yet (NOGOODSLAVE: its view of it is older than its INFO period, or it still
-          // sees it down) or still runs the last failover (INPROG): the fault waits for that.
+          // sees it down) or still runs the last failover (INPROG): the fault waits for that. A
+          // failover Sentinel accepted can still be aborted (the replica not promoted within
+          // failover-timeout, 5 s here): the fault asks again, up to three times.
           let refused = 0;
-          const deadline = Date.now() + 30_000;
+          let attempts = 0;
+          const deadline = Date.now() + 70_000;
           for (;;) {
+            if (attempts > 0 && (await masterIsNot(m.port)().catch(() => false))) break; // the last attempt made it after all
             try {
               await redisCommand(handle.sentinelServers[0] as ServerHandle, ['SENTINEL', 'FAILOVER', handle.name], 5000);
-              break;
             } catch (err) {
               if (!/NOGOODSLAVE|INPROG/.test((err as Error).message) || Date.now() > deadline) throw err;
               refused++;
               await sleep(500);
+              continue;
+            }
+            attempts++;
+            try {
+              await until('a new master after SENTINEL FAILOVER', 20_000, masterIsNot(m.port));
+              break;
+            } catch (err) {
+              if (attempts >= 3 || Date.now() > deadline) throw err;
             }
           }
-          await until('a new master after SENTINEL FAILOVER', 20_000, masterIsNot(m.port));
           await until('the old master to replicate the new one', 20_000, replicaLinked);
-          return `SENTINEL FAILOVER: ${m.port} -> ${(await current()).port}${refused ? ` (Sentinel refused it ${refused} time(s) first, retried every 500 ms)` : ''}`;
+          const retried = [refused ? `refused ${refused} time(s) first, retried every 500 ms` : '', attempts > 1 ? `${attempts} attempts` : ''].filter(Boolean);
+          return `SENTINEL FAILOVER: ${m.port} -> ${(await current()).port}${retried.length ? ` (${retried.join('; ')})` : ''}`;
         }
         if (kind === 'master-kill') {
           await m.kill('SIGKILL');

@@ -64,11 +64,18 @@ describe('a command unanswered past its bound (a hung server)', () => {
       }
       // The link itself is up: a hung server looks ready to ioredis.
       expect(conn.isReady).toBe(true);
+      // ...and the status says what is going on (the health API and the admin panel read it).
+      const hung = await conn.status(100);
+      expect(hung.ready).toBe(true);
+      expect(hung.unanswered?.timeoutMs).toBe(200);
+      expect(hung.unanswered!.forMs).toBeGreaterThanOrEqual(190);
+      expect(hung.pingMs).toBeNull();
     } finally {
       server.resume();
     }
     // The timed-out GET's late reply ends it: the next command runs.
     await waitFor(async () => (await conn.run((client) => client.get(key)).catch(() => null)) === 'v', 3000, 'a command to run again after SIGCONT');
+    expect((await conn.status()).unanswered).toBeUndefined();
   });
 
   it("standalone: a command with a shorter bound than requestTimeout (a cache's readTimeout) that misses it refuses nothing", async () => {

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { formatBytes, formatCount, formatDuration, formatPing, formatRatio, formatTtl } from '../../admin/src/utils/format.js';
+import { formatBytes, formatCount, formatDuration, formatPing, formatRatio, formatTtl, formatUnanswered } from '../../admin/src/utils/format.js';
 
 describe('admin panel formatting', () => {
   it('bytes in binary units, one decimal below 100', () => {
@@ -38,5 +38,12 @@ describe('admin panel formatting', () => {
     expect(formatPing(0.42)).toBe('0.4 ms');
     expect(formatPing(12.6)).toBe('13 ms');
     expect(formatPing(null)).toBe('—');
+  });
+
+  it('a hung server: how long its command has waited, against its bound', () => {
+    expect(formatUnanswered({ forMs: 1834, timeoutMs: 250 })).toBe(
+      'not answering: a command has waited 1.8 s (its bound 250 ms); commands fail at once until it answers',
+    );
+    expect(formatUnanswered(undefined)).toBeNull();
   });
 });

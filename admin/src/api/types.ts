@@ -25,6 +25,8 @@ export interface ConnectionView {
   features: Feature[];
   nodes: ConnectionNodeView[];
   lastError?: string;
+  /** A command unanswered past `requestTimeout` on a link still up (a hung server). */
+  unanswered?: { forMs: number; timeoutMs: number };
 }
 
 export interface ServerInfoView {

@@ -6,7 +6,7 @@ import { apiPath, useResource } from '../api/client';
 import type { ConnectionView } from '../api/types';
 import { ErrorAlert, Loading } from '../components/Feedback';
 import { useInterval } from '../hooks';
-import { formatPing } from '../utils/format';
+import { formatPing, formatUnanswered } from '../utils/format';
 import { useT } from '../utils/intl';
 
 const TOPOLOGY_LABEL: Record<ConnectionView['topology'], string> = {
@@ -102,6 +102,11 @@ export const ConnectionsPage = () => {
                   <Td>
                     <Flex direction="column" alignItems="flex-start" gap={1}>
                       <StateBadge ready={connection.ready} state={connection.state} />
+                      {connection.unanswered ? (
+                        <Typography variant="pi" textColor="danger600" data-testid="connection-unanswered">
+                          {formatUnanswered(connection.unanswered)}
+                        </Typography>
+                      ) : null}
                       {connection.lastError ? (
                         <Typography variant="pi" textColor="danger600">
                           {connection.lastError}

@@ -13,7 +13,7 @@ import type { ConnectionView, Feature, HealthView, StatsView } from '../api/type
 import { ErrorAlert, Loading } from '../components/Feedback';
 import { Sparkline, sumSeries } from '../components/LineChart';
 import { useInterval } from '../hooks';
-import { formatBytes, formatCount, formatPing, formatRate, formatRatio } from '../utils/format';
+import { formatBytes, formatCount, formatPing, formatRate, formatRatio, formatUnanswered } from '../utils/format';
 import { useT, type Translate } from '../utils/intl';
 
 const TOPOLOGY_LABEL: Record<ConnectionView['topology'], string> = { standalone: 'Standalone', cluster: 'Cluster', sentinel: 'Sentinel' };
@@ -106,6 +106,11 @@ const ConnectionCard = ({ connection, health, stats }: { connection: ConnectionV
           {connection.state}
         </Badge>
       </Flex>
+      {connection.unanswered ? (
+        <Typography variant="pi" textColor="danger600" tag="p" data-testid="connection-unanswered">
+          {formatUnanswered(connection.unanswered)}
+        </Typography>
+      ) : null}
       {connection.lastError ? (
         <Typography variant="pi" textColor="danger600" tag="p">
           {connection.lastError}

@@ -87,3 +87,9 @@ export function formatMicros(us: number | null | undefined): string {
   if (us < 1_000_000) return `${(us / 1000).toFixed(us < 10_000 ? 2 : 1)} ms`;
   return `${(us / 1_000_000).toFixed(2)} s`;
 }
+
+/** A connection whose server stopped answering with its link up (a hung server): what the views print. */
+export function formatUnanswered(unanswered: { forMs: number; timeoutMs: number } | undefined): string | null {
+  if (!unanswered) return null;
+  return `not answering: a command has waited ${formatDuration(unanswered.forMs)} (its bound ${formatDuration(unanswered.timeoutMs)}); commands fail at once until it answers`;
+}

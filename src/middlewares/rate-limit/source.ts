@@ -185,17 +185,26 @@ export class WindowCounter {
     this.#open = new Map();
     const conn = this.#conn!;
     const send: (client: RedisClient) => Promise<Settled<[number, number]>[]> =
-      calls.length > 1 && !conn.client.isCluster
-        ? (client) => hitsOnOneServer(client, calls)
-        : (client) =>
-            execPerNode(
-              client,
-              calls.map((call) => ({
-                key: call.key,
-                add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
-                alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
-              })),
+      calls.length === 1
+        ? (client) => {
+            // One key this turn: the script by itself (ioredis follows a Cluster redirection on its own).
+            const call = calls[0]!;
+            return hitScript.run(client, [call.key], call.weight, call.intervalMs).then(
+              (value): Settled<[number, number]>[] => [{ ok: true, value }],
+              (err: unknown): Settled<[number, number]>[] => [{ ok: false, error: err instanceof Error ? err : new Error(String(err)) }],
             );
+          }
+        : !conn.client.isCluster
+          ? (client) => hitsOnOneServer(client, calls)
+          : (client) =>
+              execPerNode(
+                client,
+                calls.map((call) => ({
+                  key: call.key,
+                  add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
+                  alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
+                })),
+              );
     conn.run(send, this.#boundMs).then(
       (settled) => {
         let answered = false;
