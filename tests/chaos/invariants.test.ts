@@ -54,6 +54,26 @@ describe('chaos invariants', () => {
     expect(later.broken).toBe(1);
   });
 
+  it("cron: a tick skipped while the previous tick's run, whose task started late, still held the run lock is set apart", () => {
+    // The 30-minute Cluster run: tick 24's task started 1.3 s after its tick (the guard's history
+    // write waited on a hung master), so at tick 25 its run lock was still held.
+    const at = (second: number) => T + second * 1000;
+    const run = (second: number, start = at(second) + 1) => ({
+      tick: new Date(at(second)).toISOString(),
+      instance: 'A',
+      fencing: String(second),
+      at: start,
+      done: start + 2,
+    });
+    const ticks = [1, 2, 3, 4, 6, 7, 8, 9].map((sec) => (sec === 4 ? run(4, at(5) + 300) : run(sec)));
+    const logs = { strapiA: `info: [redis] cron task "chaosTick" tick ${new Date(at(5)).toISOString()} skipped: its previous run is still running` };
+    const row = rowOf(evaluate(base({ ticks, logs })), 'cron: the 1 s');
+    expect([row.apart, row.broken]).toEqual([1, 0]);
+    // the same skip with the previous run long over breaks (a run lock held after its run)
+    const stale = rowOf(evaluate(base({ ticks: [1, 2, 3, 4, 6, 7, 8, 9].map((sec) => run(sec)), logs })), 'cron: the 1 s');
+    expect(stale.broken).toBe(1);
+  });
+
   it('long task: an overlap breaks unless the earlier run was frozen (or lost its lock) and fenced off', () => {
     const runs = [
       { tick: 'a', instance: 'A', fencing: 1, started: T + 1000, ended: T + 7000, aborted: false },
