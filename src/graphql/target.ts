@@ -48,7 +48,7 @@ export const targetShape = {
   /**
    * Bound on each Redis command of this cache, in ms: a slower read is a miss. Overrides the
    * connection's own `requestTimeout` for this cache only. Default: the connection's
-   * `requestTimeout` (`DEFAULT_REQUEST_TIMEOUT_MS`, 250, for a raw `client`).
+   * `requestTimeout` (`DEFAULT_REQUEST_TIMEOUT_MS`, 200, for a raw `client`).
    */
   requestTimeout: int(1, Number.MAX_SAFE_INTEGER, 'a positive integer number of milliseconds').optional(),
   /** Where the one line per outage goes. Default: Strapi's `strapi.log` inside Strapi, otherwise `console`. */

@@ -135,7 +135,7 @@ export const sourceShape = {
   registry: custom<RedisRegistryLike>((r) => (isObject(r) && typeof r.get === 'function' ? null : 'the registry returned by createRedisRegistry()')).optional(),
   /** Plain Koa: a raw ioredis client (`Redis` or `Cluster`) instead of a registry. */
   client: custom<RedisClient>((c) => (isObject(c) && typeof c.defineCommand === 'function' ? null : 'an ioredis client (Redis or Cluster)')).optional(),
-  /** Bound on each Redis call, in ms. @default the connection's `requestTimeout` (250 ms for `client`) */
+  /** Bound on each Redis call, in ms. @default the connection's `requestTimeout` (200 ms for `client`) */
   requestTimeout: ms(1).optional(),
 };
 
