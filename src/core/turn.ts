@@ -32,7 +32,7 @@ export interface BatchedCommand<T> {
   readonly key: string;
   /** Queue exactly one command on `pipeline`. */
   add(pipeline: ChainableCommander): void;
-  /** The same command by itself (a Cluster redirection). */
+  /** The same command by itself (the only command for its node, or a Cluster redirection). */
   alone(): Promise<T>;
 }
 
@@ -52,7 +52,7 @@ function groupOf(client: RedisClient, key: string): string {
   return nodes && nodes.length > 0 ? nodes.join(',') : `slot ${slot}`;
 }
 
-/** Send `commands` as one pipeline per node (at most MAX_PIPELINE_COMMANDS each); settles each in order. */
+/** Send `commands` as one pipeline per node (at most MAX_PIPELINE_COMMANDS each; a node's only command by itself); settles each in order. */
 export async function execPerNode<T>(client: RedisClient, commands: readonly BatchedCommand<T>[]): Promise<Settled<T>[]> {
   const groups = new Map<string, number[]>();
   commands.forEach((command, i) => {
@@ -63,6 +63,15 @@ export async function execPerNode<T>(client: RedisClient, commands: readonly Bat
   });
   const out: Settled<T>[] = new Array(commands.length);
   const sendPart = async (part: number[]): Promise<void> => {
+    if (part.length === 1) {
+      // One command for its node: sent by itself, no pipeline to build (ioredis follows a redirection on its own).
+      const i = part[0]!;
+      out[i] = await commands[i]!.alone().then(
+        (value): Settled<T> => ({ ok: true, value }),
+        (err: unknown): Settled<T> => ({ ok: false, error: asError(err) }),
+      );
+      return;
+    }
     let replies: [Error | null, unknown][] | null;
     try {
       const pipeline = client.pipeline();

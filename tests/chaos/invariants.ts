@@ -160,7 +160,7 @@ export function evaluate(inp: Inputs): Result {
       }
     }
     const runsByStart = [...inp.ticks].sort((a, b) => a.at - b.at);
-    const runsByTick = [...inp.ticks].sort((a, b) => Date.parse(a.tick) - Date.parse(b.tick));
+    const runsByTick = inp.ticks.map((t) => ({ ...t, tickMs: Date.parse(t.tick) })).sort((a, b) => a.tickMs - b.tickMs);
     const missedList: string[] = [];
     const first = Math.ceil(inp.loadStart / 1000) + 1;
     const last = Math.floor(inp.loadEnd / 1000) - 1;
@@ -178,7 +178,7 @@ export function evaluate(inp: Inputs): Result {
         // task started later (its run lock is taken at its tick, before the task: the Cluster run saw
         // a task start 1.3 s after its tick while the guard's history write waited on a hung master).
         const byStart = runsByStart.filter((t) => t.at < s * 1000 + 300).at(-1);
-        const byTick = runsByTick.filter((t) => Date.parse(t.tick) < s * 1000).at(-1);
+        const byTick = runsByTick[lowerBound(runsByTick, s * 1000, (t) => t.tickMs) - 1];
         const prev = byTick && (!byStart || (byTick.done ?? Infinity) > (byStart.done ?? Infinity)) ? byTick : byStart;
         // The holder froze or died with the run lock: README says it expires after lockTTL (5 s).
         const holderGone = strapiW.some((w) => w.start <= s * 1000 && w.start >= s * 1000 - RUN_LOCK_TTL_MS - 1000);

@@ -180,31 +180,22 @@ export class WindowCounter {
     });
   }
 
-  /** Send one turn's calls: one script call (one server) or one pipeline per node (Cluster), in one bounded `run()` (one timer, one readiness check). */
+  /** Send one turn's calls: one script call (one server, several keys), or per node one pipeline or the lone command (src/core/turn.ts), in one bounded `run()` (one timer, one readiness check). */
   #send(calls: TurnCall[]): void {
     this.#open = new Map();
     const conn = this.#conn!;
     const send: (client: RedisClient) => Promise<Settled<[number, number]>[]> =
-      calls.length === 1
-        ? (client) => {
-            // One key this turn: the script by itself (ioredis follows a Cluster redirection on its own).
-            const call = calls[0]!;
-            return hitScript.run(client, [call.key], call.weight, call.intervalMs).then(
-              (value): Settled<[number, number]>[] => [{ ok: true, value }],
-              (err: unknown): Settled<[number, number]>[] => [{ ok: false, error: err instanceof Error ? err : new Error(String(err)) }],
+      calls.length > 1 && !conn.client.isCluster
+        ? (client) => hitsOnOneServer(client, calls)
+        : (client) =>
+            execPerNode(
+              client,
+              calls.map((call) => ({
+                key: call.key,
+                add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
+                alone: () => hitScript.run(client, [call.key], call.weight, call.intervalMs),
+              })),
             );
-          }
-        : !conn.client.isCluster
-          ? (client) => hitsOnOneServer(client, calls)
-          : (client) =>
-              execPerNode(
-                client,
-                calls.map((call) => ({
-                  key: call.key,
-                  add: (pipeline: ChainableCommander) => hitScript.queue(pipeline, [call.key], call.weight, call.intervalMs),
-                  alone: () => hitScript.run(conn.client, [call.key], call.weight, call.intervalMs),
-                })),
-              );
     conn.run(send, this.#boundMs).then(
       (settled) => {
         let answered = false;
