@@ -6,6 +6,8 @@
 // - ratelimit: bare Koa, `rateLimit()` with every request on its own key, and
 //   rate-limiter-flexible on the same keys; one server, the variants one after another.
 // Prints a Markdown table; the figures belong in BENCHMARKS.md with the load average.
+// BENCH_PROFILE_SECONDS sets the load's length; BENCH_PROFILE_DUMP=<path prefix> also writes each
+// variant's profile to <prefix>-<n>.cpuprofile (opens in Chrome DevTools) for a per-function view.
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { compareProfiles, profileByGroup } from './lib/cpuprofile.mjs';
@@ -68,6 +70,10 @@ try {
       await fetch(`${base}/__profile/start`);
       const r = await load(base + paths[0], { connections: 50, durationS, paths });
       const profile = await (await fetch(`${base}/__profile/stop`)).json();
+      if (process.env.BENCH_PROFILE_DUMP) {
+        const { writeFileSync } = await import('node:fs');
+        writeFileSync(`${process.env.BENCH_PROFILE_DUMP}-${runs.length}.cpuprofile`, JSON.stringify(profile));
+      }
       const { ms, total } = profileByGroup(profile);
       runs.push({ name: v.name, requests: r.total, rps: r.rps, ms, total });
       console.error(`${v.name}: ${r.total} requests, ${r.rps.toFixed(0)} req/s, profile ${total.toFixed(0)} ms`);

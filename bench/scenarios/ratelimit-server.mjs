@@ -27,6 +27,10 @@ const flexibleClient = new Redis(process.env.REDIS_URL, { enableOfflineQueue: fa
 await new Promise((r) => flexibleClient.once('ready', r));
 const flexible = new RateLimiterRedis({ storeClient: flexibleClient, keyPrefix: 'bench-flexible', points: 1_000_000_000, duration: 60 });
 const koa2RedisStore = new Stores.Redis({ url: process.env.REDIS_URL });
+// the floor of any limiter that asks Redis per request: one GET per request on its own key, no
+// script, no count, nothing but the round trip (auto-pipelined: a turn's GETs share one write)
+const floorClient = new Redis(process.env.REDIS_URL, { enableOfflineQueue: false, enableAutoPipelining: true });
+await new Promise((r) => floorClient.once('ready', r));
 
 const MAX = 1_000_000_000;
 // every request on its own key: nothing to coalesce, one script call per request
@@ -72,6 +76,10 @@ const limiters = {
   '/koa2-redis': RateLimit.middleware({ interval: { min: 1 }, max: MAX, prefixKey: 'bench-koa2redis', store: koa2RedisStore }),
   '/redis-zipf': rateLimit({ registry, prefixKey: 'bench-zipf', max: MAX, interval: { min: 1 }, keyGenerator: zipfKey }),
   '/flexible-distinct': flexibleOn(distinctKey),
+  '/floor-distinct': async (ctx, next) => {
+    await floorClient.get(`bench-floor:${distinctKey()}`);
+    await next();
+  },
   '/flexible-zipf': flexibleOn(zipfKey),
   '/koa2-redis-distinct': RateLimit.middleware({ interval: { min: 1 }, max: MAX, prefixKey: 'bench-koa2d', store: koa2RedisStore, keyGenerator: distinctKey }),
   '/koa2-redis-zipf': RateLimit.middleware({ interval: { min: 1 }, max: MAX, prefixKey: 'bench-koa2z', store: koa2RedisStore, keyGenerator: zipfKey }),
@@ -113,5 +121,6 @@ process.on('SIGTERM', async () => {
   server.close();
   await registry.close();
   flexibleClient.disconnect();
+  floorClient.disconnect();
   process.exit(0);
 });
