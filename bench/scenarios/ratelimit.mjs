@@ -68,30 +68,23 @@ export async function measure({ redisUrl, redisPid, opts }) {
       ].map(cpuOf),
       opts,
     );
-    const redis = rows.find((r) => r.name === 'redis');
-    const memory = rows.find((r) => r.name === 'memory');
-    // the same measurement as `redis`, as a ratio to the in-process store
-    rows.splice(rows.indexOf(redis) + 1, 0, {
-      name: 'redis÷memory',
-      what: '`redis` as a ratio to `memory` (the price of one shared count across instances)',
-      rps: redis.rps,
-      p50: redis.p50,
-      p99: redis.p99,
-      baselineOf: 'memory',
-      ratio: redis.rps / memory.rps,
-    });
-    const floor = rows.find((r) => r.name === 'floor-distinct');
-    const distinct = rows.find((r) => r.name === 'redis-distinct');
-    rows.splice(rows.indexOf(distinct) + 1, 0, {
-      name: 'redis-distinct÷floor',
-      what: '`redis-distinct` as a ratio to `floor-distinct` (what the limiter costs beyond its round trip)',
-      rps: distinct.rps,
-      p50: distinct.p50,
-      p99: distinct.p99,
-      baselineOf: 'floor-distinct',
-      ratio: distinct.rps / floor.rps,
-    });
-    const ratio = (name) => rows.find((r) => r.name === name).ratio;
+    const row = (name) => rows.find((r) => r.name === name);
+    // a measured row again, right after it, as a ratio to another row of the same run
+    const ratioTo = (name, of, what) => {
+      const r = row(name);
+      rows.splice(rows.indexOf(r) + 1, 0, {
+        name: `${name}÷${of.split('-')[0]}`,
+        what,
+        rps: r.rps,
+        p50: r.p50,
+        p99: r.p99,
+        baselineOf: of,
+        ratio: r.rps / row(of).rps,
+      });
+    };
+    ratioTo('redis', 'memory', '`redis` as a ratio to `memory` (the price of one shared count across instances)');
+    ratioTo('redis-distinct', 'floor-distinct', '`redis-distinct` as a ratio to `floor-distinct` (what the limiter costs beyond its round trip)');
+    const ratio = (name) => row(name).ratio;
     const oneKey = ratio('redis') >= 0.85 && ratio('redis') > Math.max(ratio('flexible'), ratio('koa2-redis'));
     const manyKeys = ratio('redis-distinct') >= 0.85 && ratio('redis-distinct') > Math.max(ratio('flexible-distinct'), ratio('koa2-redis-distinct'));
     const zipf = ratio('redis-zipf') > Math.max(ratio('flexible-zipf'), ratio('koa2-redis-zipf'));
