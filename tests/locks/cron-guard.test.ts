@@ -361,16 +361,18 @@ describe('fire dates that lag the clock (issue #13 item 1)', () => {
       `${JSON.stringify(perSecond)} stalls ${JSON.stringify(stalls)}\n${logsOf(seconds.filter((_, k) => perSecond[k]!.length === 0))}`,
     ).toEqual(seconds.map(() => 1));
     expect(perSecond.filter((runs) => runs.length === 1).length, 'seconds that ran once').toBeGreaterThanOrEqual(8);
-    // a run's tick is the second it ran in (never a fire date 12 s old); within a few ms of the
-    // second's start either way: the clean-clone CI run once saw a run of tick t at t - 0.00x s
-    // (a timer or clock a few ms early), which still runs each tick once
-    for (const r of ran) expect(Math.abs(r.wallMs - r.tick * 1000), JSON.stringify(r)).toBeLessThan(1000);
+    // A run's tick is never a fire date 12 s old. It is the second the run started in, give or take
+    // what the guard tolerates by design: a fire date within half the claim's hold (5 s here) is
+    // kept, so a tick croner fired late on a loaded machine is not lost. Clean-clone CI runs saw
+    // tick t run at t - 0.00x s (a timer a few ms early) and at t + 1.006 s (a starved machine).
+    const tolerance = 5000;
+    for (const r of ran) expect(Math.abs(r.wallMs - r.tick * 1000), JSON.stringify(r)).toBeLessThan(tolerance);
     const stats = late.guard.stats;
     expect(stats.maxLagMs).toBeGreaterThanOrEqual(10_000);
     expect(stats.lagMs).toBeGreaterThanOrEqual(10_000);
     expect(stats.correctedTicks).toBeGreaterThanOrEqual(9);
     expect(onTime.guard.stats.correctedTicks).toBe(0);
-    expect(onTime.guard.stats.maxLagMs).toBeLessThan(1000);
+    expect(onTime.guard.stats.maxLagMs).toBeLessThan(tolerance);
     expect(late.logger.of('warn').join('\n')).toMatch(new RegExp(`cron task "${name}": Strapi's fire date lags the clock by \\d+ ms`));
   }, 40_000);
 });
